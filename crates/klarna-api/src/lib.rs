@@ -1,0 +1,1 @@
+//! Klarna Payments, Customer Token and Order Management wire models (serde).

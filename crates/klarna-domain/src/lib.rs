@@ -1,0 +1,1 @@
+//! Pure Klarna Payments domain model: money, markets, carts, ids, secrets and lifecycles.

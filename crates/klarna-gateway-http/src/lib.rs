@@ -1,0 +1,1 @@
+//! Klarna HTTP gateway: a typed reqwest client and the PaymentGateway adapter.

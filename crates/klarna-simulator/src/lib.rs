@@ -1,0 +1,1 @@
+//! A stateful local Klarna: the simulator for offline runs and tests.

@@ -1,0 +1,1 @@
+//! SQL store adapter for the Klarna toolkit: SQLite (embedded default) and PostgreSQL.

@@ -1,0 +1,1 @@
+//! One end-to-end test binary across the crates, a module per use case.

@@ -1,2 +1,79 @@
-//! Project automation: `cargo xtask ci | tidy | bench | demo`.
-fn main() {}
+//! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
+//!
+//! This is the cargo-xtask pattern (github.com/matklad/cargo-xtask): automation written in Rust,
+//! so that `cargo xtask ci` on a laptop and `.ci/run` in CI are the same program.
+//! The crate depends on std and serde_json only, and reaches everything else through `cargo`
+//! and `git` subprocesses.
+
+mod bench;
+mod ci;
+mod tidy;
+mod workspace;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [options]
+
+tasks:
+  ci             fmt --check, tidy, clippy -D warnings, tests (nextest if installed, plus
+                 doctests), rustdoc -D warnings; stops at the first failing step
+  tidy           repository policy: `//!` file headers, dependency rules (DESIGN.md §2),
+                 no ignored tests, `[lints] workspace = true` in every member
+  bench [--quick]
+                 run the benchmarks (criterion); --quick makes a short run
+  demo [args]    cargo run --release -p klarna-cli -- demo [args]
+  help           this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let outcome = match task {
+        "ci" => no_options(task, rest).and_then(|()| ci::run()),
+        "tidy" => no_options(task, rest).and_then(|()| tidy::run()),
+        "bench" => bench::Options::parse(rest).and_then(|options| bench::run(&options)),
+        "demo" => demo(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        unknown => Err(format!("unknown task `{unknown}`\n\n{USAGE}").into()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask {task}: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Rejects arguments for tasks that take none, so a typo does not silently run the default.
+fn no_options(task: &str, rest: &[String]) -> workspace::Result<()> {
+    match rest.first() {
+        None => Ok(()),
+        Some(extra) => Err(format!("`{task}` takes no arguments, got `{extra}`").into()),
+    }
+}
+
+/// Runs the main job of the project: the end-to-end demo of the `klarna` binary.
+fn demo(args: &[String]) -> workspace::Result<()> {
+    const CLI: &str = "klarna-cli";
+    let metadata = workspace::metadata()?;
+    if !workspace::package_names(&metadata).any(|name| name == CLI) {
+        return Err(format!(
+            "the `{CLI}` package does not exist yet; the demo arrives with it \
+             (see README.md, \"Status\")"
+        )
+        .into());
+    }
+    let mut command = workspace::cargo();
+    command
+        .args(["run", "--release", "-p", CLI, "--", "demo"])
+        .args(args);
+    workspace::run(&mut command)
+}

@@ -1,0 +1,1453 @@
+//! The payment lifecycle: typed stages inside, one exhaustive enum at rest (DESIGN.md §3).
+//!
+//! ```text
+//!            update_cart                      begin_order            record_order
+//!   Open ◄──────────────── Authorized ─────────────────► OrderPending ─────────────► Ordered
+//!    │  authorize ─────────►  │ ▲ re-authorize              │  (fraud PENDING) ─────► FraudReview
+//!    │                        │ └─┘                         │  definitive refusal ──► Refused
+//!    │                        │ begin_tokenization          └─ unresolvable ───────► NeedsReview
+//!    │                        ▼
+//!    │                   TokenPending ──────────────────────────────────────────────► Tokenized
+//!    └── cancel / expire ──► Cancelled / Expired            (buy_and_tokenize: Ordered carries
+//!                                                            the token step in `Tokenization`)
+//! ```
+//!
+//! Transitions are pure: they consume the old stage and return the new one, or hand the old
+//! stage back inside [`TransitionFailed`]. The gateway call happens in the service; the
+//! domain only records its outcome. Expiry is a pure function of a [`Timestamp`] passed in.
+
+use std::fmt;
+
+use crate::cart::{Cart, CartFingerprint};
+use crate::ids::{
+    AuthorizationToken, ClientToken, CustomerTokenId, IdempotencyKey, OrderId, PaymentId, SessionId,
+};
+use crate::time::{Timestamp, lifetimes};
+
+/// What the session is for (Klarna's `intent`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Intent {
+    /// One-time payment: authorization → order.
+    Buy,
+    /// Recurring: authorization → customer token, charged later.
+    Tokenize,
+    /// Both: one authorization gives an order now and a customer token for later.
+    BuyAndTokenize,
+}
+
+impl Intent {
+    /// Klarna's spelling.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Buy => "buy",
+            Self::Tokenize => "tokenize",
+            Self::BuyAndTokenize => "buy_and_tokenize",
+        }
+    }
+    /// Parses Klarna's spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Buy, Self::Tokenize, Self::BuyAndTokenize]
+            .into_iter()
+            .find(|i| i.as_str() == s)
+    }
+    /// Whether an authorization under this intent may become an order.
+    #[must_use]
+    pub const fn allows_order(self) -> bool {
+        matches!(self, Self::Buy | Self::BuyAndTokenize)
+    }
+    /// Whether an authorization under this intent may become a customer token.
+    #[must_use]
+    pub const fn allows_token(self) -> bool {
+        matches!(self, Self::Tokenize | Self::BuyAndTokenize)
+    }
+}
+
+/// Klarna's fraud decision on an order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum FraudStatus {
+    /// May be shipped and captured.
+    Accepted,
+    /// Hold shipment until a notification (or a re-read of the order) decides.
+    Pending,
+    /// Do not fulfil.
+    Rejected,
+}
+
+impl FraudStatus {
+    /// Klarna's spelling.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "ACCEPTED",
+            Self::Pending => "PENDING",
+            Self::Rejected => "REJECTED",
+        }
+    }
+    /// Parses Klarna's spelling (also `ACCEPTED_AFTER_REVIEW` / `REJECTED_AFTER_REVIEW`).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACCEPTED" | "ACCEPTED_AFTER_REVIEW" => Some(Self::Accepted),
+            "PENDING" => Some(Self::Pending),
+            "REJECTED" | "REJECTED_AFTER_REVIEW" => Some(Self::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// An open Klarna payment session.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Session {
+    id: SessionId,
+    client_token: ClientToken,
+    expires_at: Timestamp,
+}
+
+impl Session {
+    /// A session and its client token, open until `expires_at` (Klarna's, or now + 48 h).
+    #[must_use]
+    pub fn new(id: SessionId, client_token: ClientToken, expires_at: Timestamp) -> Self {
+        Self {
+            id,
+            client_token,
+            expires_at,
+        }
+    }
+    /// Klarna's session id.
+    #[must_use]
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+    /// The token for the browser widget.
+    #[must_use]
+    pub fn client_token(&self) -> &ClientToken {
+        &self.client_token
+    }
+    /// When the session closes.
+    #[must_use]
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+    /// Whether the session is still open at `now`.
+    #[must_use]
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        now < self.expires_at
+    }
+}
+
+/// The shopper's authorization: a single-use token for exactly one cart, for 60 minutes.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Authorization {
+    token: AuthorizationToken,
+    fingerprint: CartFingerprint,
+    authorized_at: Timestamp,
+    expires_at: Timestamp,
+}
+
+impl Authorization {
+    /// An authorization of the cart with `fingerprint`, given at `authorized_at`.
+    #[must_use]
+    pub fn new(
+        token: AuthorizationToken,
+        fingerprint: CartFingerprint,
+        authorized_at: Timestamp,
+    ) -> Self {
+        Self {
+            token,
+            fingerprint,
+            authorized_at,
+            expires_at: authorized_at.plus(lifetimes::AUTHORIZATION),
+        }
+    }
+    /// The token.
+    #[must_use]
+    pub fn token(&self) -> &AuthorizationToken {
+        &self.token
+    }
+    /// The fingerprint of the cart it covers.
+    #[must_use]
+    pub fn fingerprint(&self) -> CartFingerprint {
+        self.fingerprint
+    }
+    /// When the shopper authorized.
+    #[must_use]
+    pub fn authorized_at(&self) -> Timestamp {
+        self.authorized_at
+    }
+    /// When the token stops working (60 minutes later).
+    #[must_use]
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+    /// Whether the token still works at `now`.
+    #[must_use]
+    pub fn is_valid(&self, now: Timestamp) -> bool {
+        now < self.expires_at
+    }
+}
+
+/// A Klarna mutation whose key (and the cart that determines its body) was persisted before
+/// the call (DESIGN.md §5). Every retry reuses the key.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PendingOp {
+    key: IdempotencyKey,
+    attempts: u32,
+    in_doubt: bool,
+    started_at: Timestamp,
+}
+
+impl PendingOp {
+    /// A new operation with `key`, not yet attempted.
+    #[must_use]
+    pub fn new(key: IdempotencyKey, started_at: Timestamp) -> Self {
+        Self {
+            key,
+            attempts: 0,
+            in_doubt: false,
+            started_at,
+        }
+    }
+    /// Rebuilds a stored operation.
+    #[must_use]
+    pub fn restore(
+        key: IdempotencyKey,
+        attempts: u32,
+        in_doubt: bool,
+        started_at: Timestamp,
+    ) -> Self {
+        Self {
+            key,
+            attempts,
+            in_doubt,
+            started_at,
+        }
+    }
+    /// The idempotency key: the same on every attempt.
+    #[must_use]
+    pub fn key(&self) -> &IdempotencyKey {
+        &self.key
+    }
+    /// Attempts recorded so far.
+    #[must_use]
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    /// Whether some attempt may have reached Klarna without an answer. Once true, a later
+    /// 4xx is not a definitive refusal (the first attempt may have succeeded).
+    #[must_use]
+    pub fn in_doubt(&self) -> bool {
+        self.in_doubt
+    }
+    /// When the operation began (the idempotency window runs from here).
+    #[must_use]
+    pub fn started_at(&self) -> Timestamp {
+        self.started_at
+    }
+    /// Whether Klarna still de-duplicates this key at `now` (24 h window).
+    #[must_use]
+    pub fn key_window_open(&self, now: Timestamp) -> bool {
+        now < self.started_at.plus(lifetimes::IDEMPOTENCY_WINDOW)
+    }
+    /// Records one more attempt; `outcome_unknown` when it may have reached Klarna unanswered.
+    #[must_use]
+    pub fn attempted(mut self, outcome_unknown: bool) -> Self {
+        self.attempts = self.attempts.saturating_add(1);
+        self.in_doubt |= outcome_unknown;
+        self
+    }
+}
+
+/// Where an order comes from: the shopper's authorization, or a stored customer token.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum OrderSource {
+    /// One-time: the authorization of a session.
+    Authorization {
+        /// The session.
+        session: Session,
+        /// The authorization being turned into an order.
+        authorization: Authorization,
+    },
+    /// Recurring: a charge of a customer token, the shopper absent.
+    CustomerToken(CustomerTokenId),
+}
+
+/// An order Klarna created.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PlacedOrder {
+    order_id: OrderId,
+    fraud_status: FraudStatus,
+    placed_at: Timestamp,
+}
+
+impl PlacedOrder {
+    /// Klarna's answer to "create order".
+    #[must_use]
+    pub fn new(order_id: OrderId, fraud_status: FraudStatus, placed_at: Timestamp) -> Self {
+        Self {
+            order_id,
+            fraud_status,
+            placed_at,
+        }
+    }
+    /// Klarna's order id.
+    #[must_use]
+    pub fn order_id(&self) -> &OrderId {
+        &self.order_id
+    }
+    /// Klarna's fraud decision.
+    #[must_use]
+    pub fn fraud_status(&self) -> FraudStatus {
+        self.fraud_status
+    }
+    /// When the order was recorded.
+    #[must_use]
+    pub fn placed_at(&self) -> Timestamp {
+        self.placed_at
+    }
+}
+
+/// The customer-token step of an ordered payment (intent `buy_and_tokenize`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Tokenization {
+    /// The intent asks for no token.
+    NotRequested,
+    /// A token is still to be created from this authorization.
+    Due(Authorization),
+    /// The token request may be in flight.
+    Pending(Authorization, PendingOp),
+    /// The token exists.
+    Done(CustomerTokenId),
+    /// Klarna definitively refused the token; the order stands.
+    Refused(String),
+}
+
+/// Why a payment was cancelled.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum CancelReason {
+    /// The merchant cancelled.
+    Merchant,
+    /// Klarna rejected the order after fraud review.
+    FraudRejected,
+}
+
+/// Stage: a session is open; the shopper has not authorized (or must re-authorize).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Open {
+    pub(crate) session: Session,
+}
+/// Stage: the shopper authorized this cart.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Authorized {
+    pub(crate) session: Session,
+    pub(crate) authorization: Authorization,
+}
+/// Stage: the create-order request may be in flight (in doubt until resolved).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OrderPending {
+    pub(crate) source: OrderSource,
+    pub(crate) op: PendingOp,
+}
+/// Stage: the create-customer-token request (intent `tokenize`) may be in flight.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TokenPending {
+    pub(crate) session: Session,
+    pub(crate) authorization: Authorization,
+    pub(crate) op: PendingOp,
+}
+/// Stage: Klarna holds the order for fraud review (`PENDING`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct FraudReview {
+    pub(crate) order: PlacedOrder,
+    pub(crate) tokenization: Tokenization,
+}
+/// Stage: Klarna created the order.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Ordered {
+    pub(crate) order: PlacedOrder,
+    pub(crate) tokenization: Tokenization,
+}
+/// Stage: the customer token exists (intent `tokenize`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Tokenized {
+    pub(crate) customer_token: CustomerTokenId,
+    pub(crate) at: Timestamp,
+}
+/// Terminal: cancelled.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Cancelled {
+    pub(crate) reason: CancelReason,
+    pub(crate) order_id: Option<OrderId>,
+    pub(crate) at: Timestamp,
+}
+/// Terminal: the session or authorization ran out before an order.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Expired {
+    pub(crate) at: Timestamp,
+}
+/// Terminal: Klarna definitively refused the operation on its first, unambiguous attempt.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Refused {
+    pub(crate) code: String,
+    pub(crate) at: Timestamp,
+}
+/// Evidence contradicts our records or an in-doubt operation could not be resolved: a human
+/// decides. Never treated as failed.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NeedsReview {
+    pub(crate) reason: String,
+    pub(crate) key: Option<IdempotencyKey>,
+    pub(crate) at: Timestamp,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Marker for lifecycle stages. Sealed: only this module defines stages.
+pub trait Stage: sealed::Sealed + fmt::Debug + Clone {}
+
+macro_rules! stages {
+    ($($s:ident),+) => { $(impl sealed::Sealed for $s {} impl Stage for $s {})+ };
+}
+stages!(
+    Open,
+    Authorized,
+    OrderPending,
+    TokenPending,
+    FraudReview,
+    Ordered,
+    Tokenized,
+    Cancelled,
+    Expired,
+    Refused,
+    NeedsReview
+);
+
+/// A payment in stage `S`. Common data lives here; stage data lives in `S`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Payment<S: Stage> {
+    id: PaymentId,
+    intent: Intent,
+    cart: Cart,
+    created_at: Timestamp,
+    stage: S,
+}
+
+/// A refused transition: the payment, unchanged, and why.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct TransitionFailed<P> {
+    /// The payment as it was (boxed: stages are large and errors should be cheap to move).
+    pub payment: Box<P>,
+    /// Why the transition was refused.
+    pub error: LifecycleError,
+}
+
+/// Why a lifecycle transition is not allowed.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LifecycleError {
+    /// The session closed (48 h).
+    #[error("the payment session has expired")]
+    SessionExpired,
+    /// The authorization token ran out (60 minutes); the shopper must re-authorize.
+    #[error("the authorization has expired; the shopper must authorize again")]
+    AuthorizationExpired,
+    /// The intent does not allow the operation.
+    #[error("intent `{intent}` does not allow {operation}")]
+    IntentForbids {
+        /// The payment's intent.
+        intent: &'static str,
+        /// The refused operation.
+        operation: &'static str,
+    },
+    /// The cart changed since authorization: re-authorize first.
+    #[error("the cart changed after authorization; the shopper must authorize again")]
+    CartChanged,
+    /// A refusal that followed an attempt with an unknown outcome is not definitive.
+    #[error("a refusal after an in-doubt attempt is not definitive; reconcile instead")]
+    NotDefinitive,
+    /// The step is not due in this stage.
+    #[error("{operation} is not possible in stage {stage}")]
+    WrongStage {
+        /// The refused operation.
+        operation: &'static str,
+        /// The current stage.
+        stage: StageKind,
+    },
+}
+
+impl<S: Stage> Payment<S> {
+    /// Our payment id (also `merchant_reference1` at Klarna).
+    #[must_use]
+    pub fn id(&self) -> &PaymentId {
+        &self.id
+    }
+    /// The intent.
+    #[must_use]
+    pub fn intent(&self) -> Intent {
+        self.intent
+    }
+    /// The current cart.
+    #[must_use]
+    pub fn cart(&self) -> &Cart {
+        &self.cart
+    }
+    /// When the payment was created.
+    #[must_use]
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    /// The stage data.
+    #[must_use]
+    pub fn stage(&self) -> &S {
+        &self.stage
+    }
+
+    pub(crate) fn from_parts(
+        id: PaymentId,
+        intent: Intent,
+        cart: Cart,
+        created_at: Timestamp,
+        stage: S,
+    ) -> Self {
+        Self {
+            id,
+            intent,
+            cart,
+            created_at,
+            stage,
+        }
+    }
+
+    fn with<T: Stage>(self, stage: T) -> Payment<T> {
+        Payment {
+            id: self.id,
+            intent: self.intent,
+            cart: self.cart,
+            created_at: self.created_at,
+            stage,
+        }
+    }
+
+    fn fail<T>(self, error: LifecycleError) -> Result<T, TransitionFailed<Self>> {
+        Err(TransitionFailed {
+            payment: Box::new(self),
+            error,
+        })
+    }
+}
+
+impl Payment<Open> {
+    /// A new payment whose Klarna session was just created.
+    #[must_use]
+    pub fn open(
+        id: PaymentId,
+        intent: Intent,
+        cart: Cart,
+        session: Session,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            intent,
+            cart,
+            created_at: now,
+            stage: Open { session },
+        }
+    }
+
+    /// The session.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.stage.session
+    }
+
+    /// Replaces the cart (after Klarna accepted the session update).
+    ///
+    /// # Errors
+    /// [`LifecycleError::SessionExpired`] when the session has closed.
+    pub fn update_cart(
+        mut self,
+        cart: Cart,
+        now: Timestamp,
+    ) -> Result<Self, TransitionFailed<Self>> {
+        if !self.stage.session.is_open(now) {
+            return self.fail(LifecycleError::SessionExpired);
+        }
+        self.cart = cart;
+        Ok(self)
+    }
+
+    /// Records the shopper's authorization of the current cart.
+    ///
+    /// # Errors
+    /// [`LifecycleError::SessionExpired`] when the session has closed.
+    pub fn authorize(
+        self,
+        token: AuthorizationToken,
+        now: Timestamp,
+    ) -> Result<Payment<Authorized>, TransitionFailed<Self>> {
+        if !self.stage.session.is_open(now) {
+            return self.fail(LifecycleError::SessionExpired);
+        }
+        let authorization = Authorization::new(token, self.cart.fingerprint(), now);
+        let session = self.stage.session.clone();
+        Ok(self.with(Authorized {
+            session,
+            authorization,
+        }))
+    }
+
+    /// Cancels the payment (the session is abandoned).
+    #[must_use]
+    pub fn cancel(self, now: Timestamp) -> Payment<Cancelled> {
+        self.with(Cancelled {
+            reason: CancelReason::Merchant,
+            order_id: None,
+            at: now,
+        })
+    }
+}
+
+impl Payment<Authorized> {
+    /// The session.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.stage.session
+    }
+    /// The authorization.
+    #[must_use]
+    pub fn authorization(&self) -> &Authorization {
+        &self.stage.authorization
+    }
+
+    /// Re-authorization: a new token for the same cart replaces the old one.
+    ///
+    /// # Errors
+    /// [`LifecycleError::SessionExpired`] when the session has closed.
+    pub fn reauthorize(
+        mut self,
+        token: AuthorizationToken,
+        now: Timestamp,
+    ) -> Result<Self, TransitionFailed<Self>> {
+        if !self.stage.session.is_open(now) {
+            return self.fail(LifecycleError::SessionExpired);
+        }
+        self.stage.authorization = Authorization::new(token, self.cart.fingerprint(), now);
+        Ok(self)
+    }
+
+    /// The cart changed: the authorization no longer covers it, so the payment is open again
+    /// and the shopper must re-authorize. Returns the dropped authorization so the caller can
+    /// release it at Klarna.
+    ///
+    /// # Errors
+    /// [`LifecycleError::SessionExpired`] when the session has closed.
+    pub fn update_cart(
+        self,
+        cart: Cart,
+        now: Timestamp,
+    ) -> Result<(Payment<Open>, Authorization), TransitionFailed<Self>> {
+        if !self.stage.session.is_open(now) {
+            return self.fail(LifecycleError::SessionExpired);
+        }
+        let Authorized {
+            session,
+            authorization,
+        } = self.stage.clone();
+        let mut open = self.with(Open { session });
+        open.cart = cart;
+        Ok((open, authorization))
+    }
+
+    fn check_usable(
+        &self,
+        now: Timestamp,
+        allowed: bool,
+        operation: &'static str,
+    ) -> Result<(), LifecycleError> {
+        if !allowed {
+            return Err(LifecycleError::IntentForbids {
+                intent: self.intent.as_str(),
+                operation,
+            });
+        }
+        if !self.stage.authorization.is_valid(now) {
+            return Err(LifecycleError::AuthorizationExpired);
+        }
+        if self.stage.authorization.fingerprint != self.cart.fingerprint() {
+            return Err(LifecycleError::CartChanged);
+        }
+        Ok(())
+    }
+
+    /// Starts "create order": the key is persisted with this stage before the call.
+    ///
+    /// # Errors
+    /// The intent forbids an order, the authorization expired, or the cart changed.
+    pub fn begin_order(
+        self,
+        key: IdempotencyKey,
+        now: Timestamp,
+    ) -> Result<Payment<OrderPending>, TransitionFailed<Self>> {
+        if let Err(e) = self.check_usable(now, self.intent.allows_order(), "an order") {
+            return self.fail(e);
+        }
+        let Authorized {
+            session,
+            authorization,
+        } = self.stage.clone();
+        let op = PendingOp::new(key, now);
+        Ok(self.with(OrderPending {
+            source: OrderSource::Authorization {
+                session,
+                authorization,
+            },
+            op,
+        }))
+    }
+
+    /// Starts "create customer token" for intent `tokenize` (`buy_and_tokenize` orders first,
+    /// then tokenizes from [`Payment<Ordered>`]).
+    ///
+    /// # Errors
+    /// The intent is not `tokenize`, the authorization expired, or the cart changed.
+    pub fn begin_tokenization(
+        self,
+        key: IdempotencyKey,
+        now: Timestamp,
+    ) -> Result<Payment<TokenPending>, TransitionFailed<Self>> {
+        if let Err(e) = self.check_usable(
+            now,
+            self.intent == Intent::Tokenize,
+            "a customer token before the order",
+        ) {
+            return self.fail(e);
+        }
+        let Authorized {
+            session,
+            authorization,
+        } = self.stage.clone();
+        Ok(self.with(TokenPending {
+            session,
+            authorization,
+            op: PendingOp::new(key, now),
+        }))
+    }
+
+    /// Cancels: the caller releases the authorization at Klarna.
+    #[must_use]
+    pub fn cancel(self, now: Timestamp) -> Payment<Cancelled> {
+        self.with(Cancelled {
+            reason: CancelReason::Merchant,
+            order_id: None,
+            at: now,
+        })
+    }
+}
+
+/// What recording an order led to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum OrderOutcome {
+    /// The order stands (fraud `ACCEPTED` or `REJECTED`, which the merchant must not fulfil).
+    Ordered(Payment<Ordered>),
+    /// Klarna holds the order for review.
+    FraudReview(Payment<FraudReview>),
+}
+
+impl OrderOutcome {
+    /// The stored form.
+    #[must_use]
+    pub fn into_any(self) -> AnyPayment {
+        match self {
+            Self::Ordered(p) => AnyPayment::Ordered(p),
+            Self::FraudReview(p) => AnyPayment::FraudReview(p),
+        }
+    }
+}
+
+impl Payment<OrderPending> {
+    /// A charge of a customer token: a new payment, born pending with its key persisted.
+    #[must_use]
+    pub fn charge(
+        id: PaymentId,
+        cart: Cart,
+        token: CustomerTokenId,
+        key: IdempotencyKey,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            intent: Intent::Buy,
+            cart,
+            created_at: now,
+            stage: OrderPending {
+                source: OrderSource::CustomerToken(token),
+                op: PendingOp::new(key, now),
+            },
+        }
+    }
+
+    /// Where the order comes from.
+    #[must_use]
+    pub fn source(&self) -> &OrderSource {
+        &self.stage.source
+    }
+    /// The in-flight operation.
+    #[must_use]
+    pub fn op(&self) -> &PendingOp {
+        &self.stage.op
+    }
+
+    /// Records an attempt; `outcome_unknown` when it may have reached Klarna unanswered.
+    #[must_use]
+    pub fn attempted(mut self, outcome_unknown: bool) -> Self {
+        self.stage.op = self.stage.op.clone().attempted(outcome_unknown);
+        self
+    }
+
+    /// Records the order Klarna created.
+    #[must_use]
+    pub fn record_order(self, order: PlacedOrder) -> OrderOutcome {
+        let tokenization = match (&self.stage.source, self.intent) {
+            (OrderSource::Authorization { authorization, .. }, Intent::BuyAndTokenize) => {
+                Tokenization::Due(authorization.clone())
+            }
+            (OrderSource::Authorization { .. }, Intent::Buy | Intent::Tokenize)
+            | (OrderSource::CustomerToken(_), _) => Tokenization::NotRequested,
+        };
+        match order.fraud_status {
+            FraudStatus::Pending => OrderOutcome::FraudReview(self.with(FraudReview {
+                order,
+                tokenization,
+            })),
+            FraudStatus::Accepted | FraudStatus::Rejected => {
+                OrderOutcome::Ordered(self.with(Ordered {
+                    order,
+                    tokenization,
+                }))
+            }
+        }
+    }
+
+    /// Records Klarna's refusal. Only definitive when no earlier attempt was in doubt.
+    ///
+    /// # Errors
+    /// [`LifecycleError::NotDefinitive`] after an in-doubt attempt: stay pending and reconcile.
+    pub fn record_refusal(
+        self,
+        code: impl Into<String>,
+        now: Timestamp,
+    ) -> Result<Payment<Refused>, TransitionFailed<Self>> {
+        if self.stage.op.in_doubt() {
+            return self.fail(LifecycleError::NotDefinitive);
+        }
+        Ok(self.with(Refused {
+            code: code.into(),
+            at: now,
+        }))
+    }
+
+    /// Evidence could not resolve the operation: a human decides.
+    #[must_use]
+    pub fn needs_review(self, reason: impl Into<String>, now: Timestamp) -> Payment<NeedsReview> {
+        let key = Some(self.stage.op.key().clone());
+        self.with(NeedsReview {
+            reason: reason.into(),
+            key,
+            at: now,
+        })
+    }
+}
+
+impl Payment<TokenPending> {
+    /// The session.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.stage.session
+    }
+    /// The authorization being tokenized.
+    #[must_use]
+    pub fn authorization(&self) -> &Authorization {
+        &self.stage.authorization
+    }
+    /// The in-flight operation.
+    #[must_use]
+    pub fn op(&self) -> &PendingOp {
+        &self.stage.op
+    }
+    /// Records an attempt.
+    #[must_use]
+    pub fn attempted(mut self, outcome_unknown: bool) -> Self {
+        self.stage.op = self.stage.op.clone().attempted(outcome_unknown);
+        self
+    }
+    /// Records the customer token Klarna created.
+    #[must_use]
+    pub fn record_token(self, token: CustomerTokenId, now: Timestamp) -> Payment<Tokenized> {
+        self.with(Tokenized {
+            customer_token: token,
+            at: now,
+        })
+    }
+    /// Records Klarna's refusal, if definitive.
+    ///
+    /// # Errors
+    /// [`LifecycleError::NotDefinitive`] after an in-doubt attempt.
+    pub fn record_refusal(
+        self,
+        code: impl Into<String>,
+        now: Timestamp,
+    ) -> Result<Payment<Refused>, TransitionFailed<Self>> {
+        if self.stage.op.in_doubt() {
+            return self.fail(LifecycleError::NotDefinitive);
+        }
+        Ok(self.with(Refused {
+            code: code.into(),
+            at: now,
+        }))
+    }
+    /// Unresolvable: a human decides.
+    #[must_use]
+    pub fn needs_review(self, reason: impl Into<String>, now: Timestamp) -> Payment<NeedsReview> {
+        let key = Some(self.stage.op.key().clone());
+        self.with(NeedsReview {
+            reason: reason.into(),
+            key,
+            at: now,
+        })
+    }
+}
+
+impl Payment<FraudReview> {
+    /// The order under review.
+    #[must_use]
+    pub fn order(&self) -> &PlacedOrder {
+        &self.stage.order
+    }
+    /// Klarna decided (by notification or a re-read of the order).
+    #[must_use]
+    pub fn resolve(self, accepted: bool, now: Timestamp) -> AnyPayment {
+        let FraudReview {
+            order,
+            tokenization,
+        } = self.stage.clone();
+        if accepted {
+            let order = PlacedOrder {
+                fraud_status: FraudStatus::Accepted,
+                ..order
+            };
+            AnyPayment::Ordered(self.with(Ordered {
+                order,
+                tokenization,
+            }))
+        } else {
+            let order_id = Some(order.order_id);
+            AnyPayment::Cancelled(self.with(Cancelled {
+                reason: CancelReason::FraudRejected,
+                order_id,
+                at: now,
+            }))
+        }
+    }
+    /// The merchant cancels during review; a late accept cannot undo it.
+    #[must_use]
+    pub fn cancel(self, now: Timestamp) -> Payment<Cancelled> {
+        let order_id = Some(self.stage.order.order_id.clone());
+        self.with(Cancelled {
+            reason: CancelReason::Merchant,
+            order_id,
+            at: now,
+        })
+    }
+}
+
+impl Payment<Ordered> {
+    /// The order.
+    #[must_use]
+    pub fn order(&self) -> &PlacedOrder {
+        &self.stage.order
+    }
+    /// The customer-token step (intent `buy_and_tokenize`).
+    #[must_use]
+    pub fn tokenization(&self) -> &Tokenization {
+        &self.stage.tokenization
+    }
+
+    /// Starts "create customer token" from the order's authorization (`buy_and_tokenize`).
+    ///
+    /// # Errors
+    /// No token is due, or the authorization expired.
+    pub fn begin_tokenization(
+        mut self,
+        key: IdempotencyKey,
+        now: Timestamp,
+    ) -> Result<Self, TransitionFailed<Self>> {
+        match self.stage.tokenization.clone() {
+            Tokenization::Due(auth) if auth.is_valid(now) => {
+                self.stage.tokenization = Tokenization::Pending(auth, PendingOp::new(key, now));
+                Ok(self)
+            }
+            Tokenization::Due(_) => self.fail(LifecycleError::AuthorizationExpired),
+            Tokenization::NotRequested
+            | Tokenization::Pending(..)
+            | Tokenization::Done(_)
+            | Tokenization::Refused(_) => self.fail(LifecycleError::WrongStage {
+                operation: "a customer token",
+                stage: StageKind::Ordered,
+            }),
+        }
+    }
+
+    /// Records an attempt of the pending token step.
+    #[must_use]
+    pub fn token_attempted(mut self, outcome_unknown: bool) -> Self {
+        if let Tokenization::Pending(auth, op) = self.stage.tokenization.clone() {
+            self.stage.tokenization = Tokenization::Pending(auth, op.attempted(outcome_unknown));
+        }
+        self
+    }
+
+    /// Records the customer token of a pending token step.
+    ///
+    /// # Errors
+    /// No token step is pending.
+    pub fn record_token(mut self, token: CustomerTokenId) -> Result<Self, TransitionFailed<Self>> {
+        if matches!(self.stage.tokenization, Tokenization::Pending(..)) {
+            self.stage.tokenization = Tokenization::Done(token);
+            Ok(self)
+        } else {
+            self.fail(LifecycleError::WrongStage {
+                operation: "recording a customer token",
+                stage: StageKind::Ordered,
+            })
+        }
+    }
+
+    /// Records a definitive refusal of the token step (the order stands).
+    ///
+    /// # Errors
+    /// No token step is pending, or an earlier attempt was in doubt.
+    pub fn record_token_refusal(
+        mut self,
+        code: impl Into<String>,
+    ) -> Result<Self, TransitionFailed<Self>> {
+        match &self.stage.tokenization {
+            Tokenization::Pending(_, op) if !op.in_doubt() => {
+                self.stage.tokenization = Tokenization::Refused(code.into());
+                Ok(self)
+            }
+            Tokenization::Pending(..) => self.fail(LifecycleError::NotDefinitive),
+            Tokenization::NotRequested
+            | Tokenization::Due(_)
+            | Tokenization::Done(_)
+            | Tokenization::Refused(_) => self.fail(LifecycleError::WrongStage {
+                operation: "refusing a customer token",
+                stage: StageKind::Ordered,
+            }),
+        }
+    }
+
+    /// The order was cancelled through Order Management.
+    #[must_use]
+    pub fn cancel(self, now: Timestamp) -> Payment<Cancelled> {
+        let order_id = Some(self.stage.order.order_id.clone());
+        self.with(Cancelled {
+            reason: CancelReason::Merchant,
+            order_id,
+            at: now,
+        })
+    }
+}
+
+impl Payment<Tokenized> {
+    /// The customer token.
+    #[must_use]
+    pub fn customer_token(&self) -> &CustomerTokenId {
+        &self.stage.customer_token
+    }
+}
+
+impl Payment<Cancelled> {
+    /// Why.
+    #[must_use]
+    pub fn reason(&self) -> CancelReason {
+        self.stage.reason
+    }
+    /// The cancelled order, if one existed.
+    #[must_use]
+    pub fn order_id(&self) -> Option<&OrderId> {
+        self.stage.order_id.as_ref()
+    }
+}
+
+impl Payment<Refused> {
+    /// Klarna's error code.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.stage.code
+    }
+}
+
+impl Payment<NeedsReview> {
+    /// Why a human must look.
+    #[must_use]
+    pub fn reason(&self) -> &str {
+        &self.stage.reason
+    }
+    /// The key of the unresolved operation.
+    #[must_use]
+    pub fn key(&self) -> Option<&IdempotencyKey> {
+        self.stage.key.as_ref()
+    }
+    /// A human (or late evidence) found the order: record it.
+    #[must_use]
+    pub fn resolve_with_order(self, order: PlacedOrder) -> Payment<Ordered> {
+        self.with(Ordered {
+            order,
+            tokenization: Tokenization::NotRequested,
+        })
+    }
+}
+
+/// The name of a stage, for storage columns, logs and errors.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum StageKind {
+    /// [`Open`].
+    Open,
+    /// [`Authorized`].
+    Authorized,
+    /// [`OrderPending`].
+    OrderPending,
+    /// [`TokenPending`].
+    TokenPending,
+    /// [`FraudReview`].
+    FraudReview,
+    /// [`Ordered`].
+    Ordered,
+    /// [`Tokenized`].
+    Tokenized,
+    /// [`Cancelled`].
+    Cancelled,
+    /// [`Expired`].
+    Expired,
+    /// [`Refused`].
+    Refused,
+    /// [`NeedsReview`].
+    NeedsReview,
+}
+
+impl StageKind {
+    /// Every stage.
+    pub const ALL: [Self; 11] = [
+        Self::Open,
+        Self::Authorized,
+        Self::OrderPending,
+        Self::TokenPending,
+        Self::FraudReview,
+        Self::Ordered,
+        Self::Tokenized,
+        Self::Cancelled,
+        Self::Expired,
+        Self::Refused,
+        Self::NeedsReview,
+    ];
+
+    /// Snake-case name (`order_pending`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Authorized => "authorized",
+            Self::OrderPending => "order_pending",
+            Self::TokenPending => "token_pending",
+            Self::FraudReview => "fraud_review",
+            Self::Ordered => "ordered",
+            Self::Tokenized => "tokenized",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+            Self::Refused => "refused",
+            Self::NeedsReview => "needs_review",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Terminal stages absorb: no transition leaves them (a human may resolve `NeedsReview`).
+    #[must_use]
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Tokenized | Self::Cancelled | Self::Expired | Self::Refused
+        )
+    }
+}
+
+impl fmt::Display for StageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stored form of a payment: one exhaustive enum. The service matches on it once, then
+/// works with the typed stage.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "stored whole; boxing buys nothing here"
+)]
+pub enum AnyPayment {
+    /// See [`Open`].
+    Open(Payment<Open>),
+    /// See [`Authorized`].
+    Authorized(Payment<Authorized>),
+    /// See [`OrderPending`].
+    OrderPending(Payment<OrderPending>),
+    /// See [`TokenPending`].
+    TokenPending(Payment<TokenPending>),
+    /// See [`FraudReview`].
+    FraudReview(Payment<FraudReview>),
+    /// See [`Ordered`].
+    Ordered(Payment<Ordered>),
+    /// See [`Tokenized`].
+    Tokenized(Payment<Tokenized>),
+    /// See [`Cancelled`].
+    Cancelled(Payment<Cancelled>),
+    /// See [`Expired`].
+    Expired(Payment<Expired>),
+    /// See [`Refused`].
+    Refused(Payment<Refused>),
+    /// See [`NeedsReview`].
+    NeedsReview(Payment<NeedsReview>),
+}
+
+macro_rules! each {
+    ($self:expr, $p:ident => $e:expr) => {
+        match $self {
+            AnyPayment::Open($p) => $e,
+            AnyPayment::Authorized($p) => $e,
+            AnyPayment::OrderPending($p) => $e,
+            AnyPayment::TokenPending($p) => $e,
+            AnyPayment::FraudReview($p) => $e,
+            AnyPayment::Ordered($p) => $e,
+            AnyPayment::Tokenized($p) => $e,
+            AnyPayment::Cancelled($p) => $e,
+            AnyPayment::Expired($p) => $e,
+            AnyPayment::Refused($p) => $e,
+            AnyPayment::NeedsReview($p) => $e,
+        }
+    };
+}
+
+macro_rules! into_any {
+    ($($s:ident),+) => { $(impl From<Payment<$s>> for AnyPayment { fn from(p: Payment<$s>) -> Self { Self::$s(p) } })+ };
+}
+into_any!(
+    Open,
+    Authorized,
+    OrderPending,
+    TokenPending,
+    FraudReview,
+    Ordered,
+    Tokenized,
+    Cancelled,
+    Expired,
+    Refused,
+    NeedsReview
+);
+
+impl AnyPayment {
+    /// Our payment id.
+    #[must_use]
+    pub fn id(&self) -> &PaymentId {
+        each!(self, p => p.id())
+    }
+    /// The intent.
+    #[must_use]
+    pub fn intent(&self) -> Intent {
+        each!(self, p => p.intent())
+    }
+    /// The cart.
+    #[must_use]
+    pub fn cart(&self) -> &Cart {
+        each!(self, p => p.cart())
+    }
+    /// When the payment was created.
+    #[must_use]
+    pub fn created_at(&self) -> Timestamp {
+        each!(self, p => p.created_at())
+    }
+
+    /// Which stage.
+    #[must_use]
+    pub fn kind(&self) -> StageKind {
+        match self {
+            Self::Open(_) => StageKind::Open,
+            Self::Authorized(_) => StageKind::Authorized,
+            Self::OrderPending(_) => StageKind::OrderPending,
+            Self::TokenPending(_) => StageKind::TokenPending,
+            Self::FraudReview(_) => StageKind::FraudReview,
+            Self::Ordered(_) => StageKind::Ordered,
+            Self::Tokenized(_) => StageKind::Tokenized,
+            Self::Cancelled(_) => StageKind::Cancelled,
+            Self::Expired(_) => StageKind::Expired,
+            Self::Refused(_) => StageKind::Refused,
+            Self::NeedsReview(_) => StageKind::NeedsReview,
+        }
+    }
+
+    /// Klarna's session id, while the payment has one in play.
+    #[must_use]
+    pub fn session_id(&self) -> Option<&SessionId> {
+        match self {
+            Self::Open(p) => Some(p.session().id()),
+            Self::Authorized(p) => Some(p.session().id()),
+            Self::TokenPending(p) => Some(p.session().id()),
+            Self::OrderPending(p) => match p.source() {
+                OrderSource::Authorization { session, .. } => Some(session.id()),
+                OrderSource::CustomerToken(_) => None,
+            },
+            Self::FraudReview(_)
+            | Self::Ordered(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => None,
+        }
+    }
+
+    /// The authorization token currently in play (unique per payment in stores).
+    #[must_use]
+    pub fn authorization_token(&self) -> Option<&AuthorizationToken> {
+        match self {
+            Self::Authorized(p) => Some(p.authorization().token()),
+            Self::TokenPending(p) => Some(p.authorization().token()),
+            Self::OrderPending(p) => match p.source() {
+                OrderSource::Authorization { authorization, .. } => Some(authorization.token()),
+                OrderSource::CustomerToken(_) => None,
+            },
+            Self::Ordered(p) => match p.tokenization() {
+                Tokenization::Due(a) | Tokenization::Pending(a, _) => Some(a.token()),
+                Tokenization::NotRequested | Tokenization::Done(_) | Tokenization::Refused(_) => {
+                    None
+                }
+            },
+            Self::Open(_)
+            | Self::FraudReview(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => None,
+        }
+    }
+
+    /// Klarna's order id, once known.
+    #[must_use]
+    pub fn order_id(&self) -> Option<&OrderId> {
+        match self {
+            Self::FraudReview(p) => Some(p.order().order_id()),
+            Self::Ordered(p) => Some(p.order().order_id()),
+            Self::Cancelled(p) => p.order_id(),
+            Self::Open(_)
+            | Self::Authorized(_)
+            | Self::OrderPending(_)
+            | Self::TokenPending(_)
+            | Self::Tokenized(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => None,
+        }
+    }
+
+    /// The in-flight operation, if any: the payment is in doubt until it resolves.
+    #[must_use]
+    pub fn pending_op(&self) -> Option<&PendingOp> {
+        match self {
+            Self::OrderPending(p) => Some(p.op()),
+            Self::TokenPending(p) => Some(p.op()),
+            Self::Ordered(p) => match p.tokenization() {
+                Tokenization::Pending(_, op) => Some(op),
+                Tokenization::NotRequested
+                | Tokenization::Due(_)
+                | Tokenization::Done(_)
+                | Tokenization::Refused(_) => None,
+            },
+            Self::Open(_)
+            | Self::Authorized(_)
+            | Self::FraudReview(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => None,
+        }
+    }
+
+    /// The customer token this payment created, if any.
+    #[must_use]
+    pub fn customer_token(&self) -> Option<&CustomerTokenId> {
+        match self {
+            Self::Tokenized(p) => Some(p.customer_token()),
+            Self::Ordered(p) => match p.tokenization() {
+                Tokenization::Done(t) => Some(t),
+                Tokenization::NotRequested
+                | Tokenization::Due(_)
+                | Tokenization::Pending(..)
+                | Tokenization::Refused(_) => None,
+            },
+            Self::Open(_)
+            | Self::Authorized(_)
+            | Self::OrderPending(_)
+            | Self::TokenPending(_)
+            | Self::FraudReview(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => None,
+        }
+    }
+
+    /// Applies the clock: an open session past its expiry expires; an authorization past its
+    /// 60 minutes falls back to `Open` while the session lives (the shopper may re-authorize),
+    /// else expires. Pending stages never expire: they are in doubt, not failed.
+    #[must_use]
+    pub fn expire(self, now: Timestamp) -> Self {
+        match self {
+            Self::Open(p) if !p.session().is_open(now) => {
+                Self::Expired(p.with(Expired { at: now }))
+            }
+            Self::Authorized(p) if !p.authorization().is_valid(now) => {
+                if p.session().is_open(now) {
+                    let session = p.stage.session.clone();
+                    Self::Open(p.with(Open { session }))
+                } else {
+                    Self::Expired(p.with(Expired { at: now }))
+                }
+            }
+            other @ (Self::Open(_)
+            | Self::Authorized(_)
+            | Self::OrderPending(_)
+            | Self::TokenPending(_)
+            | Self::FraudReview(_)
+            | Self::Ordered(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_)) => other,
+        }
+    }
+}

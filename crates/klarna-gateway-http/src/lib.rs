@@ -1,1 +1,54 @@
-//! Klarna HTTP gateway: a typed reqwest client and the PaymentGateway adapter.
+//! Klarna HTTP gateway: `KlarnaClient`, a typed reqwest client for every operation of
+//! Klarna's Payments, Customer Token and Order Management APIs (API.md §0).
+//!
+//! What every call does (DESIGN.md §6, `docs/klarna/gateway-facts.md`):
+//!
+//! * HTTP Basic from [`Credentials`] (header built once, marked sensitive), `Accept` and
+//!   `User-Agent: Library/klarna-gateway-http_<v> Language/Rust_<v> OS/<os>`,
+//!   `Content-Type: application/json` only with a body;
+//! * ids percent-encoded as one path segment; no redirects followed; response bodies capped;
+//! * mutating calls carry `Klarna-Idempotency-Key` (yours or a fresh UUID v4, the same on
+//!   every retry of the call);
+//! * retries by the pure policy [`retry::decide`]: transport errors, 429 and 5xx only, only
+//!   when safe ([`Operation::retry_safe`]), exponential backoff with jitter, `Retry-After`
+//!   honoured and capped;
+//! * errors are one [`KlarnaError`] with [`KlarnaError::class`] and
+//!   [`KlarnaError::may_have_reached_klarna`]; successes are a [`Response`] carrying the
+//!   `Klarna-Correlation-Id`;
+//! * a `tracing` span `klarna` per call with `operation`, `method`, `path` (the template, never
+//!   the real path: it carries tokens), `attempt`, `status`, `correlation_id`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use klarna_gateway_http::{Credentials, Environment, KlarnaClient, Region};
+//!
+//! # async fn run(session: klarna_api::SessionCreate) -> Result<(), klarna_gateway_http::KlarnaError> {
+//! let client = KlarnaClient::builder(Credentials::new("PK0001_abc", "secret"))
+//!     .region(Region::Eu)
+//!     .environment(Environment::Playground)
+//!     .build()?;
+//! let created = client.create_session(&session, None).await?;
+//! println!("session {} (correlation {:?})", created.body.session_id, created.correlation_id);
+//! # Ok(())
+//! # }
+//! ```
+
+mod client;
+mod config;
+mod error;
+mod operation;
+mod ops;
+pub mod retry;
+
+pub use client::{
+    CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,
+    Response,
+};
+pub use config::{Credentials, Environment, IdempotencyKey, Region, Timeouts};
+pub use error::{ErrorClass, KlarnaError};
+pub use operation::{HttpMethod, Operation};
+pub use retry::RetryConfig;
+
+/// The wire models this client speaks, re-exported for convenience.
+pub use klarna_api as api;

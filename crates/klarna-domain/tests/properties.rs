@@ -1,5 +1,11 @@
 //! Property tests of the lifecycle and ledger invariants, driven through the public API only.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "test code: a panic is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a failed test"
+)]
 
 use std::collections::HashMap;
 
@@ -196,18 +202,16 @@ proptest! {
                     prop_assert_eq!(x.authorization().fingerprint(), x.cart().fingerprint());
                     prop_assert_eq!(x.intent(), Intent::Tokenize);
                 }
-                AnyPayment::Ordered(x) => {
-                    if !matches!(x.tokenization(), Tokenization::NotRequested) {
-                        prop_assert_eq!(x.intent(), Intent::BuyAndTokenize);
-                    }
+                AnyPayment::Ordered(x) if !matches!(x.tokenization(), Tokenization::NotRequested) => {
+                    prop_assert_eq!(x.intent(), Intent::BuyAndTokenize);
                 }
                 _ => {}
             }
             // A pending operation keeps its key across attempts.
-            if let (Some(a), Some(b)) = (before.pending_op(), p.pending_op()) {
-                if before.kind() == p.kind() {
-                    prop_assert_eq!(a.key(), b.key());
-                }
+            if let (Some(a), Some(b)) = (before.pending_op(), p.pending_op())
+                && before.kind() == p.kind()
+            {
+                prop_assert_eq!(a.key(), b.key());
             }
         }
         for (token, n) in &w.orders_per_token {

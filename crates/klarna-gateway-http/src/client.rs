@@ -249,7 +249,7 @@ fn basic_auth(credentials: &Credentials) -> Result<HeaderValue, KlarnaError> {
 }
 
 /// The low-level typed Klarna client: one async method per operation of API.md §0
-/// (see the methods in [`crate::ops`]'s impl block). Cheap to clone; share one per process.
+/// (P1–P6, T1–T3, O1–O18). Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct KlarnaClient {
     http: reqwest::Client,

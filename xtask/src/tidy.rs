@@ -34,6 +34,8 @@ const CRATE_RULES: &[CrateRule] = &[
             always("async-trait"),
             always("thiserror"),
             optional("mockall"),
+            // Only for the store contract suite behind `test-util` (concurrent checks spawn tasks).
+            optional("tokio"),
         ]),
         why: "ports speak only domain types and their own errors",
     },

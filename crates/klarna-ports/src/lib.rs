@@ -1,1 +1,33 @@
 //! Ports of the Klarna toolkit: the payment gateway, the stores, the clock and idempotency keys.
+//!
+//! The service depends only on these traits; adapters implement them: `klarna-gateway-http`
+//! (Klarna over HTTP), `klarna-store-memory` and `klarna-store-sql` (storage), your own. Each
+//! trait states its contract in MUST/SHOULD words. With the `test-util` feature this crate also
+//! ships mockall mocks (`MockPaymentGateway`, `MockPaymentStore`, `MockClock`,
+//! `MockIdempotencyKeys`) and the store contract suite ([`contract`]) that every store
+//! adapter runs against itself.
+
+pub mod clock;
+pub mod gateway;
+pub mod keys;
+pub mod store;
+
+#[cfg(feature = "test-util")]
+pub mod contract;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use gateway::{
+    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
+    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionState,
+};
+pub use keys::{IdempotencyKeys, SequentialKeys};
+pub use store::{Also, PaymentStore, StoreError, Unique, Versioned};
+
+#[cfg(feature = "test-util")]
+pub use clock::MockClock;
+#[cfg(feature = "test-util")]
+pub use gateway::MockPaymentGateway;
+#[cfg(feature = "test-util")]
+pub use keys::MockIdempotencyKeys;
+#[cfg(feature = "test-util")]
+pub use store::MockPaymentStore;

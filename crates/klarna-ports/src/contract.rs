@@ -1,0 +1,557 @@
+//! The store contract suite: one set of checks that every `PaymentStore` adapter runs against itself.
+//!
+//! Use the [`store_contract_tests!`](crate::store_contract_tests) macro in an adapter's tests;
+//! it expands to one `#[tokio::test]` per check, each with a fresh store from your expression:
+//!
+//! ```ignore
+//! klarna_ports::store_contract_tests!(klarna_store_memory::InMemoryStore::new());
+//! ```
+//!
+//! Every check panics (fails the test) with a message naming the broken rule.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a contract check fails by panicking, like a test"
+)]
+
+use std::sync::Arc;
+
+use klarna_domain::order::{OmOperation, OmResult};
+use klarna_domain::{
+    AnyPayment, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerToken, CustomerTokenId,
+    FraudStatus, IdempotencyKey, Intent, ManagedOrder, Market, Money, OrderId, OrderLine, Payment,
+    PaymentId, PlacedOrder, Session, SessionId, Span, Timestamp, TokenStatus,
+};
+
+use crate::store::{Also, PaymentStore, StoreError, Unique};
+
+const T0: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
+
+fn cart() -> Cart {
+    let market = Market::parse("SE", "SEK", "sv-SE").unwrap();
+    let line = OrderLine::builder("Shoe", 2, 89_900)
+        .tax_rate(2_500)
+        .discount(10_000)
+        .build()
+        .unwrap();
+    Cart::new(market, vec![line]).unwrap()
+}
+
+/// A payment with an open session; ids derive from `n`.
+#[must_use]
+pub fn open_payment(n: u32, intent: Intent) -> Payment<klarna_domain::payment::Open> {
+    let session = Session::new(
+        SessionId::new(format!("session-{n}")).unwrap(),
+        ClientToken::new(format!("client-token-{n}")).unwrap(),
+        T0.plus(Span::hours(48)),
+    );
+    Payment::open(
+        PaymentId::new(format!("pay-{n}")).unwrap(),
+        intent,
+        cart(),
+        session,
+        T0,
+    )
+}
+
+/// A payment authorized with token `auth-{token}`.
+#[must_use]
+pub fn authorized(n: u32, token: &str) -> Payment<klarna_domain::payment::Authorized> {
+    open_payment(n, Intent::Buy)
+        .authorize(
+            AuthorizationToken::new(format!("auth-{token}")).unwrap(),
+            T0,
+        )
+        .unwrap()
+}
+
+/// A payment whose order request is pending with `key`.
+#[must_use]
+pub fn pending(n: u32, token: &str, key: &str) -> Payment<klarna_domain::payment::OrderPending> {
+    authorized(n, token)
+        .begin_order(IdempotencyKey::new(key).unwrap(), T0)
+        .unwrap()
+}
+
+/// A payment with Klarna order `order`.
+#[must_use]
+pub fn ordered(n: u32, order: &str) -> AnyPayment {
+    pending(n, &format!("t{n}"), &format!("k{n}"))
+        .record_order(PlacedOrder::new(
+            OrderId::new(order).unwrap(),
+            FraudStatus::Accepted,
+            T0,
+        ))
+        .into_any()
+}
+
+/// A managed order of 1 000 SEK.
+#[must_use]
+pub fn managed(order: &str, payment: u32) -> ManagedOrder {
+    ManagedOrder::new(
+        OrderId::new(order).unwrap(),
+        PaymentId::new(format!("pay-{payment}")).unwrap(),
+        Money::new(1_000, klarna_domain::Currency::Sek),
+        T0,
+    )
+}
+
+/// A customer token.
+#[must_use]
+pub fn token(id: &str) -> CustomerToken {
+    CustomerToken::issued(
+        CustomerTokenId::new(id).unwrap(),
+        PaymentId::new("pay-origin").unwrap(),
+        Market::parse("SE", "SEK", "sv-SE").unwrap(),
+        T0,
+    )
+}
+
+fn dup(r: Result<u64, StoreError>, which: Unique, rule: &str) {
+    match r {
+        Err(StoreError::Duplicate(u)) => assert_eq!(u, which, "{rule}: wrong constraint reported"),
+        other => panic!("{rule}: expected Duplicate({which:?}), got {other:?}"),
+    }
+}
+
+/// Payments in every kind of stage round-trip unchanged, at version 1.
+pub async fn round_trips_payments<S: PaymentStore>(s: S) {
+    let b_and_t = open_payment(7, Intent::BuyAndTokenize)
+        .authorize(AuthorizationToken::new("auth-bt").unwrap(), T0)
+        .unwrap()
+        .begin_order(IdempotencyKey::new("k-bt").unwrap(), T0)
+        .unwrap()
+        .attempted(true)
+        .record_order(PlacedOrder::new(
+            OrderId::new("o-bt").unwrap(),
+            FraudStatus::Pending,
+            T0,
+        ))
+        .into_any();
+    let cases: Vec<AnyPayment> = vec![
+        open_payment(1, Intent::Buy).into(),
+        authorized(2, "a2").into(),
+        pending(3, "a3", "k3").attempted(true).into(),
+        ordered(4, "o-4"),
+        open_payment(5, Intent::Tokenize).cancel(T0).into(),
+        b_and_t,
+    ];
+    for p in cases {
+        assert_eq!(
+            s.insert_payment(&p).await.unwrap(),
+            1,
+            "inserts store version 1"
+        );
+        let back = s
+            .load_payment(p.id())
+            .await
+            .unwrap()
+            .expect("inserted payment loads");
+        assert_eq!(back.version, 1);
+        assert_eq!(back.value, p, "payment round-trips unchanged");
+    }
+    assert!(
+        s.load_payment(&PaymentId::new("nope").unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "unknown id loads None"
+    );
+}
+
+/// Inserting a payment id twice is refused.
+pub async fn refuses_duplicate_payment_ids<S: PaymentStore>(s: S) {
+    s.insert_payment(&open_payment(1, Intent::Buy).into())
+        .await
+        .unwrap();
+    dup(
+        s.insert_payment(&open_payment(1, Intent::Buy).into()).await,
+        Unique::PaymentId,
+        "payment id unique",
+    );
+}
+
+/// Updates are compare-and-set on the version.
+pub async fn updates_are_compare_and_set<S: PaymentStore>(s: S) {
+    let p: AnyPayment = open_payment(1, Intent::Buy).into();
+    s.insert_payment(&p).await.unwrap();
+    let a: AnyPayment = authorized(1, "a1").into();
+    assert_eq!(
+        s.update_payment(1, &a, &Also::default()).await.unwrap(),
+        2,
+        "update bumps the version"
+    );
+    let stale = s.update_payment(1, &p, &Also::default()).await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionConflict)),
+        "stale version refused, got {stale:?}"
+    );
+    let now = s.load_payment(a.id()).await.unwrap().unwrap();
+    assert_eq!(
+        (now.version, now.value),
+        (2, a),
+        "a refused update changes nothing"
+    );
+    let missing = s
+        .update_payment(1, &open_payment(9, Intent::Buy).into(), &Also::default())
+        .await;
+    assert!(
+        matches!(
+            missing,
+            Err(StoreError::NotFound | StoreError::VersionConflict)
+        ),
+        "updating an unknown payment fails, got {missing:?}"
+    );
+}
+
+/// Of many concurrent updates from the same version, exactly one wins.
+pub async fn one_winner_among_concurrent_updates<S: PaymentStore + 'static>(s: S) {
+    let s = Arc::new(s);
+    s.insert_payment(&authorized(1, "a1").into()).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let p: AnyPayment = pending(1, "a1", &format!("race-{i}")).into();
+            s.update_payment(1, &p, &Also::default()).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(v) => {
+                assert_eq!(v, 2);
+                wins += 1;
+            }
+            Err(StoreError::VersionConflict) => {}
+            Err(e) => panic!("concurrent CAS: unexpected error {e}"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one concurrent compare-and-set wins");
+}
+
+/// A Klarna order id belongs to one payment.
+pub async fn refuses_duplicate_order_ids<S: PaymentStore>(s: S) {
+    s.insert_payment(&ordered(1, "o-same")).await.unwrap();
+    dup(
+        s.insert_payment(&ordered(2, "o-same")).await,
+        Unique::OrderId,
+        "order id unique on insert",
+    );
+    s.insert_payment(&pending(3, "t3", "k3").into())
+        .await
+        .unwrap();
+    dup(
+        s.update_payment(1, &ordered(3, "o-same"), &Also::default())
+            .await,
+        Unique::OrderId,
+        "order id unique on update",
+    );
+    assert!(
+        s.find_payment_by_order(&OrderId::new("o-same").unwrap())
+            .await
+            .unwrap()
+            .is_some_and(|p| p.value.id().as_str() == "pay-1")
+    );
+}
+
+/// An authorization token belongs to one payment.
+pub async fn refuses_duplicate_authorization_tokens<S: PaymentStore>(s: S) {
+    s.insert_payment(&authorized(1, "same").into())
+        .await
+        .unwrap();
+    dup(
+        s.insert_payment(&authorized(2, "same").into()).await,
+        Unique::AuthorizationToken,
+        "authorization unique",
+    );
+    s.insert_payment(&open_payment(3, Intent::Buy).into())
+        .await
+        .unwrap();
+    dup(
+        s.update_payment(1, &authorized(3, "same").into(), &Also::default())
+            .await,
+        Unique::AuthorizationToken,
+        "authorization unique on update",
+    );
+}
+
+/// An idempotency key belongs to one pending operation.
+pub async fn refuses_duplicate_idempotency_keys<S: PaymentStore>(s: S) {
+    s.insert_payment(&pending(1, "t1", "same-key").into())
+        .await
+        .unwrap();
+    dup(
+        s.insert_payment(&pending(2, "t2", "same-key").into()).await,
+        Unique::IdempotencyKey,
+        "key unique",
+    );
+    s.insert_order(
+        &managed("o-9", 9)
+            .begin(
+                OmOperation::Capture(10),
+                IdempotencyKey::new("om-key").unwrap(),
+                T0,
+            )
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    dup(
+        s.insert_payment(&pending(3, "t3", "om-key").into()).await,
+        Unique::IdempotencyKey,
+        "key unique across orders",
+    );
+}
+
+/// A payment update and the records it creates land together or not at all.
+pub async fn writes_also_atomically<S: PaymentStore>(s: S) {
+    s.insert_payment(&pending(1, "t1", "k1").into())
+        .await
+        .unwrap();
+    s.insert_order(&managed("o-taken", 5)).await.unwrap();
+    let with_taken = Also {
+        order: Some(managed("o-taken", 1)),
+        token: None,
+    };
+    let r = s.update_payment(1, &ordered(1, "o-1"), &with_taken).await;
+    assert!(
+        matches!(r, Err(StoreError::Duplicate(Unique::OrderId))),
+        "duplicate order in Also refused, got {r:?}"
+    );
+    let still = s
+        .load_payment(&PaymentId::new("pay-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        still.version, 1,
+        "a refused Also leaves the payment unchanged"
+    );
+    let also = Also {
+        order: Some(managed("o-1", 1)),
+        token: Some(token("ct-1")),
+    };
+    assert_eq!(
+        s.update_payment(1, &ordered(1, "o-1"), &also)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.load_order(&OrderId::new("o-1").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1,
+        "order inserted with payment"
+    );
+    let t = s
+        .load_customer_token(&CustomerTokenId::new("ct-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.value, token("ct-1"), "token inserted with payment");
+}
+
+/// Lookups by order and session find the right payment.
+pub async fn finds_by_order_and_session<S: PaymentStore>(s: S) {
+    s.insert_payment(&open_payment(1, Intent::Buy).into())
+        .await
+        .unwrap();
+    s.insert_payment(&ordered(2, "o-2")).await.unwrap();
+    let by_session = s
+        .find_payment_by_session(&SessionId::new("session-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_session.value.id().as_str(), "pay-1");
+    let by_order = s
+        .find_payment_by_order(&OrderId::new("o-2").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_order.value.id().as_str(), "pay-2");
+    assert!(
+        s.find_payment_by_order(&OrderId::new("o-x").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let all = s.list_payments(10).await.unwrap();
+    assert_eq!(all.len(), 2, "list returns every payment");
+    assert_eq!(
+        s.list_payments(1).await.unwrap().len(),
+        1,
+        "list honours the limit"
+    );
+}
+
+/// Claims return in-doubt payments only, once per lease, and disjointly to racing claimers.
+pub async fn claims_in_doubt_payments_once_per_lease<S: PaymentStore + 'static>(s: S) {
+    s.insert_payment(&open_payment(1, Intent::Buy).into())
+        .await
+        .unwrap();
+    for n in 2..12 {
+        s.insert_payment(&pending(n, &format!("t{n}"), &format!("k{n}")).into())
+            .await
+            .unwrap();
+    }
+    let lease = Span::minutes(5);
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            s.claim_in_doubt_payments(T0, lease, 100).await.unwrap()
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.extend(
+            t.await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.value.id().to_string()),
+        );
+    }
+    seen.sort();
+    let before = seen.len();
+    seen.dedup();
+    assert_eq!(
+        before,
+        seen.len(),
+        "no payment claimed twice within a lease"
+    );
+    assert_eq!(
+        seen.len(),
+        10,
+        "every pending payment claimed, the open one not"
+    );
+    assert!(
+        s.claim_in_doubt_payments(T0.plus(Span::minutes(1)), lease, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "lease holds"
+    );
+    let again = s
+        .claim_in_doubt_payments(T0.plus(Span::minutes(6)), lease, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.len(),
+        3,
+        "after the lease, claims resume and honour the limit"
+    );
+}
+
+/// Customer tokens: insert, load, compare-and-set, uniqueness.
+pub async fn stores_customer_tokens<S: PaymentStore>(s: S) {
+    assert_eq!(s.insert_customer_token(&token("ct-1")).await.unwrap(), 1);
+    dup(
+        s.insert_customer_token(&token("ct-1")).await,
+        Unique::CustomerToken,
+        "token unique",
+    );
+    let cancelled = token("ct-1").cancel();
+    assert_eq!(s.update_customer_token(1, &cancelled).await.unwrap(), 2);
+    assert!(matches!(
+        s.update_customer_token(1, &token("ct-1")).await,
+        Err(StoreError::VersionConflict)
+    ));
+    let back = s
+        .load_customer_token(&CustomerTokenId::new("ct-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.value.status(), TokenStatus::Cancelled);
+    assert!(
+        s.load_customer_token(&CustomerTokenId::new("ct-x").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Managed orders: insert, load, compare-and-set, claims of pending operations.
+pub async fn stores_managed_orders<S: PaymentStore>(s: S) {
+    let o = managed("o-1", 1);
+    assert_eq!(s.insert_order(&o).await.unwrap(), 1);
+    dup(
+        s.insert_order(&o).await,
+        Unique::OrderId,
+        "managed order unique",
+    );
+    let capturing = o
+        .clone()
+        .begin(
+            OmOperation::Capture(600),
+            IdempotencyKey::new("cap-1").unwrap(),
+            T0,
+        )
+        .unwrap();
+    assert_eq!(s.update_order(1, &capturing).await.unwrap(), 2);
+    assert!(matches!(
+        s.update_order(1, &o).await,
+        Err(StoreError::VersionConflict)
+    ));
+    let claimed = s
+        .claim_in_doubt_orders(T0, Span::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the order with a pending capture is claimed"
+    );
+    assert_eq!(claimed.first().map(|c| &c.value), Some(&capturing));
+    assert!(
+        s.claim_in_doubt_orders(T0, Span::minutes(5), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "lease holds"
+    );
+    let done = capturing
+        .complete(OmResult::Captured(CaptureId::new("c-1").unwrap()), T0)
+        .unwrap();
+    assert_eq!(s.update_order(2, &done).await.unwrap(), 3);
+    let back = s
+        .load_order(&OrderId::new("o-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((back.version, back.value.captured()), (3, 600));
+    assert!(
+        s.claim_in_doubt_orders(T0.plus(Span::hours(1)), Span::minutes(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Expands to one `#[tokio::test]` per contract check, each on a fresh store from `$make`
+/// (an expression, evaluated once per test; `.await` is allowed in it).
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr) => {
+        $crate::store_contract_tests!(@each $make;
+            round_trips_payments, refuses_duplicate_payment_ids, updates_are_compare_and_set,
+            one_winner_among_concurrent_updates, refuses_duplicate_order_ids,
+            refuses_duplicate_authorization_tokens, refuses_duplicate_idempotency_keys,
+            writes_also_atomically, finds_by_order_and_session, claims_in_doubt_payments_once_per_lease,
+            stores_customer_tokens, stores_managed_orders);
+    };
+    (@each $make:expr; $($check:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::contract::$check($make).await;
+            }
+        )+
+    };
+}

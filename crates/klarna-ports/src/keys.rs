@@ -1,0 +1,70 @@
+//! Driven port: minting payment ids and idempotency keys.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use klarna_domain::{IdempotencyKey, PaymentId};
+
+/// Mints our payment ids and the idempotency key of each logical operation.
+///
+/// # Contract
+/// - [`IdempotencyKeys::payment_id`] MUST return a fresh, unique id on every call.
+/// - [`IdempotencyKeys::key`] MUST return a key unique to `(payment, operation, seq)` (across
+///   installations, if several share a Klarna account); it SHOULD be deterministic in them, a
+///   second line of defence behind persisting the key before the call.
+/// - Keys MUST be at most 255 characters.
+#[cfg_attr(feature = "test-util", mockall::automock)]
+pub trait IdempotencyKeys: Send + Sync {
+    /// A fresh payment id.
+    fn payment_id(&self) -> PaymentId;
+    /// The key of operation `operation` number `seq` of `payment`.
+    fn key(&self, payment: &PaymentId, operation: &str, seq: u32) -> IdempotencyKey;
+}
+
+/// Readable sequential ids and keys for tests and the simulator-backed demo. Not for
+/// production: its keys are guessable and restart from zero with the process.
+#[derive(Debug)]
+pub struct SequentialKeys {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl SequentialKeys {
+    /// Ids `"{prefix}-1"`, `"{prefix}-2"`, … (the prefix keeps only ASCII letters, digits and `_`).
+    #[must_use]
+    pub fn new(prefix: impl Into<String>) -> Self {
+        let prefix: String = prefix
+            .into()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let prefix = if prefix.is_empty() {
+            "pay".to_owned()
+        } else {
+            prefix
+        };
+        Self {
+            prefix,
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+impl IdempotencyKeys for SequentialKeys {
+    #[allow(
+        clippy::expect_used,
+        reason = "a non-empty prefix plus `-N` is always a valid id"
+    )]
+    fn payment_id(&self) -> PaymentId {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        PaymentId::new(format!("{}-{n}", self.prefix)).expect("printable non-empty id")
+    }
+
+    #[allow(
+        clippy::expect_used,
+        reason = "an id plus `:op:N` is always a valid key"
+    )]
+    fn key(&self, payment: &PaymentId, operation: &str, seq: u32) -> IdempotencyKey {
+        IdempotencyKey::new(format!("{payment}:{operation}:{seq}"))
+            .expect("printable non-empty key")
+    }
+}

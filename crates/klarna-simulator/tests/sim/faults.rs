@@ -1,0 +1,222 @@
+//! Fault injection: latency, 5xx, 429 with Retry-After, and dropped answers after the effect.
+
+use std::time::Duration;
+
+use klarna_simulator::{Fault, FaultRule};
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn latency_is_visible_through_a_client_timeout() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    ctx.sim
+        .add_fault(FaultRule::new("orders.get", 1, Fault::Latency { ms: 3000 }));
+    let url = ctx.url(&format!("/ordermanagement/v1/orders/{id}"));
+    let slow = ctx
+        .http
+        .get(&url)
+        .basic_auth("sim_user", Some("sim_password"))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(slow.unwrap_err().is_timeout());
+    // The rule is used up: the next call answers promptly.
+    let ok = ctx
+        .http
+        .get(&url)
+        .basic_auth("sim_user", Some("sim_password"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn server_errors_for_the_next_n_calls_then_success() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    ctx.sim.add_fault(FaultRule::new(
+        "orders.capture",
+        2,
+        Fault::Status { status: 503 },
+    ));
+    let path = format!("/ordermanagement/v1/orders/{id}/captures");
+    let body = json!({"captured_amount": 100});
+    assert_error(
+        &ctx.post_key(&path, &body, "k").await,
+        503,
+        "TEMPORARILY_UNAVAILABLE",
+        "unavailable",
+    );
+    assert_error(
+        &ctx.post_key(&path, &body, "k").await,
+        503,
+        "TEMPORARILY_UNAVAILABLE",
+        "unavailable",
+    );
+    // Nothing happened during the faults, and the 5xx were not recorded for the key.
+    assert_eq!(ctx.order(&id).await["captured_amount"], 0);
+    assert_eq!(ctx.post_key(&path, &body, "k").await.status, 201);
+    assert_eq!(ctx.order(&id).await["captured_amount"], 100);
+
+    ctx.sim
+        .add_fault(FaultRule::new("*", 1, Fault::Status { status: 500 }));
+    assert_error(
+        &ctx.get(&format!("/ordermanagement/v1/orders/{id}")).await,
+        500,
+        "INTERNAL_SERVER_ERROR",
+        "Internal error",
+    );
+    assert_eq!(
+        ctx.get(&format!("/ordermanagement/v1/orders/{id}"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let ctx = Ctx::new().await;
+    ctx.sim.add_fault(FaultRule::new(
+        "payments.create_session",
+        1,
+        Fault::RateLimit { retry_after: 7 },
+    ));
+    let r = ctx
+        .post("/payments/v1/sessions", &session_body("buy"))
+        .await;
+    assert_error(&r, 429, "TOO_MANY_REQUESTS", "Too many");
+    assert_eq!(r.header("retry-after"), Some("7"));
+    assert_eq!(
+        ctx.post("/payments/v1/sessions", &session_body("buy"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn drop_after_effect_loses_the_answer_but_not_the_order() {
+    let ctx = Ctx::new().await;
+    let (_, token, body) = ctx.authorized("buy").await;
+    ctx.sim.add_fault(FaultRule::new(
+        "payments.create_order",
+        1,
+        Fault::DropAfterEffect,
+    ));
+    let url = ctx.url(&format!("/payments/v1/authorizations/{token}/order"));
+    let attempt = async {
+        let resp = ctx
+            .http
+            .post(&url)
+            .basic_auth("sim_user", Some("sim_password"))
+            .header("Klarna-Idempotency-Key", "drop-1")
+            .json(&order_body(&body))
+            .send()
+            .await?;
+        resp.text().await
+    };
+    assert!(
+        attempt.await.is_err(),
+        "the client must see a transport error"
+    );
+    let orders = ctx.sim.orders();
+    assert_eq!(orders.len(), 1, "the effect happened");
+    // A retry with the same key recovers the answer.
+    let retry = ctx
+        .post_key(
+            &format!("/payments/v1/authorizations/{token}/order"),
+            &order_body(&body),
+            "drop-1",
+        )
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    assert_eq!(retry.body["order_id"], orders[0].order_id.as_str());
+    assert_eq!(ctx.sim.orders().len(), 1);
+}
+
+#[tokio::test]
+async fn drop_before_effect_loses_the_answer_and_does_nothing() {
+    let ctx = Ctx::new().await;
+    ctx.sim
+        .add_fault(FaultRule::new("payments.*", 1, Fault::DropBeforeEffect));
+    let resp = ctx
+        .http
+        .post(ctx.url("/payments/v1/sessions"))
+        .basic_auth("sim_user", Some("sim_password"))
+        .json(&session_body("buy"))
+        .send()
+        .await;
+    let outcome = match resp {
+        Ok(r) => r.text().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(outcome.is_err());
+    assert_eq!(ctx.sim.engine().population().sessions, 0);
+}
+
+#[tokio::test]
+async fn faults_are_configured_over_http_and_cleared() {
+    let ctx = Ctx::new().await;
+    let add = ctx
+        .sim_post(
+            "/sim/faults",
+            &json!([{"operation": "payments.create_session", "times": 3, "fault": {"kind": "status", "status": 500}}]),
+        )
+        .await;
+    assert_eq!(add.status, 200, "{}", add.text);
+    assert_eq!(add.body["rules"][0]["times"], 3);
+    assert_eq!(
+        ctx.post("/payments/v1/sessions", &session_body("buy"))
+            .await
+            .status,
+        500
+    );
+    let list = read(ctx.http.get(ctx.url("/sim/faults")).send().await.unwrap()).await;
+    assert_eq!(list.body["rules"][0]["times"], 2);
+    let cleared = ctx
+        .http
+        .delete(ctx.url("/sim/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    assert_eq!(
+        ctx.post("/payments/v1/sessions", &session_body("buy"))
+            .await
+            .status,
+        200
+    );
+    let bad = ctx
+        .sim_post(
+            "/sim/faults",
+            &json!({"operation": "x", "fault": {"kind": "explode"}}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn stats_count_requests_per_operation() {
+    let ctx = Ctx::new().await;
+    ctx.sim.add_fault(FaultRule::new(
+        "payments.create_session",
+        1,
+        Fault::Status { status: 503 },
+    ));
+    ctx.post("/payments/v1/sessions", &session_body("buy"))
+        .await;
+    ctx.post("/payments/v1/sessions", &session_body("buy"))
+        .await;
+    ctx.get("/ordermanagement/v1/orders/x").await;
+    let stats = ctx.sim.stats();
+    assert_eq!(stats.count("payments.create_session"), 2);
+    assert_eq!(stats.count("orders.get"), 1);
+    assert_eq!(stats.count("orders.capture"), 0);
+    let http = read(ctx.http.get(ctx.url("/sim/stats")).send().await.unwrap()).await;
+    assert_eq!(http.body["requests"]["payments.create_session"], 2);
+}

@@ -571,6 +571,7 @@ fn uuid_v4_shaped(s: &str) -> bool {
 async fn retries_reuse_the_key_and_identical_bytes() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
+        .and(path("/ordermanagement/v1/orders/ord-1/captures"))
         .respond_with(ResponseTemplate::new(503))
         .up_to_n_times(2)
         .with_priority(1)
@@ -683,6 +684,7 @@ async fn no_retry_on_4xx_refusals() {
 async fn retry_after_is_honoured() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
+        .and(path("/ordermanagement/v1/orders/ord-1"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "7"))
         .up_to_n_times(1)
         .with_priority(1)
@@ -736,6 +738,7 @@ async fn error_body_forms_and_correlation_header_fallback() {
     let client = client(&server);
 
     Mock::given(method("GET"))
+        .and(path("/payments/v1/sessions/sess-1"))
         .respond_with(ResponseTemplate::new(400).set_body_json(fixture("error.response.json")))
         .up_to_n_times(1)
         .mount(&server)
@@ -853,6 +856,7 @@ async fn oversized_responses_are_refused() {
 async fn created_without_id_header_falls_back_to_location_or_fails() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
+        .and(path("/ordermanagement/v1/orders/ord-1/refunds"))
         .respond_with(ResponseTemplate::new(201).insert_header(
             "Location",
             "/ordermanagement/v1/orders/ord-1/refunds/ref-77",
@@ -906,17 +910,19 @@ async fn redirects_are_not_followed_and_leak_no_credentials() {
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
-/// A port on which nothing listens: bind, read the port, close.
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/")
+/// A port on which nothing listens: a socket bound but never listening holds the port (so
+/// no parallel test server can take it) and connections to it are refused.
+fn closed_port() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/", socket.local_addr().unwrap());
+    (socket, url)
 }
 
 #[tokio::test]
 async fn connection_refused_is_not_sent() {
-    let client = client_with(&closed_port_url(), RetryConfig::none());
+    let (_socket, url) = closed_port();
+    let client = client_with(&url, RetryConfig::none());
     let body = typed(&fixture("create_order.request.json"));
     let err = client
         .create_order(AUTH_TOKEN, &body, None)
@@ -938,7 +944,9 @@ async fn connection_refused_is_not_sent() {
 
 #[tokio::test(start_paused = true)]
 async fn a_timeout_may_have_reached_klarna() {
-    let server = MockServer::start().await;
+    // Not from wiremock's pool: the abandoned request may still be in the server's socket
+    // when this test ends, and must not reach the next test's server.
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(600)))
         .mount(&server)
@@ -1014,7 +1022,8 @@ async fn secrets_never_reach_logs_or_debug_output() {
     shown.push_str(&format!("{err:?} {err}"));
     let token = client.read_customer_token(CUSTOMER_TOKEN).await.unwrap();
     shown.push_str(&format!("{token:?}"));
-    let refused = client_with(&closed_port_url(), RetryConfig::none());
+    let (_socket, url) = closed_port();
+    let refused = client_with(&url, RetryConfig::none());
     let err = refused
         .create_token_order(
             CUSTOMER_TOKEN,
@@ -1060,4 +1069,121 @@ async fn secrets_never_reach_logs_or_debug_output() {
             "{secret} leaked into Debug/Display:\n{shown}"
         );
     }
+}
+
+/// A one-shot raw HTTP/1.1 server on a plain thread, for failures wiremock cannot produce.
+/// Each entry in `replies` serves one connection: `None` reads the request and hangs up
+/// without answering; `Some(bytes)` writes those bytes and closes. Returns the base URL and a
+/// handle yielding the raw requests received.
+fn raw_server(replies: Vec<Option<Vec<u8>>>) -> (String, std::thread::JoinHandle<Vec<Vec<u8>>>) {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for reply in replies {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0_u8; 4096];
+            // Read the head, then as many body bytes as Content-Length says.
+            let body_start = loop {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed early");
+                request.extend_from_slice(&buf[..n]);
+                if let Some(pos) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break pos + 4;
+                }
+            };
+            let head = String::from_utf8_lossy(&request[..body_start]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            while request.len() < body_start + length {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed mid-body");
+                request.extend_from_slice(&buf[..n]);
+            }
+            seen.push(request);
+            if let Some(bytes) = reply {
+                stream.write_all(&bytes).unwrap();
+            }
+            // Dropping the stream closes the connection.
+        }
+        seen
+    });
+    (url, handle)
+}
+
+fn idempotency_header_of(raw: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(raw).lines().find_map(|l| {
+        l.to_lowercase()
+            .strip_prefix("klarna-idempotency-key:")
+            .map(|v| v.trim().to_owned())
+    })
+}
+
+fn body_of(raw: &[u8]) -> Vec<u8> {
+    let pos = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    raw[pos + 4..].to_vec()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_connection_after_sending_is_retried_with_the_same_key_when_safe() {
+    let ok = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_vec();
+    let (url, server) = raw_server(vec![None, Some(ok)]);
+    let client = client_with(&url, RetryConfig::default());
+    let body = typed(&shipping_info());
+    let response = client
+        .add_shipping_info(ORDER_ID, &body, None)
+        .await
+        .unwrap();
+    assert_eq!(response.status, 204);
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    let key = idempotency_header_of(&seen[0]).unwrap();
+    assert_eq!(
+        idempotency_header_of(&seen[1]).as_deref(),
+        Some(key.as_str())
+    );
+    assert_eq!(body_of(&seen[0]), body_of(&seen[1]));
+    assert!(!body_of(&seen[0]).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_connection_on_an_unsafe_call_is_outcome_unknown() {
+    let (url, server) = raw_server(vec![None]);
+    let client = client_with(&url, RetryConfig::default());
+    let body = typed(&fixture("create_order.request.json"));
+    let err = client
+        .create_order(AUTH_TOKEN, &body, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KlarnaError::MaybeSent { .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    assert_eq!(server.join().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn oversized_chunked_bodies_are_cut_off() {
+    let mut reply =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    for _ in 0..4 {
+        reply.extend_from_slice(format!("{:x}\r\n{}\r\n", 600, " ".repeat(600)).as_bytes());
+    }
+    reply.extend_from_slice(b"0\r\n\r\n");
+    let (url, server) = raw_server(vec![Some(reply)]);
+    let client = KlarnaClient::builder(Credentials::new(USERNAME, PASSWORD))
+        .base_url(url)
+        .max_response_bytes(1024)
+        .retry(RetryConfig::none())
+        .build()
+        .unwrap();
+    let err = client.get_order(ORDER_ID).await.unwrap_err();
+    assert!(
+        matches!(err, KlarnaError::ResponseTooLarge { limit: 1024, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.join().unwrap().len(), 1);
 }

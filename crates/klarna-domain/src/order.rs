@@ -538,6 +538,16 @@ impl ManagedOrder {
         }
     }
 
+    /// Evidence (a read of the order at Klarna) shows the pending operation did not happen:
+    /// the reservation is released even after an in-doubt attempt.
+    ///
+    /// # Errors
+    /// [`LedgerError::NothingPending`].
+    pub fn not_applied(mut self) -> Result<Self, LedgerError> {
+        self.pending.take().ok_or(LedgerError::NothingPending)?;
+        Ok(self)
+    }
+
     /// Adopts the status Klarna reports (e.g. after fraud rejection or an expiry we did not see).
     #[must_use]
     pub fn observe_status(mut self, status: OrderStatus) -> Self {

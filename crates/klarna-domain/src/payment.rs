@@ -864,6 +864,38 @@ impl Payment<OrderPending> {
             at: now,
         })
     }
+
+    /// Evidence (a replay with the same key inside Klarna's window, or a session that is still
+    /// incomplete) shows that no earlier attempt took effect: the operation is no longer in doubt.
+    #[must_use]
+    pub fn cleared_by_evidence(mut self) -> Self {
+        let op = &self.stage.op;
+        self.stage.op = PendingOp::restore(op.key().clone(), op.attempts(), false, op.started_at());
+        self
+    }
+
+    /// Klarna definitively refused the authorization itself (expired, superseded, or data not
+    /// matching) on an unambiguous first attempt: no order exists, and while the session lives
+    /// the shopper may authorize again.
+    ///
+    /// # Errors
+    /// [`LifecycleError::NotDefinitive`] after an in-doubt attempt; [`LifecycleError::WrongStage`]
+    /// for a customer-token charge; [`LifecycleError::SessionExpired`] when the session closed.
+    pub fn reopen(self, now: Timestamp) -> Result<Payment<Open>, TransitionFailed<Self>> {
+        if self.stage.op.in_doubt() {
+            return self.fail(LifecycleError::NotDefinitive);
+        }
+        match self.stage.source.clone() {
+            OrderSource::Authorization { session, .. } if session.is_open(now) => {
+                Ok(self.with(Open { session }))
+            }
+            OrderSource::Authorization { .. } => self.fail(LifecycleError::SessionExpired),
+            OrderSource::CustomerToken(_) => self.fail(LifecycleError::WrongStage {
+                operation: "re-authorization",
+                stage: StageKind::OrderPending,
+            }),
+        }
+    }
 }
 
 impl Payment<TokenPending> {
@@ -1052,6 +1084,16 @@ impl Payment<Ordered> {
                 stage: StageKind::Ordered,
             }),
         }
+    }
+
+    /// Gives up on a pending token step that evidence cannot resolve (a human follows up);
+    /// the order stands.
+    #[must_use]
+    pub fn abandon_token_step(mut self, reason: impl Into<String>) -> Self {
+        if matches!(self.stage.tokenization, Tokenization::Pending(..)) {
+            self.stage.tokenization = Tokenization::Refused(reason.into());
+        }
+        self
     }
 
     /// The order was cancelled through Order Management.

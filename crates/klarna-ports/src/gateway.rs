@@ -130,8 +130,9 @@ pub struct RemoteOrder {
 }
 
 /// What the caller can do about a failed gateway call.
+///
+/// Exhaustive on purpose: a new action must break every match that decides what to do.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-#[non_exhaustive]
 pub enum ErrorAction {
     /// Transient and certainly not processed (e.g. the connection was refused, 429): retry
     /// later with the same key.

@@ -1,1 +1,120 @@
 //! Klarna payment use cases over the ports: checkout, recurring charges, order management, reconciliation.
+//!
+//! [`PaymentService`] is the only place that sequences gateway and store calls. It is generic
+//! over the ports, so any adapter (or a mock) can stand in. Every mutation at Klarna follows
+//! the exactly-once protocol of DESIGN.md §5:
+//!
+//! 1. one idempotency key per logical operation, persisted with the pending stage in a
+//!    compare-and-set before the call — only one caller wins, the others see
+//!    [`ServiceError::InProgress`] or the stored result;
+//! 2. the call is sent with that key and no transaction open;
+//! 3. the outcome is classified: success is recorded, a refusal on an unambiguous first
+//!    attempt is recorded, anything else stays pending ([`ServiceError::OutcomeUnknown`]);
+//! 4. retries — here and in [`PaymentService::reconcile`] — reuse the key and rebuild the
+//!    same body from the stored, immutable cart;
+//! 5. what cannot be resolved goes to `NeedsReview`, never to failed.
+//!
+//! Every order carries our payment id as `merchant_reference1`.
+#![warn(clippy::wildcard_enum_match_arm)]
+
+mod error;
+mod ops;
+mod reconcile;
+
+use std::sync::Arc;
+
+use klarna_domain::Span;
+use klarna_ports::{Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore};
+
+pub use error::ServiceError;
+pub use ops::{ChargeRequest, Checkout, StartCheckout};
+pub use reconcile::ReconcileReport;
+
+/// Settings of the service.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Callback URLs sent with every session and order.
+    pub urls: MerchantUrls,
+    /// Description of customer tokens (shown to the shopper), 1..=255 characters.
+    pub token_description: String,
+    /// The reconciler leaves operations younger than this to their caller.
+    pub reconcile_grace: Span,
+    /// How long a reconciler's claim on a record lasts.
+    pub claim_lease: Span,
+    /// How often a use case re-reads and retries after losing a compare-and-set.
+    pub max_cas_retries: u32,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            urls: MerchantUrls::default(),
+            token_description: "Subscription".to_owned(),
+            reconcile_grace: Span::seconds(30),
+            claim_lease: Span::seconds(60),
+            max_cas_retries: 8,
+        }
+    }
+}
+
+/// The use cases, generic over the ports. Cheap to clone: the ports are shared.
+#[derive(Debug)]
+pub struct PaymentService<G: ?Sized, S: ?Sized, C: ?Sized, K: ?Sized> {
+    gateway: Arc<G>,
+    store: Arc<S>,
+    clock: Arc<C>,
+    keys: Arc<K>,
+    config: ServiceConfig,
+}
+
+impl<G: ?Sized, S: ?Sized, C: ?Sized, K: ?Sized> Clone for PaymentService<G, S, C, K> {
+    fn clone(&self) -> Self {
+        Self {
+            gateway: Arc::clone(&self.gateway),
+            store: Arc::clone(&self.store),
+            clock: Arc::clone(&self.clock),
+            keys: Arc::clone(&self.keys),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<G, S, C, K> PaymentService<G, S, C, K>
+where
+    G: PaymentGateway + ?Sized,
+    S: PaymentStore + ?Sized,
+    C: Clock + ?Sized,
+    K: IdempotencyKeys + ?Sized,
+{
+    /// Wires the service from its ports.
+    pub fn new(
+        gateway: Arc<G>,
+        store: Arc<S>,
+        clock: Arc<C>,
+        keys: Arc<K>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            gateway,
+            store,
+            clock,
+            keys,
+            config,
+        }
+    }
+
+    /// The store (for reads the use cases do not cover).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The gateway.
+    pub fn gateway(&self) -> &G {
+        &self.gateway
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+}

@@ -61,6 +61,11 @@ impl Reply {
     }
 
     fn json(status: u16, body: &Value) -> Self {
+        Self::typed(status, body)
+    }
+
+    /// A JSON answer from any serializable body (the `klarna-api` wire models, mostly).
+    fn typed<T: Serialize>(status: u16, body: &T) -> Self {
         let mut r = Self::empty(status);
         r.headers
             .push(("content-type", "application/json".to_owned()));
@@ -79,11 +84,12 @@ impl Reply {
     /// A Klarna error body: `{error_code, error_messages, correlation_id}`.
     pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Self {
         let cid = random_uuid().to_string();
-        let body = json!({
-            "error_code": code,
-            "error_messages": [message.into()],
-            "correlation_id": cid,
-        });
+        let body = klarna_api::ErrorResponse {
+            error_code: Some(code.to_owned()),
+            error_messages: Some(vec![message.into()]),
+            correlation_id: Some(cid.clone()),
+            ..klarna_api::ErrorResponse::default()
+        };
         Self {
             status,
             headers: vec![
@@ -607,6 +613,31 @@ fn categories() -> Value {
     serde_json::from_str(PAYMENT_METHOD_CATEGORIES).unwrap_or(Value::Null)
 }
 
+fn typed_categories() -> Option<Vec<klarna_api::PaymentMethodCategory>> {
+    serde_json::from_str(PAYMENT_METHOD_CATEGORIES).ok()
+}
+
+fn wire_fraud_status(s: &str) -> klarna_api::FraudStatus {
+    match s {
+        "PENDING" => klarna_api::FraudStatus::Pending,
+        "REJECTED" => klarna_api::FraudStatus::Rejected,
+        _ => klarna_api::FraudStatus::Accepted,
+    }
+}
+
+/// The payment method every simulated authorization uses: pay later by invoice in 30 days.
+fn invoice() -> klarna_api::AuthorizedPaymentMethod {
+    klarna_api::AuthorizedPaymentMethod::Details(klarna_api::AuthorizedPaymentMethodDetails {
+        r#type: Some(klarna_api::AuthorizedPaymentMethodType::Invoice),
+        number_of_days: Some(30),
+        number_of_installments: None,
+    })
+}
+
+fn callback_body<T: Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
 impl Engine {
     /// A fresh engine whose clock starts now. `base_url` (no trailing slash) is used in
     /// `Location` headers, redirect URLs and the client token.
@@ -789,13 +820,13 @@ impl Engine {
                 current_auth: None,
             },
         );
-        Ok(Reply::json(
+        Ok(Reply::typed(
             200,
-            &json!({
-                "session_id": id.to_string(),
-                "client_token": self.client_token(&id),
-                "payment_method_categories": categories(),
-            }),
+            &klarna_api::MerchantSession {
+                session_id: id.to_string(),
+                client_token: self.client_token(&id),
+                payment_method_categories: typed_categories(),
+            },
         ))
     }
 
@@ -936,15 +967,15 @@ impl Engine {
         if let Some(s) = st.sessions.get_mut(&session_id) {
             s.completed = true;
         }
-        let mut resp = json!({
-            "order_id": oid,
-            "fraud_status": fraud_status,
-            "authorized_payment_method": {"type": "invoice", "number_of_days": 30},
-        });
-        if let (Some(r), Some(m)) = (redirect, resp.as_object_mut()) {
-            m.insert("redirect_url".into(), Value::String(r));
-        }
-        Ok(Reply::json(200, &resp))
+        Ok(Reply::typed(
+            200,
+            &klarna_api::payments::Order {
+                order_id: oid,
+                fraud_status: Some(wire_fraud_status(fraud_status)),
+                redirect_url: redirect,
+                authorized_payment_method: Some(invoice()),
+            },
+        ))
     }
 
     fn create_customer_token(&self, st: &mut State, token: &str, body: &[u8], now: Millis) -> Res {
@@ -999,29 +1030,26 @@ impl Engine {
         {
             s.completed = true;
         }
-        let mut resp = Map::new();
-        resp.insert("token_id".into(), Value::String(token_id.to_string()));
-        resp.insert(
-            "redirect_url".into(),
-            Value::String(format!("{}/sim/redirect/token/{token_id}", self.base_url)),
-        );
-        resp.insert(
-            "payment_method_reference".into(),
-            Value::String(random_uuid().to_string()),
-        );
-        if let Some(b) = billing {
-            resp.insert("billing_address".into(), b);
-        }
-        if let Some(Value::Object(c)) = customer {
+        // The response's customer carries only `date_of_birth` and `gender` (API.md §2.6).
+        let customer = customer.and_then(|c| {
             let mut cc = Map::new();
             for k in ["date_of_birth", "gender"] {
                 if let Some(v) = c.get(k) {
                     cc.insert(k.into(), v.clone());
                 }
             }
-            resp.insert("customer".into(), Value::Object(cc));
-        }
-        Ok(Reply::json(200, &Value::Object(resp)))
+            serde_json::from_value::<klarna_api::Customer>(Value::Object(cc)).ok()
+        });
+        Ok(Reply::typed(
+            200,
+            &klarna_api::CustomerTokenCreationResponse {
+                token_id: token_id.to_string(),
+                redirect_url: Some(format!("{}/sim/redirect/token/{token_id}", self.base_url)),
+                billing_address: billing.and_then(|b| serde_json::from_value(b).ok()),
+                customer,
+                payment_method_reference: Some(random_uuid().to_string()),
+            },
+        ))
     }
 
     fn token_order(&self, st: &mut State, token: &str, body: &[u8], now: Millis) -> Res {
@@ -1097,14 +1125,15 @@ impl Engine {
             });
         }
         st.orders.insert(order_id, order);
-        Ok(Reply::json(
+        let redirect_url = Some(format!("{}/sim/redirect/{oid}", self.base_url));
+        Ok(Reply::typed(
             200,
-            &json!({
-                "order_id": oid,
-                "fraud_status": "ACCEPTED",
-                "redirect_url": format!("{}/sim/redirect/{oid}", self.base_url),
-                "authorized_payment_method": {"type": "invoice", "number_of_days": 30},
-            }),
+            &klarna_api::payments::Order {
+                order_id: oid,
+                fraud_status: Some(klarna_api::FraudStatus::Accepted),
+                redirect_url,
+                authorized_payment_method: Some(invoice()),
+            },
         ))
     }
 
@@ -1314,7 +1343,10 @@ impl Engine {
             let t = token.to_string();
             let cb = callback_url.map(|url| Callback {
                 url,
-                body: json!({"authorization_token": t, "session_id": sid.to_string()}),
+                body: callback_body(&klarna_api::AuthorizationCallback {
+                    authorization_token: t.clone(),
+                    session_id: sid.to_string(),
+                }),
             });
             Ok((
                 json!({"approved": true, "show_form": true, "authorization_token": t, "finalize_required": false}),
@@ -1343,25 +1375,29 @@ impl Engine {
                 format!("Order fraud status is {}, not PENDING", order.fraud_status),
             ));
         }
+        use klarna_api::NotificationEventType as Event;
         let event = match decision {
             FraudDecision::Accepted => {
                 order.fraud_status = "ACCEPTED";
-                "FRAUD_RISK_ACCEPTED"
+                Event::FraudRiskAccepted
             }
             FraudDecision::Rejected => {
                 order.fraud_status = "REJECTED";
                 order.closure = Closure::Cancelled;
-                "FRAUD_RISK_REJECTED"
+                Event::FraudRiskRejected
             }
             FraudDecision::Stopped => {
                 order.fraud_status = "REJECTED";
                 order.closure = Closure::Cancelled;
-                "FRAUD_RISK_STOPPED"
+                Event::FraudRiskStopped
             }
         };
         Ok(order.notification_url.clone().map(|url| Callback {
             url,
-            body: json!({"order_id": oid.to_string(), "event_type": event}),
+            body: callback_body(&klarna_api::FraudNotification {
+                order_id: oid.to_string(),
+                event_type: Some(event),
+            }),
         }))
     }
 
@@ -1449,12 +1485,18 @@ fn read_token(st: &State, token: &str) -> Res {
     let not_found = || Reply::error(404, "NOT_FOUND", "Invalid customer-token ID");
     let id = parse_id(token).ok_or_else(not_found)?;
     let t = st.tokens.get(&id).ok_or_else(not_found)?;
-    Ok(Reply::json(
+    Ok(Reply::typed(
         200,
-        &json!({
-            "status": if t.cancelled { "CANCELLED" } else { "ACTIVE" },
-            "payment_method_type": "INVOICE",
-        }),
+        &klarna_api::CustomerToken {
+            status: if t.cancelled {
+                klarna_api::TokenStatus::Cancelled
+            } else {
+                klarna_api::TokenStatus::Active
+            },
+            payment_method_type: Some("INVOICE".to_owned()),
+            card: None,
+            direct_debit: None,
+        },
     ))
 }
 

@@ -61,8 +61,12 @@ fn bench(c: &mut Criterion) {
         .retry(RetryConfig::none())
         .build()
         .unwrap_or_else(|e| panic!("client: {e}"));
+    // Same reqwest settings as the client (timeouts, no redirects), so that the ratio
+    // measures our layer, not reqwest options.
     let raw = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("reqwest: {e}"));
     let url = format!("{base}/payments/v1/sessions");

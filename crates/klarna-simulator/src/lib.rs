@@ -131,6 +131,15 @@
 //! `drop_after_effect` performs the operation (recording its idempotent response) and then
 //! aborts the connection, so the client sees a transport error although the effect happened;
 //! `drop_before_effect` aborts without doing anything. `times` defaults to 1.
+//!
+//! # Performance
+//!
+//! Measured on the 2-core build machine (shared with other jobs), release build:
+//! `cargo bench -p klarna-simulator --bench throughput` — create-session over keep-alive on
+//! loopback ≈ 26,000/s with 64 requests in flight (≈ 9,800/s one at a time), read-session
+//! ≈ 28,000/s (≈ 33,000/s one at a time), client included on the same cores.
+//! `cargo run --release -p klarna-simulator --example memory` — 100,000 live sessions with
+//! Klarna's example cart: ≈ 144 MiB resident growth (≈ 1.5 KB per session).
 
 mod clock;
 mod engine;

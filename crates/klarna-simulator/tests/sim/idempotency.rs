@@ -146,3 +146,59 @@ async fn reads_ignore_the_key() {
     assert_eq!(a.body["captured_amount"], 0);
     assert_eq!(b.body["captured_amount"], 100);
 }
+
+#[tokio::test]
+async fn expired_state_is_evicted_but_orders_and_tokens_are_kept() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    ctx.create_session(&session_body("buy")).await;
+    let (_, token, _) = ctx.authorized("tokenize").await;
+    ctx.post(
+        &format!("/payments/v1/authorizations/{token}/customer-token"),
+        &customer_token_body(),
+    )
+    .await;
+    ctx.post_key(
+        &format!("/ordermanagement/v1/orders/{id}/captures"),
+        &json!({"captured_amount": 1}),
+        "evict-me",
+    )
+    .await;
+    let engine = ctx.sim.engine();
+    let before = engine.population();
+    assert_eq!(before.sessions, 3);
+    assert_eq!(before.idempotency_entries, 1);
+    assert_eq!(before.authorizations, 2);
+
+    // Sessions expire 48 h after their last update and are kept another 48 h.
+    ctx.sim.advance_clock(Duration::from_secs(95 * 3600));
+    engine.sweep();
+    let mid = engine.population();
+    assert_eq!(mid.sessions, 3);
+    assert_eq!(
+        mid.idempotency_entries, 0,
+        "idempotency entries go after 24 h"
+    );
+    assert_eq!(
+        mid.authorizations, 0,
+        "authorizations go a day after their 60 minutes"
+    );
+
+    ctx.sim.advance_clock(Duration::from_secs(3600 + 1));
+    engine.sweep();
+    let after = engine.population();
+    assert_eq!(after.sessions, 0);
+    assert_eq!(after.orders, 1);
+    assert_eq!(after.customer_tokens, 1);
+    assert_eq!(ctx.order(&id).await["captured_amount"], 1);
+}
+
+#[tokio::test]
+async fn the_sweep_also_runs_by_itself_as_simulated_time_passes() {
+    let ctx = Ctx::new().await;
+    ctx.create_session(&session_body("buy")).await;
+    ctx.sim.advance_clock(Duration::from_secs(97 * 3600));
+    // Any request after a simulated minute triggers the lazy sweep.
+    ctx.get("/ordermanagement/v1/orders/x").await;
+    assert_eq!(ctx.sim.engine().population().sessions, 0);
+}

@@ -968,6 +968,11 @@ async fn a_timeout_may_have_reached_klarna() {
     );
     assert!(err.may_have_reached_klarna());
     assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    let shown = format!("{err:?} {err}");
+    assert!(
+        !shown.contains("auth-canary") && !shown.contains("127.0.0.1"),
+        "{shown}"
+    );
 }
 
 /// Shared in-memory log sink for the canary test.
@@ -1161,6 +1166,11 @@ async fn a_dropped_connection_on_an_unsafe_call_is_outcome_unknown() {
         .unwrap_err();
     assert!(matches!(err, KlarnaError::MaybeSent { .. }), "{err:?}");
     assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    let shown = format!("{err:?} {err}");
+    assert!(
+        !shown.contains("auth-canary") && !shown.contains("tok%2F1"),
+        "{shown}"
+    );
     assert_eq!(server.join().unwrap().len(), 1);
 }
 

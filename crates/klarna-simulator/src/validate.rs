@@ -293,7 +293,8 @@ pub(crate) fn check_line(line: &Value, index: usize, limits: LineLimits) -> Chec
     if expected_total != i128::from(total) {
         return Err(bad(path(p, "total_amount")));
     }
-    if let Some(tax) = tax {
+    let is_sales_tax = obj.get("type").and_then(Value::as_str) == Some("sales_tax");
+    if let Some(tax) = tax.filter(|_| !is_sales_tax) {
         let t = i128::from(total);
         let expected_tax = t - t * 10_000 / (10_000 + i128::from(tax_rate));
         if (i128::from(tax) - expected_tax).abs() > 1 {
@@ -327,12 +328,16 @@ pub(crate) fn check_lines(
             .and_then(Value::as_i64)
             .unwrap_or(0);
         sum += i128::from(total);
-        match line.get("total_tax_amount").and_then(Value::as_i64) {
-            Some(t) => tax_sum += i128::from(t),
-            None if line.get("type").and_then(Value::as_str) == Some("sales_tax") => {
-                tax_sum += i128::from(total);
-            }
-            None => {}
+        // A US `sales_tax` line is the tax itself: it adds its total to the order's tax, and its
+        // own tax fields carry nothing (API.md §1.8, US style).
+        if line.get("type").and_then(Value::as_str) == Some("sales_tax") {
+            tax_sum += i128::from(total);
+        } else {
+            tax_sum += i128::from(
+                line.get("total_tax_amount")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+            );
         }
     }
     Ok(Some((sum, tax_sum)))
@@ -715,6 +720,21 @@ mod tests {
             ]
         }));
         assert_eq!(check_token_order(&s, "USD"), Ok(()));
+    }
+
+    #[test]
+    fn sales_tax_line_with_zero_tax_fields_counts_its_total() {
+        let s = obj(json!({
+            "purchase_country": "US", "purchase_currency": "USD", "locale": "en-US",
+            "order_amount": 2711, "order_tax_amount": 212,
+            "order_lines": [
+                {"name": "Box", "quantity": 1, "unit_price": 2499, "tax_rate": 0,
+                 "total_amount": 2499, "total_tax_amount": 0},
+                {"type": "sales_tax", "name": "Sales Tax", "quantity": 1, "unit_price": 212,
+                 "tax_rate": 0, "total_amount": 212, "total_discount_amount": 0, "total_tax_amount": 0}
+            ]
+        }));
+        assert_eq!(check_session(&s), Ok(()));
     }
 
     #[test]

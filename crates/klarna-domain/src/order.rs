@@ -186,6 +186,7 @@ pub struct ManagedOrder {
     captures: Vec<CaptureRecord>,
     refunds: Vec<RefundRecord>,
     pending: Option<PendingOm>,
+    op_seq: u32,
     created_at: Timestamp,
     expires_at: Timestamp,
 }
@@ -209,6 +210,8 @@ pub struct ManagedOrderParts {
     pub refunds: Vec<RefundRecord>,
     /// In-flight operation.
     pub pending: Option<PendingOm>,
+    /// Operations begun so far.
+    pub op_seq: u32,
     /// Creation.
     pub created_at: Timestamp,
     /// Capture deadline.
@@ -236,6 +239,7 @@ impl ManagedOrder {
             captures: Vec::new(),
             refunds: Vec::new(),
             pending: None,
+            op_seq: 0,
             created_at: now,
             expires_at: now.plus(lifetimes::ORDER_AUTHORIZATION),
         }
@@ -255,6 +259,7 @@ impl ManagedOrder {
             captures: p.captures,
             refunds: p.refunds,
             pending: p.pending,
+            op_seq: p.op_seq,
             created_at: p.created_at,
             expires_at: p.expires_at,
         };
@@ -287,6 +292,7 @@ impl ManagedOrder {
             captures: self.captures.clone(),
             refunds: self.refunds.clone(),
             pending: self.pending.clone(),
+            op_seq: self.op_seq,
             created_at: self.created_at,
             expires_at: self.expires_at,
         }
@@ -361,6 +367,11 @@ impl ManagedOrder {
     #[must_use]
     pub fn pending(&self) -> Option<&PendingOm> {
         self.pending.as_ref()
+    }
+    /// The sequence number the next operation gets: mint its idempotency key with it.
+    #[must_use]
+    pub fn next_op_seq(&self) -> u32 {
+        self.op_seq
     }
     /// Creation time.
     #[must_use]
@@ -463,6 +474,7 @@ impl ManagedOrder {
             operation,
             op: PendingOp::new(key, now),
         });
+        self.op_seq = self.op_seq.saturating_add(1);
         Ok(self)
     }
 

@@ -435,6 +435,8 @@ pub struct Payment<S: Stage> {
     intent: Intent,
     cart: Cart,
     created_at: Timestamp,
+    /// Operations begun so far: the sequence number of the next one's idempotency key.
+    op_seq: u32,
     stage: S,
 }
 
@@ -509,11 +511,20 @@ impl<S: Stage> Payment<S> {
         &self.stage
     }
 
+    /// The sequence number the next Klarna operation of this payment gets: mint its
+    /// idempotency key with it (`keys.key(id, operation, payment.next_op_seq())`), so that no
+    /// two operations of a payment ever share a key.
+    #[must_use]
+    pub fn next_op_seq(&self) -> u32 {
+        self.op_seq
+    }
+
     pub(crate) fn from_parts(
         id: PaymentId,
         intent: Intent,
         cart: Cart,
         created_at: Timestamp,
+        op_seq: u32,
         stage: S,
     ) -> Self {
         Self {
@@ -521,6 +532,7 @@ impl<S: Stage> Payment<S> {
             intent,
             cart,
             created_at,
+            op_seq,
             stage,
         }
     }
@@ -531,8 +543,15 @@ impl<S: Stage> Payment<S> {
             intent: self.intent,
             cart: self.cart,
             created_at: self.created_at,
+            op_seq: self.op_seq,
             stage,
         }
+    }
+
+    /// Like [`Self::with`], counting one more operation begun.
+    fn begin<T: Stage>(mut self, stage: T) -> Payment<T> {
+        self.op_seq = self.op_seq.saturating_add(1);
+        self.with(stage)
     }
 
     fn fail<T>(self, error: LifecycleError) -> Result<T, TransitionFailed<Self>> {
@@ -558,6 +577,7 @@ impl Payment<Open> {
             intent,
             cart,
             created_at: now,
+            op_seq: 0,
             stage: Open { session },
         }
     }
@@ -704,7 +724,7 @@ impl Payment<Authorized> {
             authorization,
         } = self.stage.clone();
         let op = PendingOp::new(key, now);
-        Ok(self.with(OrderPending {
+        Ok(self.begin(OrderPending {
             source: OrderSource::Authorization {
                 session,
                 authorization,
@@ -734,7 +754,7 @@ impl Payment<Authorized> {
             session,
             authorization,
         } = self.stage.clone();
-        Ok(self.with(TokenPending {
+        Ok(self.begin(TokenPending {
             session,
             authorization,
             op: PendingOp::new(key, now),
@@ -787,6 +807,7 @@ impl Payment<OrderPending> {
             intent: Intent::Buy,
             cart,
             created_at: now,
+            op_seq: 1,
             stage: OrderPending {
                 source: OrderSource::CustomerToken(token),
                 op: PendingOp::new(key, now),
@@ -1024,6 +1045,7 @@ impl Payment<Ordered> {
         match self.stage.tokenization.clone() {
             Tokenization::Due(auth) if auth.is_valid(now) => {
                 self.stage.tokenization = Tokenization::Pending(auth, PendingOp::new(key, now));
+                self.op_seq = self.op_seq.saturating_add(1);
                 Ok(self)
             }
             Tokenization::Due(_) => self.fail(LifecycleError::AuthorizationExpired),

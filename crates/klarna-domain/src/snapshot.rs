@@ -193,6 +193,8 @@ pub struct PaymentSnapshot {
     pub order_tax_amount: i64,
     /// Creation.
     pub created_at: Timestamp,
+    /// Operations begun (the next idempotency key's sequence number).
+    pub op_seq: u32,
     /// Stage.
     pub stage: StageSnapshot,
 }
@@ -306,6 +308,7 @@ impl<S: Stage> Payment<S> {
             order_amount: cart.order_amount(),
             order_tax_amount: cart.order_tax_amount(),
             created_at: self.created_at(),
+            op_seq: self.next_op_seq(),
             stage,
         }
     }
@@ -383,13 +386,14 @@ impl PaymentSnapshot {
         let market = Market::parse(&self.country, &self.currency, &self.locale)?;
         let cart = Cart::from_input(market, self.lines, self.order_amount, self.order_tax_amount)?;
         let id = PaymentId::new(self.id)?;
-        let (intent, created_at) = (self.intent, self.created_at);
+        let (intent, created_at, op_seq) = (self.intent, self.created_at, self.op_seq);
         Ok(match self.stage {
             StageSnapshot::Open { session: s } => AnyPayment::Open(Payment::from_parts(
                 id,
                 intent,
                 cart,
                 created_at,
+                op_seq,
                 Open {
                     session: session(s)?,
                 },
@@ -402,6 +406,7 @@ impl PaymentSnapshot {
                 intent,
                 cart,
                 created_at,
+                op_seq,
                 Authorized {
                     session: session(s)?,
                     authorization: auth(a)?,
@@ -425,6 +430,7 @@ impl PaymentSnapshot {
                     intent,
                     cart,
                     created_at,
+                    op_seq,
                     OrderPending { source, op: op(o)? },
                 ))
             }
@@ -437,6 +443,7 @@ impl PaymentSnapshot {
                 intent,
                 cart,
                 created_at,
+                op_seq,
                 TokenPending {
                     session: session(s)?,
                     authorization: auth(a)?,
@@ -451,6 +458,7 @@ impl PaymentSnapshot {
                 intent,
                 cart,
                 created_at,
+                op_seq,
                 FraudReview {
                     order: order(o)?,
                     tokenization: tok(t)?,
@@ -464,6 +472,7 @@ impl PaymentSnapshot {
                 intent,
                 cart,
                 created_at,
+                op_seq,
                 Ordered {
                     order: order(o)?,
                     tokenization: tok(t)?,
@@ -475,6 +484,7 @@ impl PaymentSnapshot {
                     intent,
                     cart,
                     created_at,
+                    op_seq,
                     Tokenized {
                         customer_token: CustomerTokenId::new(customer_token.0)?,
                         at,
@@ -492,6 +502,7 @@ impl PaymentSnapshot {
                     intent,
                     cart,
                     created_at,
+                    op_seq,
                     Cancelled {
                         reason,
                         order_id,
@@ -504,6 +515,7 @@ impl PaymentSnapshot {
                 intent,
                 cart,
                 created_at,
+                op_seq,
                 Expired { at },
             )),
             StageSnapshot::Refused { code, at } => AnyPayment::Refused(Payment::from_parts(
@@ -511,6 +523,7 @@ impl PaymentSnapshot {
                 intent,
                 cart,
                 created_at,
+                op_seq,
                 Refused { code, at },
             )),
             StageSnapshot::NeedsReview { reason, key, at } => {
@@ -520,6 +533,7 @@ impl PaymentSnapshot {
                     intent,
                     cart,
                     created_at,
+                    op_seq,
                     NeedsReview { reason, key, at },
                 ))
             }

@@ -362,7 +362,12 @@ pub async fn finds_by_order_and_session<S: PaymentStore>(s: S) {
     s.insert_payment(&open_payment(1, Intent::Buy).into())
         .await
         .unwrap();
-    s.insert_payment(&ordered(2, "o-2")).await.unwrap();
+    s.insert_payment(&open_payment(2, Intent::Buy).into())
+        .await
+        .unwrap();
+    s.update_payment(1, &ordered(2, "o-2"), &Also::default())
+        .await
+        .unwrap();
     let by_session = s
         .find_payment_by_session(&SessionId::new("session-1").unwrap())
         .await

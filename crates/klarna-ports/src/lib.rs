@@ -5,7 +5,8 @@
 //! trait states its contract in MUST/SHOULD words. With the `test-util` feature this crate also
 //! ships mockall mocks (`MockPaymentGateway`, `MockPaymentStore`, `MockClock`,
 //! `MockIdempotencyKeys`) and the store contract suite ([`contract`]) that every store
-//! adapter runs against itself.
+//! adapter runs against itself, and [`fake::FakeKlarna`], a scripted in-memory Klarna with
+//! fault injection for property tests of the service.
 
 pub mod clock;
 pub mod gateway;
@@ -14,6 +15,8 @@ pub mod store;
 
 #[cfg(feature = "test-util")]
 pub mod contract;
+#[cfg(feature = "test-util")]
+pub mod fake;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gateway::{

@@ -111,7 +111,8 @@ pub trait PaymentStore: Send + Sync {
         &self,
         order: &OrderId,
     ) -> Result<Option<Versioned<AnyPayment>>, StoreError>;
-    /// Finds the payment of a Klarna session (for the authorization callback).
+    /// Finds the payment of a Klarna session (for the authorization callback), for the
+    /// payment's whole life: also after the order, when the stage no longer names the session.
     async fn find_payment_by_session(
         &self,
         session: &SessionId,

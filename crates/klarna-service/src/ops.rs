@@ -6,7 +6,7 @@ use klarna_domain::payment::{Authorized, OrderPending};
 use klarna_domain::{
     AnyPayment, AuthorizationToken, Cart, ClientToken, CustomerToken, CustomerTokenId, FraudStatus,
     IdempotencyKey, Intent, ManagedOrder, OrderId, OrderSource, Payment, PaymentId, PlacedOrder,
-    Session, SessionId, StageKind, Timestamp, Tokenization, time::lifetimes,
+    Session, SessionId, StageKind, Tokenization, time::lifetimes,
 };
 use klarna_ports::{
     Also, ChargeToken, Clock, CreateCustomerToken, ErrorAction, GatewayError, IdempotencyKeys,
@@ -299,12 +299,9 @@ where
     }
 
     fn order_key(&self, p: &Payment<Authorized>) -> IdempotencyKey {
-        // One key per authorization: a re-authorization is a new logical operation.
-        let op = format!(
-            "create_order@{}",
-            p.authorization().authorized_at().unix_millis()
-        );
-        self.keys.key(p.id(), &op, 0)
+        // The payment's operation counter makes every logical operation's key unique: a
+        // re-authorization after a refusal is a new operation with a new key.
+        self.keys.key(p.id(), "create_order", p.next_op_seq())
     }
 
     /// Step 3 (one-time): turns the authorization into an order. With `authorization`, the
@@ -524,10 +521,7 @@ where
         for _ in 0..=self.config.max_cas_retries {
             let Versioned { version, value } = self.load(id).await?;
             let now = self.clock.now();
-            let key_for = |at: Timestamp| {
-                self.keys
-                    .key(id, &format!("customer_token@{}", at.unix_millis()), 0)
-            };
+            let key_for = |seq: u32| self.keys.key(id, "customer_token", seq);
             let next: AnyPayment = match value.expire(now) {
                 AnyPayment::Open(p) => {
                     let Some(t) = authorization.clone() else {
@@ -537,7 +531,7 @@ where
                         ));
                     };
                     let a = p.authorize(t, now).map_err(|e| e.error)?;
-                    let key = key_for(a.authorization().authorized_at());
+                    let key = key_for(a.next_op_seq());
                     a.begin_tokenization(key, now).map_err(|e| e.error)?.into()
                 }
                 AnyPayment::Authorized(p) => {
@@ -547,12 +541,12 @@ where
                         }
                         _ => p,
                     };
-                    let key = key_for(p.authorization().authorized_at());
+                    let key = key_for(p.next_op_seq());
                     p.begin_tokenization(key, now).map_err(|e| e.error)?.into()
                 }
                 AnyPayment::Ordered(p) => match p.tokenization() {
-                    Tokenization::Due(a) => {
-                        let key = key_for(a.authorized_at());
+                    Tokenization::Due(_) => {
+                        let key = key_for(p.next_op_seq());
                         p.begin_tokenization(key, now).map_err(|e| e.error)?.into()
                     }
                     Tokenization::Pending(..) => return Err(ServiceError::InProgress(id.clone())),
@@ -1081,8 +1075,10 @@ where
             if value.pending().is_some() {
                 return Err(ServiceError::InProgress(value.payment_id().clone()));
             }
-            let op_name = format!("om:{}@{}", operation.name(), now.unix_millis());
-            let key = self.keys.key(value.payment_id(), &op_name, 0);
+            let op_name = format!("order:{}", value.order_id());
+            let key = self
+                .keys
+                .key(value.payment_id(), &op_name, value.next_op_seq());
             let begun = value.expire(now).begin(operation, key, now)?;
             match self.store.update_order(version, &begun).await {
                 Ok(v) => {

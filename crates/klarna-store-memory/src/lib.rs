@@ -126,9 +126,9 @@ impl Inner {
         if let Some(key) = k.key {
             self.key_owner.remove(&key);
         }
-        if let Some(s) = k.session {
-            self.session_owner.remove(&s);
-        }
+        // The session index is never removed: a session belongs to its payment for life, so a
+        // late authorization callback still finds an ordered payment.
+        let _ = k.session;
     }
 
     fn index_payment(&mut self, p: &AnyPayment) {

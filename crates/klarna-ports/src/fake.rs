@@ -1,0 +1,565 @@
+//! A scripted fake Klarna implementing `PaymentGateway` in memory: idempotent keys, a ledger, fault injection.
+//!
+//! Behaves like Klarna where the service's correctness depends on it: authorizations are
+//! single use, keys replay the first answer, captures and refunds respect the ledger. Faults
+//! are scripted per call ([`Fault`]), so property tests can lose responses, time out, fail
+//! with 5xx or refuse, and then check the fake's records ([`FakeKlarna::orders`]) against the
+//! store: no duplicate orders, no lost orders, no over-captures.
+#![allow(clippy::expect_used, reason = "a poisoned fake is a failed test")]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use klarna_domain::{
+    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus, IdempotencyKey,
+    OrderId, OrderStatus, RefundId, SessionId, TokenStatus,
+};
+
+use crate::gateway::{
+    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, NewSession,
+    OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionState,
+};
+
+/// What happens to one call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fault {
+    /// The call works.
+    None,
+    /// Klarna performs the call, but the answer is lost (timeout after the effect).
+    LostResponse,
+    /// The request times out before Klarna acts.
+    TimeoutBefore,
+    /// Klarna answers 5xx without acting.
+    ServerError,
+    /// The connection is refused: the request never leaves.
+    Unreachable,
+}
+
+/// One order at the fake.
+#[derive(Clone, Debug)]
+pub struct FakeOrder {
+    /// Order id.
+    pub order_id: OrderId,
+    /// `merchant_reference1` (our payment id).
+    pub merchant_reference1: String,
+    /// Authorized amount.
+    pub amount: i64,
+    /// Σ captures.
+    pub captured: i64,
+    /// Σ refunds.
+    pub refunded: i64,
+    /// Status.
+    pub status: OrderStatus,
+    /// Captures.
+    pub captures: Vec<(CaptureId, i64)>,
+    /// Refunds.
+    pub refunds: Vec<(RefundId, i64)>,
+    /// The authorization token or customer token it came from.
+    pub source: String,
+}
+
+#[derive(Clone, Debug)]
+enum Answer {
+    Order(OrderPlaced),
+    Token(CustomerTokenId),
+    Capture(CaptureId),
+    Refund(RefundId),
+    Done,
+    Refused(GatewayError),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    seq: u64,
+    sessions: HashMap<String, (Cart, bool)>,
+    /// authorization token → (session, used for order, used for token)
+    authorizations: HashMap<String, (String, bool, bool)>,
+    orders: Vec<FakeOrder>,
+    tokens: HashMap<String, TokenStatus>,
+    replies: HashMap<String, Answer>,
+    script: VecDeque<Fault>,
+    calls: Vec<(&'static str, Option<String>)>,
+    fraud: VecDeque<FraudStatus>,
+}
+
+/// The fake. See the module docs.
+#[derive(Debug, Default)]
+pub struct FakeKlarna {
+    state: Mutex<State>,
+}
+
+fn refused(op: &'static str, status: u16, action: ErrorAction, code: &str) -> GatewayError {
+    GatewayError::new(op, action, true).with_answer(status, Some(code.to_owned()), Vec::new())
+}
+
+impl FakeKlarna {
+    /// A fake with no faults scripted.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("fake Klarna lock")
+    }
+
+    /// Appends faults for the next calls (one per call, in order; then calls work).
+    pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().script.extend(faults);
+    }
+
+    /// The fraud status of the next orders (default `ACCEPTED`).
+    pub fn next_fraud_statuses(&self, s: impl IntoIterator<Item = FraudStatus>) {
+        self.lock().fraud.extend(s);
+    }
+
+    /// Shopper step: authorizes a session, returning the token.
+    ///
+    /// # Panics
+    /// When the session does not exist (a test bug).
+    #[must_use]
+    pub fn authorize(&self, session: &SessionId) -> AuthorizationToken {
+        let mut s = self.lock();
+        assert!(
+            s.sessions.contains_key(session.as_str()),
+            "fake: unknown session {session}"
+        );
+        s.seq += 1;
+        let token = format!("fake-auth-{}", s.seq);
+        s.authorizations
+            .insert(token.clone(), (session.to_string(), false, false));
+        AuthorizationToken::new(token).expect("valid token")
+    }
+
+    /// Every order created, in order.
+    #[must_use]
+    pub fn orders(&self) -> Vec<FakeOrder> {
+        self.lock().orders.clone()
+    }
+
+    /// Every call made: operation and key.
+    #[must_use]
+    pub fn calls(&self) -> Vec<(&'static str, Option<String>)> {
+        self.lock().calls.clone()
+    }
+
+    /// Resolves a PENDING order's fraud review.
+    pub fn decide_fraud(&self, order: &OrderId, accept: bool) {
+        if accept {
+            return;
+        }
+        if let Some(o) = self.lock().orders.iter_mut().find(|o| &o.order_id == order) {
+            o.status = OrderStatus::Cancelled;
+        }
+    }
+
+    /// Applies the next scripted fault around `act`, with key replay.
+    fn run(
+        &self,
+        op: &'static str,
+        key: Option<&IdempotencyKey>,
+        act: impl FnOnce(&mut State) -> Answer,
+    ) -> Result<Answer, GatewayError> {
+        let mut s = self.lock();
+        s.calls.push((op, key.map(ToString::to_string)));
+        let fault = s.script.pop_front().unwrap_or(Fault::None);
+        let unknown = |reached| GatewayError::new(op, ErrorAction::OutcomeUnknown, reached);
+        match fault {
+            Fault::Unreachable => return Err(GatewayError::new(op, ErrorAction::Retry, false)),
+            Fault::TimeoutBefore => return Err(unknown(true)),
+            Fault::ServerError => {
+                return Err(unknown(true).with_answer(
+                    500,
+                    Some("INTERNAL_SERVER_ERROR".into()),
+                    Vec::new(),
+                ));
+            }
+            Fault::None | Fault::LostResponse => {}
+        }
+        let answer = match key.and_then(|k| s.replies.get(k.as_str()).cloned()) {
+            Some(a) => a,
+            None => {
+                let a = act(&mut s);
+                if let Some(k) = key {
+                    s.replies.insert(k.to_string(), a.clone());
+                }
+                a
+            }
+        };
+        if fault == Fault::LostResponse {
+            return Err(unknown(true));
+        }
+        match answer {
+            Answer::Refused(e) => Err(e),
+            a => Ok(a),
+        }
+    }
+
+    fn new_order(s: &mut State, reference: String, amount: i64, source: String) -> OrderPlaced {
+        s.seq += 1;
+        let order_id = OrderId::new(format!("fake-order-{}", s.seq)).expect("valid id");
+        let fraud = s.fraud.pop_front().unwrap_or(FraudStatus::Accepted);
+        s.orders.push(FakeOrder {
+            order_id: order_id.clone(),
+            merchant_reference1: reference,
+            amount,
+            captured: 0,
+            refunded: 0,
+            status: OrderStatus::Authorized,
+            captures: Vec::new(),
+            refunds: Vec::new(),
+            source,
+        });
+        OrderPlaced {
+            order_id,
+            fraud_status: fraud,
+            redirect_url: None,
+        }
+    }
+}
+
+fn unexpected(op: &'static str) -> GatewayError {
+    GatewayError::new(op, ErrorAction::InvalidRequest, false)
+}
+
+#[async_trait]
+impl PaymentGateway for FakeKlarna {
+    async fn create_session(&self, request: &NewSession) -> Result<CreatedSession, GatewayError> {
+        let mut s = self.lock();
+        s.calls.push(("payments.create_session", None));
+        s.seq += 1;
+        let id = format!("fake-session-{}", s.seq);
+        s.sessions.insert(id.clone(), (request.cart.clone(), false));
+        Ok(CreatedSession {
+            session_id: SessionId::new(id.clone()).expect("valid id"),
+            client_token: ClientToken::new(format!("client-{id}")).expect("valid token"),
+            payment_method_categories: vec!["pay_later".to_owned()],
+        })
+    }
+
+    async fn read_session(&self, session: &SessionId) -> Result<SessionState, GatewayError> {
+        let s = self.lock();
+        let (_, complete) = s.sessions.get(session.as_str()).ok_or_else(|| {
+            refused(
+                "payments.read_session",
+                404,
+                ErrorAction::NotFound,
+                "NOT_FOUND",
+            )
+        })?;
+        Ok(SessionState {
+            complete: *complete,
+            expires_at: None,
+            authorization_token: None,
+        })
+    }
+
+    async fn update_session(&self, session: &SessionId, cart: &Cart) -> Result<(), GatewayError> {
+        let mut s = self.lock();
+        match s.sessions.get_mut(session.as_str()) {
+            Some((_, true)) => Err(refused(
+                "payments.update_session",
+                404,
+                ErrorAction::Rejected,
+                "SESSION_COMPLETED",
+            )),
+            Some(entry) => {
+                entry.0 = cart.clone();
+                Ok(())
+            }
+            None => Err(refused(
+                "payments.update_session",
+                404,
+                ErrorAction::NotFound,
+                "NOT_FOUND",
+            )),
+        }
+    }
+
+    async fn cancel_authorization(
+        &self,
+        authorization: &AuthorizationToken,
+    ) -> Result<(), GatewayError> {
+        self.lock()
+            .authorizations
+            .remove(authorization.expose_secret());
+        Ok(())
+    }
+
+    async fn place_order(
+        &self,
+        request: &PlaceOrder,
+        key: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        const OP: &str = "payments.create_order";
+        let token = request.authorization.expose_secret().to_owned();
+        let reference = request.payment_id.to_string();
+        let amount = request.cart.order_amount();
+        match self.run(OP, Some(key), |s| {
+            match s.authorizations.get(&token).cloned() {
+                None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
+                Some((_, true, _)) => {
+                    Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "INVALID_OPERATION"))
+                }
+                Some((session, false, tok)) => {
+                    s.authorizations
+                        .insert(token.clone(), (session.clone(), true, tok));
+                    if let Some(entry) = s.sessions.get_mut(&session) {
+                        entry.1 = true;
+                    }
+                    Answer::Order(Self::new_order(s, reference, amount, token.clone()))
+                }
+            }
+        })? {
+            Answer::Order(o) => Ok(o),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn create_customer_token(
+        &self,
+        request: &CreateCustomerToken,
+        key: &IdempotencyKey,
+    ) -> Result<CustomerTokenId, GatewayError> {
+        const OP: &str = "payments.create_customer_token";
+        let token = request.authorization.expose_secret().to_owned();
+        match self.run(OP, Some(key), |s| {
+            match s.authorizations.get(&token).cloned() {
+                None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
+                Some((_, _, true)) => {
+                    Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "INVALID_OPERATION"))
+                }
+                Some((session, ordered, false)) => {
+                    s.authorizations
+                        .insert(token.clone(), (session, ordered, true));
+                    s.seq += 1;
+                    let id = format!("fake-ct-{}", s.seq);
+                    s.tokens.insert(id.clone(), TokenStatus::Active);
+                    Answer::Token(CustomerTokenId::new(id).expect("valid id"))
+                }
+            }
+        })? {
+            Answer::Token(t) => Ok(t),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn read_customer_token(
+        &self,
+        token: &CustomerTokenId,
+    ) -> Result<TokenStatus, GatewayError> {
+        self.lock()
+            .tokens
+            .get(token.expose_secret())
+            .copied()
+            .ok_or_else(|| {
+                refused(
+                    "customer_token.read",
+                    404,
+                    ErrorAction::NotFound,
+                    "NOT_FOUND",
+                )
+            })
+    }
+
+    async fn cancel_customer_token(&self, token: &CustomerTokenId) -> Result<(), GatewayError> {
+        match self.lock().tokens.get_mut(token.expose_secret()) {
+            Some(t) => {
+                *t = TokenStatus::Cancelled;
+                Ok(())
+            }
+            None => Err(refused(
+                "customer_token.cancel",
+                404,
+                ErrorAction::NotFound,
+                "NOT_FOUND",
+            )),
+        }
+    }
+
+    async fn charge_customer_token(
+        &self,
+        request: &ChargeToken,
+        key: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        const OP: &str = "customer_token.create_order";
+        let token = request.token.expose_secret().to_owned();
+        let reference = request.payment_id.to_string();
+        let amount = request.cart.order_amount();
+        match self.run(OP, Some(key), |s| match s.tokens.get(&token) {
+            Some(TokenStatus::Active) => {
+                Answer::Order(Self::new_order(s, reference, amount, token.clone()))
+            }
+            Some(_) => Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "TOKEN_CANCELED")),
+            None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "TOKEN_NOT_FOUND")),
+        })? {
+            Answer::Order(o) => Ok(o),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn read_order(&self, order: &OrderId) -> Result<RemoteOrder, GatewayError> {
+        let s = self.lock();
+        let o = s
+            .orders
+            .iter()
+            .find(|o| &o.order_id == order)
+            .ok_or_else(|| {
+                refused(
+                    "ordermanagement.get_order",
+                    404,
+                    ErrorAction::NotFound,
+                    "NO_SUCH_ORDER",
+                )
+            })?;
+        Ok(RemoteOrder {
+            order_id: o.order_id.clone(),
+            status: o.status,
+            fraud_status: Some(if o.status == OrderStatus::Cancelled {
+                FraudStatus::Rejected
+            } else {
+                FraudStatus::Accepted
+            }),
+            order_amount: o.amount,
+            captured_amount: o.captured,
+            refunded_amount: o.refunded,
+            merchant_reference1: Some(o.merchant_reference1.clone()),
+            captures: o.captures.clone(),
+            refunds: o.refunds.clone(),
+            expires_at: None,
+        })
+    }
+
+    async fn capture(
+        &self,
+        order: &OrderId,
+        amount: i64,
+        key: &IdempotencyKey,
+    ) -> Result<CaptureId, GatewayError> {
+        const OP: &str = "ordermanagement.capture";
+        match self.run(OP, Some(key), |s| {
+            s.seq += 1;
+            let id = CaptureId::new(format!("fake-capture-{}", s.seq)).expect("valid id");
+            match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                Some(o)
+                    if o.status.capturable() && o.captured + amount <= o.amount && amount > 0 =>
+                {
+                    o.captured += amount;
+                    o.captures.push((id.clone(), amount));
+                    o.status = if o.captured == o.amount {
+                        OrderStatus::Captured
+                    } else {
+                        OrderStatus::PartCaptured
+                    };
+                    Answer::Capture(id)
+                }
+                Some(_) => Answer::Refused(refused(
+                    OP,
+                    403,
+                    ErrorAction::Rejected,
+                    "CAPTURE_NOT_ALLOWED",
+                )),
+                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
+            }
+        })? {
+            Answer::Capture(c) => Ok(c),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn refund(
+        &self,
+        order: &OrderId,
+        amount: i64,
+        key: &IdempotencyKey,
+    ) -> Result<RefundId, GatewayError> {
+        const OP: &str = "ordermanagement.refund";
+        match self.run(OP, Some(key), |s| {
+            s.seq += 1;
+            let id = RefundId::new(format!("fake-refund-{}", s.seq)).expect("valid id");
+            match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                Some(o) if o.refunded + amount <= o.captured && amount > 0 => {
+                    o.refunded += amount;
+                    o.refunds.push((id.clone(), amount));
+                    Answer::Refund(id)
+                }
+                Some(_) => Answer::Refused(refused(
+                    OP,
+                    403,
+                    ErrorAction::Rejected,
+                    "REFUND_NOT_ALLOWED",
+                )),
+                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
+            }
+        })? {
+            Answer::Refund(r) => Ok(r),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn cancel_order(
+        &self,
+        order: &OrderId,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        const OP: &str = "ordermanagement.cancel";
+        match self.run(OP, Some(key), |s| {
+            match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                Some(o) if o.status == OrderStatus::Authorized => {
+                    o.status = OrderStatus::Cancelled;
+                    Answer::Done
+                }
+                Some(_) => Answer::Refused(refused(
+                    OP,
+                    403,
+                    ErrorAction::Rejected,
+                    "CANCEL_NOT_ALLOWED",
+                )),
+                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
+            }
+        })? {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn release_remaining_authorization(
+        &self,
+        order: &OrderId,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        const OP: &str = "ordermanagement.release_remaining_authorization";
+        match self.run(OP, Some(key), |s| {
+            match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                Some(o) if o.status == OrderStatus::PartCaptured => {
+                    o.status = OrderStatus::Closed;
+                    Answer::Done
+                }
+                Some(_) => Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "NOT_ALLOWED")),
+                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
+            }
+        })? {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn extend_authorization_time(
+        &self,
+        order: &OrderId,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        const OP: &str = "ordermanagement.extend_authorization_time";
+        match self.run(OP, Some(key), |s| {
+            match s.orders.iter().find(|o| &o.order_id == order) {
+                Some(o) if o.status.capturable() => Answer::Done,
+                Some(_) => Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "NOT_ALLOWED")),
+                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
+            }
+        })? {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected(OP)),
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Row formats: domain values to column values and back, only through the domain's constructors.
+
+use klarna_domain::order::{
+    CaptureRecord, ManagedOrderParts, OmOperation, PendingOm, RefundRecord,
+};
+use klarna_domain::payment::PendingOp;
+use klarna_domain::snapshot::PaymentSnapshot;
+use klarna_domain::{
+    AnyPayment, CaptureId, Currency, CustomerToken, CustomerTokenId, IdempotencyKey, ManagedOrder,
+    Market, OrderId, OrderStatus, PaymentId, RefundId, Timestamp, TokenStatus,
+};
+use klarna_ports::StoreError;
+use serde::{Deserialize, Serialize};
+
+use crate::key::Crypto;
+
+/// Lookup-hash domain of authorization tokens.
+const AUTH_DOMAIN: &str = "authorization_token";
+/// Lookup-hash domain of customer tokens.
+const TOKEN_DOMAIN: &str = "customer_token";
+
+pub(crate) fn corrupt(id: impl Into<String>, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        id: id.into(),
+        reason: reason.to_string(),
+    }
+}
+
+fn backend(reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(reason.to_string())
+}
+
+/// The owner column of `idempotency_keys` for a payment.
+pub(crate) fn payment_owner(id: &str) -> String {
+    format!("payment:{id}")
+}
+
+/// The owner column of `idempotency_keys` for a managed order.
+pub(crate) fn order_owner(id: &str) -> String {
+    format!("order:{id}")
+}
+
+fn payment_aad(id: &str) -> String {
+    format!("payments:{id}")
+}
+
+fn token_aad(lookup: &str) -> String {
+    format!("customer_tokens:{lookup}")
+}
+
+/// The columns of a payment row.
+#[derive(Debug)]
+pub(crate) struct PaymentRow {
+    pub(crate) id: String,
+    pub(crate) stage: String,
+    pub(crate) snapshot: Vec<u8>,
+    pub(crate) order_id: Option<String>,
+    pub(crate) auth_token_hash: Option<String>,
+    pub(crate) pending_key: Option<String>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) has_pending: bool,
+}
+
+pub(crate) fn payment_row(c: &Crypto, p: &AnyPayment) -> Result<PaymentRow, StoreError> {
+    let id = p.id().to_string();
+    // The whole snapshot is encrypted: it holds the client token, the authorization token
+    // (needed to place the order within 60 minutes) and customer tokens.
+    let json = serde_json::to_vec(&p.snapshot()).map_err(backend)?;
+    let snapshot = c.seal(&payment_aad(&id), &json).map_err(backend)?;
+    Ok(PaymentRow {
+        stage: format!("{:?}", p.kind()),
+        snapshot,
+        order_id: p.order_id().map(ToString::to_string),
+        auth_token_hash: p
+            .authorization_token()
+            .map(|t| c.lookup(AUTH_DOMAIN, t.expose_secret())),
+        pending_key: p.pending_op().map(|o| o.key().to_string()),
+        session_id: p.session_id().map(ToString::to_string),
+        has_pending: p.pending_op().is_some(),
+        id,
+    })
+}
+
+pub(crate) fn payment_from_row(
+    c: &Crypto,
+    id: &str,
+    snapshot: &[u8],
+) -> Result<AnyPayment, StoreError> {
+    let json = c
+        .open(&payment_aad(id), snapshot)
+        .map_err(|e| corrupt(id, e))?;
+    let snap: PaymentSnapshot = serde_json::from_slice(&json).map_err(|e| corrupt(id, e))?;
+    let p = snap.restore().map_err(|e| corrupt(id, e))?;
+    if p.id().as_str() != id {
+        return Err(corrupt(id, "the snapshot belongs to another payment"));
+    }
+    Ok(p)
+}
+
+/// A capture or refund record.
+#[derive(Serialize, Deserialize)]
+struct RecordData {
+    id: String,
+    amount: i64,
+    at: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingData {
+    operation: OmOperation,
+    key: String,
+    attempts: u32,
+    in_doubt: bool,
+    started_at: Timestamp,
+}
+
+/// The `data` column of a managed order (plain JSON: amounts and Klarna ids, no secrets).
+#[derive(Serialize, Deserialize)]
+struct OrderData {
+    payment_id: String,
+    currency: Currency,
+    order_amount: i64,
+    status: OrderStatus,
+    captures: Vec<RecordData>,
+    refunds: Vec<RecordData>,
+    pending: Option<PendingData>,
+    /// Operations begun so far (absent in rows written before it existed).
+    #[serde(default)]
+    op_seq: u32,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+}
+
+/// The columns of a managed-order row.
+#[derive(Debug)]
+pub(crate) struct OrderRow {
+    pub(crate) order_id: String,
+    pub(crate) data: String,
+    pub(crate) pending_key: Option<String>,
+    pub(crate) has_pending: bool,
+}
+
+pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
+    let p = o.parts();
+    let data = OrderData {
+        payment_id: p.payment_id.to_string(),
+        currency: p.currency,
+        order_amount: p.order_amount,
+        status: p.status,
+        captures: p
+            .captures
+            .iter()
+            .map(|c| RecordData {
+                id: c.id.to_string(),
+                amount: c.amount,
+                at: c.at,
+            })
+            .collect(),
+        refunds: p
+            .refunds
+            .iter()
+            .map(|r| RecordData {
+                id: r.id.to_string(),
+                amount: r.amount,
+                at: r.at,
+            })
+            .collect(),
+        pending: p.pending.as_ref().map(|pm| PendingData {
+            operation: pm.operation,
+            key: pm.op.key().to_string(),
+            attempts: pm.op.attempts(),
+            in_doubt: pm.op.in_doubt(),
+            started_at: pm.op.started_at(),
+        }),
+        op_seq: p.op_seq,
+        created_at: p.created_at,
+        expires_at: p.expires_at,
+    };
+    Ok(OrderRow {
+        order_id: o.order_id().to_string(),
+        data: serde_json::to_string(&data).map_err(backend)?,
+        pending_key: o.pending().map(|pm| pm.op.key().to_string()),
+        has_pending: o.pending().is_some(),
+    })
+}
+
+pub(crate) fn order_from_row(order_id: &str, data: &str) -> Result<ManagedOrder, StoreError> {
+    let bad = |e: &dyn std::fmt::Display| corrupt(order_id, e);
+    let d: OrderData = serde_json::from_str(data).map_err(|e| bad(&e))?;
+    let captures = d
+        .captures
+        .into_iter()
+        .map(|c| {
+            Ok(CaptureRecord {
+                id: CaptureId::new(c.id)?,
+                amount: c.amount,
+                at: c.at,
+            })
+        })
+        .collect::<Result<Vec<_>, klarna_domain::IdError>>()
+        .map_err(|e| bad(&e))?;
+    let refunds = d
+        .refunds
+        .into_iter()
+        .map(|r| {
+            Ok(RefundRecord {
+                id: RefundId::new(r.id)?,
+                amount: r.amount,
+                at: r.at,
+            })
+        })
+        .collect::<Result<Vec<_>, klarna_domain::IdError>>()
+        .map_err(|e| bad(&e))?;
+    let pending = match d.pending {
+        None => None,
+        Some(pd) => Some(PendingOm {
+            operation: pd.operation,
+            op: PendingOp::restore(
+                IdempotencyKey::new(pd.key).map_err(|e| bad(&e))?,
+                pd.attempts,
+                pd.in_doubt,
+                pd.started_at,
+            ),
+        }),
+    };
+    ManagedOrder::restore(ManagedOrderParts {
+        order_id: OrderId::new(order_id).map_err(|e| bad(&e))?,
+        payment_id: PaymentId::new(d.payment_id).map_err(|e| bad(&e))?,
+        currency: d.currency,
+        order_amount: d.order_amount,
+        status: d.status,
+        captures,
+        refunds,
+        pending,
+        op_seq: d.op_seq,
+        created_at: d.created_at,
+        expires_at: d.expires_at,
+    })
+    .map_err(|e| bad(&e))
+}
+
+/// The `data` column of a customer token (plain JSON: no secret in it).
+#[derive(Serialize, Deserialize)]
+struct TokenData {
+    origin: String,
+    country: String,
+    currency: String,
+    locale: String,
+    status: TokenStatus,
+    created_at: Timestamp,
+}
+
+/// The columns of a customer-token row.
+#[derive(Debug)]
+pub(crate) struct TokenRow {
+    pub(crate) lookup_hash: String,
+    pub(crate) token_enc: Vec<u8>,
+    pub(crate) data: String,
+}
+
+pub(crate) fn token_lookup(c: &Crypto, id: &CustomerTokenId) -> String {
+    c.lookup(TOKEN_DOMAIN, id.expose_secret())
+}
+
+pub(crate) fn token_row(c: &Crypto, t: &CustomerToken) -> Result<TokenRow, StoreError> {
+    let lookup_hash = token_lookup(c, t.id());
+    let token_enc = c
+        .seal(&token_aad(&lookup_hash), t.id().expose_secret().as_bytes())
+        .map_err(backend)?;
+    let m = t.market();
+    let data = TokenData {
+        origin: t.origin().to_string(),
+        country: m.country().code().to_owned(),
+        currency: m.currency().code().to_owned(),
+        locale: m.locale().to_string(),
+        status: t.status(),
+        created_at: t.created_at(),
+    };
+    Ok(TokenRow {
+        lookup_hash,
+        token_enc,
+        data: serde_json::to_string(&data).map_err(backend)?,
+    })
+}
+
+pub(crate) fn token_from_row(
+    c: &Crypto,
+    lookup_hash: &str,
+    token_enc: &[u8],
+    data: &str,
+) -> Result<CustomerToken, StoreError> {
+    // The id in errors is the lookup hash: the clear token never goes into an error or a log.
+    let bad = |e: &dyn std::fmt::Display| corrupt(format!("customer_token {lookup_hash}"), e);
+    let clear = c
+        .open(&token_aad(lookup_hash), token_enc)
+        .map_err(|e| bad(&e))?;
+    let clear = String::from_utf8(clear).map_err(|e| bad(&e))?;
+    let id = CustomerTokenId::new(clear).map_err(|e| bad(&e))?;
+    let d: TokenData = serde_json::from_str(data).map_err(|e| bad(&e))?;
+    let market = Market::parse(&d.country, &d.currency, &d.locale).map_err(|e| bad(&e))?;
+    let origin = PaymentId::new(d.origin).map_err(|e| bad(&e))?;
+    Ok(CustomerToken::restore(
+        id,
+        origin,
+        market,
+        d.status,
+        d.created_at,
+    ))
+}

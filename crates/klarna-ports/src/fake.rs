@@ -109,6 +109,11 @@ impl FakeKlarna {
         self.lock().script.extend(faults);
     }
 
+    /// Drops the faults not yet used.
+    pub fn clear_script(&self) {
+        self.lock().script.clear();
+    }
+
     /// The fraud status of the next orders (default `ACCEPTED`).
     pub fn next_fraud_statuses(&self, s: impl IntoIterator<Item = FraudStatus>) {
         self.lock().fraud.extend(s);

@@ -1,0 +1,254 @@
+//! Interaction tests with mockall mocks: where what the service sends is the assertion.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+use std::sync::{Arc, Mutex};
+
+use klarna_domain::{
+    AuthorizationToken, Cart, ClientToken, FraudStatus, Intent, Market, OrderId, OrderLine,
+    SessionId, Span, StageKind, Timestamp,
+};
+use klarna_ports::{
+    CreatedSession, ErrorAction, GatewayError, ManualClock, MockPaymentGateway, OrderPlaced,
+    SequentialKeys, SessionState,
+};
+use klarna_service::{PaymentService, ServiceConfig, ServiceError, StartCheckout};
+use klarna_store_memory::InMemoryStore;
+
+fn cart() -> Cart {
+    let m = Market::parse("DE", "EUR", "de-DE").unwrap();
+    Cart::new(
+        m,
+        vec![
+            OrderLine::builder("Buch", 1, 2_000)
+                .tax_rate(700)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .unwrap()
+}
+
+fn gateway_with_session() -> MockPaymentGateway {
+    let mut g = MockPaymentGateway::new();
+    g.expect_create_session().returning(|req| {
+        Ok(CreatedSession {
+            session_id: SessionId::new(format!("s-{}", req.payment_id)).unwrap(),
+            client_token: ClientToken::new("ct").unwrap(),
+            payment_method_categories: vec![],
+        })
+    });
+    g
+}
+
+fn service(
+    g: MockPaymentGateway,
+    clock: Arc<ManualClock>,
+) -> PaymentService<MockPaymentGateway, InMemoryStore, ManualClock, SequentialKeys> {
+    PaymentService::new(
+        Arc::new(g),
+        Arc::new(InMemoryStore::new()),
+        clock,
+        Arc::new(SequentialKeys::new("pay")),
+        ServiceConfig::default(),
+    )
+}
+
+fn placed() -> OrderPlaced {
+    OrderPlaced {
+        order_id: OrderId::new("o-1").unwrap(),
+        fraud_status: FraudStatus::Accepted,
+        redirect_url: None,
+    }
+}
+
+#[tokio::test]
+async fn the_key_is_the_same_on_every_attempt_and_reference1_is_the_payment_id() {
+    let keys = Arc::new(Mutex::new(Vec::new()));
+    let mut g = gateway_with_session();
+    let seen = Arc::clone(&keys);
+    let mut first = true;
+    g.expect_place_order()
+        .times(2)
+        .withf(|req, _| req.payment_id.as_str() == "pay-1" && req.cart.order_amount() == 2_000)
+        .returning(move |_, key| {
+            seen.lock().unwrap().push(key.to_string());
+            if std::mem::take(&mut first) {
+                Err(GatewayError::new(
+                    "payments.create_order",
+                    ErrorAction::OutcomeUnknown,
+                    true,
+                ))
+            } else {
+                Ok(placed())
+            }
+        });
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(1_000_000)));
+    let svc = service(g, Arc::clone(&clock));
+    let c = svc
+        .start_checkout(StartCheckout {
+            intent: Intent::Buy,
+            cart: cart(),
+        })
+        .await
+        .unwrap();
+    let err = svc
+        .place_order(&c.payment_id, Some(AuthorizationToken::new("a").unwrap()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::OutcomeUnknown { .. }));
+    clock.advance(Span::minutes(1));
+    svc.reconcile_all().await.unwrap();
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1], "the retry reused the key");
+    assert_eq!(
+        svc.payment(&c.payment_id).await.unwrap().kind(),
+        StageKind::Ordered
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_callers_call_klarna_once() {
+    let mut g = gateway_with_session();
+    g.expect_place_order()
+        .times(1)
+        .returning(|_, _| Ok(placed()));
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(1_000_000)));
+    let svc = service(g, clock);
+    let c = svc
+        .start_checkout(StartCheckout {
+            intent: Intent::Buy,
+            cart: cart(),
+        })
+        .await
+        .unwrap();
+    let token = AuthorizationToken::new("a").unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (svc, id, token) = (svc.clone(), c.payment_id.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            svc.place_order(&id, Some(token)).await
+        }));
+    }
+    let mut ordered = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(p) => {
+                assert_eq!(p.order_id().map(OrderId::as_str), Some("o-1"));
+                ordered += 1;
+            }
+            Err(ServiceError::InProgress(_)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert!(ordered >= 1, "at least the winner sees the order");
+    // mockall verifies `times(1)` when the service (and its gateway) drop.
+}
+
+#[tokio::test]
+async fn a_refusal_after_an_unknown_attempt_is_not_a_failure() {
+    let mut g = gateway_with_session();
+    let mut first = true;
+    g.expect_place_order().times(2).returning(move |_, _| {
+        if std::mem::take(&mut first) {
+            Err(GatewayError::new(
+                "payments.create_order",
+                ErrorAction::OutcomeUnknown,
+                true,
+            ))
+        } else {
+            // The replay is refused: "already consumed" — the first attempt probably worked.
+            Err(
+                GatewayError::new("payments.create_order", ErrorAction::Rejected, true)
+                    .with_answer(403, Some("INVALID_OPERATION".into()), vec![]),
+            )
+        }
+    });
+    g.expect_read_session().times(1).returning(|_| {
+        Ok(SessionState {
+            complete: true,
+            expires_at: None,
+            authorization_token: None,
+        })
+    });
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(1_000_000)));
+    let svc = service(g, Arc::clone(&clock));
+    let c = svc
+        .start_checkout(StartCheckout {
+            intent: Intent::Buy,
+            cart: cart(),
+        })
+        .await
+        .unwrap();
+    let _ = svc
+        .place_order(&c.payment_id, Some(AuthorizationToken::new("a").unwrap()))
+        .await;
+    clock.advance(Span::minutes(1));
+    let report = svc.reconcile_all().await.unwrap();
+    assert_eq!(report.needs_review, 1);
+    let p = svc.payment(&c.payment_id).await.unwrap();
+    assert_eq!(
+        p.kind(),
+        StageKind::NeedsReview,
+        "ambiguity never resolves to failed"
+    );
+}
+
+#[tokio::test]
+async fn a_first_attempt_refusal_is_definitive() {
+    let mut g = gateway_with_session();
+    g.expect_place_order().times(1).returning(|_, _| {
+        Err(
+            GatewayError::new("payments.create_order", ErrorAction::Rejected, true).with_answer(
+                403,
+                Some("REJECTED".into()),
+                vec![],
+            ),
+        )
+    });
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(1_000_000)));
+    let svc = service(g, clock);
+    let c = svc
+        .start_checkout(StartCheckout {
+            intent: Intent::Buy,
+            cart: cart(),
+        })
+        .await
+        .unwrap();
+    let err = svc
+        .place_order(&c.payment_id, Some(AuthorizationToken::new("a").unwrap()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Refused(_)));
+    assert_eq!(
+        svc.payment(&c.payment_id).await.unwrap().kind(),
+        StageKind::Refused
+    );
+    assert_eq!(
+        svc.reconcile_all().await.unwrap().examined,
+        0,
+        "nothing left in doubt"
+    );
+}
+
+#[tokio::test]
+async fn invalid_carts_never_reach_the_gateway() {
+    // No expectation on the gateway at all: any call panics.
+    let g = MockPaymentGateway::new();
+    let clock = Arc::new(ManualClock::new(Timestamp::EPOCH));
+    let svc = service(g, clock);
+    let err = svc
+        .start_checkout(StartCheckout {
+            intent: Intent::Tokenize,
+            cart: cart(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Invalid(_)));
+}

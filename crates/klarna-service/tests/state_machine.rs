@@ -93,8 +93,8 @@ impl ReferenceStateMachine for Model {
 
     fn preconditions(state: &Self, step: &Step) -> bool {
         match step {
-            Step::Advance(m) => state.elapsed_minutes + m + 1 <= MAX_ELAPSED_MINUTES,
-            Step::Reconcile => state.elapsed_minutes + 1 <= MAX_ELAPSED_MINUTES,
+            Step::Advance(m) => state.elapsed_minutes + m < MAX_ELAPSED_MINUTES,
+            Step::Reconcile => state.elapsed_minutes < MAX_ELAPSED_MINUTES,
             _ => true,
         }
     }

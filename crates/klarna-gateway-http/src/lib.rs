@@ -1,5 +1,7 @@
 //! Klarna HTTP gateway: `KlarnaClient`, a typed reqwest client for every operation of
-//! Klarna's Payments, Customer Token and Order Management APIs (API.md §0).
+//! Klarna's Payments, Customer Token and Order Management APIs (API.md §0), and
+//! [`KlarnaGateway`], the service's `PaymentGateway` port implemented on top of it (with
+//! [`UuidKeys`], the `IdempotencyKeys` port, and [`validate`], local checks of request bodies).
 //!
 //! What every call does (DESIGN.md §6, `docs/klarna/gateway-facts.md`):
 //!
@@ -37,9 +39,12 @@
 mod client;
 mod config;
 mod error;
+pub mod gateway;
+mod keys;
 mod operation;
 mod ops;
 pub mod retry;
+pub mod validate;
 
 pub use client::{
     CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,
@@ -47,6 +52,8 @@ pub use client::{
 };
 pub use config::{Credentials, Environment, IdempotencyKey, Region, Timeouts};
 pub use error::{ErrorClass, KlarnaError};
+pub use gateway::{KlarnaGateway, gateway_error};
+pub use keys::UuidKeys;
 pub use operation::{HttpMethod, Operation};
 pub use retry::RetryConfig;
 

@@ -1,0 +1,867 @@
+//! `KlarnaGateway`: the `PaymentGateway` port implemented on [`KlarnaClient`], with the
+//! conversions domain ↔ wire and the mapping [`KlarnaError`] → [`GatewayError`].
+//!
+//! What goes out is exactly the [`Cart`] given (every field of each line), our payment id as
+//! `merchant_reference1`, and the port's idempotency key as the call's key, so the client's own
+//! retries reuse it.
+//!
+//! # Error mapping ([`gateway_error`])
+//!
+//! | Klarna's answer | [`ErrorAction`] | may have reached |
+//! |---|---|---|
+//! | connect failed (not sent) | `Retry` | no |
+//! | invalid local input | `InvalidRequest` | no |
+//! | 429 after the client's retries | `Retry` (refused before processing) | yes |
+//! | transport failed after sending, 5xx, 3xx, malformed or oversized answer — mutating call | `OutcomeUnknown` | yes |
+//! | the same on a read | `Retry` | yes |
+//! | 401; 403 `MERCHANT_INACTIVE` | `Unauthorized` | yes |
+//! | 404 or 403 `INVALID_OPERATION` on P4–P6; 409 on P5/P6 | `Reauthorize` | yes |
+//! | 404 `SESSION_COMPLETED` elsewhere (P3) | `Rejected` (the session exists, it is closed) | yes |
+//! | other 404 | `NotFound` | yes |
+//! | other 403, 409, 422 | `Rejected` | yes |
+//! | 400, 413, other 4xx | `InvalidRequest` | yes |
+
+use async_trait::async_trait;
+use klarna_api as api;
+use klarna_domain::{
+    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
+    IdempotencyKey as DomainKey, LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId,
+    Timestamp, TokenStatus,
+};
+use klarna_ports::{
+    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
+    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionState,
+};
+
+use crate::client::KlarnaClient;
+use crate::config::IdempotencyKey;
+use crate::error::KlarnaError;
+use crate::operation::Operation;
+
+/// Klarna as the service's [`PaymentGateway`], over a [`KlarnaClient`].
+///
+/// ```no_run
+/// use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway};
+/// # fn run() -> Result<(), klarna_gateway_http::KlarnaError> {
+/// let client = KlarnaClient::builder(Credentials::new("user", "secret")).build()?;
+/// let gateway = KlarnaGateway::new(client);
+/// # let _ = gateway;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct KlarnaGateway {
+    client: KlarnaClient,
+}
+
+impl KlarnaGateway {
+    /// Wraps a client.
+    #[must_use]
+    pub fn new(client: KlarnaClient) -> Self {
+        Self { client }
+    }
+
+    /// The low-level client (for operations the port does not cover).
+    #[must_use]
+    pub fn client(&self) -> &KlarnaClient {
+        &self.client
+    }
+}
+
+// ----- errors -----
+
+/// Maps a client error of `op` to the port's error (see the module docs for the table).
+#[must_use]
+pub fn gateway_error(op: Operation, error: &KlarnaError) -> GatewayError {
+    let operation = error.operation().unwrap_or(op);
+    let reached = error.may_have_reached_klarna();
+    let unknown_or_retry = if operation.is_mutating() {
+        ErrorAction::OutcomeUnknown
+    } else {
+        ErrorAction::Retry
+    };
+    let action = match error {
+        KlarnaError::NotSent { .. } => ErrorAction::Retry,
+        KlarnaError::InvalidInput { .. } => ErrorAction::InvalidRequest,
+        KlarnaError::MaybeSent { .. }
+        | KlarnaError::MalformedResponse { .. }
+        | KlarnaError::ResponseTooLarge { .. } => unknown_or_retry,
+        KlarnaError::Api {
+            status, error_code, ..
+        } => status_action(operation, *status, error_code.as_deref(), unknown_or_retry),
+    };
+    let (status, code, messages, correlation_id) = match error {
+        KlarnaError::Api {
+            status,
+            error_code,
+            error_messages,
+            correlation_id,
+            ..
+        } => (
+            Some(*status),
+            error_code.clone(),
+            error_messages.clone(),
+            correlation_id.clone(),
+        ),
+        KlarnaError::MalformedResponse {
+            status,
+            correlation_id,
+            ..
+        }
+        | KlarnaError::ResponseTooLarge {
+            status,
+            correlation_id,
+            ..
+        } => (Some(*status), None, Vec::new(), correlation_id.clone()),
+        KlarnaError::NotSent { .. }
+        | KlarnaError::MaybeSent { .. }
+        | KlarnaError::InvalidInput { .. } => (None, None, Vec::new(), None),
+    };
+    GatewayError {
+        operation: operation.name(),
+        action,
+        may_have_reached_klarna: reached,
+        status,
+        code,
+        messages,
+        correlation_id,
+    }
+}
+
+fn status_action(
+    op: Operation,
+    status: u16,
+    code: Option<&str>,
+    unknown_or_retry: ErrorAction,
+) -> ErrorAction {
+    let authorization = op.uses_authorization_token();
+    let order_from_authorization =
+        matches!(op, Operation::CreateOrder | Operation::CreateCustomerToken);
+    match (status, code) {
+        // Refused before processing (rate limit): nothing happened.
+        (429, _) => ErrorAction::Retry,
+        (401, _) | (403, Some("MERCHANT_INACTIVE")) => ErrorAction::Unauthorized,
+        (404, _) if authorization => ErrorAction::Reauthorize,
+        (403, Some("INVALID_OPERATION")) if authorization => ErrorAction::Reauthorize,
+        (409, _) if order_from_authorization => ErrorAction::Reauthorize,
+        (404, Some("SESSION_COMPLETED")) => ErrorAction::Rejected,
+        (404, _) => ErrorAction::NotFound,
+        (403 | 409 | 422, _) => ErrorAction::Rejected,
+        (400..=499, _) => ErrorAction::InvalidRequest,
+        // 5xx, and 3xx/1xx/odd codes that a proxy may produce: no definitive answer.
+        _ => unknown_or_retry,
+    }
+}
+
+/// An answer we could not use (a required id missing or invalid): for a mutation the effect
+/// may exist, so it is `OutcomeUnknown`.
+fn malformed(op: Operation, what: &str) -> GatewayError {
+    tracing::warn!(operation = op.name(), what, "unusable answer from Klarna");
+    GatewayError::new(
+        op.name(),
+        if op.is_mutating() {
+            ErrorAction::OutcomeUnknown
+        } else {
+            ErrorAction::Retry
+        },
+        true,
+    )
+}
+
+fn key(op: Operation, key: &DomainKey) -> Result<IdempotencyKey, GatewayError> {
+    IdempotencyKey::new(key.as_str()).map_err(|e| gateway_error(op, &e))
+}
+
+// ----- domain → wire -----
+
+fn wire_line(line: &OrderLine) -> api::OrderLine {
+    let f = line.fields();
+    // US style: a sales-tax line is the tax itself and carries no rate or tax of its own.
+    let sales_tax = f.kind == LineKind::SalesTax;
+    api::OrderLine {
+        r#type: Some(api::OrderLineType::from(f.kind.as_str())),
+        reference: f.reference.clone(),
+        name: f.name.clone(),
+        quantity: f.quantity,
+        quantity_unit: f.quantity_unit.clone(),
+        unit_price: f.unit_price,
+        tax_rate: (!sales_tax).then_some(f.tax_rate),
+        total_amount: f.total_amount,
+        total_discount_amount: Some(f.total_discount_amount),
+        total_tax_amount: (!sales_tax).then_some(f.total_tax_amount),
+        merchant_data: f.merchant_data.clone(),
+        product_url: f.product_url.clone(),
+        image_url: f.image_url.clone(),
+        product_identifiers: f
+            .product_identifiers
+            .as_ref()
+            .map(|p| api::ProductIdentifiers {
+                brand: p.brand.clone(),
+                category_path: p.category_path.clone(),
+                global_trade_item_number: p.global_trade_item_number.clone(),
+                manufacturer_part_number: p.manufacturer_part_number.clone(),
+                color: p.color.clone(),
+                size: p.size.clone(),
+            }),
+        subscription: f.subscription.as_ref().map(|s| api::Subscription {
+            name: s.name.clone(),
+            interval: Some(api::SubscriptionInterval::from(s.interval.as_str())),
+            interval_count: i64::from(s.interval_count),
+        }),
+    }
+}
+
+/// The cart's `order_lines` as Klarna receives them.
+#[must_use]
+pub fn wire_lines(cart: &Cart) -> Vec<api::OrderLine> {
+    cart.lines().iter().map(wire_line).collect()
+}
+
+fn wire_urls(urls: &MerchantUrls) -> Option<api::MerchantUrls> {
+    let wire = api::MerchantUrls {
+        confirmation: urls.confirmation.clone(),
+        notification: urls.notification.clone(),
+        push: urls.push.clone(),
+        authorization: urls.authorization.clone(),
+    };
+    (wire != api::MerchantUrls::default()).then_some(wire)
+}
+
+/// The P1 body for a new session.
+#[must_use]
+pub fn session_body(request: &NewSession) -> api::SessionCreate {
+    let cart = &request.cart;
+    let market = cart.market();
+    api::SessionCreate {
+        intent: Some(api::Intent::from(request.intent.as_str())),
+        purchase_country: market.country().code().to_owned(),
+        purchase_currency: market.currency().code().to_owned(),
+        locale: Some(market.locale().to_string()),
+        order_amount: cart.order_amount(),
+        order_tax_amount: Some(cart.order_tax_amount()),
+        order_lines: wire_lines(cart),
+        merchant_urls: wire_urls(&request.urls),
+        merchant_reference1: Some(request.payment_id.as_str().to_owned()),
+        ..api::SessionCreate::default()
+    }
+}
+
+/// The P5 body: the authorized cart, unchanged, with our payment id and the URLs.
+#[must_use]
+pub fn order_body(request: &PlaceOrder) -> api::CreateOrderRequest {
+    let cart = &request.cart;
+    let market = cart.market();
+    api::CreateOrderRequest {
+        purchase_country: market.country().code().to_owned(),
+        purchase_currency: market.currency().code().to_owned(),
+        locale: Some(market.locale().to_string()),
+        order_amount: cart.order_amount(),
+        order_tax_amount: Some(cart.order_tax_amount()),
+        order_lines: wire_lines(cart),
+        merchant_urls: wire_urls(&request.urls),
+        merchant_reference1: Some(request.payment_id.as_str().to_owned()),
+        ..api::CreateOrderRequest::default()
+    }
+}
+
+/// The P6 body.
+#[must_use]
+pub fn customer_token_body(request: &CreateCustomerToken) -> api::CustomerTokenCreationRequest {
+    let market = request.market;
+    api::CustomerTokenCreationRequest {
+        purchase_country: market.country().code().to_owned(),
+        purchase_currency: market.currency().code().to_owned(),
+        locale: market.locale().to_string(),
+        description: request.description.clone(),
+        intended_use: Some(api::IntendedUse::Subscription),
+        ..api::CustomerTokenCreationRequest::default()
+    }
+}
+
+/// The T2 body.
+#[must_use]
+pub fn token_order_body(request: &ChargeToken) -> api::CustomerTokenOrder {
+    let cart = &request.cart;
+    api::CustomerTokenOrder {
+        purchase_currency: cart.market().currency().code().to_owned(),
+        locale: Some(cart.market().locale().to_string()),
+        order_amount: cart.order_amount(),
+        order_tax_amount: cart.order_tax_amount(),
+        order_lines: wire_lines(cart),
+        merchant_reference1: Some(request.payment_id.as_str().to_owned()),
+        ..api::CustomerTokenOrder::default()
+    }
+}
+
+// ----- wire → domain -----
+
+/// Parses an RFC 3339 time as Klarna sends it (`2026-11-26T10:00:00.000Z`).
+#[must_use]
+pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let millis = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?;
+    Some(Timestamp::from_unix_millis(millis))
+}
+
+/// Klarna's fraud status; an unknown or missing value reads as `Pending`, the safe reading
+/// (hold the shipment until Klarna decides).
+fn fraud(status: Option<&api::FraudStatus>) -> FraudStatus {
+    status
+        .and_then(|s| FraudStatus::parse(s.as_str()))
+        .unwrap_or(FraudStatus::Pending)
+}
+
+fn placed(op: Operation, order: api::Order) -> Result<OrderPlaced, GatewayError> {
+    let order_id = OrderId::new(order.order_id).map_err(|_| malformed(op, "order_id"))?;
+    Ok(OrderPlaced {
+        order_id,
+        fraud_status: fraud(order.fraud_status.as_ref()),
+        redirect_url: order.redirect_url,
+    })
+}
+
+fn remote_order(requested: &OrderId, o: api::OmOrder) -> Result<RemoteOrder, GatewayError> {
+    let op = Operation::GetOrder;
+    let order_id = match o.order_id {
+        Some(id) => OrderId::new(id).map_err(|_| malformed(op, "order_id"))?,
+        None => requested.clone(),
+    };
+    let status = o
+        .status
+        .as_ref()
+        .and_then(|s| OrderStatus::parse(s.as_str()))
+        .ok_or_else(|| malformed(op, "status"))?;
+    let captures = o
+        .captures
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| {
+            let id = CaptureId::new(c.capture_id?).ok()?;
+            Some((id, c.captured_amount.unwrap_or(0)))
+        })
+        .collect();
+    let refunds = o
+        .refunds
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| {
+            let id = RefundId::new(r.refund_id?).ok()?;
+            Some((id, r.refunded_amount.unwrap_or(0)))
+        })
+        .collect();
+    Ok(RemoteOrder {
+        order_id,
+        status,
+        fraud_status: o.fraud_status.as_ref().map(|s| fraud(Some(s))),
+        order_amount: o.order_amount.unwrap_or(0),
+        captured_amount: o.captured_amount.unwrap_or(0),
+        refunded_amount: o.refunded_amount.unwrap_or(0),
+        merchant_reference1: o.merchant_reference1,
+        captures,
+        refunds,
+        expires_at: o.expires_at.as_deref().and_then(parse_timestamp),
+    })
+}
+
+#[async_trait]
+impl PaymentGateway for KlarnaGateway {
+    async fn create_session(&self, request: &NewSession) -> Result<CreatedSession, GatewayError> {
+        let op = Operation::CreateSession;
+        let created = self
+            .client
+            .create_session(&session_body(request), None)
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        Ok(CreatedSession {
+            session_id: SessionId::new(created.session_id)
+                .map_err(|_| malformed(op, "session_id"))?,
+            client_token: ClientToken::new(created.client_token)
+                .map_err(|_| malformed(op, "client_token"))?,
+            payment_method_categories: created
+                .payment_method_categories
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.identifier.map(|i| i.as_str().to_owned()))
+                .collect(),
+        })
+    }
+
+    async fn read_session(&self, session: &SessionId) -> Result<SessionState, GatewayError> {
+        let read = self
+            .client
+            .read_session(session.as_str())
+            .await
+            .map_err(|e| gateway_error(Operation::ReadSession, &e))?
+            .body;
+        Ok(SessionState {
+            complete: read.status == Some(api::SessionStatus::Complete),
+            expires_at: read.expires_at.as_deref().and_then(parse_timestamp),
+            authorization_token: read
+                .authorization_token
+                .and_then(|t| AuthorizationToken::new(t).ok()),
+        })
+    }
+
+    async fn update_session(&self, session: &SessionId, cart: &Cart) -> Result<(), GatewayError> {
+        let market = cart.market();
+        let body = api::SessionUpdate {
+            purchase_country: Some(market.country().code().to_owned()),
+            purchase_currency: Some(market.currency().code().to_owned()),
+            locale: Some(market.locale().to_string()),
+            order_amount: Some(cart.order_amount()),
+            order_tax_amount: Some(cart.order_tax_amount()),
+            order_lines: Some(wire_lines(cart)),
+            ..api::SessionUpdate::default()
+        };
+        self.client
+            .update_session(session.as_str(), &body, None)
+            .await
+            .map_err(|e| gateway_error(Operation::UpdateSession, &e))?;
+        Ok(())
+    }
+
+    async fn cancel_authorization(
+        &self,
+        authorization: &AuthorizationToken,
+    ) -> Result<(), GatewayError> {
+        self.client
+            .cancel_authorization(authorization.expose_secret(), None)
+            .await
+            .map_err(|e| gateway_error(Operation::CancelAuthorization, &e))?;
+        Ok(())
+    }
+
+    async fn place_order(
+        &self,
+        request: &PlaceOrder,
+        idempotency_key: &DomainKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        let op = Operation::CreateOrder;
+        let order = self
+            .client
+            .create_order(
+                request.authorization.expose_secret(),
+                &order_body(request),
+                Some(key(op, idempotency_key)?),
+            )
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        placed(op, order)
+    }
+
+    async fn create_customer_token(
+        &self,
+        request: &CreateCustomerToken,
+        idempotency_key: &DomainKey,
+    ) -> Result<CustomerTokenId, GatewayError> {
+        let op = Operation::CreateCustomerToken;
+        let created = self
+            .client
+            .create_customer_token(
+                request.authorization.expose_secret(),
+                &customer_token_body(request),
+                Some(key(op, idempotency_key)?),
+            )
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        CustomerTokenId::new(created.token_id).map_err(|_| malformed(op, "token_id"))
+    }
+
+    async fn read_customer_token(
+        &self,
+        token: &CustomerTokenId,
+    ) -> Result<TokenStatus, GatewayError> {
+        let read = self
+            .client
+            .read_customer_token(token.expose_secret())
+            .await
+            .map_err(|e| gateway_error(Operation::ReadCustomerToken, &e))?
+            .body;
+        // An unknown status is read as SUSPENDED: not chargeable now, not necessarily gone.
+        Ok(TokenStatus::parse(read.status.as_str()).unwrap_or(TokenStatus::Suspended))
+    }
+
+    async fn cancel_customer_token(&self, token: &CustomerTokenId) -> Result<(), GatewayError> {
+        self.client
+            .cancel_customer_token(token.expose_secret(), None)
+            .await
+            .map_err(|e| gateway_error(Operation::CancelCustomerToken, &e))?;
+        Ok(())
+    }
+
+    async fn charge_customer_token(
+        &self,
+        request: &ChargeToken,
+        idempotency_key: &DomainKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        let op = Operation::CreateTokenOrder;
+        let order = self
+            .client
+            .create_token_order(
+                request.token.expose_secret(),
+                &token_order_body(request),
+                Some(key(op, idempotency_key)?),
+            )
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        placed(op, order)
+    }
+
+    async fn read_order(&self, order: &OrderId) -> Result<RemoteOrder, GatewayError> {
+        let read = self
+            .client
+            .get_order(order.as_str())
+            .await
+            .map_err(|e| gateway_error(Operation::GetOrder, &e))?
+            .body;
+        remote_order(order, read)
+    }
+
+    async fn capture(
+        &self,
+        order: &OrderId,
+        amount: i64,
+        idempotency_key: &DomainKey,
+    ) -> Result<CaptureId, GatewayError> {
+        let op = Operation::CaptureOrder;
+        let body = api::CaptureObject {
+            captured_amount: amount,
+            ..api::CaptureObject::default()
+        };
+        let created = self
+            .client
+            .capture_order(order.as_str(), &body, Some(key(op, idempotency_key)?))
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        CaptureId::new(created.capture_id).map_err(|_| malformed(op, "capture_id"))
+    }
+
+    async fn refund(
+        &self,
+        order: &OrderId,
+        amount: i64,
+        idempotency_key: &DomainKey,
+    ) -> Result<RefundId, GatewayError> {
+        let op = Operation::RefundOrder;
+        let body = api::RefundObject {
+            refunded_amount: amount,
+            ..api::RefundObject::default()
+        };
+        let created = self
+            .client
+            .refund_order(order.as_str(), &body, Some(key(op, idempotency_key)?))
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        RefundId::new(created.refund_id).map_err(|_| malformed(op, "refund_id"))
+    }
+
+    async fn cancel_order(
+        &self,
+        order: &OrderId,
+        idempotency_key: &DomainKey,
+    ) -> Result<(), GatewayError> {
+        let op = Operation::CancelOrder;
+        self.client
+            .cancel_order(order.as_str(), Some(key(op, idempotency_key)?))
+            .await
+            .map_err(|e| gateway_error(op, &e))?;
+        Ok(())
+    }
+
+    async fn release_remaining_authorization(
+        &self,
+        order: &OrderId,
+        idempotency_key: &DomainKey,
+    ) -> Result<(), GatewayError> {
+        let op = Operation::ReleaseRemainingAuthorization;
+        self.client
+            .release_remaining_authorization(order.as_str(), Some(key(op, idempotency_key)?))
+            .await
+            .map_err(|e| gateway_error(op, &e))?;
+        Ok(())
+    }
+
+    async fn extend_authorization_time(
+        &self,
+        order: &OrderId,
+        idempotency_key: &DomainKey,
+    ) -> Result<(), GatewayError> {
+        let op = Operation::ExtendAuthorizationTime;
+        self.client
+            .extend_authorization_time(order.as_str(), Some(key(op, idempotency_key)?))
+            .await
+            .map_err(|e| gateway_error(op, &e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klarna_domain::{Interval, Market, PaymentId};
+    use std::time::Duration;
+
+    fn api_error(op: Operation, status: u16, code: Option<&str>) -> KlarnaError {
+        KlarnaError::Api {
+            operation: op,
+            status,
+            error_code: code.map(str::to_owned),
+            error_messages: vec!["m".into()],
+            correlation_id: Some("corr".into()),
+            retry_after: Some(Duration::from_secs(1)),
+        }
+    }
+
+    #[test]
+    fn status_mapping_table() {
+        use ErrorAction::*;
+        use Operation::*;
+        let table: &[(Operation, u16, Option<&str>, ErrorAction)] = &[
+            (CreateSession, 400, Some("BAD_VALUE"), InvalidRequest),
+            (CreateOrder, 400, Some("BAD_VALUE"), InvalidRequest),
+            (CreateOrder, 401, None, Unauthorized),
+            (CaptureOrder, 401, None, Unauthorized),
+            (CreateSession, 403, Some("MERCHANT_INACTIVE"), Unauthorized),
+            (CreateOrder, 403, Some("MERCHANT_INACTIVE"), Unauthorized),
+            (CreateOrder, 403, Some("INVALID_OPERATION"), Reauthorize),
+            (
+                CreateCustomerToken,
+                403,
+                Some("INVALID_OPERATION"),
+                Reauthorize,
+            ),
+            (
+                CancelAuthorization,
+                403,
+                Some("INVALID_OPERATION"),
+                Reauthorize,
+            ),
+            (CreateOrder, 403, Some("REJECTED"), Rejected),
+            (CreateOrder, 404, Some("NOT_FOUND"), Reauthorize),
+            (CreateOrder, 404, Some("SESSION_COMPLETED"), Reauthorize),
+            (CreateCustomerToken, 404, None, Reauthorize),
+            (CancelAuthorization, 404, Some("NOT_FOUND"), Reauthorize),
+            (CreateOrder, 409, Some("BAD_VALUE"), Reauthorize),
+            (CreateCustomerToken, 409, None, Reauthorize),
+            (UpdateSession, 404, Some("SESSION_COMPLETED"), Rejected),
+            (UpdateSession, 404, Some("NOT_FOUND"), NotFound),
+            (ReadSession, 404, Some("NOT_FOUND"), NotFound),
+            (GetOrder, 404, Some("NO_SUCH_ORDER"), NotFound),
+            (CreateTokenOrder, 404, Some("TOKEN_NOT_FOUND"), NotFound),
+            (CreateTokenOrder, 403, Some("TOKEN_CANCELED"), Rejected),
+            (
+                CreateTokenOrder,
+                403,
+                Some("PAYMENT_METHOD_FAILED"),
+                Rejected,
+            ),
+            (CreateTokenOrder, 409, None, Rejected),
+            (CaptureOrder, 403, Some("CAPTURE_NOT_ALLOWED"), Rejected),
+            (CaptureOrder, 409, Some("CONFLICT"), Rejected),
+            (CaptureOrder, 422, Some("INVALID_ADDRESS"), Rejected),
+            (CaptureOrder, 413, None, InvalidRequest),
+            (RefundOrder, 400, Some("NOT_FOUND"), InvalidRequest),
+            (CreateOrder, 429, None, Retry),
+            (GetOrder, 429, None, Retry),
+            (CreateOrder, 500, None, OutcomeUnknown),
+            (CaptureOrder, 503, None, OutcomeUnknown),
+            (
+                CreateTokenOrder,
+                503,
+                Some("SERVICE_UNAVAILABLE"),
+                OutcomeUnknown,
+            ),
+            (GetOrder, 500, None, Retry),
+            (ReadSession, 502, None, Retry),
+            (CaptureOrder, 302, None, OutcomeUnknown),
+            (GetOrder, 302, None, Retry),
+        ];
+        for &(op, status, code, expected) in table {
+            let mapped = gateway_error(op, &api_error(op, status, code));
+            assert_eq!(mapped.action, expected, "{op} {status} {code:?}");
+            assert!(mapped.may_have_reached_klarna, "{op} {status}");
+            assert_eq!(mapped.status, Some(status));
+            assert_eq!(mapped.code.as_deref(), code);
+            assert_eq!(mapped.messages, vec!["m".to_owned()]);
+            assert_eq!(mapped.correlation_id.as_deref(), Some("corr"));
+            assert_eq!(mapped.operation, op.name());
+            // Refusals only for 4xx answers (the port's contract).
+            if mapped.action.is_refusal() {
+                assert!((400..500).contains(&status), "{op} {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn transport_mapping_table() {
+        use ErrorAction::*;
+        let not_sent = KlarnaError::NotSent {
+            operation: Operation::CreateOrder,
+            detail: "refused".into(),
+        };
+        let e = gateway_error(Operation::CreateOrder, &not_sent);
+        assert_eq!((e.action, e.may_have_reached_klarna), (Retry, false));
+
+        for op in [
+            Operation::CreateOrder,
+            Operation::CaptureOrder,
+            Operation::CancelCustomerToken,
+        ] {
+            let maybe = KlarnaError::MaybeSent {
+                operation: op,
+                detail: "timeout".into(),
+            };
+            let e = gateway_error(op, &maybe);
+            assert_eq!(
+                (e.action, e.may_have_reached_klarna),
+                (OutcomeUnknown, true)
+            );
+            let malformed = KlarnaError::MalformedResponse {
+                operation: op,
+                status: 200,
+                correlation_id: Some("c".into()),
+                detail: "eof".into(),
+            };
+            let e = gateway_error(op, &malformed);
+            assert_eq!((e.action, e.status), (OutcomeUnknown, Some(200)));
+            assert_eq!(e.correlation_id.as_deref(), Some("c"));
+            let large = KlarnaError::ResponseTooLarge {
+                operation: op,
+                status: 200,
+                correlation_id: None,
+                limit: 1,
+            };
+            assert_eq!(gateway_error(op, &large).action, OutcomeUnknown);
+        }
+        let read = KlarnaError::MaybeSent {
+            operation: Operation::GetOrder,
+            detail: "timeout".into(),
+        };
+        assert_eq!(gateway_error(Operation::GetOrder, &read).action, Retry);
+        let input = KlarnaError::InvalidInput {
+            field: "idempotency_key",
+            reason: "bad".into(),
+        };
+        let e = gateway_error(Operation::CaptureOrder, &input);
+        assert_eq!(
+            (e.action, e.may_have_reached_klarna),
+            (InvalidRequest, false)
+        );
+        assert_eq!(e.operation, "order_management.capture");
+    }
+
+    fn us_cart() -> Cart {
+        let market = Market::parse("US", "USD", "en-US").unwrap();
+        let plan = OrderLine::builder("Plan", 1, 1000)
+            .kind(LineKind::Digital)
+            .reference("SKU-1")
+            .quantity_unit("pcs")
+            .subscription("Plan", Interval::Month, 1)
+            .build()
+            .unwrap();
+        Cart::new(market, vec![plan])
+            .unwrap()
+            .with_sales_tax(85)
+            .unwrap()
+    }
+
+    #[test]
+    fn cart_goes_out_field_for_field() {
+        let cart = us_cart();
+        let order = order_body(&PlaceOrder {
+            payment_id: PaymentId::new("pay_1").unwrap(),
+            cart: cart.clone(),
+            authorization: AuthorizationToken::new("tok").unwrap(),
+            urls: MerchantUrls {
+                confirmation: Some("https://shop.example/done".into()),
+                ..MerchantUrls::default()
+            },
+        });
+        assert_eq!(order.purchase_country, "US");
+        assert_eq!(order.purchase_currency, "USD");
+        assert_eq!(order.locale.as_deref(), Some("en-US"));
+        assert_eq!(order.order_amount, 1085);
+        assert_eq!(order.order_tax_amount, Some(85));
+        assert_eq!(order.merchant_reference1.as_deref(), Some("pay_1"));
+        assert_eq!(
+            order
+                .merchant_urls
+                .as_ref()
+                .and_then(|u| u.confirmation.as_deref()),
+            Some("https://shop.example/done")
+        );
+        let plan = &order.order_lines[0];
+        assert_eq!(plan.r#type, Some(api::OrderLineType::Digital));
+        assert_eq!(plan.reference.as_deref(), Some("SKU-1"));
+        assert_eq!(plan.quantity_unit.as_deref(), Some("pcs"));
+        assert_eq!(plan.tax_rate, Some(0));
+        let sub = plan.subscription.as_ref().unwrap();
+        assert_eq!(sub.interval, Some(api::SubscriptionInterval::Month));
+        assert_eq!(sub.interval_count, 1);
+        let tax = &order.order_lines[1];
+        assert_eq!(tax.r#type, Some(api::OrderLineType::SalesTax));
+        assert_eq!((tax.tax_rate, tax.total_tax_amount), (None, None));
+        assert_eq!(tax.total_amount, 85);
+        // The wire body passes the same local validation the CLI applies.
+        assert_eq!(crate::validate::create_order(&order), Ok(()));
+    }
+
+    #[test]
+    fn wire_orders_read_back() {
+        let o: api::OmOrder = serde_json::from_str(
+            r#"{"order_id":"o-1","status":"PART_CAPTURED","fraud_status":"SOMETHING_NEW",
+                "order_amount":1000,"captured_amount":400,"refunded_amount":100,
+                "merchant_reference1":"pay_1","expires_at":"2026-12-24T10:00:00.000Z",
+                "captures":[{"capture_id":"c-1","captured_amount":400}],
+                "refunds":[{"refund_id":"r-1","refunded_amount":100}]}"#,
+        )
+        .unwrap();
+        let r = remote_order(&OrderId::new("o-1").unwrap(), o).unwrap();
+        assert_eq!(r.status, OrderStatus::PartCaptured);
+        assert_eq!(r.fraud_status, Some(FraudStatus::Pending));
+        assert_eq!(
+            (r.order_amount, r.captured_amount, r.refunded_amount),
+            (1000, 400, 100)
+        );
+        assert_eq!(r.captures, vec![(CaptureId::new("c-1").unwrap(), 400)]);
+        assert_eq!(r.refunds, vec![(RefundId::new("r-1").unwrap(), 100)]);
+        assert_eq!(r.merchant_reference1.as_deref(), Some("pay_1"));
+        assert_eq!(
+            r.expires_at,
+            Some(Timestamp::from_unix_millis(1_798_106_400_000))
+        );
+        let bad: api::OmOrder = serde_json::from_str(r#"{"status":"WHATEVER"}"#).unwrap();
+        let e = remote_order(&OrderId::new("o-1").unwrap(), bad).unwrap_err();
+        assert_eq!(e.action, ErrorAction::Retry);
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn fraud_status_reading() {
+        assert_eq!(
+            fraud(Some(&api::FraudStatus::Accepted)),
+            FraudStatus::Accepted
+        );
+        assert_eq!(
+            fraud(Some(&api::FraudStatus::RejectedAfterReview)),
+            FraudStatus::Rejected
+        );
+        assert_eq!(fraud(None), FraudStatus::Pending);
+        let placed = placed(
+            Operation::CreateOrder,
+            api::Order {
+                order_id: String::new(),
+                ..api::Order::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(placed.action, ErrorAction::OutcomeUnknown);
+    }
+}

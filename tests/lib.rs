@@ -1,1 +1,427 @@
-//! Support code shared by the end-to-end tests (kept empty until needed).
+//! Support shared by the end-to-end tests and the crash-test child process: databases, wiring, crash points.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a panic is a failed test"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use klarna_domain::{
+    AnyPayment, AuthorizationToken, CaptureId, Cart, CustomerToken, CustomerTokenId,
+    IdempotencyKey, ManagedOrder, OrderId, PaymentId, RefundId, SessionId, Span, StageKind,
+    Timestamp, TokenStatus,
+};
+use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, UuidKeys};
+use klarna_ports::{
+    Also, ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession, OrderPlaced,
+    PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, StoreError, SystemClock,
+    Versioned,
+};
+use klarna_service::{PaymentService, ServiceConfig};
+use klarna_store_sql::{SqlStore, SqlStoreOptions, StoreKey};
+
+/// The service as an application wires it, with optional crash points around its ports.
+pub type Service = PaymentService<CrashingGateway, CrashingStore, SystemClock, UuidKeys>;
+
+/// A database for one test: a SQLite file in a temp dir, or a fresh schema on PostgreSQL.
+#[derive(Debug)]
+pub enum Db {
+    /// SQLite file (the directory is removed on drop).
+    Sqlite(tempfile::TempDir, PathBuf),
+    /// A schema on the `DATABASE_URL` server.
+    Postgres {
+        /// Server URL.
+        url: String,
+        /// Schema name.
+        schema: String,
+    },
+}
+
+impl Db {
+    /// A SQLite file in a fresh temp dir.
+    #[must_use]
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("klarna.db");
+        Self::Sqlite(dir, path)
+    }
+
+    /// A fresh schema on `DATABASE_URL`, or `None` on a user's machine without it. In CI (or
+    /// with `KLARNA_TEST_REQUIRE_POSTGRES=1`) a missing database fails the test.
+    #[must_use]
+    pub fn postgres() -> Option<Self> {
+        let url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+        let Some(url) = url else {
+            let required = std::env::var("KLARNA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+                || std::env::var_os("CI").is_some();
+            assert!(
+                !required,
+                "DATABASE_URL is not set but PostgreSQL tests are required"
+            );
+            eprintln!("SKIPPED: PostgreSQL test (set DATABASE_URL to run it)");
+            return None;
+        };
+        let schema = format!("klarna_e2e_{}_{}", std::process::id(), rand_suffix());
+        let status = std::process::Command::new("psql")
+            .args([
+                url.as_str(),
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                &format!("CREATE SCHEMA {schema}"),
+            ])
+            .status()
+            .expect("psql runs");
+        assert!(status.success(), "creating schema {schema} failed");
+        Some(Self::Postgres { url, schema })
+    }
+
+    /// The connection URL.
+    #[must_use]
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite(_, path) => format!("sqlite://{}?mode=rwc", path.display()),
+            Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// The PostgreSQL schema, if any.
+    #[must_use]
+    pub fn schema(&self) -> Option<&str> {
+        match self {
+            Self::Sqlite(..) => None,
+            Self::Postgres { schema, .. } => Some(schema),
+        }
+    }
+
+    /// A new pool on this database (migrations applied).
+    pub async fn store(&self, key: &StoreKey, max_connections: u32) -> SqlStore {
+        connect(&self.url(), self.schema(), key, max_connections).await
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Self::Postgres { url, schema } = self {
+            let _ = std::process::Command::new("psql")
+                .env("PGOPTIONS", "--client-min-messages=warning")
+                .args([
+                    url.as_str(),
+                    "-q",
+                    "-c",
+                    &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                ])
+                .status();
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(u64::from(std::process::id()));
+    format!("{:016x}", h.finish())
+}
+
+/// Connects (and migrates) a store on `url`.
+pub async fn connect(
+    url: &str,
+    schema: Option<&str>,
+    key: &StoreKey,
+    max_connections: u32,
+) -> SqlStore {
+    let mut opts = SqlStoreOptions::new(url, key.clone()).max_connections(max_connections);
+    if let Some(s) = schema {
+        opts = opts.pg_schema(s);
+    }
+    let store = opts.connect().await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// The real HTTP gateway to a Klarna (the simulator) at `base_url`.
+#[must_use]
+pub fn gateway(base_url: &str) -> KlarnaGateway {
+    let client = KlarnaClient::builder(Credentials::new("sim_user", "sim_password"))
+        .base_url(base_url)
+        .build()
+        .unwrap();
+    KlarnaGateway::new(client)
+}
+
+/// A service over the real gateway and a SQL store, reconciling without a grace period.
+#[must_use]
+pub fn service(base_url: &str, store: SqlStore, crash: CrashPoint) -> Service {
+    let config = ServiceConfig {
+        reconcile_grace: Span::millis(0),
+        ..ServiceConfig::default()
+    };
+    PaymentService::new(
+        Arc::new(CrashingGateway {
+            inner: gateway(base_url),
+            crash,
+        }),
+        Arc::new(CrashingStore {
+            inner: store,
+            crash,
+        }),
+        Arc::new(SystemClock),
+        Arc::new(UuidKeys::new(uuid::Uuid::from_u128(
+            0x6b6c_6172_6e61_2d65_3265,
+        ))),
+        config,
+    )
+}
+
+/// Where the crash-test child process aborts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CrashPoint {
+    /// Never.
+    None,
+    /// Right after the pending stage (with its key) was written.
+    AfterPendingWrite,
+    /// After Klarna answered, before the answer is recorded.
+    AfterAnswer,
+}
+
+impl CrashPoint {
+    /// Parses the name used between parent and child.
+    #[must_use]
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "after_pending_write" => Self::AfterPendingWrite,
+            "after_answer" => Self::AfterAnswer,
+            _ => Self::None,
+        }
+    }
+    /// The name used between parent and child.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::AfterPendingWrite => "after_pending_write",
+            Self::AfterAnswer => "after_answer",
+        }
+    }
+}
+
+fn crash_if(enabled: bool) {
+    if enabled {
+        // abort(): no destructors, no flushing — as close to a power cut as a process gets.
+        std::process::abort();
+    }
+}
+
+/// A store that can abort the process after writing a pending operation.
+#[derive(Debug)]
+pub struct CrashingStore {
+    inner: SqlStore,
+    crash: CrashPoint,
+}
+
+#[async_trait]
+impl PaymentStore for CrashingStore {
+    async fn insert_payment(&self, p: &AnyPayment) -> Result<u64, StoreError> {
+        let r = self.inner.insert_payment(p).await;
+        crash_if(
+            r.is_ok() && self.crash == CrashPoint::AfterPendingWrite && p.pending_op().is_some(),
+        );
+        r
+    }
+    async fn load_payment(
+        &self,
+        id: &PaymentId,
+    ) -> Result<Option<Versioned<AnyPayment>>, StoreError> {
+        self.inner.load_payment(id).await
+    }
+    async fn update_payment(
+        &self,
+        expected: u64,
+        p: &AnyPayment,
+        also: &Also,
+    ) -> Result<u64, StoreError> {
+        let r = self.inner.update_payment(expected, p, also).await;
+        crash_if(
+            r.is_ok() && self.crash == CrashPoint::AfterPendingWrite && p.pending_op().is_some(),
+        );
+        r
+    }
+    async fn find_payment_by_order(
+        &self,
+        o: &OrderId,
+    ) -> Result<Option<Versioned<AnyPayment>>, StoreError> {
+        self.inner.find_payment_by_order(o).await
+    }
+    async fn find_payment_by_session(
+        &self,
+        s: &SessionId,
+    ) -> Result<Option<Versioned<AnyPayment>>, StoreError> {
+        self.inner.find_payment_by_session(s).await
+    }
+    async fn list_payments(&self, limit: usize) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        self.inner.list_payments(limit).await
+    }
+    async fn claim_in_doubt_payments(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        self.inner.claim_in_doubt_payments(now, lease, limit).await
+    }
+    async fn insert_customer_token(&self, t: &CustomerToken) -> Result<u64, StoreError> {
+        self.inner.insert_customer_token(t).await
+    }
+    async fn load_customer_token(
+        &self,
+        id: &CustomerTokenId,
+    ) -> Result<Option<Versioned<CustomerToken>>, StoreError> {
+        self.inner.load_customer_token(id).await
+    }
+    async fn update_customer_token(
+        &self,
+        expected: u64,
+        t: &CustomerToken,
+    ) -> Result<u64, StoreError> {
+        self.inner.update_customer_token(expected, t).await
+    }
+    async fn insert_order(&self, o: &ManagedOrder) -> Result<u64, StoreError> {
+        self.inner.insert_order(o).await
+    }
+    async fn load_order(
+        &self,
+        id: &OrderId,
+    ) -> Result<Option<Versioned<ManagedOrder>>, StoreError> {
+        self.inner.load_order(id).await
+    }
+    async fn update_order(&self, expected: u64, o: &ManagedOrder) -> Result<u64, StoreError> {
+        let r = self.inner.update_order(expected, o).await;
+        crash_if(r.is_ok() && self.crash == CrashPoint::AfterPendingWrite && o.pending().is_some());
+        r
+    }
+    async fn claim_in_doubt_orders(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Versioned<ManagedOrder>>, StoreError> {
+        self.inner.claim_in_doubt_orders(now, lease, limit).await
+    }
+}
+
+/// A gateway that can abort the process after Klarna answered a mutation.
+#[derive(Debug)]
+pub struct CrashingGateway {
+    inner: KlarnaGateway,
+    crash: CrashPoint,
+}
+
+impl CrashingGateway {
+    fn after<T>(&self, r: Result<T, GatewayError>) -> Result<T, GatewayError> {
+        crash_if(r.is_ok() && self.crash == CrashPoint::AfterAnswer);
+        r
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for CrashingGateway {
+    async fn create_session(&self, r: &NewSession) -> Result<CreatedSession, GatewayError> {
+        self.inner.create_session(r).await
+    }
+    async fn read_session(&self, s: &SessionId) -> Result<SessionState, GatewayError> {
+        self.inner.read_session(s).await
+    }
+    async fn update_session(&self, s: &SessionId, c: &Cart) -> Result<(), GatewayError> {
+        self.inner.update_session(s, c).await
+    }
+    async fn cancel_authorization(&self, a: &AuthorizationToken) -> Result<(), GatewayError> {
+        self.inner.cancel_authorization(a).await
+    }
+    async fn place_order(
+        &self,
+        r: &PlaceOrder,
+        k: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        let r = self.inner.place_order(r, k).await;
+        self.after(r)
+    }
+    async fn create_customer_token(
+        &self,
+        r: &CreateCustomerToken,
+        k: &IdempotencyKey,
+    ) -> Result<CustomerTokenId, GatewayError> {
+        let r = self.inner.create_customer_token(r, k).await;
+        self.after(r)
+    }
+    async fn read_customer_token(&self, t: &CustomerTokenId) -> Result<TokenStatus, GatewayError> {
+        self.inner.read_customer_token(t).await
+    }
+    async fn cancel_customer_token(&self, t: &CustomerTokenId) -> Result<(), GatewayError> {
+        self.inner.cancel_customer_token(t).await
+    }
+    async fn charge_customer_token(
+        &self,
+        r: &ChargeToken,
+        k: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        let r = self.inner.charge_customer_token(r, k).await;
+        self.after(r)
+    }
+    async fn read_order(&self, o: &OrderId) -> Result<RemoteOrder, GatewayError> {
+        self.inner.read_order(o).await
+    }
+    async fn capture(
+        &self,
+        o: &OrderId,
+        a: i64,
+        k: &IdempotencyKey,
+    ) -> Result<CaptureId, GatewayError> {
+        let r = self.inner.capture(o, a, k).await;
+        self.after(r)
+    }
+    async fn refund(
+        &self,
+        o: &OrderId,
+        a: i64,
+        k: &IdempotencyKey,
+    ) -> Result<RefundId, GatewayError> {
+        let r = self.inner.refund(o, a, k).await;
+        self.after(r)
+    }
+    async fn cancel_order(&self, o: &OrderId, k: &IdempotencyKey) -> Result<(), GatewayError> {
+        let r = self.inner.cancel_order(o, k).await;
+        self.after(r)
+    }
+    async fn release_remaining_authorization(
+        &self,
+        o: &OrderId,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let r = self.inner.release_remaining_authorization(o, k).await;
+        self.after(r)
+    }
+    async fn extend_authorization_time(
+        &self,
+        o: &OrderId,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let r = self.inner.extend_authorization_time(o, k).await;
+        self.after(r)
+    }
+}
+
+/// The stage a payment has in the store.
+pub async fn stage_of(store: &SqlStore, id: &PaymentId) -> StageKind {
+    store
+        .load_payment(id)
+        .await
+        .unwrap()
+        .expect("payment stored")
+        .value
+        .kind()
+}

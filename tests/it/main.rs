@@ -1,1 +1,11 @@
 //! One end-to-end test binary across the crates, a module per use case.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a failed test"
+)]
+mod crash;
+mod crosscheck;
+mod exactly_once;

@@ -1,0 +1,99 @@
+//! The Klarna toolkit's demo: four payment scenarios end to end, and a small demo shop.
+//!
+//! Two entry points, both filled from plain option structs (the `klarna demo` command line
+//! maps its flags onto them):
+//!
+//! * [`run`] — with no configuration it starts the Klarna simulator in-process, opens a SQLite
+//!   file in a temporary directory, and runs through the real [`klarna_payments::Payments`]
+//!   service and the real HTTP gateway: (1) a one-time purchase with capture and partial
+//!   refund, (2) a subscription (`tokenize`) with two token charges and a cancelled token,
+//!   (3) `buy_and_tokenize`, (4) a cart change after authorization and a declined shopper.
+//!   It prints every stage as it happens and a summary table, and returns a [`DemoReport`]
+//!   that says which steps landed where they should.
+//! * [`serve`] — a demo shop (cart, checkout with Klarna's JS SDK or the simulator's
+//!   stand-in, a subscription with "charge again", an admin page with capture / refund /
+//!   cancel) on `http://127.0.0.1:8080`. [`start_shop`] does the same on any address and
+//!   hands back a [`Shop`] handle (tests use it).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), klarna_demo::DemoError> {
+//! let report = klarna_demo::run(klarna_demo::DemoOptions::default()).await?;
+//! std::process::exit(if report.all_landed() { 0 } else { 1 });
+//! # }
+//! ```
+//!
+//! With `playground: true` and `KLARNA_USERNAME` / `KLARNA_PASSWORD` (and `KLARNA_REGION`) set,
+//! both target Klarna's playground instead. The shopper's step then needs a real browser:
+//! [`run`] does what is possible server-side (it opens the sessions and prints their ids) and
+//! reports the rest as skipped; [`serve`] loads Klarna's real SDK from
+//! `https://x.klarnacdn.net/kp/lib/v1/api.js`.
+
+mod backend;
+pub mod catalog;
+mod pages;
+mod report;
+mod scenarios;
+mod shop;
+
+use std::net::SocketAddr;
+
+pub use report::{DemoReport, Outcome, StepReport};
+pub use scenarios::run;
+pub use shop::{Shop, serve, start_shop};
+
+/// Options of [`run`]. `Default` is the offline demo: simulator in-process, SQLite in a
+/// temporary directory.
+#[derive(Clone, Debug, Default)]
+pub struct DemoOptions {
+    /// Target Klarna's playground with `KLARNA_USERNAME` / `KLARNA_PASSWORD` (and
+    /// `KLARNA_REGION`) instead of the in-process simulator.
+    pub playground: bool,
+    /// The store: `sqlite://klarna-demo.db?mode=rwc`, `memory:`, `postgres://…`. Default: a
+    /// SQLite file in a temporary directory, removed afterwards. A file you name is kept; its
+    /// tokens are encrypted with `KLARNA_STORE_KEY` (64 hex digits) when set, else with a key
+    /// generated for this run.
+    pub store_url: Option<String>,
+}
+
+/// Options of [`serve`] and [`start_shop`].
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// As [`DemoOptions::playground`]; the checkout then loads Klarna's real SDK.
+    pub playground: bool,
+    /// As [`DemoOptions::store_url`].
+    pub store_url: Option<String>,
+    /// Where to listen (default `127.0.0.1:8080`; port `0` picks a free one).
+    pub addr: SocketAddr,
+    /// The shop's public base URL, for Klarna's callbacks (`merchant_urls.authorization`).
+    /// Default `http://<addr>`; against the playground it must be an HTTPS URL Klarna can
+    /// reach (a tunnel), else the callback is simply not received and the browser's copy of
+    /// the authorization is used.
+    pub public_url: Option<String>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            playground: false,
+            store_url: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+        }
+    }
+}
+
+/// Why the demo could not run (a step that does not land is not an error: it is in the
+/// [`DemoReport`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The configuration is incomplete or invalid (e.g. `--playground` without credentials).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The service could not be wired (store, gateway).
+    #[error(transparent)]
+    Build(#[from] klarna_payments::BuildError),
+    /// Starting the simulator or binding the shop's address failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,380 @@
+//! The demo shop's pages: server-rendered HTML strings, no front-end build step. Elements the
+//! browser test uses have stable ids.
+
+use std::fmt::Write as _;
+
+use klarna_payments::{AnyPayment, Cart, ManagedOrder};
+
+use crate::catalog::{PRODUCTS, sek};
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Encodes a value for a URL query (`?msg=...`).
+pub(crate) fn query_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A JavaScript string literal (JSON is valid JavaScript); `</` is broken up so the value
+/// cannot close the surrounding `<script>`.
+fn js_string(s: &str) -> String {
+    serde_json::to_string(s)
+        .unwrap_or_else(|_| "\"\"".to_owned())
+        .replace("</", "<\\/")
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#17120f}\
+nav a{margin-right:1rem}h1{font-size:1.6rem}table{border-collapse:collapse;width:100%;font-size:.85rem}\
+td,th{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}\
+.card{border:1px solid #ddd;border-radius:8px;padding:1rem;margin:.5rem 0}.money{font-variant-numeric:tabular-nums}\
+.msg{background:#e9f7ef;border:1px solid #7bc99a;padding:.6rem;border-radius:6px}\
+.err{background:#fdecea;border:1px solid #e57373;padding:.6rem;border-radius:6px}\
+button{background:#ffb3c7;border:0;border-radius:6px;padding:.5rem 1rem;font-weight:600;cursor:pointer}\
+button:disabled{opacity:.5}input[type=number]{width:4rem}.muted{color:#666;font-size:.85rem}form.inline{display:inline}";
+
+/// The page frame.
+pub(crate) fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · Klarna demo shop</title>\
+<style>{STYLE}</style></head><body><nav><a id=\"nav-shop\" href=\"/\">Shop</a><a id=\"nav-admin\" href=\"/admin\">Admin</a></nav>\
+<h1>{t}</h1>{body}</body></html>",
+        t = esc(title)
+    )
+}
+
+/// An error page: what went wrong and what was (not) lost.
+pub(crate) fn error(title: &str, message: &str, next: Option<(&str, &str)>) -> String {
+    let mut body = format!("<p id=\"error\" class=\"err\">{}</p>", esc(message));
+    if let Some((href, label)) = next {
+        let _ = write!(
+            body,
+            "<p><a id=\"error-next\" href=\"{}\">{}</a></p>",
+            esc(href),
+            esc(label)
+        );
+    }
+    layout(title, &body)
+}
+
+/// The cart page: one-time products and the subscription.
+pub(crate) fn home(simulator: bool) -> String {
+    let mut body = String::from("<p class=\"muted\">A demo shop for the Klarna Payments toolkit. ");
+    body.push_str(if simulator {
+        "Klarna is the in-process simulator: no real money, no real credit check.</p>"
+    } else {
+        "Klarna is the playground: test data only.</p>"
+    });
+    body.push_str("<form id=\"cart-form\" method=\"post\" action=\"/checkout\"><div id=\"cart\">");
+    for p in PRODUCTS.iter().filter(|p| !p.subscription) {
+        let _ = write!(
+            body,
+            "<div class=\"card\" id=\"product-{sku}\"><strong>{name}</strong> <span class=\"money\">{price}</span> \
+<label>Quantity <input type=\"number\" min=\"0\" max=\"99\" id=\"qty-{sku}\" name=\"qty-{sku}\" value=\"{qty}\"></label>\
+<input type=\"hidden\" name=\"price-{sku}\" value=\"{minor}\"></div>",
+            sku = p.sku,
+            name = esc(p.name),
+            price = sek(p.unit_price),
+            qty = i32::from(p.sku == "shoe"),
+            minor = p.unit_price,
+        );
+    }
+    body.push_str("</div><button id=\"checkout-button\" type=\"submit\">Check out with Klarna</button></form>");
+    for p in PRODUCTS.iter().filter(|p| p.subscription) {
+        let _ = write!(
+            body,
+            "<h2>Subscription</h2><form id=\"subscribe-form\" method=\"post\" action=\"/subscribe\"><div class=\"card\" id=\"product-{sku}\">\
+<strong>{name}</strong> <span class=\"money\">{price} per month</span>\
+<input type=\"hidden\" name=\"price-{sku}\" value=\"{minor}\">\
+<p class=\"muted\">Authorize once with Klarna (intent <code>tokenize</code>); the shop charges the first month now and can charge again later without you.</p>\
+<button id=\"subscribe-button\" type=\"submit\">Subscribe with Klarna</button></div></form>",
+            sku = p.sku,
+            name = esc(p.name),
+            price = sek(p.unit_price),
+            minor = p.unit_price,
+        );
+    }
+    layout("Klarna demo shop", &body)
+}
+
+fn cart_table(cart: &Cart) -> String {
+    let mut t = String::from(
+        "<table id=\"cart-lines\"><tr><th>item</th><th>qty</th><th>price</th><th>total</th></tr>",
+    );
+    for l in cart.lines() {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{}</td><td class=\"money\">{}</td><td class=\"money\">{}</td></tr>",
+            esc(l.name()),
+            l.quantity(),
+            sek(l.unit_price()),
+            sek(l.total_amount())
+        );
+    }
+    let _ = write!(
+        t,
+        "<tr><th colspan=\"3\">Total (VAT {})</th><th id=\"cart-total\" class=\"money\">{}</th></tr></table>",
+        sek(cart.order_tax_amount()),
+        cart.total()
+    );
+    t
+}
+
+/// Everything the checkout page needs.
+pub(crate) struct CheckoutView<'a> {
+    pub(crate) payment_id: &'a str,
+    pub(crate) intent: &'a str,
+    pub(crate) cart: &'a Cart,
+    pub(crate) client_token: &'a str,
+    pub(crate) category: &'a str,
+    pub(crate) sdk_url: &'a str,
+    pub(crate) simulator: bool,
+}
+
+/// The checkout page: loads Klarna's SDK, `init` → `load` → `authorize`, then posts the
+/// `authorization_token` to the server.
+pub(crate) fn checkout(v: &CheckoutView<'_>) -> String {
+    let mut body = format!(
+        "<p class=\"muted\">Payment <code id=\"payment-id\">{pid}</code> · intent <code>{intent}</code></p>{cart}\
+<div id=\"klarna-payments-container\" class=\"card\"></div><p id=\"klarna-status\" class=\"muted\">Loading Klarna…</p>\
+<p id=\"klarna-error\" class=\"err\" hidden></p>",
+        pid = esc(v.payment_id),
+        intent = esc(v.intent),
+        cart = cart_table(v.cart),
+    );
+    if v.simulator {
+        body.push_str("<p class=\"muted\"><label><input type=\"checkbox\" id=\"simulate-decline\"> simulate a declined shopper</label></p>");
+    }
+    let _ = write!(
+        body,
+        "<button id=\"authorize-button\" type=\"button\" disabled>Pay with Klarna</button>\
+<form id=\"authorize-form\" method=\"post\" action=\"/payments/{pid}/complete\"><input type=\"hidden\" name=\"authorization_token\" id=\"authorization-token\"></form>\
+<script src=\"{sdk}\"></script>\
+<script>\
+(function(){{\
+var category={category};\
+var button=document.getElementById('authorize-button');\
+var status=document.getElementById('klarna-status');\
+var error=document.getElementById('klarna-error');\
+function fail(text){{error.textContent=text;error.hidden=false;}}\
+try{{\
+Klarna.Payments.init({{client_token:{token}}});\
+Klarna.Payments.load({{container:'#klarna-payments-container',payment_method_category:category}},{{}},function(res){{\
+if(res.show_form){{status.textContent='Klarna is ready';button.disabled=false;}}else{{status.textContent='Klarna is not available for this purchase';}}\
+}});\
+}}catch(e){{fail('Klarna could not start: '+e.name);}}\
+button.addEventListener('click',function(){{\
+button.disabled=true;error.hidden=true;\
+var decline=document.getElementById('simulate-decline');\
+window.KLARNA_SIM_DECLINE=!!(decline&&decline.checked);\
+Klarna.Payments.authorize({{payment_method_category:category}},{{}},function(res){{\
+if(res.approved&&res.authorization_token){{\
+status.textContent='Approved, placing the order…';\
+document.getElementById('authorization-token').value=res.authorization_token;\
+document.getElementById('authorize-form').submit();\
+}}else{{\
+fail(res.show_form?'Klarna could not approve this payment. Check your details and try again.':'Klarna declined this payment. Nothing was charged; please choose another way to pay.');\
+if(res.show_form){{button.disabled=false;}}\
+}}\
+}});\
+}});\
+}})();\
+</script>",
+        pid = esc(v.payment_id),
+        sdk = esc(v.sdk_url),
+        category = js_string(v.category),
+        token = js_string(v.client_token),
+    );
+    layout("Checkout", &body)
+}
+
+/// One subscription charge, for the confirmation page.
+pub(crate) struct ChargeView {
+    pub(crate) id: String,
+    pub(crate) stage: String,
+    pub(crate) order: String,
+    pub(crate) amount: String,
+}
+
+/// What the confirmation page shows.
+pub(crate) struct PaymentView<'a> {
+    pub(crate) payment: &'a AnyPayment,
+    pub(crate) charges: &'a [ChargeView],
+    pub(crate) next_charge_id: Option<String>,
+    pub(crate) message: Option<&'a str>,
+}
+
+/// The confirmation page (and the subscription page with "charge again").
+pub(crate) fn payment(v: &PaymentView<'_>) -> String {
+    let p = v.payment;
+    let mut body = String::new();
+    if let Some(m) = v.message {
+        let _ = write!(body, "<p id=\"charge-result\" class=\"msg\">{}</p>", esc(m));
+    }
+    let headline = match p.kind().as_str() {
+        "ordered" => "Thank you! Your order is placed.",
+        "tokenized" => "Your subscription is set up.",
+        "fraud_review" => "Thank you! Your order is being reviewed by Klarna.",
+        "order_pending" | "token_pending" => {
+            "We are confirming your order with Klarna; this page will show the result. Do not pay again."
+        }
+        "cancelled" => "This payment was cancelled.",
+        _ => "Payment status",
+    };
+    let _ = write!(
+        body,
+        "<div id=\"confirmation\" class=\"card\"><p><strong>{}</strong></p><table>\
+<tr><th>payment</th><td id=\"payment-id\">{}</td></tr>\
+<tr><th>stage</th><td id=\"payment-stage\">{}</td></tr>\
+<tr><th>amount</th><td id=\"payment-amount\" class=\"money\">{}</td></tr>",
+        esc(headline),
+        esc(p.id().as_str()),
+        esc(p.kind().as_str()),
+        p.cart().total(),
+    );
+    if let Some(o) = p.order_id() {
+        let _ = write!(
+            body,
+            "<tr><th>Klarna order</th><td id=\"order-id\">{}</td></tr>",
+            esc(o.as_str())
+        );
+    }
+    if p.customer_token().is_some() {
+        body.push_str("<tr><th>customer token</th><td id=\"customer-token\">stored (encrypted at rest, never shown)</td></tr>");
+    }
+    body.push_str("</table>");
+    body.push_str(&cart_table(p.cart()));
+    body.push_str("</div>");
+    if p.customer_token().is_some() {
+        body.push_str("<h2>Charges</h2><table id=\"charges\"><tr><th>charge</th><th>stage</th><th>Klarna order</th><th>amount</th></tr>");
+        for c in v.charges {
+            let _ = write!(
+                body,
+                "<tr class=\"charge\" id=\"charge-{id}\"><td>{id}</td><td>{stage}</td><td>{order}</td><td class=\"money\">{amount}</td></tr>",
+                id = esc(&c.id),
+                stage = esc(&c.stage),
+                order = esc(&c.order),
+                amount = esc(&c.amount),
+            );
+        }
+        body.push_str("</table>");
+        if let Some(next) = &v.next_charge_id {
+            let _ = write!(
+                body,
+                "<form id=\"charge-form\" method=\"post\" action=\"/subscriptions/{pid}/charge\">\
+<input type=\"hidden\" name=\"charge_id\" value=\"{next}\">\
+<button id=\"charge-again-button\" type=\"submit\">Charge the next month</button>\
+<span class=\"muted\"> Charge id <code>{next}</code>: submitting twice charges once.</span></form>",
+                pid = esc(p.id().as_str()),
+                next = esc(next),
+            );
+        }
+    }
+    layout("Your payment", &body)
+}
+
+/// One row of the admin page.
+pub(crate) struct AdminRow {
+    pub(crate) payment: AnyPayment,
+    pub(crate) order: Option<ManagedOrder>,
+}
+
+/// The admin page: every payment with stage, amounts and Klarna ids, and buttons.
+pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(m) = message {
+        let _ = write!(body, "<p id=\"message\" class=\"msg\">{}</p>", esc(m));
+    }
+    if let Some(e) = error {
+        let _ = write!(body, "<p id=\"error\" class=\"err\">{}</p>", esc(e));
+    }
+    body.push_str(
+        "<table id=\"admin-payments\"><tr><th>payment</th><th>intent</th><th>stage</th><th>amount</th>\
+<th>Klarna order</th><th>order status</th><th>captured</th><th>refunded</th><th>actions</th></tr>",
+    );
+    for r in rows {
+        let p = &r.payment;
+        let pid = esc(p.id().as_str());
+        let currency = p.cart().market().currency();
+        let m = |minor: i64| klarna_payments::Money::new(minor, currency).to_string();
+        let (status, captured, refunded) = match &r.order {
+            Some(o) => (
+                o.status().as_str().to_owned(),
+                m(o.captured()),
+                m(o.refunded()),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
+        let mut actions = String::new();
+        if let Some(o) = &r.order {
+            let oid = esc(o.order_id().as_str());
+            if o.status().capturable() && o.remaining() > 0 {
+                let _ = write!(
+                    actions,
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/capture\">\
+<button id=\"capture-{pid}\" type=\"submit\">Capture {}</button></form> ",
+                    m(o.remaining())
+                );
+            }
+            if o.captured() > o.refunded() {
+                let _ = write!(
+                    actions,
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/refund\">\
+<input id=\"refund-amount-{pid}\" name=\"amount\" size=\"7\" value=\"{}\" aria-label=\"refund amount\">\
+<button id=\"refund-{pid}\" type=\"submit\">Refund</button></form> ",
+                    klarna_payments::Money::new(o.captured() - o.refunded(), currency)
+                        .to_string()
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                );
+            }
+            if o.captured() == 0 && o.status().capturable() {
+                let _ = write!(
+                    actions,
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/cancel\">\
+<button id=\"cancel-{pid}\" type=\"submit\">Cancel order</button></form>"
+                );
+            }
+        } else if matches!(p.kind().as_str(), "open" | "authorized") {
+            let _ = write!(
+                actions,
+                "<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/cancel\">\
+<button id=\"cancel-{pid}\" type=\"submit\">Cancel</button></form>"
+            );
+        }
+        let _ = write!(
+            body,
+            "<tr id=\"payment-{pid}\"><td><a href=\"/payments/{pid}\">{pid}</a></td><td>{intent}</td>\
+<td class=\"stage\">{stage}</td><td class=\"money\">{amount}</td><td class=\"order\">{order}</td><td class=\"order-status\">{status}</td>\
+<td class=\"captured money\">{captured}</td><td class=\"refunded money\">{refunded}</td><td>{actions}</td></tr>",
+            intent = p.intent().as_str(),
+            stage = esc(p.kind().as_str()),
+            amount = p.cart().total(),
+            order = p.order_id().map(|o| esc(o.as_str())).unwrap_or_default(),
+            status = esc(&status),
+        );
+    }
+    body.push_str("</table>");
+    layout("Admin: payments", &body)
+}

@@ -1,0 +1,698 @@
+//! [`run`]: the four scenarios through the real service and HTTP gateway, printing each stage
+//! as it happens, checking each against the simulator's own records, and a summary table.
+
+use std::fmt::Display;
+use std::time::Instant;
+
+use klarna_payments::simulator::{ShopperDecision, Simulator};
+use klarna_payments::{
+    AnyPayment, AuthorizationToken, Cart, ChargeRequest, CustomerTokenId, Intent, MerchantUrls,
+    OrderId, PaymentId, Payments, ServiceError, SessionId, StartCheckout,
+};
+
+use crate::catalog::{self, sek};
+use crate::report::{DemoReport, Outcome, StepReport};
+use crate::{DemoError, DemoOptions, backend};
+
+/// Why a scenario stopped early.
+enum Stop {
+    /// A step did not land: (step, what happened).
+    Failed(String, String),
+    /// A step cannot run here: (step, why).
+    Skipped(String, String),
+}
+
+fn failed(step: &str, why: impl Display) -> Stop {
+    Stop::Failed(step.to_owned(), why.to_string())
+}
+
+/// Fails the step unless `ok`.
+fn ensure(ok: bool, step: &str, why: impl FnOnce() -> String) -> Result<(), Stop> {
+    if ok { Ok(()) } else { Err(failed(step, why())) }
+}
+
+/// What a landed step shows.
+#[derive(Default)]
+struct Row {
+    stage: String,
+    id: String,
+    amount: String,
+}
+
+fn row(stage: impl Display, id: impl Display, amount: impl Display) -> Row {
+    Row {
+        stage: stage.to_string(),
+        id: id.to_string(),
+        amount: amount.to_string(),
+    }
+}
+
+struct Ctx<'a> {
+    payments: &'a Payments,
+    sim: Option<&'a Simulator>,
+    report: DemoReport,
+    scenario: String,
+    started: Instant,
+}
+
+impl Ctx<'_> {
+    fn begin(&mut self, scenario: &str, title: &str) {
+        self.scenario = scenario.to_owned();
+        println!();
+        println!("{scenario} — {title}");
+    }
+
+    /// Prints what is about to be sent, and starts the step's clock.
+    fn sent(&mut self, what: impl Display) {
+        println!("    → {what}");
+        self.started = Instant::now();
+    }
+
+    fn push(&mut self, step: &str, outcome: Outcome, r: Row) {
+        self.report.steps.push(StepReport {
+            scenario: self.scenario.clone(),
+            step: step.to_owned(),
+            outcome,
+            stage: r.stage,
+            klarna_id: r.id,
+            amount: r.amount,
+        });
+    }
+
+    fn landed(&mut self, step: &str, r: Row) {
+        let ms = self.started.elapsed().as_millis();
+        let mut line = format!("    ✓ {step}: {}", r.stage);
+        if !r.id.is_empty() {
+            line.push_str(&format!(" · {}", r.id));
+        }
+        if !r.amount.is_empty() {
+            line.push_str(&format!(" · {}", r.amount));
+        }
+        println!("{line} ({ms} ms)");
+        self.push(step, Outcome::Landed, r);
+    }
+
+    fn stop(&mut self, stop: Stop) {
+        match stop {
+            Stop::Failed(step, why) => {
+                println!("    ✗ {step}: {why}");
+                self.push(&step, Outcome::Failed(why), Row::default());
+            }
+            Stop::Skipped(step, why) => {
+                println!("    – {step}: skipped ({why})");
+                self.push(&step, Outcome::Skipped(why), Row::default());
+            }
+        }
+    }
+
+    /// The shopper's step in the browser, played by the simulator.
+    fn shopper(
+        &mut self,
+        session: &SessionId,
+        approve: bool,
+    ) -> Result<Option<AuthorizationToken>, Stop> {
+        let step = if approve {
+            "shopper authorizes"
+        } else {
+            "shopper declines"
+        };
+        let Some(sim) = self.sim else {
+            return Err(Stop::Skipped(
+                step.to_owned(),
+                "the playground's shopper step needs a browser: try `klarna demo --serve --playground`"
+                    .to_owned(),
+            ));
+        };
+        self.sent(format!(
+            "Klarna.Payments.authorize() in the browser (simulator's shopper step, {})",
+            if approve { "approve" } else { "decline" }
+        ));
+        let decision = if approve {
+            ShopperDecision::approve()
+        } else {
+            ShopperDecision::decline()
+        };
+        let outcome = sim
+            .authorize(session.as_str(), decision)
+            .map_err(|e| failed(step, e))?;
+        match (approve, outcome.approved, outcome.authorization_token) {
+            (true, true, Some(t)) => {
+                let token = AuthorizationToken::new(t).map_err(|e| failed(step, e))?;
+                self.landed(
+                    step,
+                    row("approved, authorization_token issued (60 min)", "", ""),
+                );
+                Ok(Some(token))
+            }
+            (false, false, None) => {
+                self.landed(step, row("declined, no authorization_token", "", ""));
+                Ok(None)
+            }
+            (_, approved, token) => Err(failed(
+                step,
+                format!(
+                    "unexpected shopper outcome: approved={approved}, token {}",
+                    if token.is_some() { "issued" } else { "missing" }
+                ),
+            )),
+        }
+    }
+
+    /// Step 1: opens a session.
+    async fn open(&mut self, intent: Intent, cart: &Cart) -> Result<(PaymentId, SessionId), Stop> {
+        let step = "create session";
+        self.sent(format!(
+            "P1 create session: intent {}, {} line(s), order_amount {}, order_tax_amount {}, {}/{}/{}",
+            intent.as_str(),
+            cart.lines().len(),
+            cart.total(),
+            sek(cart.order_tax_amount()),
+            cart.market().country(),
+            cart.market().currency(),
+            cart.market().locale(),
+        ));
+        let checkout = self
+            .payments
+            .start_checkout(StartCheckout {
+                intent,
+                cart: cart.clone(),
+            })
+            .await
+            .map_err(|e| failed(step, e))?;
+        let stage = self.stage(&checkout.payment_id).await?;
+        ensure(stage == "open", step, || {
+            format!("payment is {stage}, expected open")
+        })?;
+        self.landed(
+            step,
+            row(
+                &stage,
+                format!(
+                    "session {} (payment {})",
+                    checkout.session_id, checkout.payment_id
+                ),
+                cart.total(),
+            ),
+        );
+        Ok((checkout.payment_id, checkout.session_id))
+    }
+
+    async fn stage(&self, id: &PaymentId) -> Result<String, Stop> {
+        self.payments
+            .payment(id)
+            .await
+            .map(|p| p.kind().to_string())
+            .map_err(|e| failed("read payment", e))
+    }
+
+    /// The simulator's own record of an order (independent evidence that the step landed).
+    fn sim_order(
+        &self,
+        step: &str,
+        order: &OrderId,
+    ) -> Result<Option<klarna_payments::simulator::OrderSummary>, Stop> {
+        match self.sim {
+            None => Ok(None),
+            Some(sim) => sim
+                .order(order.as_str())
+                .map(Some)
+                .ok_or_else(|| failed(step, format!("Klarna has no order {order}"))),
+        }
+    }
+}
+
+fn order_of(step: &str, p: &AnyPayment) -> Result<OrderId, Stop> {
+    p.order_id()
+        .cloned()
+        .ok_or_else(|| failed(step, format!("payment is {}, expected an order", p.kind())))
+}
+
+fn token_of(step: &str, p: &AnyPayment) -> Result<CustomerTokenId, Stop> {
+    p.customer_token().cloned().ok_or_else(|| {
+        failed(
+            step,
+            format!("payment is {}, expected a customer token", p.kind()),
+        )
+    })
+}
+
+fn build_cart(step: &str, items: &[(&str, i64)]) -> Result<Cart, Stop> {
+    catalog::cart(items).map_err(|e| failed(step, e))
+}
+
+async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
+    cx.begin(
+        "1 one-time",
+        "session → shopper authorizes → order → capture → partial refund",
+    );
+    let cart = build_cart("cart", &[("shoe", 1), ("socks", 2)])?;
+    let (id, session) = cx.open(Intent::Buy, &cart).await?;
+    let token = cx.shopper(&session, true)?;
+
+    let step = "record authorization";
+    cx.sent("authorization_token from the browser → the server (never logged)");
+    let p = cx
+        .payments
+        .record_authorization(&id, token.ok_or_else(|| failed(step, "no token"))?)
+        .await
+        .map_err(|e| failed(step, e))?;
+    ensure(p.kind().as_str() == "authorized", step, || {
+        format!("payment is {}", p.kind())
+    })?;
+    cx.landed(step, row(p.kind(), "", p.cart().total()));
+
+    let step = "create order";
+    cx.sent(format!(
+        "P5 create order from the authorization: {} (Klarna-Idempotency-Key)",
+        cart.total()
+    ));
+    let p = cx
+        .payments
+        .place_order(&id, None)
+        .await
+        .map_err(|e| failed(step, e))?;
+    let order = order_of(step, &p)?;
+    ensure(p.kind().as_str() == "ordered", step, || {
+        format!("payment is {}", p.kind())
+    })?;
+    let fraud = cx
+        .sim_order(step, &order)?
+        .map(|o| o.fraud_status)
+        .unwrap_or_default();
+    cx.landed(
+        step,
+        row(
+            format!("{} (fraud {fraud})", p.kind()),
+            format!("order {order}"),
+            cart.total(),
+        ),
+    );
+
+    let step = "capture";
+    cx.sent(format!("O2 capture {} of order {order}", cart.total()));
+    let managed = cx
+        .payments
+        .capture(&order, cart.order_amount())
+        .await
+        .map_err(|e| failed(step, e))?;
+    if let Some(o) = cx.sim_order(step, &order)? {
+        ensure(
+            o.captured_amount == cart.order_amount() && o.status == "CAPTURED",
+            step,
+            || {
+                format!(
+                    "Klarna shows {} captured, status {}",
+                    sek(o.captured_amount),
+                    o.status
+                )
+            },
+        )?;
+    }
+    cx.landed(
+        step,
+        row(
+            managed.status().as_str(),
+            format!("order {order}"),
+            sek(managed.captured()),
+        ),
+    );
+
+    let step = "partial refund";
+    let refund = 14_900;
+    cx.sent(format!(
+        "O5 refund {} (one pair of socks) of order {order}",
+        sek(refund)
+    ));
+    let managed = cx
+        .payments
+        .refund(&order, refund)
+        .await
+        .map_err(|e| failed(step, e))?;
+    if let Some(o) = cx.sim_order(step, &order)? {
+        ensure(o.refunded_amount == refund, step, || {
+            format!("Klarna shows {} refunded", sek(o.refunded_amount))
+        })?;
+    }
+    ensure(managed.refunded() == refund, step, || {
+        format!("store shows {} refunded", sek(managed.refunded()))
+    })?;
+    cx.landed(
+        step,
+        row(
+            format!(
+                "{}, refunded {} of {}",
+                managed.status().as_str(),
+                sek(managed.refunded()),
+                sek(managed.captured())
+            ),
+            format!("order {order}"),
+            sek(refund),
+        ),
+    );
+    Ok(())
+}
+
+async fn charge(
+    cx: &mut Ctx<'_>,
+    step: &str,
+    id: &str,
+    token: &CustomerTokenId,
+    cart: &Cart,
+) -> Result<OrderId, Stop> {
+    let payment_id = PaymentId::new(id).map_err(|e| failed(step, e))?;
+    cx.sent(format!(
+        "T2 charge the customer token: {} as payment {payment_id} (shopper absent)",
+        cart.total()
+    ));
+    let p = cx
+        .payments
+        .charge_customer_token(ChargeRequest {
+            payment_id,
+            token: token.clone(),
+            cart: cart.clone(),
+        })
+        .await
+        .map_err(|e| failed(step, e))?;
+    let order = order_of(step, &p)?;
+    if let Some(o) = cx.sim_order(step, &order)? {
+        ensure(o.order_amount == cart.order_amount(), step, || {
+            format!("Klarna's order is {}", sek(o.order_amount))
+        })?;
+    }
+    cx.landed(step, row(p.kind(), format!("order {order}"), cart.total()));
+    Ok(order)
+}
+
+async fn recurring(cx: &mut Ctx<'_>) -> Result<(), Stop> {
+    cx.begin(
+        "2 recurring",
+        "tokenize → authorize → customer token → two charges → cancel the token",
+    );
+    let cart = build_cart("cart", &[("coffee", 1)])?;
+    let (id, session) = cx.open(Intent::Tokenize, &cart).await?;
+    let token = cx.shopper(&session, true)?;
+
+    let step = "create customer token";
+    cx.sent("P6 customer token from the authorization (description, SE/SEK)");
+    let p = cx
+        .payments
+        .create_customer_token(&id, token)
+        .await
+        .map_err(|e| failed(step, e))?;
+    let customer_token = token_of(step, &p)?;
+    cx.landed(
+        step,
+        row(
+            p.kind(),
+            "customer token stored (encrypted; never printed)",
+            "",
+        ),
+    );
+
+    let first = charge(
+        cx,
+        "charge #1",
+        &format!("{id}-period-1"),
+        &customer_token,
+        &cart,
+    )
+    .await?;
+    let second = charge(
+        cx,
+        "charge #2",
+        &format!("{id}-period-2"),
+        &customer_token,
+        &cart,
+    )
+    .await?;
+    let step = "charge #2 again (same id)";
+    let before = cx.sim.map(|s| s.orders().len());
+    let again = charge(cx, step, &format!("{id}-period-2"), &customer_token, &cart).await?;
+    ensure(again == second && again != first, step, || {
+        "a repeated charge id created another order".to_owned()
+    })?;
+    ensure(before == cx.sim.map(|s| s.orders().len()), step, || {
+        "Klarna has a new order".to_owned()
+    })?;
+
+    let step = "cancel the token";
+    cx.sent("T3 cancel the customer token");
+    let t = cx
+        .payments
+        .cancel_customer_token(&customer_token)
+        .await
+        .map_err(|e| failed(step, e))?;
+    ensure(t.status().as_str() == "CANCELLED", step, || {
+        format!("token is {}", t.status().as_str())
+    })?;
+    cx.landed(step, row(format!("token {}", t.status().as_str()), "", ""));
+
+    let step = "charge a cancelled token";
+    cx.sent("T2 charge the cancelled token (must be refused before any call)");
+    let refused = cx
+        .payments
+        .charge_customer_token(ChargeRequest {
+            payment_id: PaymentId::new(format!("{id}-period-3")).map_err(|e| failed(step, e))?,
+            token: customer_token.clone(),
+            cart: cart.clone(),
+        })
+        .await;
+    match refused {
+        Err(ServiceError::Token(e)) => cx.landed(step, row(format!("refused: {e}"), "", "")),
+        Err(e) => return Err(failed(step, format!("refused for the wrong reason: {e}"))),
+        Ok(p) => {
+            return Err(failed(
+                step,
+                format!("charged anyway: payment is {}", p.kind()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn buy_and_tokenize(cx: &mut Ctx<'_>) -> Result<(), Stop> {
+    cx.begin(
+        "3 buy_and_tokenize",
+        "one authorization → an order now and a token for later",
+    );
+    let cart = build_cart("cart", &[("shoe", 1), ("coffee", 1)])?;
+    let (id, session) = cx.open(Intent::BuyAndTokenize, &cart).await?;
+    let token = cx.shopper(&session, true)?;
+
+    let step = "order + customer token";
+    cx.sent(format!(
+        "P5 create order ({}) then P6 customer token, from one authorization",
+        cart.total()
+    ));
+    let p = cx
+        .payments
+        .complete(&id, token)
+        .await
+        .map_err(|e| failed(step, e))?;
+    let order = order_of(step, &p)?;
+    let customer_token = token_of(step, &p)?;
+    cx.sim_order(step, &order)?;
+    cx.landed(
+        step,
+        row(
+            format!("{} with a customer token", p.kind()),
+            format!("order {order}"),
+            cart.total(),
+        ),
+    );
+
+    let refill = build_cart("cart", &[("coffee", 1)])?;
+    charge(
+        cx,
+        "next month's charge",
+        &format!("{id}-period-2"),
+        &customer_token,
+        &refill,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn cart_change(cx: &mut Ctx<'_>) -> Result<(), Stop> {
+    cx.begin(
+        "4a cart change",
+        "authorize → the cart changes → re-authorize → order for the new cart",
+    );
+    let cart = build_cart("cart", &[("shoe", 1)])?;
+    let (id, session) = cx.open(Intent::Buy, &cart).await?;
+    let token = cx.shopper(&session, true)?;
+    let step = "record authorization";
+    cx.sent("authorization_token from the browser → the server");
+    let p = cx
+        .payments
+        .record_authorization(&id, token.ok_or_else(|| failed(step, "no token"))?)
+        .await
+        .map_err(|e| failed(step, e))?;
+    cx.landed(step, row(p.kind(), "", p.cart().total()));
+
+    let step = "cart changes";
+    let bigger = build_cart(step, &[("shoe", 1), ("socks", 1)])?;
+    cx.sent(format!(
+        "P3 update session: {} → {} (the old authorization is released)",
+        cart.total(),
+        bigger.total()
+    ));
+    let p = cx
+        .payments
+        .update_cart(&id, bigger.clone())
+        .await
+        .map_err(|e| failed(step, e))?;
+    ensure(p.kind().as_str() == "open", step, || {
+        format!("payment is {}, expected open", p.kind())
+    })?;
+    cx.landed(
+        step,
+        row(
+            "open: the shopper must authorize again",
+            format!("session {session}"),
+            bigger.total(),
+        ),
+    );
+
+    let step = "order without re-authorization";
+    cx.sent("P5 create order with no new authorization (must be refused before any call)");
+    match cx.payments.place_order(&id, None).await {
+        Err(ServiceError::WrongStage { stage, .. }) => {
+            cx.landed(step, row(format!("refused: payment is {stage}"), "", ""));
+        }
+        Err(e) => return Err(failed(step, format!("refused for the wrong reason: {e}"))),
+        Ok(p) => {
+            return Err(failed(
+                step,
+                format!("ordered anyway: payment is {}", p.kind()),
+            ));
+        }
+    }
+
+    let token = cx.shopper(&session, true)?;
+    let step = "create order (new cart)";
+    cx.sent(format!(
+        "P5 create order with the new authorization: {}",
+        bigger.total()
+    ));
+    let p = cx
+        .payments
+        .place_order(&id, token)
+        .await
+        .map_err(|e| failed(step, e))?;
+    let order = order_of(step, &p)?;
+    if let Some(o) = cx.sim_order(step, &order)? {
+        ensure(o.order_amount == bigger.order_amount(), step, || {
+            format!(
+                "Klarna's order is {}, the cart {}",
+                sek(o.order_amount),
+                bigger.total()
+            )
+        })?;
+    }
+    cx.landed(
+        step,
+        row(p.kind(), format!("order {order}"), bigger.total()),
+    );
+    Ok(())
+}
+
+async fn declined(cx: &mut Ctx<'_>) -> Result<(), Stop> {
+    cx.begin(
+        "4b declined shopper",
+        "the shopper is declined → nothing ordered, nothing lost",
+    );
+    let cart = build_cart("cart", &[("socks", 1)])?;
+    let (id, session) = cx.open(Intent::Buy, &cart).await?;
+    let token = cx.shopper(&session, false)?;
+    let step = "payment after the decline";
+    ensure(token.is_none(), step, || {
+        "a declined shopper got a token".to_owned()
+    })?;
+    let stage = cx.stage(&id).await?;
+    ensure(stage == "open", step, || {
+        format!("payment is {stage}, expected open")
+    })?;
+    if let Some(sim) = cx.sim {
+        let orders = sim
+            .orders()
+            .iter()
+            .filter(|o| o.merchant_reference1.as_deref() == Some(id.as_str()))
+            .count();
+        ensure(orders == 0, step, || {
+            format!("Klarna has {orders} order(s) for it")
+        })?;
+    }
+    cx.landed(
+        step,
+        row(
+            "open: still payable another way, no order at Klarna",
+            "",
+            cart.total(),
+        ),
+    );
+
+    let step = "cancel the payment";
+    cx.sent("the shopper leaves: cancel the payment");
+    let p = cx.payments.cancel(&id).await.map_err(|e| failed(step, e))?;
+    ensure(p.kind().as_str() == "cancelled", step, || {
+        format!("payment is {}", p.kind())
+    })?;
+    cx.landed(step, row(p.kind(), "", cart.total()));
+    Ok(())
+}
+
+/// Runs the four scenarios (see the crate docs), printing each stage as it happens and a
+/// summary table at the end.
+///
+/// # Errors
+/// [`DemoError`] when the demo cannot start (configuration, store, simulator). A step that
+/// does not land is not an error: check [`DemoReport::all_landed`].
+pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
+    println!("klarna demo: the three steps of Klarna Payments, one-time and recurring, end to end");
+    let backend = backend::start(
+        options.playground,
+        options.store_url,
+        MerchantUrls::default(),
+    )
+    .await?;
+    println!("  Klarna: {}", backend.klarna_label);
+    println!("  store:  {}", backend.store_label);
+    println!(
+        "  path:   PaymentService → KlarnaGateway (HTTP) → Klarna; payments stored after every stage"
+    );
+    let mut cx = Ctx {
+        payments: &backend.payments,
+        sim: backend.sim.as_ref(),
+        report: DemoReport::default(),
+        scenario: String::new(),
+        started: Instant::now(),
+    };
+    if let Err(s) = one_time(&mut cx).await {
+        cx.stop(s);
+    }
+    if let Err(s) = recurring(&mut cx).await {
+        cx.stop(s);
+    }
+    if let Err(s) = buy_and_tokenize(&mut cx).await {
+        cx.stop(s);
+    }
+    if let Err(s) = cart_change(&mut cx).await {
+        cx.stop(s);
+    }
+    if let Err(s) = declined(&mut cx).await {
+        cx.stop(s);
+    }
+    let report = cx.report;
+    println!();
+    println!("{report}");
+    if report.all_landed() {
+        println!("every step landed where it should");
+    } else {
+        println!("some steps did NOT land where they should (see ✗ above)");
+    }
+    if let Some(sim) = backend.sim {
+        sim.shutdown().await;
+    }
+    Ok(report)
+}

@@ -1,0 +1,784 @@
+//! The demo shop (axum): cart, checkout with Klarna's JS SDK, subscription with "charge
+//! again", admin page, and Klarna's callbacks. Prices come from the server's catalog only; bad
+//! input gets a clear message and changes nothing.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use klarna_payments::{
+    AnyPayment, AuthorizationToken, ChargeRequest, Intent, MerchantUrls, OrderId, PaymentId,
+    Payments, ServiceError, SessionId, StartCheckout, StoreKey,
+};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use crate::backend::{self, Backend};
+use crate::catalog::{self, PRODUCTS};
+use crate::pages::{self, AdminRow, ChargeView, CheckoutView, PaymentView};
+use crate::{DemoError, ServeOptions};
+
+/// Klarna's real SDK (API.md §5).
+const KLARNA_SDK: &str = "https://x.klarnacdn.net/kp/lib/v1/api.js";
+
+struct Inner {
+    backend: Backend,
+    sdk_url: String,
+    callback_secret: String,
+    /// Payment method categories Klarna offered per payment (the widget must load one of them).
+    categories: Mutex<HashMap<String, String>>,
+}
+
+#[derive(Clone)]
+struct App(Arc<Inner>);
+
+impl App {
+    fn payments(&self) -> &Payments {
+        &self.0.backend.payments
+    }
+    fn simulator(&self) -> bool {
+        self.0.backend.sim.is_some()
+    }
+}
+
+/// A running demo shop. Stops on [`Shop::shutdown`] (or when dropped, with the process).
+pub struct Shop {
+    url: String,
+    app: App,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Shop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shop")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shop {
+    /// The shop's base URL (`http://127.0.0.1:PORT`).
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The service behind the shop (to inspect the store in tests).
+    #[must_use]
+    pub fn payments(&self) -> &Payments {
+        self.app.payments()
+    }
+
+    /// The in-process simulator's base URL, when the shop runs on it.
+    #[must_use]
+    pub fn simulator_url(&self) -> Option<&str> {
+        self.app.0.backend.sim.as_ref().map(|s| s.base_url())
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the shop on `options.addr` (port 0 picks a free one) and returns at once.
+///
+/// # Errors
+/// Binding the address, starting the simulator, opening the store, or (with `playground`)
+/// missing credentials.
+pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
+    let listener = TcpListener::bind(options.addr).await?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    let public = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| url.clone())
+        .trim_end_matches('/')
+        .to_owned();
+    // Klarna's callbacks carry no authentication: a one-time secret in the URL is the
+    // documented way to recognise them (API.md §1.10). Drawn from the OS generator.
+    let secret: String = StoreKey::generate().expose_hex().chars().take(32).collect();
+    let urls = MerchantUrls {
+        authorization: Some(format!("{public}/klarna/authorization?secret={secret}")),
+        notification: Some(format!("{public}/klarna/notification?secret={secret}")),
+        confirmation: Some(format!("{public}/")),
+        push: None,
+    };
+    let backend = backend::start(options.playground, options.store_url, urls).await?;
+    let sdk_url = match &backend.sim {
+        Some(sim) => format!("{}/sim/js/klarna-payments.js", sim.base_url()),
+        None => KLARNA_SDK.to_owned(),
+    };
+    let app = App(Arc::new(Inner {
+        backend,
+        sdk_url,
+        callback_secret: secret,
+        categories: Mutex::new(HashMap::new()),
+    }));
+    let router = router(app.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Shop {
+        url,
+        app,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// Serves the demo shop until Ctrl-C, printing its URLs.
+///
+/// # Errors
+/// As [`start_shop`].
+pub async fn serve(options: ServeOptions) -> Result<(), DemoError> {
+    let shop = start_shop(options).await?;
+    println!("demo shop: {}/", shop.url());
+    println!("  admin:   {}/admin", shop.url());
+    if let Some(sim) = shop.simulator_url() {
+        println!("  Klarna:  simulator at {sim} (its JS stand-in replaces Klarna's SDK)");
+    } else {
+        println!("  Klarna:  playground, with Klarna's SDK from {KLARNA_SDK}");
+    }
+    println!("press Ctrl-C to stop");
+    tokio::signal::ctrl_c().await?;
+    shop.shutdown().await;
+    Ok(())
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/checkout", post(checkout_cart))
+        .route("/subscribe", post(subscribe))
+        .route("/checkout/{id}", get(checkout_page))
+        .route("/payments/{id}", get(payment_page))
+        .route("/payments/{id}/complete", post(complete))
+        .route("/subscriptions/{id}/charge", post(charge_again))
+        .route("/admin", get(admin))
+        .route("/admin/orders/{order}/capture", post(admin_capture))
+        .route("/admin/orders/{order}/refund", post(admin_refund))
+        .route("/admin/orders/{order}/cancel", post(admin_cancel_order))
+        .route("/admin/payments/{id}/cancel", post(admin_cancel_payment))
+        .route("/klarna/authorization", post(authorization_callback))
+        .route("/klarna/notification", post(notification_callback))
+        .with_state(app)
+}
+
+fn page(status: StatusCode, html: String) -> Response {
+    (status, Html(html)).into_response()
+}
+
+fn bad_request(title: &str, message: &str, next: Option<(&str, &str)>) -> Response {
+    page(StatusCode::BAD_REQUEST, pages::error(title, message, next))
+}
+
+/// An error of the service as a page that says what the shopper can do.
+fn service_error(e: &ServiceError, payment: Option<&str>) -> Response {
+    let retry = payment.map(|p| format!("/checkout/{p}"));
+    let again = retry.as_deref().map(|r| (r, "Authorize again"));
+    match e {
+        ServiceError::Reauthorize { .. } | ServiceError::Lifecycle(_) => page(
+            StatusCode::CONFLICT,
+            pages::error(
+                "Please authorize again",
+                &format!(
+                    "Your Klarna authorization expired or no longer matches the cart ({e}). Nothing was charged."
+                ),
+                again,
+            ),
+        ),
+        ServiceError::Refused(_) => page(
+            StatusCode::PAYMENT_REQUIRED,
+            pages::error(
+                "Klarna refused",
+                &format!("Klarna refused this payment ({e}). Nothing was charged."),
+                Some(("/", "Back to the shop")),
+            ),
+        ),
+        ServiceError::OutcomeUnknown { payment_id, .. } | ServiceError::InProgress(payment_id) => {
+            page(
+                StatusCode::ACCEPTED,
+                pages::error(
+                    "Still confirming",
+                    &format!(
+                        "We could not confirm payment {payment_id} with Klarna yet. It is recorded and will be resolved automatically: do not pay again."
+                    ),
+                    Some((&format!("/payments/{payment_id}"), "Check the payment")),
+                ),
+            )
+        }
+        ServiceError::NotFound(what) => page(
+            StatusCode::NOT_FOUND,
+            pages::error(
+                "Not found",
+                &format!("{what} does not exist."),
+                Some(("/", "Back to the shop")),
+            ),
+        ),
+        ServiceError::Invalid(_)
+        | ServiceError::Cart(_)
+        | ServiceError::Ledger(_)
+        | ServiceError::Token(_)
+        | ServiceError::WrongStage { .. } => bad_request(
+            "Not possible",
+            &format!("{e}. Nothing was changed."),
+            Some(("/", "Back to the shop")),
+        ),
+        _ => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::error(
+                "Please try again",
+                &format!("Klarna or the store is unavailable ({e}). Nothing was charged."),
+                Some(("/", "Back to the shop")),
+            ),
+        ),
+    }
+}
+
+async fn home(State(app): State<App>) -> Html<String> {
+    Html(pages::home(app.simulator()))
+}
+
+/// Reads `qty-<sku>` and checks `price-<sku>` against the catalog: a tampered price is
+/// refused with a message, never used.
+fn cart_from_form(
+    form: &HashMap<String, String>,
+    skus: &[&str],
+) -> Result<klarna_payments::Cart, String> {
+    let mut items = Vec::new();
+    for sku in skus {
+        let p = catalog::product(sku).ok_or_else(|| format!("unknown product {sku}"))?;
+        if let Some(sent) = form.get(&format!("price-{sku}"))
+            && sent.trim() != p.unit_price.to_string()
+        {
+            return Err(format!(
+                "price-{sku}: the request says {:?} but {} costs {}. The shop never takes prices from the browser; nothing was charged.",
+                sent,
+                p.name,
+                catalog::sek(p.unit_price)
+            ));
+        }
+        let quantity = match form.get(&format!("qty-{sku}")) {
+            None => 1,
+            Some(q) => q
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("qty-{sku}: {q:?} is not a whole number"))?,
+        };
+        items.push((*sku, quantity));
+    }
+    catalog::cart(&items).map_err(|e| e.to_string())
+}
+
+async fn start(app: &App, intent: Intent, cart: klarna_payments::Cart) -> Response {
+    match app
+        .payments()
+        .start_checkout(StartCheckout { intent, cart })
+        .await
+    {
+        Ok(c) => {
+            let category = c
+                .payment_method_categories
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "pay_later".to_owned());
+            app.0
+                .categories
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(c.payment_id.to_string(), category);
+            Redirect::to(&format!("/checkout/{}", c.payment_id)).into_response()
+        }
+        Err(e) => service_error(&e, None),
+    }
+}
+
+async fn checkout_cart(
+    State(app): State<App>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let skus: Vec<&str> = PRODUCTS
+        .iter()
+        .filter(|p| !p.subscription)
+        .map(|p| p.sku)
+        .collect();
+    match cart_from_form(&form, &skus) {
+        Ok(cart) => start(&app, Intent::Buy, cart).await,
+        Err(m) => bad_request(
+            "Please check your cart",
+            &m,
+            Some(("/", "Back to the cart")),
+        ),
+    }
+}
+
+async fn subscribe(State(app): State<App>, Form(form): Form<HashMap<String, String>>) -> Response {
+    match cart_from_form(&form, &["coffee"]) {
+        Ok(cart) => start(&app, Intent::Tokenize, cart).await,
+        Err(m) => bad_request(
+            "Please check your subscription",
+            &m,
+            Some(("/", "Back to the shop")),
+        ),
+    }
+}
+
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished page, returned at once by the handler"
+)]
+fn payment_id(id: &str) -> Result<PaymentId, Response> {
+    PaymentId::new(id).map_err(|e| {
+        bad_request(
+            "Bad payment id",
+            &e.to_string(),
+            Some(("/", "Back to the shop")),
+        )
+    })
+}
+
+async fn checkout_page(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let pid = match payment_id(&id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let payment = match app.payments().payment(&pid).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&e, None),
+    };
+    let session = match &payment {
+        AnyPayment::Open(p) => p.session().clone(),
+        AnyPayment::Authorized(p) => p.session().clone(),
+        _ => return Redirect::to(&format!("/payments/{pid}")).into_response(),
+    };
+    let category = app
+        .0
+        .categories
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(pid.as_str())
+        .cloned()
+        .unwrap_or_else(|| "pay_later".to_owned());
+    Html(pages::checkout(&CheckoutView {
+        payment_id: pid.as_str(),
+        intent: payment.intent().as_str(),
+        cart: payment.cart(),
+        client_token: session.client_token().expose_secret(),
+        category: &category,
+        sdk_url: &app.0.sdk_url,
+        simulator: app.simulator(),
+    }))
+    .into_response()
+}
+
+/// The charges of a subscription: `<origin>-period-1`, `-2`, … until the first missing one.
+async fn charges(app: &App, origin: &PaymentId) -> Vec<ChargeView> {
+    let mut out = Vec::new();
+    for n in 1..=1_000 {
+        let Ok(id) = PaymentId::new(format!("{origin}-period-{n}")) else {
+            break;
+        };
+        let Ok(p) = app.payments().payment(&id).await else {
+            break;
+        };
+        out.push(ChargeView {
+            id: id.to_string(),
+            stage: p.kind().to_string(),
+            order: p.order_id().map(ToString::to_string).unwrap_or_default(),
+            amount: p.cart().total().to_string(),
+        });
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct PaymentQuery {
+    charged: Option<String>,
+}
+
+async fn payment_page(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(q): Query<PaymentQuery>,
+) -> Response {
+    let pid = match payment_id(&id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let payment = match app.payments().payment(&pid).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&e, None),
+    };
+    let charges = if payment.customer_token().is_some() {
+        charges(&app, &pid).await
+    } else {
+        Vec::new()
+    };
+    let next = payment
+        .customer_token()
+        .map(|_| format!("{pid}-period-{}", charges.len() + 1));
+    let message = q.charged.map(|c| format!("Charged {c}."));
+    Html(pages::payment(&PaymentView {
+        payment: &payment,
+        charges: &charges,
+        next_charge_id: next,
+        message: message.as_deref(),
+    }))
+    .into_response()
+}
+
+async fn complete(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let pid = match payment_id(&id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let retry = format!("/checkout/{pid}");
+    let Some(Ok(token)) = form
+        .get("authorization_token")
+        .map(|t| AuthorizationToken::new(t.trim()))
+    else {
+        return bad_request(
+            "Please authorize again",
+            "authorization_token: missing or empty. Nothing was charged.",
+            Some((&retry, "Back to the checkout")),
+        );
+    };
+    let done = match app.payments().complete(&pid, Some(token)).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&e, Some(pid.as_str())),
+    };
+    // A subscription's first month is charged right away, with the token just created.
+    if done.intent() == Intent::Tokenize
+        && let Some(token) = done.customer_token().cloned()
+        && let Err(r) = charge(&app, &pid, &format!("{pid}-period-1"), token).await
+    {
+        return r;
+    }
+    Redirect::to(&format!("/payments/{pid}")).into_response()
+}
+
+async fn charge(
+    app: &App,
+    origin: &PaymentId,
+    charge_id: &str,
+    token: klarna_payments::CustomerTokenId,
+) -> Result<AnyPayment, Response> {
+    let cart = catalog::cart(&[("coffee", 1)])
+        .map_err(|e| bad_request("Cannot charge", &e.to_string(), None))?;
+    let id = PaymentId::new(charge_id)
+        .map_err(|e| bad_request("Cannot charge", &e.to_string(), None))?;
+    app.payments()
+        .charge_customer_token(ChargeRequest {
+            payment_id: id,
+            token,
+            cart,
+        })
+        .await
+        .map_err(|e| service_error(&e, Some(origin.as_str())))
+}
+
+async fn charge_again(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let pid = match payment_id(&id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let back = format!("/payments/{pid}");
+    let Some(charge_id) = form.get("charge_id").map(|c| c.trim().to_owned()) else {
+        return bad_request(
+            "Cannot charge",
+            "charge_id: missing. Nothing was charged.",
+            Some((&back, "Back")),
+        );
+    };
+    if !charge_id.starts_with(&format!("{pid}-period-")) {
+        return bad_request(
+            "Cannot charge",
+            &format!(
+                "charge_id: {charge_id:?} is not a charge of this subscription. Nothing was charged."
+            ),
+            Some((&back, "Back")),
+        );
+    }
+    let origin = match app.payments().payment(&pid).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&e, None),
+    };
+    let Some(token) = origin.customer_token().cloned() else {
+        return bad_request(
+            "Cannot charge",
+            "This payment has no customer token. Nothing was charged.",
+            Some((&back, "Back")),
+        );
+    };
+    match charge(&app, &pid, &charge_id, token).await {
+        Ok(_) => Redirect::to(&format!(
+            "/payments/{pid}?charged={}",
+            pages::query_encode(&charge_id)
+        ))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct AdminQuery {
+    msg: Option<String>,
+    err: Option<String>,
+}
+
+async fn admin(State(app): State<App>, Query(q): Query<AdminQuery>) -> Response {
+    let listed = match app.payments().store().list_payments(200).await {
+        Ok(l) => l,
+        Err(e) => return service_error(&ServiceError::Store(e), None),
+    };
+    let mut rows = Vec::with_capacity(listed.len());
+    for v in listed {
+        let order = match v.value.order_id() {
+            Some(o) => app.payments().order(o).await.ok(),
+            None => None,
+        };
+        rows.push(AdminRow {
+            payment: v.value,
+            order,
+        });
+    }
+    Html(pages::admin(&rows, q.msg.as_deref(), q.err.as_deref())).into_response()
+}
+
+fn back_to_admin(result: Result<String, String>) -> Response {
+    match result {
+        Ok(m) => Redirect::to(&format!("/admin?msg={}", pages::query_encode(&m))).into_response(),
+        Err(e) => Redirect::to(&format!("/admin?err={}", pages::query_encode(&e))).into_response(),
+    }
+}
+
+fn order_id(order: &str) -> Result<OrderId, String> {
+    OrderId::new(order).map_err(|e| e.to_string())
+}
+
+async fn admin_capture(State(app): State<App>, Path(order): Path<String>) -> Response {
+    let result = async {
+        let id = order_id(&order)?;
+        let o = app.payments().order(&id).await.map_err(|e| e.to_string())?;
+        let amount = o.remaining();
+        let o = app
+            .payments()
+            .capture(&id, amount)
+            .await
+            .map_err(|e| format!("capture of order {id} failed: {e}. Nothing was changed."))?;
+        Ok(format!(
+            "Captured {} of order {id}; order is {}.",
+            klarna_payments::Money::new(amount, o.currency()),
+            o.status().as_str()
+        ))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+/// `149`, `149.5`, `149.00` → minor units, without floats.
+fn parse_amount(text: &str, exponent: u32) -> Result<i64, String> {
+    let t = text.trim();
+    let bad = || format!("amount: {t:?} is not an amount like 149.00");
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let places = usize::try_from(exponent).map_err(|_| bad())?;
+    if frac.len() > places {
+        return Err(format!("amount: {t:?} has more than {places} decimals"));
+    }
+    let scale = 10_i64.pow(exponent);
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let mut frac_digits = frac.to_owned();
+    while frac_digits.len() < places {
+        frac_digits.push('0');
+    }
+    let frac: i64 = if frac_digits.is_empty() {
+        0
+    } else {
+        frac_digits.parse().map_err(|_| bad())?
+    };
+    whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac))
+        .filter(|a| *a > 0)
+        .ok_or_else(|| format!("amount: {t:?} must be positive and not absurdly large"))
+}
+
+async fn admin_refund(
+    State(app): State<App>,
+    Path(order): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let id = order_id(&order)?;
+        let o = app.payments().order(&id).await.map_err(|e| e.to_string())?;
+        let amount = parse_amount(
+            form.get("amount").map_or("", String::as_str),
+            o.currency().exponent(),
+        )?;
+        let o = app
+            .payments()
+            .refund(&id, amount)
+            .await
+            .map_err(|e| format!("refund of order {id} failed: {e}. Nothing was changed."))?;
+        Ok(format!(
+            "Refunded {} of order {id}; refunded in total {}.",
+            klarna_payments::Money::new(amount, o.currency()),
+            klarna_payments::Money::new(o.refunded(), o.currency())
+        ))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+async fn admin_cancel_order(State(app): State<App>, Path(order): Path<String>) -> Response {
+    let result = async {
+        let id = order_id(&order)?;
+        let (p, _) = app
+            .payments()
+            .cancel_order(&id)
+            .await
+            .map_err(|e| format!("cancelling order {id} failed: {e}. Nothing was changed."))?;
+        Ok(format!(
+            "Cancelled order {id}; payment {} is {}.",
+            p.id(),
+            p.kind()
+        ))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+async fn admin_cancel_payment(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let result = async {
+        let pid = PaymentId::new(id).map_err(|e| e.to_string())?;
+        let p =
+            app.payments().cancel(&pid).await.map_err(|e| {
+                format!("cancelling payment {pid} failed: {e}. Nothing was changed.")
+            })?;
+        Ok(format!("Payment {pid} is {}.", p.kind()))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+#[derive(Deserialize)]
+struct Secret {
+    secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AuthorizationCallback {
+    authorization_token: String,
+    session_id: String,
+}
+
+/// Klarna's server-side copy of the authorization (API.md §1.10): any 2xx is success, and
+/// duplicates are harmless.
+async fn authorization_callback(
+    State(app): State<App>,
+    Query(q): Query<Secret>,
+    Json(body): Json<AuthorizationCallback>,
+) -> StatusCode {
+    if q.secret.as_deref() != Some(app.0.callback_secret.as_str()) {
+        return StatusCode::FORBIDDEN;
+    }
+    let (Ok(session), Ok(token)) = (
+        SessionId::new(body.session_id),
+        AuthorizationToken::new(body.authorization_token),
+    ) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    match app
+        .payments()
+        .handle_authorization_callback(&session, token)
+        .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT,
+        Err(ServiceError::NotFound(_)) => StatusCode::NOT_FOUND,
+        Err(e) => {
+            warn!(error = %e, "authorization callback not recorded");
+            // 2xx for refusals that a retry cannot change (e.g. the payment moved on).
+            StatusCode::NO_CONTENT
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    order_id: String,
+}
+
+/// Klarna's fraud notification: only a hint, the service re-reads the order.
+async fn notification_callback(
+    State(app): State<App>,
+    Query(q): Query<Secret>,
+    Json(body): Json<Notification>,
+) -> StatusCode {
+    if q.secret.as_deref() != Some(app.0.callback_secret.as_str()) {
+        return StatusCode::FORBIDDEN;
+    }
+    let Ok(order) = OrderId::new(body.order_id) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    match app.payments().handle_fraud_notification(&order).await {
+        Ok(_) => StatusCode::NO_CONTENT,
+        Err(ServiceError::NotFound(_)) => StatusCode::NOT_FOUND,
+        Err(e) => {
+            warn!(error = %e, "fraud notification not handled");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amount;
+
+    #[test]
+    fn amounts_parse_without_floats() {
+        assert_eq!(parse_amount("149", 2), Ok(14_900));
+        assert_eq!(parse_amount("149.5", 2), Ok(14_950));
+        assert_eq!(parse_amount(" 0.01 ", 2), Ok(1));
+        assert!(parse_amount("1.001", 2).is_err());
+        assert!(parse_amount("-1", 2).is_err());
+        assert!(parse_amount("0", 2).is_err());
+        assert!(parse_amount("1e3", 2).is_err());
+        assert!(parse_amount("", 2).is_err());
+        assert!(parse_amount("99999999999999999999", 2).is_err());
+    }
+}

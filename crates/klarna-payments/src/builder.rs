@@ -1,0 +1,494 @@
+//! `PaymentsBuilder`: wires a ready service from configuration (environment, URLs) or from your
+//! own adapters.
+
+use std::fmt;
+use std::sync::Arc;
+
+use klarna_ports::{
+    Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore, SystemClock,
+};
+use klarna_service::{PaymentService, ServiceConfig};
+
+use crate::Payments;
+
+/// Entry point: `Klarna::builder()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Klarna;
+
+impl Klarna {
+    /// A builder with nothing configured: the playground of region EU, the system clock.
+    #[must_use]
+    pub fn builder() -> PaymentsBuilder {
+        PaymentsBuilder::default()
+    }
+}
+
+/// Where the HTTP gateway sends requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// A Klarna region (`eu`, `na`, `oc`) on the playground or in production.
+    Klarna {
+        /// `eu`, `na` or `oc`.
+        region: String,
+        /// Live system (`true`) or playground (`false`, the default).
+        production: bool,
+    },
+    /// Any base URL: the simulator, a recording proxy.
+    BaseUrl(String),
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Self::Klarna {
+            region: "eu".to_owned(),
+            production: false,
+        }
+    }
+}
+
+/// Why the service could not be wired.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A required setting is missing; the message names it and its environment variable.
+    #[error("missing setting: {0}")]
+    Missing(&'static str),
+    /// A setting does not parse.
+    #[error("invalid setting {name}: {reason}")]
+    Invalid {
+        /// The setting (and its environment variable).
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The configuration needs a feature of this crate that is off.
+    #[error("{what} needs the `{feature}` feature of klarna-payments")]
+    FeatureDisabled {
+        /// What was asked for.
+        what: String,
+        /// The feature to enable.
+        feature: &'static str,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the Klarna client: {0}")]
+    Gateway(String),
+    /// The store could not be opened or migrated.
+    #[error("cannot open the store: {0}")]
+    Store(String),
+}
+
+/// Builds a [`Payments`] service. Every setting has a method; [`Self::from_env`] fills them
+/// from the environment. Adapters you pass ([`Self::gateway`], [`Self::store`], …) win over
+/// configuration.
+#[derive(Default)]
+pub struct PaymentsBuilder {
+    target: Target,
+    username: Option<String>,
+    password: Option<String>,
+    store_url: Option<String>,
+    store_key_hex: Option<String>,
+    key_namespace: Option<String>,
+    config: ServiceConfig,
+    gateway: Option<Arc<dyn PaymentGateway>>,
+    store: Option<Arc<dyn PaymentStore>>,
+    clock: Option<Arc<dyn Clock>>,
+    keys: Option<Arc<dyn IdempotencyKeys>>,
+}
+
+impl fmt::Debug for PaymentsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Credentials and the store key never reach Debug output; the store URL may hold a
+        // database password, so only its scheme is shown.
+        f.debug_struct("PaymentsBuilder")
+            .field("target", &self.target)
+            .field("username", &self.username.as_ref().map(|_| "<set>"))
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "store_url",
+                &self
+                    .store_url
+                    .as_deref()
+                    .map(|u| u.split(':').next().unwrap_or_default()),
+            )
+            .field(
+                "store_key",
+                &self.store_key_hex.as_ref().map(|_| "<redacted>"),
+            )
+            .field("custom_gateway", &self.gateway.is_some())
+            .field("custom_store", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl PaymentsBuilder {
+    /// Reads `KLARNA_USERNAME`, `KLARNA_PASSWORD`, `KLARNA_REGION`, `KLARNA_PRODUCTION`,
+    /// `KLARNA_BASE_URL`, `KLARNA_STORE_URL`, `KLARNA_STORE_KEY` and `KLARNA_KEY_NAMESPACE`
+    /// (those that are set; the others keep their current value).
+    ///
+    /// # Errors
+    /// [`BuildError::Invalid`] for a region other than `eu`, `na`, `oc`, or a
+    /// `KLARNA_PRODUCTION` other than `0`/`1`/`true`/`false`.
+    pub fn from_env(mut self) -> Result<Self, BuildError> {
+        if let Some(u) = env("KLARNA_USERNAME") {
+            self.username = Some(u);
+        }
+        if let Some(p) = env("KLARNA_PASSWORD") {
+            self.password = Some(p);
+        }
+        let production = match env("KLARNA_PRODUCTION").as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                return Err(BuildError::Invalid {
+                    name: "KLARNA_PRODUCTION",
+                    reason: format!("expected 1/true or 0/false, got {other:?}"),
+                });
+            }
+        };
+        if let Some(r) = env("KLARNA_REGION") {
+            self = self.region(&r)?;
+        }
+        if let Target::Klarna { region, .. } = &self.target {
+            self.target = Target::Klarna {
+                region: region.clone(),
+                production,
+            };
+        }
+        if let Some(b) = env("KLARNA_BASE_URL") {
+            self.target = Target::BaseUrl(b);
+        }
+        if let Some(s) = env("KLARNA_STORE_URL") {
+            self.store_url = Some(s);
+        }
+        if let Some(k) = env("KLARNA_STORE_KEY") {
+            self.store_key_hex = Some(k);
+        }
+        if let Some(n) = env("KLARNA_KEY_NAMESPACE") {
+            self.key_namespace = Some(n);
+        }
+        Ok(self)
+    }
+
+    /// The account's region: `eu`, `na` or `oc` (keeps playground/production as set).
+    ///
+    /// # Errors
+    /// [`BuildError::Invalid`] for any other value.
+    pub fn region(mut self, region: &str) -> Result<Self, BuildError> {
+        let r = region.trim().to_ascii_lowercase();
+        if !matches!(r.as_str(), "eu" | "na" | "oc") {
+            return Err(BuildError::Invalid {
+                name: "region (KLARNA_REGION)",
+                reason: format!("expected eu, na or oc, got {region:?}"),
+            });
+        }
+        let production = matches!(
+            self.target,
+            Target::Klarna {
+                production: true,
+                ..
+            }
+        );
+        self.target = Target::Klarna {
+            region: r,
+            production,
+        };
+        Ok(self)
+    }
+
+    /// Production (`true`) or the playground (`false`, the default) of the configured region.
+    #[must_use]
+    pub fn production(mut self, production: bool) -> Self {
+        let region = match &self.target {
+            Target::Klarna { region, .. } => region.clone(),
+            Target::BaseUrl(_) => "eu".to_owned(),
+        };
+        self.target = Target::Klarna { region, production };
+        self
+    }
+
+    /// Sends to this base URL instead of a region's (the simulator, a proxy).
+    #[must_use]
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.target = Target::BaseUrl(url.into());
+        self
+    }
+
+    /// API credentials.
+    #[must_use]
+    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Points the gateway at an in-process simulator (base URL and its credentials).
+    #[cfg(feature = "simulator")]
+    #[must_use]
+    pub fn simulator(self, sim: &klarna_simulator::Simulator) -> Self {
+        self.base_url(sim.base_url())
+            .credentials(sim.username(), sim.password())
+    }
+
+    /// The store: `memory:`, `sqlite://file.db?mode=rwc`, `sqlite::memory:` or
+    /// `postgres://user:pass@host/db`.
+    #[must_use]
+    pub fn store_url(mut self, url: impl Into<String>) -> Self {
+        self.store_url = Some(url.into());
+        self
+    }
+
+    /// The key that encrypts tokens at rest in SQL stores, as 64 hex digits (keep it out of the
+    /// database and its backups).
+    #[must_use]
+    pub fn store_key_hex(mut self, hex: impl Into<String>) -> Self {
+        self.store_key_hex = Some(hex.into());
+        self
+    }
+
+    /// The key that encrypts tokens at rest in SQL stores.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[must_use]
+    pub fn store_key(self, key: &klarna_store_sql::StoreKey) -> Self {
+        self.store_key_hex(key.expose_hex())
+    }
+
+    /// The UUID that names this installation's idempotency keys. Defaults to one derived from
+    /// the username; installations sharing a Klarna account should set different ones.
+    #[must_use]
+    pub fn key_namespace(mut self, uuid: impl Into<String>) -> Self {
+        self.key_namespace = Some(uuid.into());
+        self
+    }
+
+    /// Callback URLs sent with every session and order (`authorization` is Klarna's
+    /// server-side copy of the browser's authorization).
+    #[must_use]
+    pub fn merchant_urls(mut self, urls: MerchantUrls) -> Self {
+        self.config.urls = urls;
+        self
+    }
+
+    /// The whole service configuration (replaces what [`Self::merchant_urls`] set).
+    #[must_use]
+    pub fn config(mut self, config: ServiceConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Your own gateway (a wrapper that measures calls, another HTTP stack, a mock).
+    #[must_use]
+    pub fn gateway(mut self, gateway: Arc<dyn PaymentGateway>) -> Self {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// Your own store (your database, a wrapper around one of ours).
+    #[must_use]
+    pub fn store(mut self, store: Arc<dyn PaymentStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Your own clock (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Your own id and idempotency-key minting (default: UUIDs with the `http` feature).
+    #[must_use]
+    pub fn keys(mut self, keys: Arc<dyn IdempotencyKeys>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Wires the service: builds the HTTP gateway unless one was given, opens (and migrates)
+    /// the store unless one was given.
+    ///
+    /// # Errors
+    /// [`BuildError::Missing`] for missing credentials or store URL, [`BuildError::Invalid`]
+    /// for settings that do not parse, [`BuildError::FeatureDisabled`] when the configuration
+    /// needs an adapter that is not compiled in, [`BuildError::Store`] when the database cannot
+    /// be opened or migrated.
+    pub async fn build(self) -> Result<Payments, BuildError> {
+        let keys = match self.keys.clone() {
+            Some(k) => k,
+            None => self.default_keys()?,
+        };
+        let gateway = match self.gateway.clone() {
+            Some(g) => g,
+            None => self.http_gateway()?,
+        };
+        let store = match self.store.clone() {
+            Some(s) => s,
+            None => self.open_store().await?,
+        };
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        Ok(PaymentService::new(
+            gateway,
+            store,
+            clock,
+            keys,
+            self.config,
+        ))
+    }
+
+    #[cfg(feature = "http")]
+    fn default_keys(&self) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
+        let namespace = match &self.key_namespace {
+            Some(text) => uuid::Uuid::parse_str(text.trim()).map_err(|e| BuildError::Invalid {
+                name: "key namespace (KLARNA_KEY_NAMESPACE)",
+                reason: e.to_string(),
+            })?,
+            // Deterministic per account, so a restart keeps the keys of pending operations.
+            None => uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_URL,
+                format!(
+                    "klarna-payments:{}",
+                    self.username.as_deref().unwrap_or_default()
+                )
+                .as_bytes(),
+            ),
+        };
+        Ok(Arc::new(klarna_gateway_http::UuidKeys::new(namespace)))
+    }
+
+    #[cfg(not(feature = "http"))]
+    fn default_keys(&self) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
+        Err(BuildError::FeatureDisabled {
+            what: "minting ids without PaymentsBuilder::keys".to_owned(),
+            feature: "http",
+        })
+    }
+
+    #[cfg(feature = "http")]
+    fn http_gateway(&self) -> Result<Arc<dyn PaymentGateway>, BuildError> {
+        use klarna_gateway_http::{Credentials, Environment, KlarnaClient, KlarnaGateway, Region};
+        let username = self
+            .username
+            .clone()
+            .ok_or(BuildError::Missing("Klarna username (KLARNA_USERNAME)"))?;
+        let password = self
+            .password
+            .clone()
+            .ok_or(BuildError::Missing("Klarna password (KLARNA_PASSWORD)"))?;
+        let builder = KlarnaClient::builder(Credentials::new(username, password));
+        let builder = match &self.target {
+            Target::BaseUrl(url) => builder.base_url(url.clone()),
+            Target::Klarna { region, production } => {
+                let region = match region.as_str() {
+                    "na" => Region::Na,
+                    "oc" => Region::Oc,
+                    _ => Region::Eu,
+                };
+                let environment = if *production {
+                    Environment::Production
+                } else {
+                    Environment::Playground
+                };
+                builder.region(region).environment(environment)
+            }
+        };
+        let client = builder
+            .build()
+            .map_err(|e| BuildError::Gateway(e.to_string()))?;
+        Ok(Arc::new(KlarnaGateway::new(client)))
+    }
+
+    #[cfg(not(feature = "http"))]
+    fn http_gateway(&self) -> Result<Arc<dyn PaymentGateway>, BuildError> {
+        Err(BuildError::FeatureDisabled {
+            what: "talking to Klarna without PaymentsBuilder::gateway".to_owned(),
+            feature: "http",
+        })
+    }
+
+    async fn open_store(&self) -> Result<Arc<dyn PaymentStore>, BuildError> {
+        let url = self
+            .store_url
+            .clone()
+            .ok_or(BuildError::Missing("store URL (KLARNA_STORE_URL)"))?;
+        let scheme = url.split(':').next().unwrap_or_default().to_owned();
+        match scheme.as_str() {
+            "memory" => Self::memory_store(),
+            "sqlite" | "postgres" | "postgresql" => self.sql_store(&url, &scheme).await,
+            _ => Err(BuildError::Invalid {
+                name: "store URL (KLARNA_STORE_URL)",
+                reason: format!(
+                    "unknown scheme {scheme:?}: use memory:, sqlite://file.db or postgres://…"
+                ),
+            }),
+        }
+    }
+
+    #[cfg(feature = "memory")]
+    fn memory_store() -> Result<Arc<dyn PaymentStore>, BuildError> {
+        Ok(Arc::new(klarna_store_memory::InMemoryStore::new()))
+    }
+
+    #[cfg(not(feature = "memory"))]
+    fn memory_store() -> Result<Arc<dyn PaymentStore>, BuildError> {
+        Err(BuildError::FeatureDisabled {
+            what: "the store URL memory:".to_owned(),
+            feature: "memory",
+        })
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    async fn sql_store(
+        &self,
+        url: &str,
+        scheme: &str,
+    ) -> Result<Arc<dyn PaymentStore>, BuildError> {
+        let wanted = if scheme == "sqlite" {
+            "sqlite"
+        } else {
+            "postgres"
+        };
+        if (wanted == "sqlite" && !cfg!(feature = "sqlite"))
+            || (wanted == "postgres" && !cfg!(feature = "postgres"))
+        {
+            return Err(BuildError::FeatureDisabled {
+                what: format!("the store URL {scheme}:"),
+                feature: wanted,
+            });
+        }
+        let hex = self.store_key_hex.as_deref().ok_or(BuildError::Missing(
+            "store key (KLARNA_STORE_KEY, 64 hex digits)",
+        ))?;
+        let key = klarna_store_sql::StoreKey::from_hex(hex).map_err(|e| BuildError::Invalid {
+            name: "store key (KLARNA_STORE_KEY)",
+            reason: e.to_string(),
+        })?;
+        let store = klarna_store_sql::SqlStore::connect(url, key)
+            .await
+            .map_err(|e| BuildError::Store(e.to_string()))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| BuildError::Store(e.to_string()))?;
+        Ok(Arc::new(store))
+    }
+
+    #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+    async fn sql_store(
+        &self,
+        _url: &str,
+        scheme: &str,
+    ) -> Result<Arc<dyn PaymentStore>, BuildError> {
+        Err(BuildError::FeatureDisabled {
+            what: format!("the store URL {scheme}:"),
+            feature: if scheme == "sqlite" {
+                "sqlite"
+            } else {
+                "postgres"
+            },
+        })
+    }
+}

@@ -1,0 +1,117 @@
+//! Klarna Payments for Rust in one dependency: re-exports, adapter features and a builder that
+//! wires a ready [`Payments`] service from configuration.
+//!
+//! # The whole server-side integration
+//!
+//! Klarna Payments takes three steps (DESIGN.md §1): the server opens a session, the shopper's
+//! browser authorizes in Klarna's widget, the server turns the authorization into an order (or
+//! a customer token for recurring charges). With this crate that is one screen of code:
+//!
+//! ```no_run
+//! use klarna_payments::{AuthorizationToken, Cart, Intent, Klarna, Market, OrderLine, StartCheckout};
+//!
+//! # async fn shop(token_from_browser: String) -> Result<(), Box<dyn std::error::Error>> {
+//! // KLARNA_USERNAME / KLARNA_PASSWORD / KLARNA_REGION, KLARNA_STORE_URL / KLARNA_STORE_KEY.
+//! let klarna = Klarna::builder().from_env()?.build().await?;
+//!
+//! // 1. Initiate: the server opens a session for a validated cart.
+//! let market = Market::parse("SE", "SEK", "sv-SE")?;
+//! let shoe = OrderLine::builder("Trail shoe", 1, 89_900).tax_rate(2_500).build()?;
+//! let cart = Cart::new(market, vec![shoe])?;
+//! let checkout = klarna.start_checkout(StartCheckout { intent: Intent::Buy, cart }).await?;
+//! // Render `checkout.client_token.expose_secret()` into the page for
+//! // `Klarna.Payments.init({client_token})`; keep `checkout.payment_id` in the shopper's session.
+//!
+//! // 2. Check out: the browser calls `Klarna.Payments.authorize(...)` and posts the
+//! //    `authorization_token` back to you.
+//! let token = AuthorizationToken::new(token_from_browser)?;
+//!
+//! // 3. Create the order (idempotent: calling again returns the same order).
+//! let paid = klarna.place_order(&checkout.payment_id, Some(token)).await?;
+//! if let Some(order) = paid.order_id() {
+//!     // After shipping:
+//!     klarna.capture(order, paid.cart().order_amount()).await?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Recurring payments use `Intent::Tokenize` and [`Payments::create_customer_token`] in step
+//! 3, then [`Payments::charge_customer_token`] whenever a period is due; see
+//! `examples/recurring.rs`. Klarna's authorization callback (`merchant_urls.authorization`) goes
+//! to [`Payments::handle_authorization_callback`].
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `http` | yes | [`KlarnaGateway`] over HTTPS and [`UuidKeys`]; the low-level client as [`http`] |
+//! | `sqlite` | yes | [`SqlStore`] on `sqlite://file.db` |
+//! | `postgres` | | [`SqlStore`] on `postgres://…` |
+//! | `memory` | | [`InMemoryStore`] on `memory:` |
+//! | `simulator` | | the in-process Klarna as [`simulator`], and [`PaymentsBuilder::simulator`] |
+//! | `test-util` | | mockall mocks of the ports, `FakeKlarna`, the store contract suite, proptest strategies |
+//!
+//! # Configuration
+//!
+//! [`PaymentsBuilder::from_env`] reads:
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `KLARNA_USERNAME`, `KLARNA_PASSWORD` | API credentials (playground credentials for the playground) |
+//! | `KLARNA_REGION` | `eu` (default), `na`, `oc` |
+//! | `KLARNA_PRODUCTION` | `1`/`true` for the live system; the default is the playground |
+//! | `KLARNA_BASE_URL` | any base URL instead of the region's (the simulator, a proxy) |
+//! | `KLARNA_STORE_URL` | `memory:`, `sqlite://file.db?mode=rwc`, `postgres://…` |
+//! | `KLARNA_STORE_KEY` | 64 hex digits: the key that encrypts tokens at rest in SQL stores |
+//! | `KLARNA_KEY_NAMESPACE` | a UUID naming this installation's idempotency keys |
+//!
+//! Every setting also has a builder method, and your own adapters plug in with
+//! [`PaymentsBuilder::gateway`], [`PaymentsBuilder::store`], [`PaymentsBuilder::clock`] and
+//! [`PaymentsBuilder::keys`] (see `examples/custom_store.rs` and `examples/custom_gateway.rs`).
+
+mod builder;
+
+use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
+
+pub use builder::{BuildError, Klarna, PaymentsBuilder, Target};
+
+/// The pure domain model (carts, money, markets, lifecycles).
+pub use klarna_domain as domain;
+/// The ports the service runs on; implement them to plug in your own adapters.
+pub use klarna_ports as ports;
+/// The use cases.
+pub use klarna_service as service;
+
+pub use klarna_domain::{
+    AnyPayment, AuthorizationToken, Cart, CartError, ClientToken, CustomerToken, CustomerTokenId,
+    FraudStatus, Intent, Interval, LineKind, ManagedOrder, Market, Money, OrderId, OrderLine,
+    OrderStatus, PaymentId, SessionId, StageKind, TokenStatus,
+};
+pub use klarna_ports::{
+    GatewayError, ManualClock, MerchantUrls, SequentialKeys, StoreError, SystemClock, Versioned,
+};
+pub use klarna_service::{
+    ChargeRequest, Checkout, PaymentService, ReconcileReport, ServiceConfig, ServiceError,
+    StartCheckout,
+};
+
+/// The low-level typed HTTP client and Klarna's wire models.
+#[cfg(feature = "http")]
+pub use klarna_gateway_http as http;
+#[cfg(feature = "http")]
+pub use klarna_gateway_http::{Credentials, Environment, KlarnaGateway, Region, UuidKeys};
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use klarna_store_sql::{SqlStore, StoreKey};
+
+#[cfg(feature = "memory")]
+pub use klarna_store_memory::InMemoryStore;
+
+/// The in-process Klarna simulator.
+#[cfg(feature = "simulator")]
+pub use klarna_simulator as simulator;
+
+/// The service over trait objects: one type whatever the adapters, so switching the store or
+/// the gateway is configuration, not a type change. Cheap to clone.
+pub type Payments =
+    PaymentService<dyn PaymentGateway, dyn PaymentStore, dyn Clock, dyn IdempotencyKeys>;

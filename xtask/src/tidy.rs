@@ -122,8 +122,8 @@ const CONFINED: &[Confined] = &[
     },
     Confined {
         dep: "axum",
-        only_in: &["klarna-simulator", "klarna-cli"],
-        why: "HTTP servers are the simulator and the demo shop in the CLI",
+        only_in: &["klarna-simulator", "klarna-demo", "klarna-cli"],
+        why: "the HTTP servers are the simulator and the demo shop",
     },
 ];
 

@@ -49,7 +49,10 @@ fn sqlite(c: &mut Criterion) {
         ("sqlite_file_normal", Synchronous::Normal),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        );
         let store = rt.block_on(async {
             let s = SqlStoreOptions::new(url, StoreKey::generate())
                 .synchronous(sync)

@@ -89,7 +89,18 @@ pub(crate) fn payment_from_row(
     let json = c
         .open(&payment_aad(id), snapshot)
         .map_err(|e| corrupt(id, e))?;
-    let snap: PaymentSnapshot = serde_json::from_slice(&json).map_err(|e| corrupt(id, e))?;
+    // serde's message may quote a value, and the snapshot holds tokens: report only where.
+    let snap: PaymentSnapshot = serde_json::from_slice(&json).map_err(|e| {
+        corrupt(
+            id,
+            format!(
+                "snapshot does not parse ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
     let p = snap.restore().map_err(|e| corrupt(id, e))?;
     if p.id().as_str() != id {
         return Err(corrupt(id, "the snapshot belongs to another payment"));

@@ -87,6 +87,7 @@ fn scheme(url: &str) -> &str {
     url.split_once(':').map_or("", |(s, _)| s)
 }
 
+#[cfg(any(feature = "sqlite", test))]
 fn is_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }

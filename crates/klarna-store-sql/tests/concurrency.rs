@@ -79,6 +79,7 @@ async fn race(stores: Vec<SqlStore>) {
     );
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_sqlite_pools_on_one_file_have_one_winner_per_round() {
     let ts = common::sqlite_store().await;

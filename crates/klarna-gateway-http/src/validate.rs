@@ -601,7 +601,21 @@ pub fn refund(b: &api::RefundObject) -> Result {
 pub fn update_authorization(b: &api::UpdateAuthorization) -> Result {
     range("order_amount", b.order_amount, 0, MAX_OM_AMOUNT)?;
     text("description", b.description.as_deref(), 0, 255)?;
-    om_lines(b.order_lines.as_ref())
+    om_lines(b.order_lines.as_ref())?;
+    // The new lines describe the new amount: they must add up to it.
+    if let Some(lines) = b.order_lines.as_ref().filter(|l| !l.is_empty()) {
+        let sum: i128 = lines.iter().map(|l| i128::from(l.total_amount)).sum();
+        if sum != i128::from(b.order_amount) {
+            return Err(ValidationError::new(
+                "order_amount",
+                format!(
+                    "is {}, expected {sum} (the sum of the order lines)",
+                    b.order_amount
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// O11: merchant references.
@@ -621,6 +635,9 @@ pub fn merchant_references(b: &api::UpdateMerchantReferences) -> Result {
 /// # Errors
 /// The first offending field.
 pub fn customer_details(b: &api::UpdateConsumer) -> Result {
+    if b.shipping_address.is_none() {
+        return Err(ValidationError::new("shipping_address", "is required"));
+    }
     om_address("shipping_address", b.shipping_address.as_ref())
 }
 
@@ -711,6 +728,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(refund(&r).unwrap_err().field(), "refunded_amount");
+        let u = api::UpdateAuthorization {
+            order_amount: 169_801,
+            order_lines: Some(vec![shoe()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            update_authorization(&u).unwrap_err().field(),
+            "order_amount"
+        );
+        assert_eq!(
+            customer_details(&api::UpdateConsumer::default())
+                .unwrap_err()
+                .field(),
+            "shipping_address"
+        );
         let p6 = api::CustomerTokenCreationRequest {
             purchase_country: "US".into(),
             purchase_currency: "USD".into(),

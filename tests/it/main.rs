@@ -9,3 +9,5 @@
 mod crash;
 mod crosscheck;
 mod exactly_once;
+mod browser;
+mod demo;

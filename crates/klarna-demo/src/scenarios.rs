@@ -183,14 +183,12 @@ impl Ctx<'_> {
         ensure(stage == "open", step, || {
             format!("payment is {stage}, expected open")
         })?;
+        println!("      our payment id: {}", checkout.payment_id);
         self.landed(
             step,
             row(
                 &stage,
-                format!(
-                    "session {} (payment {})",
-                    checkout.session_id, checkout.payment_id
-                ),
+                format!("session {}", checkout.session_id),
                 cart.total(),
             ),
         );

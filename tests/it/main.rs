@@ -9,5 +9,6 @@
 mod crash;
 mod crosscheck;
 mod exactly_once;
+mod gateway;
 mod browser;
 mod demo;

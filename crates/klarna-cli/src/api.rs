@@ -337,8 +337,17 @@ fn body<T: DeserializeOwned>(source: &str) -> Result<T, Failure> {
         std::fs::read_to_string(source)
             .map_err(|e| Failure::Usage(format!("cannot read --body {source}: {e}")))?
     };
-    serde_json::from_str(&text)
-        .map_err(|e| Failure::Usage(format!("invalid body (nothing was sent): {e}")))
+    // The path names the field (`order_lines[0].quantity`) when a value has the wrong type.
+    let mut deserializer = serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            Failure::Usage(format!("invalid body (nothing was sent): {inner}"))
+        } else {
+            Failure::Usage(format!("invalid body (nothing was sent): {path}: {inner}"))
+        }
+    })
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, Failure> {

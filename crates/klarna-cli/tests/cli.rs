@@ -425,6 +425,16 @@ async fn invalid_input_exits_2_naming_the_field_and_sends_nothing() {
     .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("refunded_amount"), "{}", out.stderr);
+    // A value of the wrong type: the path names it.
+    let mut wrong_type = session_body("buy", socks_line());
+    wrong_type["order_lines"][0]["quantity"] = json!("two");
+    let out = klarna(&sim, &["sessions", "create"], Some(wrong_type)).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("order_lines[0].quantity"),
+        "{}",
+        out.stderr
+    );
     // A bad idempotency key is bad usage.
     let out = klarna(
         &sim,

@@ -622,8 +622,14 @@ fn sim_prints_its_base_url_first_and_serves() {
     };
     let (code, stdout) = call("sim_cli_user");
     let (wrong_code, _) = call("someone_else");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // SIGTERM stops it cleanly (exit 0).
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(code, Some(0));
     assert!(stdout.contains("session_id"), "{stdout}");
     assert_eq!(

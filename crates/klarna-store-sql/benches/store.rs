@@ -1,5 +1,6 @@
 //! Write transactions per second: insert a payment, then compare-and-set it (SQLite file with
-//! `synchronous=FULL` and `NORMAL`, and PostgreSQL when `DATABASE_URL` is set).
+//! `synchronous=FULL` and `NORMAL`, and PostgreSQL when `DATABASE_URL` is set), from one
+//! client and from 8 concurrent clients.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -32,12 +33,32 @@ async fn insert_and_update(store: &SqlStore) {
     assert_eq!(v, 2);
 }
 
+/// Clients running iterations side by side in the concurrent variant.
+const CLIENTS: u64 = 8;
+
+/// `CLIENTS` iterations at once, each on its own pooled connection.
+async fn concurrent(store: &SqlStore) {
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move { insert_and_update(&s).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, store: &SqlStore) {
     let mut g = c.benchmark_group("store_write_tx");
-    g.throughput(Throughput::Elements(2));
     g.sample_size(20);
-    g.bench_function(name, |b| {
+    g.throughput(Throughput::Elements(2));
+    g.bench_function(format!("{name}/1_client"), |b| {
         b.to_async(rt).iter(|| insert_and_update(store));
+    });
+    g.throughput(Throughput::Elements(2 * CLIENTS));
+    g.bench_function(format!("{name}/8_clients"), |b| {
+        b.to_async(rt).iter(|| concurrent(store));
     });
     g.finish();
 }
@@ -56,6 +77,7 @@ fn sqlite(c: &mut Criterion) {
         let store = rt.block_on(async {
             let s = SqlStoreOptions::new(url, StoreKey::generate())
                 .synchronous(sync)
+                .max_connections(8)
                 .connect()
                 .await
                 .unwrap();
@@ -84,6 +106,7 @@ fn postgres(c: &mut Criterion) {
             .unwrap();
         let s = SqlStoreOptions::new(url.clone(), StoreKey::generate())
             .pg_schema(&schema)
+            .max_connections(8)
             .connect()
             .await
             .unwrap();

@@ -10,6 +10,10 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqlitePool, SqliteRow};
+#[cfg(feature = "sqlite")]
+use std::sync::Arc;
+#[cfg(feature = "sqlite")]
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -44,8 +48,9 @@ pub(crate) type Cells = Vec<Val>;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
+    /// The pool, and the gate its writers pass one at a time (see [`Pool::begin_write`]).
     #[cfg(feature = "sqlite")]
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Arc<Mutex<()>>),
     #[cfg(feature = "postgres")]
     Pg(PgPool),
 }
@@ -53,8 +58,9 @@ pub(crate) enum Pool {
 /// An open write transaction. Dropping it without [`Tx::commit`] rolls it back.
 #[derive(Debug)]
 pub(crate) enum Tx {
+    /// The transaction, and the write gate held until it ends.
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>, OwnedMutexGuard<()>),
     #[cfg(feature = "postgres")]
     Pg(sqlx::Transaction<'static, Postgres>),
 }
@@ -124,7 +130,7 @@ impl Pool {
     pub(crate) fn backend(&self) -> Backend {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite(..) => Backend::Sqlite,
             #[cfg(feature = "postgres")]
             Self::Pg(_) => Backend::Postgres,
         }
@@ -140,7 +146,7 @@ impl Pool {
     ) -> Result<Vec<Cells>, StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(p) => bind_sqlite(sql, args)
+            Self::Sqlite(p, _) => bind_sqlite(sql, args)
                 .fetch_all(p)
                 .await
                 .map_err(map_err)?
@@ -161,12 +167,19 @@ impl Pool {
     /// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite (take the write lock up front,
     /// waiting up to the busy timeout, instead of failing at the first write with "database
     /// is locked"), a plain READ COMMITTED `BEGIN` on PostgreSQL.
+    ///
+    /// SQLite has one writer at a time, and a writer that finds the lock taken polls for it
+    /// with growing sleeps (its busy handler), which wastes most of the time under
+    /// contention. So the writers of one store first queue on an in-process gate, in order
+    /// and without polling; the busy timeout is left to arbitrate between processes or pools.
     pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(p) => Ok(Tx::Sqlite(
-                p.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?,
-            )),
+            Self::Sqlite(p, gate) => {
+                let turn = Arc::clone(gate).lock_owned().await;
+                let tx = p.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+                Ok(Tx::Sqlite(tx, turn))
+            }
             #[cfg(feature = "postgres")]
             Self::Pg(p) => Ok(Tx::Pg(p.begin().await.map_err(map_err)?)),
         }
@@ -175,7 +188,7 @@ impl Pool {
     pub(crate) async fn close(&self) {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(p) => p.close().await,
+            Self::Sqlite(p, _) => p.close().await,
             #[cfg(feature = "postgres")]
             Self::Pg(p) => p.close().await,
         }
@@ -187,7 +200,7 @@ impl Tx {
     pub(crate) async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(t) => Ok(bind_sqlite(sql, args)
+            Self::Sqlite(t, _) => Ok(bind_sqlite(sql, args)
                 .execute(&mut **t)
                 .await
                 .map_err(map_err)?
@@ -210,7 +223,7 @@ impl Tx {
     ) -> Result<Vec<Cells>, StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(t) => bind_sqlite(sql, args)
+            Self::Sqlite(t, _) => bind_sqlite(sql, args)
                 .fetch_all(&mut **t)
                 .await
                 .map_err(map_err)?
@@ -231,7 +244,8 @@ impl Tx {
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(t) => t.commit().await.map_err(map_err),
+            // The gate opens when the guard drops, after the commit or rollback.
+            Self::Sqlite(t, _turn) => t.commit().await.map_err(map_err),
             #[cfg(feature = "postgres")]
             Self::Pg(t) => t.commit().await.map_err(map_err),
         }
@@ -240,7 +254,7 @@ impl Tx {
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(t) => t.rollback().await.map_err(map_err),
+            Self::Sqlite(t, _turn) => t.rollback().await.map_err(map_err),
             #[cfg(feature = "postgres")]
             Self::Pg(t) => t.rollback().await.map_err(map_err),
         }

@@ -198,7 +198,10 @@ impl SqlStoreOptions {
         .connect_with(opts)
         .await
         .map_err(|e| SqlStoreError::Connect(e.to_string()))?;
-        Ok(Pool::Sqlite(pool))
+        Ok(Pool::Sqlite(
+            pool,
+            std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        ))
     }
 
     #[cfg(not(feature = "sqlite"))]

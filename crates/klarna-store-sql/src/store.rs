@@ -101,7 +101,7 @@ impl SqlStore {
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         let r = match &self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => SQLITE_MIGRATOR.run(p).await,
+            Pool::Sqlite(p, _) => SQLITE_MIGRATOR.run(p).await,
             #[cfg(feature = "postgres")]
             Pool::Pg(p) => PG_MIGRATOR.run(p).await,
         };

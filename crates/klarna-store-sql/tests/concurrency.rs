@@ -12,7 +12,7 @@ mod common;
 
 use std::sync::Arc;
 
-use klarna_domain::{AnyPayment, PaymentId};
+use klarna_domain::{AnyPayment, PaymentId, Span, Timestamp};
 use klarna_ports::contract::{authorized, pending};
 use klarna_ports::{Also, PaymentStore, StoreError};
 use klarna_store_sql::SqlStore;
@@ -77,6 +77,74 @@ async fn race(stores: Vec<SqlStore>) {
         ROUNDS + 1,
         "every round moved the version by one"
     );
+}
+
+const PAYMENTS: u32 = 40;
+
+/// Four instances claim 7 at a time, concurrently, until nothing is left: each in-doubt
+/// payment goes to exactly one of them.
+async fn claim_race(stores: Vec<SqlStore>) {
+    let now = Timestamp::from_unix_millis(1_700_000_000_000);
+    let first = stores.first().unwrap().clone();
+    for n in 1..=PAYMENTS {
+        first
+            .insert_payment(&pending(n, &format!("t{n}"), &format!("k{n}")).into())
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for s in stores {
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s
+                    .claim_in_doubt_payments(now, Span::minutes(5), 7)
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|p| p.value.id().to_string()));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(claimed, all.len(), "no payment claimed by two instances");
+    assert_eq!(
+        all.len(),
+        PAYMENTS as usize,
+        "every in-doubt payment claimed"
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_sqlite_pools_claim_disjointly() {
+    let ts = common::sqlite_store().await;
+    let mut stores = vec![ts.store.clone()];
+    for _ in 0..3 {
+        stores.push(ts.another().await);
+    }
+    claim_race(stores).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_postgres_pools_claim_disjointly() {
+    let Some(ts) = common::pg_store().await else {
+        return;
+    };
+    let mut stores = vec![ts.store.clone()];
+    for _ in 0..3 {
+        stores.push(ts.another().await);
+    }
+    claim_race(stores).await;
 }
 
 #[cfg(feature = "sqlite")]

@@ -12,3 +12,4 @@ mod exactly_once;
 mod gateway;
 mod browser;
 mod demo;
+mod canary;

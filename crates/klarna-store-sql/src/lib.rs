@@ -35,8 +35,9 @@
 //! - SQLite: WAL, `synchronous=FULL` (opt into `NORMAL` with [`Synchronous::Normal`]),
 //!   busy timeout 5 s, foreign keys on, and every write transaction starts with
 //!   `BEGIN IMMEDIATE`, so writers queue on the busy timeout instead of failing with
-//!   "database is locked". `sqlite::memory:` uses exactly one connection (each connection
-//!   would otherwise be its own database).
+//!   "database is locked". Writers of one store also queue on an in-process gate first, so
+//!   they wait in order instead of polling SQLite's busy handler. `sqlite::memory:` uses
+//!   exactly one connection (each connection would otherwise be its own database).
 //! - PostgreSQL: READ COMMITTED plus compare-and-set; claims lease rows with
 //!   `FOR UPDATE SKIP LOCKED`, so several instances can reconcile one database.
 //!

@@ -40,6 +40,9 @@ pub enum KeyError {
     /// A character is not a hexadecimal digit.
     #[error("store key: not hexadecimal")]
     NotHex,
+    /// The environment variable is unset or not Unicode.
+    #[error("store key: environment variable {0} is not set")]
+    Missing(String),
 }
 
 impl StoreKey {
@@ -61,6 +64,15 @@ impl StoreKey {
         let mut out = [0_u8; 32];
         hex::decode_to_slice(t, &mut out).map_err(|_| KeyError::NotHex)?;
         Ok(Self(out))
+    }
+
+    /// The key in environment variable `var`, as 64 hexadecimal digits.
+    ///
+    /// # Errors
+    /// [`KeyError::Missing`] when the variable is unset, else as [`StoreKey::from_hex`].
+    pub fn from_env(var: &str) -> Result<Self, KeyError> {
+        let v = std::env::var(var).map_err(|_| KeyError::Missing(var.to_owned()))?;
+        Self::from_hex(&v)
     }
 
     /// A fresh random key from the operating system's generator (for demos and tests; in
@@ -222,5 +234,9 @@ mod tests {
         let k = StoreKey::generate();
         assert_eq!(StoreKey::from_hex(&k.expose_hex()).unwrap().0, k.0);
         assert_eq!(format!("{k:?}"), "StoreKey([REDACTED])");
+        assert_eq!(
+            StoreKey::from_env("KLARNA_STORE_SQL_TEST_UNSET_VARIABLE").unwrap_err(),
+            KeyError::Missing("KLARNA_STORE_SQL_TEST_UNSET_VARIABLE".to_owned())
+        );
     }
 }

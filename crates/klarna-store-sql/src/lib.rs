@@ -7,7 +7,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use klarna_store_sql::{SqlStore, StoreKey};
-//! let key = StoreKey::from_hex(&std::env::var("KLARNA_STORE_KEY")?)?;
+//! let key = StoreKey::from_env("KLARNA_STORE_KEY")?; // 64 hex digits, kept out of the DB
 //! let store = SqlStore::connect("sqlite://payments.db?mode=rwc", key).await?;
 //! store.migrate().await?; // once at start-up
 //! # Ok(()) }

@@ -44,11 +44,11 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | [`KlarnaGateway`] over HTTPS and [`UuidKeys`]; the low-level client as [`http`] |
-//! | `sqlite` | yes | [`SqlStore`] on `sqlite://file.db` |
-//! | `postgres` | | [`SqlStore`] on `postgres://…` |
-//! | `memory` | | [`InMemoryStore`] on `memory:` |
-//! | `simulator` | | the in-process Klarna as [`simulator`], and [`PaymentsBuilder::simulator`] |
+//! | `http` | yes | `KlarnaGateway` over HTTPS and `UuidKeys`; the low-level client as `http` |
+//! | `sqlite` | yes | `SqlStore` on `sqlite://file.db` |
+//! | `postgres` | | `SqlStore` on `postgres://…` |
+//! | `memory` | | `InMemoryStore` on `memory:` |
+//! | `simulator` | | the in-process Klarna as `simulator`, and `PaymentsBuilder::simulator` |
 //! | `test-util` | | mockall mocks of the ports, `FakeKlarna`, the store contract suite, proptest strategies |
 //!
 //! # Configuration

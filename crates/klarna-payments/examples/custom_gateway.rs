@@ -1,0 +1,229 @@
+//! Your own gateway: a wrapper around the HTTP `KlarnaGateway` that logs each call and
+//! measures how long it took. The same shape adds metrics, circuit breaking, or a different
+//! HTTP stack: implement `PaymentGateway`.
+//!
+//! `cargo run -p klarna-payments --example custom_gateway`
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use klarna_payments::domain::{CaptureId, IdempotencyKey, RefundId};
+use klarna_payments::http::KlarnaClient;
+use klarna_payments::ports::{
+    ChargeToken, CreateCustomerToken, CreatedSession, NewSession, OrderPlaced, PaymentGateway,
+    PlaceOrder, RemoteOrder, SessionState,
+};
+use klarna_payments::{
+    AuthorizationToken, Cart, Credentials, CustomerTokenId, GatewayError, Intent, Klarna,
+    KlarnaGateway, Market, OrderId, OrderLine, SessionId, StartCheckout, StoreKey, TokenStatus,
+};
+use klarna_simulator::{ShopperDecision, Simulator};
+
+/// Times every call of the wrapped gateway. Logs operation names and outcomes only: never
+/// tokens, bodies or personal data.
+#[derive(Debug)]
+struct TimedGateway<G> {
+    inner: G,
+    calls: Mutex<Vec<(&'static str, Duration, bool)>>,
+}
+
+impl<G> TimedGateway<G> {
+    fn new(inner: G) -> Self {
+        Self {
+            inner,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, GatewayError>>,
+    ) -> Result<T, GatewayError> {
+        let started = Instant::now();
+        let result = call.await;
+        let took = started.elapsed();
+        println!(
+            "  [gateway] {operation}: {} in {took:?}",
+            if result.is_ok() { "ok" } else { "error" }
+        );
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((operation, took, result.is_ok()));
+        result
+    }
+}
+
+#[async_trait]
+impl<G: PaymentGateway> PaymentGateway for TimedGateway<G> {
+    async fn create_session(&self, request: &NewSession) -> Result<CreatedSession, GatewayError> {
+        self.timed("create_session", self.inner.create_session(request))
+            .await
+    }
+    async fn read_session(&self, session: &SessionId) -> Result<SessionState, GatewayError> {
+        self.timed("read_session", self.inner.read_session(session))
+            .await
+    }
+    async fn update_session(&self, session: &SessionId, cart: &Cart) -> Result<(), GatewayError> {
+        self.timed("update_session", self.inner.update_session(session, cart))
+            .await
+    }
+    async fn cancel_authorization(
+        &self,
+        authorization: &AuthorizationToken,
+    ) -> Result<(), GatewayError> {
+        self.timed(
+            "cancel_authorization",
+            self.inner.cancel_authorization(authorization),
+        )
+        .await
+    }
+    async fn place_order(
+        &self,
+        request: &PlaceOrder,
+        key: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        self.timed("place_order", self.inner.place_order(request, key))
+            .await
+    }
+    async fn create_customer_token(
+        &self,
+        request: &CreateCustomerToken,
+        key: &IdempotencyKey,
+    ) -> Result<CustomerTokenId, GatewayError> {
+        self.timed(
+            "create_customer_token",
+            self.inner.create_customer_token(request, key),
+        )
+        .await
+    }
+    async fn read_customer_token(
+        &self,
+        token: &CustomerTokenId,
+    ) -> Result<TokenStatus, GatewayError> {
+        self.timed("read_customer_token", self.inner.read_customer_token(token))
+            .await
+    }
+    async fn cancel_customer_token(&self, token: &CustomerTokenId) -> Result<(), GatewayError> {
+        self.timed(
+            "cancel_customer_token",
+            self.inner.cancel_customer_token(token),
+        )
+        .await
+    }
+    async fn charge_customer_token(
+        &self,
+        request: &ChargeToken,
+        key: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        self.timed(
+            "charge_customer_token",
+            self.inner.charge_customer_token(request, key),
+        )
+        .await
+    }
+    async fn read_order(&self, order: &OrderId) -> Result<RemoteOrder, GatewayError> {
+        self.timed("read_order", self.inner.read_order(order)).await
+    }
+    async fn capture(
+        &self,
+        order: &OrderId,
+        amount: i64,
+        key: &IdempotencyKey,
+    ) -> Result<CaptureId, GatewayError> {
+        self.timed("capture", self.inner.capture(order, amount, key))
+            .await
+    }
+    async fn refund(
+        &self,
+        order: &OrderId,
+        amount: i64,
+        key: &IdempotencyKey,
+    ) -> Result<RefundId, GatewayError> {
+        self.timed("refund", self.inner.refund(order, amount, key))
+            .await
+    }
+    async fn cancel_order(
+        &self,
+        order: &OrderId,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.timed("cancel_order", self.inner.cancel_order(order, key))
+            .await
+    }
+    async fn release_remaining_authorization(
+        &self,
+        order: &OrderId,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.timed(
+            "release_remaining_authorization",
+            self.inner.release_remaining_authorization(order, key),
+        )
+        .await
+    }
+    async fn extend_authorization_time(
+        &self,
+        order: &OrderId,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.timed(
+            "extend_authorization_time",
+            self.inner.extend_authorization_time(order, key),
+        )
+        .await
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let sim = Simulator::start().await?;
+    // The real HTTP gateway, pointed at the simulator, wrapped.
+    let client = KlarnaClient::builder(Credentials::new(sim.username(), sim.password()))
+        .base_url(sim.base_url())
+        .build()?;
+    let gateway = Arc::new(TimedGateway::new(KlarnaGateway::new(client)));
+    let klarna = Klarna::builder()
+        .gateway(gateway.clone())
+        .store_url("sqlite::memory:")
+        .store_key(&StoreKey::generate())
+        .build()
+        .await?;
+
+    let cart = Cart::new(
+        Market::parse("SE", "SEK", "sv-SE")?,
+        vec![
+            OrderLine::builder("Trail shoe", 1, 89_900)
+                .tax_rate(2_500)
+                .build()?,
+        ],
+    )?;
+    let checkout = klarna
+        .start_checkout(StartCheckout {
+            intent: Intent::Buy,
+            cart,
+        })
+        .await?;
+    let shopper = sim.authorize(checkout.session_id.as_str(), ShopperDecision::approve())?;
+    let token = AuthorizationToken::new(shopper.authorization_token.unwrap_or_default())?;
+    let paid = klarna
+        .place_order(&checkout.payment_id, Some(token))
+        .await?;
+    klarna
+        .capture(
+            paid.order_id().ok_or("no order")?,
+            paid.cart().order_amount(),
+        )
+        .await?;
+
+    let calls = gateway
+        .calls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .len();
+    println!("{calls} gateway calls, every one timed");
+    sim.shutdown().await;
+    Ok(())
+}

@@ -55,3 +55,151 @@ async fn the_playground_without_credentials_is_a_configuration_error() {
     .expect_err("no credentials");
     assert!(err.to_string().contains("KLARNA_USERNAME"), "{err}");
 }
+
+/// Bad input at the demo shop gets a clear message and loses nothing.
+mod shop_input {
+    use klarna_demo::{ServeOptions, start_shop};
+    use klarna_payments::{PaymentId, StageKind};
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    async fn memory_shop() -> klarna_demo::Shop {
+        start_shop(ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            store_url: Some("memory:".to_owned()),
+            ..ServeOptions::default()
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tampered_prices_and_quantities_are_refused_with_the_field_named() {
+        let shop = memory_shop().await;
+        let http = client();
+        for (form, field) in [
+            (vec![("qty-shoe", "1"), ("price-shoe", "100")], "price-shoe"),
+            (vec![("qty-shoe", "abc")], "qty-shoe"),
+            (vec![("qty-shoe", "-3")], "qty-shoe"),
+            (vec![("qty-shoe", "0"), ("qty-socks", "0")], "empty"),
+        ] {
+            let r = http
+                .post(format!("{}/checkout", shop.url()))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{form:?}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains("id=\"error\""), "{body}");
+            assert!(body.contains(field), "{form:?} → {body}");
+        }
+        let stored = shop.payments().store().list_payments(10).await.unwrap();
+        assert!(stored.is_empty(), "nothing was started");
+        shop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_expired_authorization_asks_to_authorize_again_and_keeps_the_payment() {
+        let shop = memory_shop().await;
+        let sim = shop.simulator_url().unwrap().to_owned();
+        let http = client();
+        let r = http
+            .post(format!("{}/checkout", shop.url()))
+            .form(&[("qty-shoe", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let page = http
+            .get(format!("{}{location}", shop.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("authorize-button"));
+
+        // The shopper authorizes, then waits more than the token's 60 minutes.
+        let session = shop
+            .payments()
+            .payment(&pid)
+            .await
+            .unwrap()
+            .session_id()
+            .unwrap()
+            .clone();
+        let auth: serde_json::Value = http
+            .post(format!("{sim}/sim/sessions/{session}/authorize"))
+            .json(&serde_json::json!({"approve": true}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = auth["authorization_token"].as_str().unwrap().to_owned();
+        let advanced = http
+            .post(format!("{sim}/sim/clock/advance"))
+            .json(&serde_json::json!({"seconds": 3_700}))
+            .send()
+            .await
+            .unwrap();
+        assert!(advanced.status().is_success());
+
+        let r = http
+            .post(format!("{}/payments/{pid}/complete", shop.url()))
+            .form(&[("authorization_token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("authorize again"), "{body}");
+        assert!(body.contains("Nothing was charged"), "{body}");
+
+        // Nothing lost: the payment is still payable and Klarna has no order.
+        let p = shop.payments().payment(&pid).await.unwrap();
+        assert_eq!(p.kind(), StageKind::Open, "the shopper can authorize again");
+        let orders: serde_json::Value = http
+            .get(format!("{sim}/sim/orders"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(orders.as_array().map(Vec::len), Some(0), "{orders}");
+        let again = http
+            .get(format!("{}/checkout/{pid}", shop.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 200);
+
+        // An empty token and a forged callback change nothing either.
+        let r = http
+            .post(format!("{}/payments/{pid}/complete", shop.url()))
+            .form(&[("authorization_token", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("authorization_token"));
+        let forged = http
+            .post(format!("{}/klarna/authorization?secret=guess", shop.url()))
+            .json(&serde_json::json!({"authorization_token": "x", "session_id": session.as_str()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert_eq!(shop.payments().payment(&pid).await.unwrap().kind(), StageKind::Open);
+        shop.shutdown().await;
+    }
+}

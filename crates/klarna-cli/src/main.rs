@@ -5,13 +5,14 @@
 //!   wire models of `klarna-api` and validated locally (`klarna_gateway_http::validate`) before
 //!   anything is sent;
 //! * `klarna sim`: the local Klarna simulator;
-//! * `klarna demo`: reserved for the end-to-end demo.
+//! * `klarna demo`: the end-to-end demo (`--serve`: the demo shop).
 //!
 //! Exit codes: `0` success (the response as JSON on stdout), `1` Klarna answered with an error
 //! (one JSON object on stderr), `2` bad usage or invalid input (nothing sent), `3` no answer
 //! could be had (the message says whether the request may have reached Klarna).
 
 mod api;
+mod demo;
 mod sim;
 
 use std::process::ExitCode;
@@ -85,16 +86,10 @@ enum Command {
     Orders(api::Orders),
     /// Run the local Klarna simulator; prints its base URL on the first line of stdout.
     Sim(sim::SimArgs),
-    /// The end-to-end demo (not yet implemented).
-    Demo(DemoArgs),
-}
-
-/// Arguments of `klarna demo`, kept open until the demo exists.
-#[derive(Debug, clap::Args)]
-struct DemoArgs {
-    /// Arguments for the demo.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// The end-to-end demo: one-time, recurring, buy-and-tokenize and re-authorization, through
+    /// the real service and HTTP gateway (in-process simulator and a SQLite file by default);
+    /// `--serve` runs the demo shop instead.
+    Demo(demo::DemoArgs),
 }
 
 fn init_tracing(verbose: bool) {
@@ -130,12 +125,6 @@ async fn main() -> ExitCode {
         }
         Command::Orders(c) => api::run(&cli.global, api::ApiCommand::Orders(c)).await,
         Command::Sim(args) => sim::run(args).await,
-        Command::Demo(args) => {
-            // The demo is another module's job (`src/demo.rs`); until then the command exists
-            // so that scripts and help texts are stable.
-            let _ = args;
-            eprintln!("klarna demo: not yet implemented");
-            ExitCode::from(EXIT_USAGE)
-        }
+        Command::Demo(args) => demo::run(args).await,
     }
 }

@@ -6,10 +6,11 @@
     clippy::indexing_slicing,
     reason = "test code: a panic is a failed test"
 )]
+mod browser;
+mod canary;
+mod chaos;
 mod crash;
 mod crosscheck;
+mod demo;
 mod exactly_once;
 mod gateway;
-mod browser;
-mod demo;
-mod canary;

@@ -199,7 +199,61 @@ mod shop_input {
             .await
             .unwrap();
         assert_eq!(forged.status(), 403);
-        assert_eq!(shop.payments().payment(&pid).await.unwrap().kind(), StageKind::Open);
+        assert_eq!(
+            shop.payments().payment(&pid).await.unwrap().kind(),
+            StageKind::Open
+        );
+        shop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn klarnas_authorization_callback_reaches_the_shop() {
+        let shop = memory_shop().await;
+        let sim = shop.simulator_url().unwrap().to_owned();
+        let http = client();
+        let r = http
+            .post(format!("{}/subscribe", shop.url()))
+            .form(&[("price-coffee", "19900")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let session = shop
+            .payments()
+            .payment(&pid)
+            .await
+            .unwrap()
+            .session_id()
+            .unwrap()
+            .clone();
+        // The shopper authorizes and the browser goes away: only Klarna's server-side
+        // callback (to merchant_urls.authorization, with the shop's secret) brings the token.
+        let auth = http
+            .post(format!("{sim}/sim/sessions/{session}/authorize"))
+            .json(&serde_json::json!({"approve": true}))
+            .send()
+            .await
+            .unwrap();
+        assert!(auth.status().is_success());
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+        let mut stage = StageKind::Open;
+        for _ in 0..500 {
+            tick.tick().await;
+            stage = shop.payments().payment(&pid).await.unwrap().kind();
+            if stage != StageKind::Open {
+                break;
+            }
+        }
+        assert_eq!(
+            stage,
+            StageKind::Authorized,
+            "the callback recorded the authorization"
+        );
+        // The server can finish without the browser.
+        let done = shop.payments().complete(&pid, None).await.unwrap();
+        assert_eq!(done.kind(), StageKind::Tokenized);
         shop.shutdown().await;
     }
 }

@@ -67,7 +67,12 @@ pub(crate) async fn start(
     };
     let key_hex = match std::env::var("KLARNA_STORE_KEY") {
         Ok(k) if !k.trim().is_empty() => k,
-        _ => StoreKey::generate().expose_hex(),
+        _ => match sqlite_file(&store_url) {
+            // A file the user named outlives this run: keep its key next to it, so the next
+            // run (or `--serve` after `run`) can read the tokens it holds.
+            Some(file) if tmp.is_none() => key_beside(&file)?,
+            _ => StoreKey::generate().expose_hex(),
+        },
     };
     // Against the playground the environment names the account; the demo's own store
     // settings are applied after it, so they win over KLARNA_STORE_URL.
@@ -91,7 +96,7 @@ pub(crate) async fn start(
             ));
         }
         let region = std::env::var("KLARNA_REGION").unwrap_or_else(|_| "eu".to_owned());
-        progress(&format!("opening {store_label}"));
+        progress(&format!("opening the store: {store_label}"));
         let payments = builder.build().await?;
         Ok(Backend {
             payments,
@@ -103,7 +108,7 @@ pub(crate) async fn start(
     } else {
         progress("starting the Klarna simulator in-process");
         let sim = Simulator::start().await?;
-        progress(&format!("opening {store_label} and applying migrations"));
+        progress(&format!("opening the store: {store_label}"));
         let payments = builder.simulator(&sim).build().await?;
         let klarna_label = format!("Klarna simulator at {}", sim.base_url());
         Ok(Backend {
@@ -113,5 +118,59 @@ pub(crate) async fn start(
             klarna_label,
             _tmp: tmp,
         })
+    }
+}
+
+/// The file of a `sqlite://` URL, unless it is an in-memory database.
+fn sqlite_file(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
+}
+
+/// The store key kept in `<file>.key` (created on first use, readable by the owner only).
+fn key_beside(file: &str) -> Result<String, DemoError> {
+    let path = format!("{file}.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        StoreKey::from_hex(&text).map_err(|e| DemoError::Config(format!("{path}: {e}")))?;
+        return Ok(text.trim().to_owned());
+    }
+    let hex = StoreKey::generate().expose_hex();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, hex.as_bytes())?;
+    progress(&format!(
+        "generated the store key in {path} (set KLARNA_STORE_KEY to keep it elsewhere)"
+    ));
+    Ok(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_beside, sqlite_file};
+
+    #[test]
+    fn only_named_sqlite_files_get_a_key_file() {
+        assert_eq!(
+            sqlite_file("sqlite://shop.db?mode=rwc").as_deref(),
+            Some("shop.db")
+        );
+        assert_eq!(sqlite_file("sqlite:shop.db").as_deref(), Some("shop.db"));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("memory:"), None);
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.db").display().to_string();
+        let first = key_beside(&file).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(key_beside(&file).unwrap(), first);
     }
 }

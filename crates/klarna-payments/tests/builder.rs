@@ -1,0 +1,138 @@
+//! The builder wires a working service from configuration alone, and names what is missing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed test"
+)]
+
+use std::sync::Arc;
+
+use klarna_payments::ports::fake::FakeKlarna;
+use klarna_payments::{
+    BuildError, Cart, Intent, Klarna, Market, OrderLine, Payments, SequentialKeys, StageKind,
+    StartCheckout, StoreKey,
+};
+
+fn cart() -> Cart {
+    let line = OrderLine::builder("Shoe", 1, 89_900)
+        .tax_rate(2_500)
+        .build()
+        .unwrap();
+    Cart::new(Market::parse("SE", "SEK", "sv-SE").unwrap(), vec![line]).unwrap()
+}
+
+/// The three steps on whatever store the configuration picked.
+async fn three_steps(klarna: &Payments, fake: &FakeKlarna) {
+    let c = klarna
+        .start_checkout(StartCheckout {
+            intent: Intent::Buy,
+            cart: cart(),
+        })
+        .await
+        .unwrap();
+    let token = fake.authorize(&c.session_id);
+    let p = klarna
+        .place_order(&c.payment_id, Some(token))
+        .await
+        .unwrap();
+    assert_eq!(p.kind(), StageKind::Ordered);
+    let stored = klarna.payment(&c.payment_id).await.unwrap();
+    assert_eq!(stored.order_id(), p.order_id());
+    assert_eq!(fake.orders().len(), 1);
+}
+
+fn with_fake(fake: &Arc<FakeKlarna>) -> klarna_payments::PaymentsBuilder {
+    Klarna::builder()
+        .gateway(fake.clone())
+        .keys(Arc::new(SequentialKeys::new("t")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_url_gives_a_migrated_working_store() {
+    let fake = Arc::new(FakeKlarna::new());
+    let klarna = with_fake(&fake)
+        .store_url("sqlite::memory:")
+        .store_key(&StoreKey::generate())
+        .build()
+        .await
+        .unwrap();
+    three_steps(&klarna, &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_of_your_own_plugs_in_without_a_url() {
+    let fake = Arc::new(FakeKlarna::new());
+    let store = Arc::new(klarna_store_memory::InMemoryStore::new());
+    let klarna = with_fake(&fake).store(store.clone()).build().await.unwrap();
+    three_steps(&klarna, &fake).await;
+    assert_eq!(store.len(), 1);
+}
+
+async fn error(builder: klarna_payments::PaymentsBuilder) -> BuildError {
+    match builder.build().await {
+        Ok(_) => panic!("built with incomplete configuration"),
+        Err(e) => e,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_invalid_settings_are_named() {
+    let e = error(Klarna::builder().store_url("sqlite::memory:")).await;
+    assert!(
+        matches!(e, BuildError::Missing(_)) && e.to_string().contains("KLARNA_USERNAME"),
+        "{e}"
+    );
+
+    let fake = Arc::new(FakeKlarna::new());
+    let e = error(with_fake(&fake)).await;
+    assert!(e.to_string().contains("KLARNA_STORE_URL"), "{e}");
+
+    let e = error(with_fake(&fake).store_url("mysql://db")).await;
+    assert!(
+        matches!(e, BuildError::Invalid { .. }) && e.to_string().contains("mysql"),
+        "{e}"
+    );
+
+    let e = error(with_fake(&fake).store_url("sqlite::memory:")).await;
+    assert!(e.to_string().contains("KLARNA_STORE_KEY"), "{e}");
+
+    let e = error(
+        with_fake(&fake)
+            .store_url("sqlite::memory:")
+            .store_key_hex("not hex"),
+    )
+    .await;
+    assert!(matches!(e, BuildError::Invalid { .. }), "{e}");
+
+    let e = Klarna::builder().region("mars").unwrap_err();
+    assert!(e.to_string().contains("eu, na or oc"), "{e}");
+
+    // Without explicit keys, ids come from UuidKeys in the configured namespace.
+    let e = error(
+        Klarna::builder()
+            .gateway(fake.clone())
+            .store(Arc::new(klarna_store_memory::InMemoryStore::new()))
+            .key_namespace("not-a-uuid"),
+    )
+    .await;
+    assert!(e.to_string().contains("KLARNA_KEY_NAMESPACE"), "{e}");
+    let built = Klarna::builder()
+        .gateway(fake)
+        .store(Arc::new(klarna_store_memory::InMemoryStore::new()))
+        .key_namespace("6f1c1b7e-2f4b-4a43-9a51-1f0f2b7f9c11")
+        .build()
+        .await;
+    assert!(built.is_ok());
+}
+
+#[test]
+fn debug_output_never_shows_credentials_or_the_store_key() {
+    let b = Klarna::builder()
+        .credentials("merchant-user", "hunter2-secret")
+        .store_url("postgres://app:db-password@db/payments")
+        .store_key_hex("ab".repeat(32));
+    let shown = format!("{b:?}");
+    for secret in ["hunter2-secret", "db-password", "abab", "merchant-user"] {
+        assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+    }
+}

@@ -64,7 +64,12 @@ async fn wait_until_ready(driver: &mut Driver, url: &str) {
 }
 
 async fn text(c: &Client, id: &str) -> String {
-    match c.wait().at_most(PATIENCE).for_element(Locator::Id(id)).await {
+    match c
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id(id))
+        .await
+    {
         Ok(e) => e.text().await.expect("element text"),
         Err(e) => {
             let page = c.source().await.unwrap_or_default();
@@ -150,6 +155,7 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage",
                 "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.path().display()),
             ],
@@ -178,7 +184,11 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     let declined = text(&c, "klarna-error").await;
     assert!(declined.contains("declined"), "{declined}");
     assert_eq!(
-        shop.payments().payment(&one_time).await.expect("stored").kind(),
+        shop.payments()
+            .payment(&one_time)
+            .await
+            .expect("stored")
+            .kind(),
         StageKind::Open,
         "a declined shopper leaves the payment open"
     );
@@ -200,16 +210,24 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     let subscription = PaymentId::new(text(&c, "payment-id").await).expect("payment id");
     click(&c, "authorize-button").await;
     assert_eq!(text(&c, "payment-stage").await, "tokenized");
-    let first = c.find_all(Locator::Css("tr.charge")).await.expect("charges");
+    let first = c
+        .find_all(Locator::Css("tr.charge"))
+        .await
+        .expect("charges");
     assert_eq!(first.len(), 1, "the first month is charged");
     click(&c, "charge-again-button").await;
     let charged = text(&c, "charge-result").await;
     assert!(charged.contains("-period-2"), "{charged}");
-    let charges = c.find_all(Locator::Css("tr.charge")).await.expect("charges");
+    let charges = c
+        .find_all(Locator::Css("tr.charge"))
+        .await
+        .expect("charges");
     assert_eq!(charges.len(), 2, "two charges after charging again");
 
     // 3. Admin: capture the one-time order.
-    c.goto(&format!("{}/admin", shop.url())).await.expect("admin");
+    c.goto(&format!("{}/admin", shop.url()))
+        .await
+        .expect("admin");
     click(&c, &format!("capture-{one_time}")).await;
     let message = text(&c, "message").await;
     assert!(message.contains("Captured 1197.00 SEK"), "{message}");
@@ -225,7 +243,11 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     c.close().await.expect("close the browser");
 
     // 4. The store agrees with what the pages showed.
-    let p = shop.payments().payment(&one_time).await.expect("one-time payment");
+    let p = shop
+        .payments()
+        .payment(&one_time)
+        .await
+        .expect("one-time payment");
     assert_eq!(p.kind(), StageKind::Ordered);
     let order = p.order_id().expect("an order").clone();
     assert_eq!(order.as_str(), order_id);
@@ -233,7 +255,11 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     assert_eq!(managed.captured(), 119_700);
     assert_eq!(managed.order_amount(), 119_700);
 
-    let sub = shop.payments().payment(&subscription).await.expect("subscription");
+    let sub = shop
+        .payments()
+        .payment(&subscription)
+        .await
+        .expect("subscription");
     assert_eq!(sub.kind(), StageKind::Tokenized);
     let mut orders = Vec::new();
     for n in 1..=2 {

@@ -251,8 +251,25 @@ mod shop_input {
             StageKind::Authorized,
             "the callback recorded the authorization"
         );
-        // The server can finish without the browser.
-        let done = shop.payments().complete(&pid, None).await.unwrap();
+        // The merchant finishes without the browser, from the admin page.
+        let admin = http
+            .get(format!("{}/admin", shop.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(admin.contains(&format!("id=\"complete-{pid}\"")), "{admin}");
+        let r = http
+            .post(format!("{}/admin/payments/{pid}/complete", shop.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap();
+        assert!(to.starts_with("/admin?msg="), "{to}");
+        let done = shop.payments().payment(&pid).await.unwrap();
         assert_eq!(done.kind(), StageKind::Tokenized);
         shop.shutdown().await;
     }

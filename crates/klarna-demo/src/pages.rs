@@ -357,6 +357,14 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
                 );
             }
         } else if matches!(p.kind().as_str(), "open" | "authorized") {
+            if p.kind().as_str() == "authorized" {
+                // Authorized through Klarna's callback while the shopper's browser went away.
+                let _ = write!(
+                    actions,
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/complete\">\
+<button id=\"complete-{pid}\" type=\"submit\">Place order</button></form> "
+                );
+            }
             let _ = write!(
                 actions,
                 "<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/cancel\">\

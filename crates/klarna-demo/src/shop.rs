@@ -180,6 +180,10 @@ fn router(app: App) -> Router {
         .route("/admin/orders/{order}/refund", post(admin_refund))
         .route("/admin/orders/{order}/cancel", post(admin_cancel_order))
         .route("/admin/payments/{id}/cancel", post(admin_cancel_payment))
+        .route(
+            "/admin/payments/{id}/complete",
+            post(admin_complete_payment),
+        )
         .route("/klarna/authorization", post(authorization_callback))
         .route("/klarna/notification", post(notification_callback))
         .with_state(app)
@@ -689,6 +693,20 @@ async fn admin_cancel_payment(State(app): State<App>, Path(id): Path<String>) ->
         let p =
             app.payments().cancel(&pid).await.map_err(|e| {
                 format!("cancelling payment {pid} failed: {e}. Nothing was changed.")
+            })?;
+        Ok(format!("Payment {pid} is {}.", p.kind()))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+/// Finishes a payment Klarna's callback authorized (the browser never came back).
+async fn admin_complete_payment(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let result = async {
+        let pid = PaymentId::new(id).map_err(|e| e.to_string())?;
+        let p =
+            app.payments().complete(&pid, None).await.map_err(|e| {
+                format!("completing payment {pid} failed: {e}. Nothing was changed.")
             })?;
         Ok(format!("Payment {pid} is {}.", p.kind()))
     }

@@ -114,7 +114,7 @@ pub(crate) fn home(simulator: bool) -> String {
             minor = p.unit_price,
         );
     }
-    layout("Klarna demo shop", &body)
+    layout("Shop", &body)
 }
 
 fn cart_table(cart: &Cart) -> String {

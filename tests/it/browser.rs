@@ -181,7 +181,18 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
 
     click(&c, "simulate-decline").await;
     click(&c, "authorize-button").await;
-    let declined = text(&c, "klarna-error").await;
+    // The error line is in the page from the start, hidden: wait for the decline to show it.
+    let declined = c
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(
+            "//p[@id='klarna-error' and not(@hidden) and string-length(normalize-space()) > 0]",
+        ))
+        .await
+        .expect("the decline is shown")
+        .text()
+        .await
+        .expect("text");
     assert!(declined.contains("declined"), "{declined}");
     assert_eq!(
         shop.payments()

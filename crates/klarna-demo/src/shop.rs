@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -49,12 +50,25 @@ impl App {
     }
 }
 
-/// A running demo shop. Stops on [`Shop::shutdown`] (or when dropped, with the process).
+/// How often the shop's reconciler looks for operations whose outcome was unknown.
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
+/// A running demo shop. Stops on [`Shop::shutdown`] or when dropped.
 pub struct Shop {
     url: String,
     app: App,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    reconciler: JoinHandle<()>,
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        self.reconciler.abort();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 impl std::fmt::Debug for Shop {
@@ -86,6 +100,7 @@ impl Shop {
 
     /// Stops serving and waits for the server task.
     pub async fn shutdown(mut self) {
+        self.reconciler.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -139,11 +154,24 @@ pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
             })
             .await
     });
+    // Operations whose outcome was unknown (a timeout after Klarna acted) stay pending with
+    // their idempotency key; the reconciler settles them, as a real shop must.
+    let payments = app.payments().clone();
+    let reconciler = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RECONCILE_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = payments.reconcile_all().await {
+                warn!(error = %e, "reconciler pass failed");
+            }
+        }
+    });
     Ok(Shop {
         url,
         app,
         shutdown: Some(tx),
         task: Some(task),
+        reconciler,
     })
 }
 

@@ -68,6 +68,24 @@ mod shop_input {
             .unwrap()
     }
 
+    /// Waits (bounded) until Klarna's authorization callback has recorded the authorization.
+    async fn authorized_by_callback(shop: &klarna_demo::Shop, pid: &PaymentId) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+        let mut stage = StageKind::Open;
+        for _ in 0..500 {
+            tick.tick().await;
+            stage = shop.payments().payment(pid).await.unwrap().kind();
+            if stage != StageKind::Open {
+                break;
+            }
+        }
+        assert_eq!(
+            stage,
+            StageKind::Authorized,
+            "the callback recorded the authorization"
+        );
+    }
+
     async fn memory_shop() -> klarna_demo::Shop {
         start_shop(ServeOptions {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -145,6 +163,8 @@ mod shop_input {
             .await
             .unwrap();
         let token = auth["authorization_token"].as_str().unwrap().to_owned();
+        // Klarna's authorization callback follows; let it land first so nothing arrives later.
+        authorized_by_callback(&shop, &pid).await;
         let advanced = http
             .post(format!("{sim}/sim/clock/advance"))
             .json(&serde_json::json!({"seconds": 3_700}))
@@ -237,20 +257,7 @@ mod shop_input {
             .await
             .unwrap();
         assert!(auth.status().is_success());
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
-        let mut stage = StageKind::Open;
-        for _ in 0..500 {
-            tick.tick().await;
-            stage = shop.payments().payment(&pid).await.unwrap().kind();
-            if stage != StageKind::Open {
-                break;
-            }
-        }
-        assert_eq!(
-            stage,
-            StageKind::Authorized,
-            "the callback recorded the authorization"
-        );
+        authorized_by_callback(&shop, &pid).await;
         // The merchant finishes without the browser, from the admin page.
         let admin = http
             .get(format!("{}/admin", shop.url()))

@@ -640,10 +640,34 @@ fn sim_prints_its_base_url_first_and_serves() {
 }
 
 #[test]
-fn demo_is_a_stub_for_now() {
-    let out = Command::new(BIN).arg("demo").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not yet implemented"));
+fn demo_runs_every_scenario_and_exits_zero() {
+    let out = Command::new(BIN)
+        .args(["demo", "--store", "memory:"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("every step landed where it should"),
+        "{stdout}"
+    );
+    for scenario in [
+        "one-time",
+        "recurring",
+        "buy_and_tokenize",
+        "cart change",
+        "declined shopper",
+    ] {
+        assert!(
+            stdout.contains(scenario),
+            "scenario {scenario} missing from the report"
+        );
+    }
 }
 
 #[test]

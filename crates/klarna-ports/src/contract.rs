@@ -3,7 +3,7 @@
 //! Use the [`store_contract_tests!`](crate::store_contract_tests) macro in an adapter's tests;
 //! it expands to one `#[tokio::test]` per check, each with a fresh store from your expression:
 //!
-//! ```ignore
+//! ```text
 //! klarna_ports::store_contract_tests!(klarna_store_memory::InMemoryStore::new());
 //! ```
 //!

@@ -242,7 +242,7 @@ pub(crate) fn check_line(line: &Value, index: usize, limits: LineLimits) -> Chec
     }
     opt_str(obj, "quantity_unit", p, 1, limits.max_quantity_unit())?;
     let unit_price = req_i64(obj, "unit_price", p)?;
-    if unit_price.abs() > max {
+    if unit_price.unsigned_abs() > max.unsigned_abs() {
         return Err(bad(path(p, "unit_price")));
     }
     let tax_rate = opt_i64(obj, "tax_rate", p)?.unwrap_or(0);
@@ -254,11 +254,11 @@ pub(crate) fn check_line(line: &Value, index: usize, limits: LineLimits) -> Chec
         return Err(bad(path(p, "total_discount_amount")));
     }
     let total = req_i64(obj, "total_amount", p)?;
-    if total.abs() > max {
+    if total.unsigned_abs() > max.unsigned_abs() {
         return Err(bad(path(p, "total_amount")));
     }
     let tax = opt_i64(obj, "total_tax_amount", p)?;
-    if tax.is_some_and(|t| t.abs() > max) {
+    if tax.is_some_and(|t| t.unsigned_abs() > max.unsigned_abs()) {
         return Err(bad(path(p, "total_tax_amount")));
     }
     opt_str(obj, "merchant_data", p, 0, limits.max_merchant_data())?;

@@ -22,6 +22,20 @@
 //! # }
 //! ```
 //!
+//! # The demo shop's pages
+//!
+//! | route | what | stable element ids |
+//! |---|---|---|
+//! | `GET /` | cart and subscription | `qty-<sku>`, `checkout-button`, `subscribe-button` |
+//! | `POST /checkout`, `POST /subscribe` | open a session (intent `buy` / `tokenize`), redirect to the checkout | (a tampered `price-<sku>` or bad `qty-<sku>` → 400 page with `error`) |
+//! | `GET /checkout/{payment}` | Klarna's widget: `init` → `load` → `authorize` | `klarna-payments-container`, `klarna-status`, `authorize-button`, `klarna-error`, `simulate-decline`, `payment-id`, `cart-total` |
+//! | `POST /payments/{payment}/complete` | order (or customer token and first charge) from the `authorization_token` | (an expired or mismatching authorization → 409 page with `error`) |
+//! | `GET /payments/{payment}` | confirmation, subscription charges | `confirmation`, `payment-id`, `payment-stage`, `order-id`, `charge-again-button`, `charge-result` |
+//! | `POST /subscriptions/{payment}/charge` | charge the customer token again (idempotent charge id) | |
+//! | `GET /admin` | every payment with stage, amounts, Klarna ids | `admin-payments`, rows `payment-<id>`, `capture-<id>`, `refund-<id>`, `refund-amount-<id>`, `cancel-<id>`, `complete-<id>`, `message`, `error` |
+//! | `POST /klarna/authorization?secret=…` | Klarna's authorization callback (`merchant_urls.authorization`) | |
+//! | `POST /klarna/notification?secret=…` | Klarna's fraud notification | |
+//!
 //! With `playground: true` and `KLARNA_USERNAME` / `KLARNA_PASSWORD` (and `KLARNA_REGION`) set,
 //! both target Klarna's playground instead. The shopper's step then needs a real browser:
 //! [`run`] does what is possible server-side (it opens the sessions and prints their ids) and

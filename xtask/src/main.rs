@@ -23,6 +23,11 @@ tasks:
   bench [--quick]
                  run the benchmarks (criterion); --quick makes a short run
   demo [args]    cargo run --release -p klarna-cli -- demo [args]
+  chaos [N]      N seeded fault schedules (default 100000) through the service and the
+                 simulator, on the memory store and (with DATABASE_URL) PostgreSQL
+  load [--shoppers N] [--seconds S] [--store memory|sqlite|postgres]
+                 concurrent shoppers through the service over HTTP; throughput,
+                 latency percentiles, errors and lost payments
   help           this text
 ";
 
@@ -37,6 +42,8 @@ fn main() -> ExitCode {
         "tidy" => no_options(task, rest).and_then(|()| tidy::run()),
         "bench" => bench::Options::parse(rest).and_then(|options| bench::run(&options)),
         "demo" => demo(rest),
+        "chaos" => chaos(rest),
+        "load" => load(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -74,6 +81,37 @@ fn demo(args: &[String]) -> workspace::Result<()> {
     let mut command = workspace::cargo();
     command
         .args(["run", "--release", "-p", CLI, "--", "demo"])
+        .args(args);
+    workspace::run(&mut command)
+}
+
+/// Runs many more seeded fault schedules than CI does.
+fn chaos(args: &[String]) -> workspace::Result<()> {
+    let schedules = match args {
+        [] => "100000".to_owned(),
+        [n] if n.parse::<u64>().is_ok() => n.clone(),
+        _ => return Err("usage: cargo xtask chaos [SCHEDULES]".into()),
+    };
+    let mut command = workspace::cargo();
+    command.env("KLARNA_CHAOS_SCHEDULES", schedules).args([
+        "test",
+        "--release",
+        "-p",
+        "klarna-tests",
+        "--test",
+        "it",
+        "chaos",
+        "--",
+        "--nocapture",
+    ]);
+    workspace::run(&mut command)
+}
+
+/// Runs the load test (a release bench binary of the `klarna-tests` package).
+fn load(args: &[String]) -> workspace::Result<()> {
+    let mut command = workspace::cargo();
+    command
+        .args(["bench", "-p", "klarna-tests", "--bench", "load", "--"])
         .args(args);
     workspace::run(&mut command)
 }

@@ -166,10 +166,7 @@ pub fn service(base_url: &str, store: SqlStore, crash: CrashPoint) -> Service {
             inner: gateway(base_url),
             crash,
         }),
-        Arc::new(CrashingStore {
-            inner: store,
-            crash,
-        }),
+        Arc::new(HookedStore::new(store, crash_after_pending_write(crash))),
         Arc::new(SystemClock),
         Arc::new(UuidKeys::new(uuid::Uuid::from_u128(
             0x6b6c_6172_6e61_2d65_3265,
@@ -217,21 +214,67 @@ fn crash_if(enabled: bool) {
     }
 }
 
-/// A store that can abort the process after writing a pending operation.
-#[derive(Debug)]
-pub struct CrashingStore {
-    inner: SqlStore,
-    crash: CrashPoint,
+/// A successful store write, as [`HookedStore`] reports it.
+#[derive(Clone, Copy, Debug)]
+pub enum Write<'a> {
+    /// A payment was inserted or updated.
+    Payment(&'a AnyPayment),
+    /// A managed order was inserted or updated.
+    Order(&'a ManagedOrder),
+    /// A customer token was inserted or updated.
+    Token(&'a CustomerToken),
 }
 
+/// A store that calls a hook after every successful write (one write = one transaction):
+/// crash points abort the process there, benchmarks count writes.
+pub struct HookedStore<S> {
+    inner: S,
+    hook: Box<dyn Fn(Write<'_>) + Send + Sync>,
+}
+
+impl<S> std::fmt::Debug for HookedStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HookedStore")
+    }
+}
+
+impl<S> HookedStore<S> {
+    /// Wraps `inner`, calling `hook` after each successful write.
+    pub fn new(inner: S, hook: impl Fn(Write<'_>) + Send + Sync + 'static) -> Self {
+        Self {
+            inner,
+            hook: Box::new(hook),
+        }
+    }
+
+    fn after<T>(&self, r: Result<T, StoreError>, w: Write<'_>) -> Result<T, StoreError> {
+        if r.is_ok() {
+            (self.hook)(w);
+        }
+        r
+    }
+}
+
+/// The crash point of [`CrashPoint::AfterPendingWrite`] as a store hook.
+fn crash_after_pending_write(crash: CrashPoint) -> impl Fn(Write<'_>) + Send + Sync + 'static {
+    move |w| {
+        let pending = match w {
+            Write::Payment(p) => p.pending_op().is_some(),
+            Write::Order(o) => o.pending().is_some(),
+            Write::Token(_) => false,
+        };
+        crash_if(pending && crash == CrashPoint::AfterPendingWrite);
+    }
+}
+
+/// The store of the crash tests.
+pub type CrashingStore = HookedStore<SqlStore>;
+
 #[async_trait]
-impl PaymentStore for CrashingStore {
+impl<S: PaymentStore> PaymentStore for HookedStore<S> {
     async fn insert_payment(&self, p: &AnyPayment) -> Result<u64, StoreError> {
         let r = self.inner.insert_payment(p).await;
-        crash_if(
-            r.is_ok() && self.crash == CrashPoint::AfterPendingWrite && p.pending_op().is_some(),
-        );
-        r
+        self.after(r, Write::Payment(p))
     }
     async fn load_payment(
         &self,
@@ -246,10 +289,7 @@ impl PaymentStore for CrashingStore {
         also: &Also,
     ) -> Result<u64, StoreError> {
         let r = self.inner.update_payment(expected, p, also).await;
-        crash_if(
-            r.is_ok() && self.crash == CrashPoint::AfterPendingWrite && p.pending_op().is_some(),
-        );
-        r
+        self.after(r, Write::Payment(p))
     }
     async fn find_payment_by_order(
         &self,
@@ -275,7 +315,8 @@ impl PaymentStore for CrashingStore {
         self.inner.claim_in_doubt_payments(now, lease, limit).await
     }
     async fn insert_customer_token(&self, t: &CustomerToken) -> Result<u64, StoreError> {
-        self.inner.insert_customer_token(t).await
+        let r = self.inner.insert_customer_token(t).await;
+        self.after(r, Write::Token(t))
     }
     async fn load_customer_token(
         &self,
@@ -288,10 +329,12 @@ impl PaymentStore for CrashingStore {
         expected: u64,
         t: &CustomerToken,
     ) -> Result<u64, StoreError> {
-        self.inner.update_customer_token(expected, t).await
+        let r = self.inner.update_customer_token(expected, t).await;
+        self.after(r, Write::Token(t))
     }
     async fn insert_order(&self, o: &ManagedOrder) -> Result<u64, StoreError> {
-        self.inner.insert_order(o).await
+        let r = self.inner.insert_order(o).await;
+        self.after(r, Write::Order(o))
     }
     async fn load_order(
         &self,
@@ -301,8 +344,7 @@ impl PaymentStore for CrashingStore {
     }
     async fn update_order(&self, expected: u64, o: &ManagedOrder) -> Result<u64, StoreError> {
         let r = self.inner.update_order(expected, o).await;
-        crash_if(r.is_ok() && self.crash == CrashPoint::AfterPendingWrite && o.pending().is_some());
-        r
+        self.after(r, Write::Order(o))
     }
     async fn claim_in_doubt_orders(
         &self,

@@ -17,109 +17,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use klarna_domain::{
-    AnyPayment, AuthorizationToken, Cart, CustomerToken, CustomerTokenId, Intent, ManagedOrder,
-    Market, OrderId, OrderLine, PaymentId, SessionId, Span, Timestamp,
-};
+use klarna_domain::{AuthorizationToken, Cart, Intent, Market, OrderLine};
 use klarna_gateway_http::UuidKeys;
-use klarna_ports::{Also, PaymentStore, StoreError, SystemClock, Versioned};
+use klarna_ports::{PaymentStore, SystemClock};
 use klarna_service::{PaymentService, ServiceConfig, StartCheckout};
 use klarna_simulator::{ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
 use klarna_store_sql::StoreKey;
-use klarna_tests::{Db, gateway};
+use klarna_tests::{Db, HookedStore, gateway};
 
 const CONCURRENCY: usize = 16;
-
-/// Counts write calls (each is one store transaction).
-struct Counting<S> {
-    inner: S,
-    writes: AtomicU64,
-}
-
-impl<S> Counting<S> {
-    fn count(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-#[async_trait]
-impl<S: PaymentStore> PaymentStore for Counting<S> {
-    async fn insert_payment(&self, p: &AnyPayment) -> Result<u64, StoreError> {
-        self.count();
-        self.inner.insert_payment(p).await
-    }
-    async fn load_payment(
-        &self,
-        id: &PaymentId,
-    ) -> Result<Option<Versioned<AnyPayment>>, StoreError> {
-        self.inner.load_payment(id).await
-    }
-    async fn update_payment(&self, e: u64, p: &AnyPayment, a: &Also) -> Result<u64, StoreError> {
-        self.count();
-        self.inner.update_payment(e, p, a).await
-    }
-    async fn find_payment_by_order(
-        &self,
-        o: &OrderId,
-    ) -> Result<Option<Versioned<AnyPayment>>, StoreError> {
-        self.inner.find_payment_by_order(o).await
-    }
-    async fn find_payment_by_session(
-        &self,
-        s: &SessionId,
-    ) -> Result<Option<Versioned<AnyPayment>>, StoreError> {
-        self.inner.find_payment_by_session(s).await
-    }
-    async fn list_payments(&self, l: usize) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
-        self.inner.list_payments(l).await
-    }
-    async fn claim_in_doubt_payments(
-        &self,
-        n: Timestamp,
-        l: Span,
-        m: usize,
-    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
-        self.inner.claim_in_doubt_payments(n, l, m).await
-    }
-    async fn insert_customer_token(&self, t: &CustomerToken) -> Result<u64, StoreError> {
-        self.count();
-        self.inner.insert_customer_token(t).await
-    }
-    async fn load_customer_token(
-        &self,
-        id: &CustomerTokenId,
-    ) -> Result<Option<Versioned<CustomerToken>>, StoreError> {
-        self.inner.load_customer_token(id).await
-    }
-    async fn update_customer_token(&self, e: u64, t: &CustomerToken) -> Result<u64, StoreError> {
-        self.count();
-        self.inner.update_customer_token(e, t).await
-    }
-    async fn insert_order(&self, o: &ManagedOrder) -> Result<u64, StoreError> {
-        self.count();
-        self.inner.insert_order(o).await
-    }
-    async fn load_order(
-        &self,
-        id: &OrderId,
-    ) -> Result<Option<Versioned<ManagedOrder>>, StoreError> {
-        self.inner.load_order(id).await
-    }
-    async fn update_order(&self, e: u64, o: &ManagedOrder) -> Result<u64, StoreError> {
-        self.count();
-        self.inner.update_order(e, o).await
-    }
-    async fn claim_in_doubt_orders(
-        &self,
-        n: Timestamp,
-        l: Span,
-        m: usize,
-    ) -> Result<Vec<Versioned<ManagedOrder>>, StoreError> {
-        self.inner.claim_in_doubt_orders(n, l, m).await
-    }
-}
 
 fn cart() -> Cart {
     let m = Market::parse("SE", "SEK", "sv-SE").unwrap();
@@ -149,10 +56,11 @@ async fn run_service<S: PaymentStore + 'static>(
     flows: usize,
 ) -> Outcome {
     let sim = Arc::new(Simulator::start().await.unwrap());
-    let store = Arc::new(Counting {
-        inner: store,
-        writes: AtomicU64::new(0),
-    });
+    let writes = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&writes);
+    let store = Arc::new(HookedStore::new(store, move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }));
     let svc = Arc::new(PaymentService::new(
         Arc::new(gateway(sim.base_url())),
         Arc::clone(&store),
@@ -179,7 +87,7 @@ async fn run_service<S: PaymentStore + 'static>(
     };
     // Warm up connections and caches.
     one(Arc::clone(&svc), Arc::clone(&sim)).await;
-    let writes_before = store.writes.load(Ordering::Relaxed);
+    let writes_before = writes.load(Ordering::Relaxed);
     let http_before: u64 = sim.stats().requests.values().sum();
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -196,7 +104,7 @@ async fn run_service<S: PaymentStore + 'static>(
         t.await.unwrap();
     }
     let secs = start.elapsed().as_secs_f64();
-    let writes = store.writes.load(Ordering::Relaxed) - writes_before;
+    let writes = writes.load(Ordering::Relaxed) - writes_before;
     // The shopper step goes to the simulator in-process (no HTTP); count it as the browser's request.
     let http: u64 = sim.stats().requests.values().sum::<u64>() - http_before + flows as u64;
     Outcome {

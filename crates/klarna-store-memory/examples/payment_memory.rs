@@ -1,7 +1,7 @@
 //! Measures the memory store's footprint per stored payment.
 //!
-//! Run with `cargo run --release -p klarna-store-memory --example memory [COUNT]` (default
-//! 100,000). Each payment is the contract suite's ordered one-time payment (one cart line,
+//! Run with `cargo run --release -p klarna-store-memory --example payment_memory [COUNT]`
+//! (default 100,000). Each payment is the contract suite's ordered one-time payment (one cart line,
 //! session, authorization, order) with its managed order; the resident set size is read from
 //! `/proc/self/status` before and after. The last line, `bytes per payment: N`, is what
 //! `cargo xtask bench` reads.

@@ -1,9 +1,17 @@
-//! `cargo xtask bench [--quick]`: runs every benchmark runner in turn.
+//! `cargo xtask bench [--quick]`: builds every benchmark once in release, runs the criterion
+//! benches and the measurement programs, and prints one table of figures against their goals,
+//! also written to `docs/benchmarks.md`.
 //!
-//! Today there is one runner, criterion over every `[[bench]]` target of the workspace.
-//! Extension point: a runner is one entry in [`RUNNERS`]; to publish numbers, have runners
-//! return their results and render them into `docs/benchmarks.md` at the end of [`run`]
-//! (criterion leaves machine-readable estimates under `target/criterion/*/new/estimates.json`).
+//! The table is data: [`ROWS`] says where each figure comes from (a criterion benchmark id, a
+//! line a program prints, or an entry of `target/bench-flows.json`), its unit and its goal. A new
+//! benchmark adds one row there. Results older than the run are ignored, so a benchmark that
+//! did not run shows as "not run" rather than as a stale number.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
@@ -34,64 +42,380 @@ impl Options {
     }
 }
 
-/// One way of running benchmarks.
-#[derive(Debug)]
-struct Runner {
-    name: &'static str,
-    run: fn(&Options, &Value) -> Result<()>,
+// ---------------------------------------------------------------------------------------------
+// What the table shows.
+
+/// Where a figure comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// Median time of a criterion benchmark (by its full id), in microseconds.
+    MedianMicros(&'static str),
+    /// Elements per second of a criterion benchmark: its throughput elements / median time.
+    PerSecond(&'static str),
+    /// Median of the first benchmark divided by the median of the second.
+    Ratio(&'static str, &'static str),
+    /// The number a [`Program`] printed after `label`.
+    Printed {
+        program: &'static str,
+        label: &'static str,
+    },
+    /// A numeric field of the entry named `name` in `target/bench-flows.json`.
+    Flows {
+        name: &'static str,
+        field: &'static str,
+    },
 }
 
-/// The runners, in order. Add load tests or instruction counts here.
-const RUNNERS: &[Runner] = &[Runner {
-    name: "criterion",
-    run: criterion,
-}];
+/// What counts as meeting the goal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Goal {
+    /// Reported, no goal.
+    None,
+    /// At most this.
+    AtMost(f64),
+    /// At least this.
+    AtLeast(f64),
+}
 
-/// Runs every runner, stopping at the first failure.
+/// One line of the table.
+#[derive(Debug)]
+struct Row {
+    figure: &'static str,
+    source: Source,
+    unit: &'static str,
+    goal: Goal,
+}
+
+const SQLITE_FLOW: &str = "SQLite file (WAL, synchronous=FULL)";
+
+/// The table, in order. Add a row per new figure.
+const ROWS: &[Row] = &[
+    Row {
+        figure: "Gateway overhead: `KlarnaClient` / hand-written reqwest, create session (median)",
+        source: Source::Ratio(
+            "create_session/klarna_client",
+            "create_session/hand_written_reqwest",
+        ),
+        unit: "×",
+        goal: Goal::AtMost(1.05),
+    },
+    Row {
+        figure: "One-time flows/s, raw HTTP, no store (baseline)",
+        source: Source::Flows {
+            name: "raw HTTP, no store",
+            field: "flows_per_s",
+        },
+        unit: "flows/s",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "One-time flows/s, service + memory store",
+        source: Source::Flows {
+            name: "memory store",
+            field: "flows_per_s",
+        },
+        unit: "flows/s",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "One-time flows, memory store / raw HTTP",
+        source: Source::Flows {
+            name: "memory store",
+            field: "ratio_vs_raw",
+        },
+        unit: "×",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "One-time flows/s, service + SQLite file",
+        source: Source::Flows {
+            name: SQLITE_FLOW,
+            field: "flows_per_s",
+        },
+        unit: "flows/s",
+        goal: Goal::AtLeast(150.0),
+    },
+    Row {
+        figure: "One-time flows, SQLite / raw HTTP",
+        source: Source::Flows {
+            name: SQLITE_FLOW,
+            field: "ratio_vs_raw",
+        },
+        unit: "×",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "One-time flows/s, service + PostgreSQL",
+        source: Source::Flows {
+            name: "PostgreSQL",
+            field: "flows_per_s",
+        },
+        unit: "flows/s",
+        goal: Goal::AtLeast(200.0),
+    },
+    Row {
+        figure: "HTTP requests per one-time flow (SQLite)",
+        source: Source::Flows {
+            name: SQLITE_FLOW,
+            field: "http_per_flow",
+        },
+        unit: "requests",
+        goal: Goal::AtMost(3.0),
+    },
+    Row {
+        figure: "Store write transactions per one-time flow (SQLite)",
+        source: Source::Flows {
+            name: SQLITE_FLOW,
+            field: "writes_per_flow",
+        },
+        unit: "tx",
+        goal: Goal::AtMost(3.0),
+    },
+    Row {
+        figure: "Store write transactions per one-time flow (memory)",
+        source: Source::Flows {
+            name: "memory store",
+            field: "writes_per_flow",
+        },
+        unit: "tx",
+        goal: Goal::AtMost(3.0),
+    },
+    Row {
+        figure: "Simulator create-session/s, 64 in flight over HTTP",
+        source: Source::PerSecond("concurrent_64/create_session"),
+        unit: "/s",
+        goal: Goal::AtLeast(10_000.0),
+    },
+    Row {
+        figure: "Simulator create-session/s, one at a time over HTTP",
+        source: Source::PerSecond("sequential/create_session"),
+        unit: "/s",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Simulator memory for 100,000 live sessions (RSS growth)",
+        source: Source::Printed {
+            program: "simulator-memory",
+            label: "RSS growth:",
+        },
+        unit: "MiB",
+        goal: Goal::AtMost(200.0),
+    },
+    Row {
+        figure: "Cart validation, 1 line",
+        source: Source::MedianMicros("cart_from_input/1"),
+        unit: "µs",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Cart validation, 100 lines",
+        source: Source::MedianMicros("cart_from_input/100"),
+        unit: "µs",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Cart validation, 1,000 lines",
+        source: Source::MedianMicros("cart_from_input/1000"),
+        unit: "µs",
+        goal: Goal::AtMost(100.0),
+    },
+    Row {
+        figure: "Memory store: RSS per stored payment (with its managed order), 100,000 stored",
+        source: Source::Printed {
+            program: "store-memory",
+            label: "bytes per payment:",
+        },
+        unit: "bytes",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "SQLite store write tx/s, 1 client, synchronous=FULL",
+        source: Source::PerSecond("store_write_tx/sqlite_file_full/1_client"),
+        unit: "tx/s",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "SQLite store write tx/s, 8 clients, synchronous=FULL",
+        source: Source::PerSecond("store_write_tx/sqlite_file_full/8_clients"),
+        unit: "tx/s",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "SQLite store write tx/s, 8 clients, synchronous=NORMAL",
+        source: Source::PerSecond("store_write_tx/sqlite_file_normal/8_clients"),
+        unit: "tx/s",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "PostgreSQL store write tx/s, 8 clients",
+        source: Source::PerSecond("store_write_tx/postgres/8_clients"),
+        unit: "tx/s",
+        goal: Goal::None,
+    },
+];
+
+/// A measurement program whose output feeds [`Source::Printed`] rows.
+#[derive(Debug)]
+struct Program {
+    name: &'static str,
+    package: &'static str,
+    example: &'static str,
+}
+
+const PROGRAMS: &[Program] = &[
+    Program {
+        name: "simulator-memory",
+        package: "klarna-simulator",
+        example: "memory",
+    },
+    Program {
+        name: "store-memory",
+        package: "klarna-store-memory",
+        example: "payment_memory",
+    },
+];
+
+/// Bench targets that are not benchmarks of the table: `(package, target)`. The load test has
+/// its own task (`cargo xtask load`) and runs for a fixed time.
+const NOT_IN_TABLE: &[(&str, &str)] = &[("klarna-tests", "load")];
+
+/// Criterion flags for a short run.
+const QUICK_FLAGS: &[&str] = &[
+    "--warm-up-time",
+    "1",
+    "--measurement-time",
+    "2",
+    "--sample-size",
+    "10",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Running.
+
+/// What the run produced, by source.
+#[derive(Debug, Default)]
+struct Results {
+    /// Criterion full id → (median in ns, throughput elements per iteration).
+    criterion: BTreeMap<String, (f64, Option<f64>)>,
+    /// Program name → its standard output.
+    printed: BTreeMap<String, String>,
+    /// `target/bench-flows.json`, if written by this run.
+    flows: Option<Value>,
+    /// Runners that failed, with why.
+    failures: Vec<String>,
+}
+
+/// Builds once, runs everything, prints the table and writes `docs/benchmarks.md`.
 ///
 /// # Errors
 ///
-/// The first runner that fails, or `cargo metadata` failing.
+/// When the build fails or `cargo metadata` fails; or, after the table is written, when any
+/// benchmark or program failed (they are listed in the table's notes).
 pub(crate) fn run(options: &Options) -> Result<()> {
     let metadata = workspace::metadata()?;
-    for runner in RUNNERS {
-        println!("xtask bench: {} ...", runner.name);
-        (runner.run)(options, &metadata)
-            .map_err(|error| format!("runner `{}` failed: {error}", runner.name))?;
-    }
-    println!(
-        "xtask bench: done (results are printed above; docs/benchmarks.md is not written yet)"
-    );
-    Ok(())
-}
+    let targets = bench_targets(&metadata);
+    let target_dir = target_dir(&metadata);
+    fs::create_dir_all(&target_dir)?;
+    // Results older than this marker are from earlier runs.
+    let marker = target_dir.join("xtask-bench.started");
+    fs::write(&marker, b"")?;
+    let started = fs::metadata(&marker)?.modified()?;
 
-/// Criterion flags for a short run.
-const QUICK_FLAGS: &[&str] = &["--warm-up-time", "1", "--measurement-time", "2"];
-
-/// `cargo bench` per package over its `[[bench]]` targets only. Naming the targets keeps the
-/// libtest harnesses of lib and bin targets out, since they would reject criterion's flags.
-fn criterion(options: &Options, metadata: &Value) -> Result<()> {
-    let targets = bench_targets(metadata);
-    if targets.is_empty() {
-        println!("xtask bench: no [[bench]] targets in the workspace yet, nothing to run");
-        return Ok(());
+    // One release build of every bench target and measurement program.
+    let mut build = workspace::cargo();
+    build.args(["bench", "--no-run"]);
+    for (package, benches) in &targets {
+        build.args(["--package", package]);
+        for bench in benches {
+            build.args(["--bench", bench]);
+        }
     }
-    for (package, benches) in targets {
+    println!("xtask bench: $ {}", workspace::show(&build));
+    workspace::run(&mut build)?;
+    // The programs build in the bench profile too, so the release build of the dependencies
+    // is shared with the benches.
+    let mut build = workspace::cargo();
+    build.args(["build", "--profile", "bench"]);
+    for program in PROGRAMS {
+        build.args(["--package", program.package, "--example", program.example]);
+    }
+    println!("xtask bench: $ {}", workspace::show(&build));
+    workspace::run(&mut build)?;
+
+    let mut results = Results::default();
+    for (package, benches) in &targets {
         let mut command = workspace::cargo();
         command.args(["bench", "--package", package]);
         for bench in benches {
             command.args(["--bench", bench]);
         }
         if options.quick {
+            command.env("KLARNA_BENCH_QUICK", "1");
             command.arg("--").args(QUICK_FLAGS);
         }
         println!("xtask bench: $ {}", workspace::show(&command));
-        workspace::run(&mut command)?;
+        if let Err(error) = workspace::run(&mut command) {
+            results
+                .failures
+                .push(format!("`{package}` benches: {error}"));
+        }
     }
-    Ok(())
+    for program in PROGRAMS {
+        let mut command = workspace::cargo();
+        command.args([
+            "run",
+            "--profile",
+            "bench",
+            "--quiet",
+            "--package",
+            program.package,
+            "--example",
+            program.example,
+        ]);
+        println!("xtask bench: $ {}", workspace::show(&command));
+        match workspace::output(&mut command) {
+            Ok(stdout) => {
+                print!("{stdout}");
+                results.printed.insert(program.name.to_owned(), stdout);
+            }
+            Err(error) => results
+                .failures
+                .push(format!("program `{}`: {error}", program.name)),
+        }
+    }
+    results.criterion = criterion_results(&target_dir.join("criterion"), started);
+    let flows = target_dir.join("bench-flows.json");
+    if fs::metadata(&flows)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= started)
+    {
+        results.flows = serde_json::from_str(&fs::read_to_string(&flows)?).ok();
+    }
+
+    let header = run_header(options)?;
+    let table = render(&results);
+    println!("\n{table}");
+    let doc = document(&header, &table, &results);
+    let path = workspace::root().join("docs").join("benchmarks.md");
+    fs::write(&path, doc)?;
+    println!("xtask bench: wrote {}", path.display());
+    if results.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed: {}", results.failures.join("; ")).into())
+    }
 }
 
-/// `(package, bench target names)` for every package with `[[bench]]` targets.
+/// The target directory from `cargo metadata`.
+fn target_dir(metadata: &Value) -> PathBuf {
+    metadata
+        .get("target_directory")
+        .and_then(Value::as_str)
+        .map_or_else(|| workspace::root().join("target"), PathBuf::from)
+}
+
+/// `(package, bench target names)` for every package with `[[bench]]` targets, minus
+/// [`NOT_IN_TABLE`].
 fn bench_targets(metadata: &Value) -> Vec<(&str, Vec<&str>)> {
     workspace::packages(metadata)
         .filter_map(|package| {
@@ -107,10 +431,229 @@ fn bench_targets(metadata: &Value) -> Vec<(&str, Vec<&str>)> {
                         .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bench"))
                 })
                 .filter_map(|target| target.get("name")?.as_str())
+                .filter(|bench| !NOT_IN_TABLE.contains(&(name, *bench)))
                 .collect();
             (!benches.is_empty()).then_some((name, benches))
         })
         .collect()
+}
+
+/// Every `<dir>/**/new/benchmark.json` written since `since`, with its `estimates.json`.
+fn criterion_results(dir: &Path, since: SystemTime) -> BTreeMap<String, (f64, Option<f64>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "benchmark.json")
+                && path
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|n| n == "new")
+                && fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= since)
+                && let Some((id, result)) = read_criterion(&path)
+            {
+                out.insert(id, result);
+            }
+        }
+    }
+    out
+}
+
+/// `(full id, (median ns, throughput elements))` from one `benchmark.json` and its sibling
+/// `estimates.json`.
+fn read_criterion(benchmark: &Path) -> Option<(String, (f64, Option<f64>))> {
+    let meta: Value = serde_json::from_str(&fs::read_to_string(benchmark).ok()?).ok()?;
+    let estimates: Value =
+        serde_json::from_str(&fs::read_to_string(benchmark.with_file_name("estimates.json")).ok()?)
+            .ok()?;
+    parse_criterion(&meta, &estimates)
+}
+
+fn parse_criterion(meta: &Value, estimates: &Value) -> Option<(String, (f64, Option<f64>))> {
+    let id = meta.get("full_id")?.as_str()?.to_owned();
+    let median = estimates.get("median")?.get("point_estimate")?.as_f64()?;
+    let elements = meta
+        .get("throughput")
+        .and_then(|t| t.get("Elements"))
+        .and_then(Value::as_f64);
+    Some((id, (median, elements)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+/// A row's value, or why there is none.
+fn evaluate(source: Source, results: &Results) -> std::result::Result<f64, &'static str> {
+    let median = |id: &str| results.criterion.get(id).map(|(m, _)| *m);
+    match source {
+        Source::MedianMicros(id) => median(id).map(|ns| ns / 1_000.0).ok_or("not run"),
+        Source::PerSecond(id) => {
+            let (ns, elements) = results.criterion.get(id).ok_or("not run")?;
+            let elements = elements.ok_or("no throughput set")?;
+            if *ns > 0.0 {
+                Ok(elements * 1e9 / ns)
+            } else {
+                Err("zero time")
+            }
+        }
+        Source::Ratio(a, b) => {
+            let (a, b) = (median(a).ok_or("not run")?, median(b).ok_or("not run")?);
+            if b > 0.0 { Ok(a / b) } else { Err("zero time") }
+        }
+        Source::Printed { program, label } => {
+            let out = results.printed.get(program).ok_or("not run")?;
+            printed_number(out, label).ok_or("not printed")
+        }
+        Source::Flows { name, field } => results
+            .flows
+            .as_ref()
+            .and_then(Value::as_array)
+            .ok_or("not run")?
+            .iter()
+            .find(|entry| entry.get("name").and_then(Value::as_str) == Some(name))
+            .ok_or("not run")?
+            .get(field)
+            .and_then(Value::as_f64)
+            .ok_or("not printed"),
+    }
+}
+
+/// The first number after `label` on the first line that starts with it.
+fn printed_number(output: &str, label: &str) -> Option<f64> {
+    output
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|word| word.replace(',', "").parse().ok())
+}
+
+/// A number with a precision that suits its size and thousands separators.
+fn number(value: f64) -> String {
+    if value.abs() < 10.0 {
+        format!("{value:.2}")
+    } else if value.abs() < 100.0 {
+        format!("{value:.1}")
+    } else {
+        let text = format!("{value:.0}");
+        let (sign, digits) = text
+            .strip_prefix('-')
+            .map_or(("", text.as_str()), |d| ("-", d));
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("{sign}{grouped}")
+    }
+}
+
+fn goal_text(goal: Goal, unit: &str) -> String {
+    match goal {
+        Goal::None => "—".to_owned(),
+        Goal::AtMost(v) => format!("≤ {} {unit}", number(v)),
+        Goal::AtLeast(v) => format!("≥ {} {unit}", number(v)),
+    }
+}
+
+fn met(goal: Goal, value: f64) -> &'static str {
+    match goal {
+        Goal::None => "—",
+        Goal::AtMost(v) if value <= v => "yes",
+        Goal::AtLeast(v) if value >= v => "yes",
+        Goal::AtMost(_) | Goal::AtLeast(_) => "**NO**",
+    }
+}
+
+/// The Markdown table of every row.
+fn render(results: &Results) -> String {
+    let mut out = String::from("| Figure | Measured | Goal | Met |\n|---|---:|---|---|\n");
+    for row in ROWS {
+        let (measured, ok) = match evaluate(row.source, results) {
+            Ok(v) => (format!("{} {}", number(v), row.unit), met(row.goal, v)),
+            Err(why) => (why.to_owned(), "—"),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {measured} | {} | {ok} |",
+            row.figure,
+            goal_text(row.goal, row.unit)
+        );
+    }
+    out
+}
+
+/// When, where and how the run was made.
+fn run_header(options: &Options) -> Result<String> {
+    let commit = workspace::output(
+        std::process::Command::new("git")
+            .current_dir(workspace::root())
+            .args(["rev-parse", "--short", "HEAD"]),
+    )
+    .unwrap_or_default();
+    let date =
+        workspace::output(std::process::Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))
+            .unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    Ok(format!(
+        "Generated by `cargo xtask bench{}` on {} at commit `{}` ({cpus} CPUs){}.",
+        if options.quick { " --quick" } else { "" },
+        date.trim(),
+        commit.trim(),
+        if options.quick {
+            ": a smoke run (1 s warm-up, 2 s measurement, 10 samples, 300 flows), so treat the \
+             numbers as indicative"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// `docs/benchmarks.md`.
+fn document(header: &str, table: &str, results: &Results) -> String {
+    let mut doc = String::from(
+        "# Benchmarks\n\n\
+         <!-- Written by `cargo xtask bench`; edit xtask/src/bench.rs, not this file. -->\n\n",
+    );
+    let _ = writeln!(doc, "{header}\n");
+    doc.push_str(table);
+    doc.push_str(
+        "\n## Where the figures come from\n\n\
+         * Gateway overhead: `crates/klarna-gateway-http/benches/client_overhead.rs`, the same \
+         create-session call through `KlarnaClient` and through hand-written reqwest + \
+         serde_json against one local server; the ratio of the medians.\n\
+         * Flows: `tests/benches/flows.rs` (create session, shopper authorization, create order \
+         through `PaymentService`, per store, against the same three requests in raw HTTP); it \
+         writes `target/bench-flows.json`. PostgreSQL rows need `DATABASE_URL`.\n\
+         * Simulator: `crates/klarna-simulator/benches/throughput.rs` (criterion, HTTP keep-alive \
+         on loopback) and `cargo run --release -p klarna-simulator --example memory` (RSS growth \
+         for 100,000 sessions created in-process).\n\
+         * Cart validation: `crates/klarna-domain/benches/cart.rs`, `Cart::from_input` on valid \
+         carts.\n\
+         * Memory store: `cargo run --release -p klarna-store-memory --example payment_memory` (RSS \
+         growth / 100,000 ordered payments, each with its managed order).\n\
+         * Store write transactions: `crates/klarna-store-sql/benches/store.rs` (an insert and \
+         a compare-and-swap update per iteration, so two transactions).\n\n\
+         \"not run\" means the benchmark produced no result in this run (for example PostgreSQL \
+         without `DATABASE_URL`). Rows are defined in `xtask/src/bench.rs` (`ROWS`).\n",
+    );
+    if !results.failures.is_empty() {
+        doc.push_str("\n## Failures in this run\n\n");
+        for failure in &results.failures {
+            let first = failure.lines().next().unwrap_or_default();
+            let _ = writeln!(doc, "* {first}");
+        }
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -127,6 +670,7 @@ mod tests {
                 { "kind": ["bench"], "name": "retry" },
             ]},
             { "name": "b", "targets": [{ "kind": ["lib"], "name": "b" }] },
+            { "name": "klarna-tests", "targets": [{ "kind": ["bench"], "name": "load" }] },
         ]});
         assert_eq!(bench_targets(&metadata), vec![("a", vec!["cart", "retry"])]);
     }
@@ -136,5 +680,84 @@ mod tests {
         assert!(Options::parse(&["--quick".to_owned()]).is_ok_and(|options| options.quick));
         assert!(Options::parse(&[]).is_ok_and(|options| !options.quick));
         assert!(Options::parse(&["--slow".to_owned()]).is_err());
+    }
+
+    fn results() -> Results {
+        let mut r = Results::default();
+        r.criterion.insert("g/client".to_owned(), (1_100.0, None));
+        r.criterion.insert("g/raw".to_owned(), (1_000.0, None));
+        r.criterion
+            .insert("sim/create".to_owned(), (2_000_000.0, Some(64.0)));
+        r.printed.insert(
+            "mem".to_owned(),
+            "RSS before: 2 MiB\nRSS growth:  150 MiB\n".to_owned(),
+        );
+        r.flows = Some(json!([{"name": "memory store", "flows_per_s": 420.5}]));
+        r
+    }
+
+    #[test]
+    fn sources_evaluate_from_criterion_programs_and_flows() {
+        let r = results();
+        let eval = |s| evaluate(s, &r);
+        let ratio = eval(Source::Ratio("g/client", "g/raw")).unwrap_or_default();
+        assert!((ratio - 1.1).abs() < 1e-9);
+        let per_s = eval(Source::PerSecond("sim/create")).unwrap_or_default();
+        assert!((per_s - 32_000.0).abs() < 1e-6);
+        let us = eval(Source::MedianMicros("g/raw")).unwrap_or_default();
+        assert!((us - 1.0).abs() < 1e-9);
+        assert_eq!(
+            eval(Source::Printed {
+                program: "mem",
+                label: "RSS growth:"
+            }),
+            Ok(150.0)
+        );
+        assert_eq!(
+            eval(Source::Flows {
+                name: "memory store",
+                field: "flows_per_s"
+            }),
+            Ok(420.5)
+        );
+        assert_eq!(eval(Source::MedianMicros("missing")), Err("not run"));
+        assert_eq!(eval(Source::PerSecond("g/raw")), Err("no throughput set"));
+        assert_eq!(
+            eval(Source::Flows {
+                name: "PostgreSQL",
+                field: "flows_per_s"
+            }),
+            Err("not run")
+        );
+    }
+
+    #[test]
+    fn goals_are_judged_and_numbers_formatted() {
+        assert_eq!(met(Goal::AtMost(1.05), 1.04), "yes");
+        assert_eq!(met(Goal::AtMost(1.05), 1.06), "**NO**");
+        assert_eq!(met(Goal::AtLeast(10_000.0), 9_999.0), "**NO**");
+        assert_eq!(met(Goal::None, 1.0), "—");
+        assert_eq!(number(1.0432), "1.04");
+        assert_eq!(number(45.26), "45.3");
+        assert_eq!(number(32_000.4), "32,000");
+        assert_eq!(number(1_234_567.0), "1,234,567");
+        assert_eq!(goal_text(Goal::AtLeast(10_000.0), "/s"), "≥ 10,000 /s");
+    }
+
+    #[test]
+    fn criterion_files_parse_and_the_table_has_a_row_per_figure() {
+        let meta = json!({"full_id": "cart_from_input/1000", "throughput": {"Elements": 1000}});
+        let estimates = json!({"median": {"point_estimate": 45_000.0}});
+        assert_eq!(
+            parse_criterion(&meta, &estimates),
+            Some(("cart_from_input/1000".to_owned(), (45_000.0, Some(1000.0))))
+        );
+        let mut r = results();
+        r.criterion
+            .insert("cart_from_input/1000".to_owned(), (45_000.0, Some(1000.0)));
+        let table = render(&r);
+        assert_eq!(table.lines().count(), ROWS.len() + 2);
+        assert!(table.contains("| Cart validation, 1,000 lines | 45.0 µs | ≤ 100 µs | yes |"));
+        assert!(table.contains("not run"));
     }
 }

@@ -21,7 +21,9 @@ tasks:
   tidy           repository policy: `//!` file headers, dependency rules (DESIGN.md §2),
                  no ignored tests, `[lints] workspace = true` in every member
   bench [--quick]
-                 run the benchmarks (criterion); --quick makes a short run
+                 build once in release, run every benchmark and measurement program, print
+                 the table of figures against goals and write docs/benchmarks.md;
+                 --quick makes a short smoke run
   demo [args]    cargo run --release -p klarna-cli -- demo [args]
   chaos [N]      N seeded fault schedules (default 100000) through the service and the
                  simulator, on the memory store and (with DATABASE_URL) PostgreSQL

@@ -69,7 +69,10 @@ fuzz_target!(|input: Input| {
             let _ = format!("{cart:?}");
         }
         Err(e) => {
-            assert!(!e.field().as_str().is_empty(), "error names no field: {e:?}");
+            assert!(
+                !e.field().as_str().is_empty(),
+                "error names no field: {e:?}"
+            );
             let _ = e.to_string();
         }
     }

@@ -100,16 +100,22 @@ fn capturing(captured: &Captured) -> impl tracing::Subscriber + Send + Sync {
         .finish()
 }
 
-/// The canaries found in `text`, by name. Also looks for the first 12 characters of each
-/// (a truncated token is still a leak) when the canary is long enough to be unique.
+/// What to look for to find a canary: the value, and for a long opaque token (no `.`, so not
+/// a JWT whose segments start alike) also its first 12 characters, since a truncated token is
+/// still a leak.
+fn needles(value: &str) -> Vec<&str> {
+    let mut out = vec![value];
+    if value.len() >= 24 && !value.contains('.') {
+        out.extend(value.get(..12));
+    }
+    out
+}
+
+/// The canaries found in `text`, by name.
 fn leaks<'a>(text: &str, canaries: &'a [(&'a str, String)]) -> Vec<&'a str> {
     canaries
         .iter()
-        .filter(|(_, value)| {
-            !value.is_empty()
-                && (text.contains(value.as_str())
-                    || (value.len() >= 24 && text.contains(&value[..12])))
-        })
+        .filter(|(_, value)| !value.is_empty() && needles(value).iter().any(|n| text.contains(n)))
         .map(|(name, _)| *name)
         .collect()
 }
@@ -480,7 +486,11 @@ fn no_canary_reaches_logs_debug_or_display() {
     let mut known_seen = vec![false; KNOWN_LEAKS.len()];
     for name in &found {
         let value = &canaries.iter().find(|(n, _)| n == name).unwrap().1;
-        for (at, _) in text.match_indices(value.as_str()) {
+        let positions = needles(value)
+            .into_iter()
+            .flat_map(|needle| text.match_indices(needle).map(|(at, _)| at))
+            .collect::<std::collections::BTreeSet<_>>();
+        for at in positions {
             let before = text[..at].trim_end_matches(|c: char| c == '"' || c.is_whitespace());
             match KNOWN_LEAKS
                 .iter()
@@ -551,6 +561,16 @@ fn the_scanner_finds_planted_canaries() {
     );
     // A truncated token still counts.
     assert_eq!(leaks("token=4f6c1a2e-93b1…", &canaries), vec!["token"]);
+    // JWT segments start alike, so only a whole client token counts.
+    let jwt = vec![(
+        "client token",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzZXNzaW9uIjoiMSJ9.c2ln".to_owned(),
+    )];
+    assert!(leaks("eyJhbGciOiJSUzI1NiJ9.other", &jwt).is_empty());
+    assert_eq!(
+        leaks(&format!("t={}", jwt[0].1), &jwt),
+        vec!["client token"]
+    );
 
     // And the capture pipeline records what a careless log line would print.
     let captured = Captured::default();

@@ -474,7 +474,11 @@ impl std::fmt::Debug for CustomerTokenCreationResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CustomerTokenCreationResponse")
             .field("token_id", &REDACTED)
-            .field("redirect_url", &self.redirect_url)
+            // The redirect URL can carry the token itself.
+            .field(
+                "redirect_url",
+                &self.redirect_url.as_ref().map(|_| REDACTED),
+            )
             .field("billing_address", &self.billing_address)
             .field("customer", &self.customer)
             .field("payment_method_reference", &self.payment_method_reference)

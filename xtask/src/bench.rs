@@ -323,7 +323,7 @@ pub(crate) fn run(options: &Options) -> Result<()> {
 
     // One release build of every bench target and measurement program.
     let mut build = workspace::cargo();
-    build.args(["bench", "--no-run"]);
+    build.args(["bench", "--no-run", "--all-features"]);
     for (package, benches) in &targets {
         build.args(["--package", package]);
         for bench in benches {
@@ -335,7 +335,7 @@ pub(crate) fn run(options: &Options) -> Result<()> {
     // The programs build in the bench profile too, so the release build of the dependencies
     // is shared with the benches.
     let mut build = workspace::cargo();
-    build.args(["build", "--profile", "bench"]);
+    build.args(["build", "--profile", "bench", "--all-features"]);
     for program in PROGRAMS {
         build.args(["--package", program.package, "--example", program.example]);
     }
@@ -345,7 +345,7 @@ pub(crate) fn run(options: &Options) -> Result<()> {
     let mut results = Results::default();
     for (package, benches) in &targets {
         let mut command = workspace::cargo();
-        command.args(["bench", "--package", package]);
+        command.args(["bench", "--all-features", "--package", package]);
         for bench in benches {
             command.args(["--bench", bench]);
         }
@@ -367,6 +367,7 @@ pub(crate) fn run(options: &Options) -> Result<()> {
             "--profile",
             "bench",
             "--quiet",
+            "--all-features",
             "--package",
             program.package,
             "--example",

@@ -1,6 +1,6 @@
 //! Seeded fault schedules: random workloads through the service and the real HTTP gateway,
 //! against the simulator injecting faults (latency past the client's timeout, 5xx, 429,
-//! connections dropped before or after the effect), with concurrent callers. After each
+//! connections dropped before or after the effect, 403/409 refusals), with concurrent callers. After each
 //! schedule the reconciler runs and the simulator's own records are the judge: no duplicate
 //! orders or charges, no lost orders, no over-captures or over-refunds, ledgers equal.
 //!
@@ -50,7 +50,7 @@ fn client(base: &str) -> KlarnaGateway {
 }
 
 fn random_fault(rng: &mut StdRng) -> Fault {
-    match rng.gen_range(0..6) {
+    match rng.gen_range(0..7) {
         0 => Fault::Latency {
             ms: rng.gen_range(50..80),
         },
@@ -60,6 +60,10 @@ fn random_fault(rng: &mut StdRng) -> Fault {
         2 => Fault::RateLimit { retry_after: 0 },
         3 => Fault::DropAfterEffect,
         4 => Fault::DropBeforeEffect,
+        // Klarna refuses (a 4xx with its error body, nothing done).
+        5 => Fault::Status {
+            status: if rng.gen_bool(0.5) { 403 } else { 409 },
+        },
         _ => Fault::Latency { ms: 1 },
     }
 }

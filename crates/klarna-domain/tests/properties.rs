@@ -292,6 +292,21 @@ proptest! {
         }
     }
 
+    /// Every payment the public transitions reach (the exported `payment()` strategy)
+    /// round-trips through storage, and the clock never touches an operation in doubt or a
+    /// terminal stage.
+    #[test]
+    fn reachable_payments_round_trip_and_pending_never_expire(
+        (p, now) in klarna_domain::strategies::payment(),
+        later in 0_i64..=100_000,
+    ) {
+        prop_assert_eq!(&p.snapshot().restore().unwrap(), &p);
+        let after = p.clone().expire(now.plus(Span::minutes(later)));
+        if p.pending_op().is_some() || p.kind().is_terminal() {
+            prop_assert_eq!(after, p);
+        }
+    }
+
     /// Snapshots round-trip through the public constructors.
     #[test]
     fn snapshots_round_trip(intent in intent(), cart in cart_with(4), cmds in proptest::collection::vec(cmd(), 0..30)) {

@@ -428,6 +428,8 @@ impl KlarnaClient {
     ) -> Result<RawResponse, KlarnaError> {
         let span = tracing::Span::current();
         let mut attempt: u32 = 0;
+        // Whether an earlier attempt of this call may have had its effect at Klarna.
+        let mut earlier_uncertain = false;
         loop {
             attempt = attempt.saturating_add(1);
             span.record("attempt", attempt);
@@ -451,9 +453,10 @@ impl KlarnaClient {
             ) {
                 Decision::GiveUp => {
                     tracing::info!(attempt, error = %error, "request failed");
-                    return Err(error);
+                    return Err(refusal_after_uncertain(op, earlier_uncertain, error));
                 }
                 Decision::RetryAfter(delay) => {
+                    earlier_uncertain |= may_have_taken_effect(&error);
                     tracing::warn!(
                         attempt,
                         delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
@@ -659,6 +662,38 @@ pub(crate) fn created_id(
             correlation_id: raw.correlation_id.clone(),
             detail: format!("neither a {id_header} header nor a usable Location header"),
         }),
+    }
+}
+
+/// Whether a failed attempt may still have had its effect at Klarna.
+fn may_have_taken_effect(error: &KlarnaError) -> bool {
+    match error {
+        KlarnaError::MaybeSent { .. }
+        | KlarnaError::MalformedResponse { .. }
+        | KlarnaError::ResponseTooLarge { .. } => true,
+        KlarnaError::Api { status, .. } => *status >= 500 || (300..400).contains(status),
+        KlarnaError::NotSent { .. } | KlarnaError::InvalidInput { .. } => false,
+    }
+}
+
+/// A 4xx after an attempt that may have taken effect is no refusal: the first attempt may have
+/// succeeded (a capture done, then refused as over the remaining amount; an order created, then
+/// "already consumed"). The call's outcome is unknown (DESIGN.md §5, rule 3).
+fn refusal_after_uncertain(
+    op: Operation,
+    earlier_uncertain: bool,
+    error: KlarnaError,
+) -> KlarnaError {
+    match &error {
+        KlarnaError::Api {
+            status: 400..=499, ..
+        } if earlier_uncertain && op.is_mutating() => KlarnaError::MaybeSent {
+            operation: op,
+            detail: format!(
+                "an earlier attempt may have reached Klarna, then a retry was refused ({error})"
+            ),
+        },
+        _ => error,
     }
 }
 

@@ -1197,3 +1197,37 @@ async fn oversized_chunked_bodies_are_cut_off() {
     );
     assert_eq!(server.join().unwrap().len(), 1);
 }
+
+/// A refusal on a retry that follows an attempt which may have taken effect is not a refusal:
+/// the first capture may have happened (then the retry is "over the remaining amount").
+#[tokio::test(start_paused = true)]
+async fn a_refusal_after_an_uncertain_attempt_is_an_unknown_outcome() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ordermanagement/v1/orders/ord-1/captures"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error_code": "CAPTURE_NOT_ALLOWED",
+            "error_messages": ["Captured amount is higher than the remaining authorized amount"],
+        })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let body = typed(&json!({"captured_amount": 100}));
+    let err = client(&server)
+        .capture_order(ORDER_ID, &body, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KlarnaError::MaybeSent { .. }), "{err:?}");
+    assert!(err.may_have_reached_klarna());
+    // The port sees an unknown outcome, never a refusal.
+    let port =
+        klarna_gateway_http::gateway_error(klarna_gateway_http::Operation::CaptureOrder, &err);
+    assert_eq!(port.action, klarna_ports::ErrorAction::OutcomeUnknown);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}

@@ -358,16 +358,22 @@ fn domain_cart(subscription: bool) -> Cart {
 
 /// The service over the real gateway and the memory store: one-time purchase with capture and
 /// refund, tokenization with a charge, and the domain values, ports values and errors of each.
-async fn service_flows(sim: &Simulator, out: &Captured) -> Vec<(&'static str, String)> {
+/// The service's flows over `store` (the memory store, then the SQLite store: their logs and
+/// `Debug` must stay clean too). `namespace` keeps the two runs' idempotency keys apart.
+async fn service_flows<S: klarna_ports::PaymentStore + std::fmt::Debug + 'static>(
+    sim: &Simulator,
+    out: &Captured,
+    store: Arc<S>,
+    namespace: u128,
+) -> Vec<(&'static str, String)> {
     let mut minted = Vec::new();
     let gateway = KlarnaGateway::new(client(sim, PASSWORD));
     out.debug(&gateway);
-    let store = Arc::new(InMemoryStore::new());
     let svc = PaymentService::new(
         Arc::new(gateway),
         Arc::clone(&store),
         Arc::new(SystemClock),
-        Arc::new(UuidKeys::new(uuid::Uuid::from_u128(0x6361_6e61_7279))),
+        Arc::new(UuidKeys::new(uuid::Uuid::from_u128(namespace))),
         ServiceConfig::default(),
     );
 
@@ -468,7 +474,18 @@ fn no_canary_reaches_logs_debug_or_display() {
             .await
             .unwrap();
         canaries.extend(client_flows(&sim, &captured).await);
-        canaries.extend(service_flows(&sim, &captured).await);
+        canaries.extend(
+            service_flows(
+                &sim,
+                &captured,
+                Arc::new(InMemoryStore::new()),
+                0x6361_6e61_7279,
+            )
+            .await,
+        );
+        let db = klarna_tests::Db::sqlite();
+        let sql = Arc::new(db.store(&klarna_store_sql::StoreKey::generate(), 2).await);
+        canaries.extend(service_flows(&sim, &captured, sql, 0x7371_6c00).await);
         sim.shutdown().await;
     });
     let text = captured.text();
@@ -476,8 +493,9 @@ fn no_canary_reaches_logs_debug_or_display() {
     for expected in ["create_session", "create_order", "capture", "klarna"] {
         assert!(text.contains(expected), "nothing captured about {expected}");
     }
+    // The fixed canaries and the client's, plus five minted by each of the two service runs.
     assert!(
-        canaries.len() == 13,
+        canaries.len() == 18,
         "only {} canaries collected",
         canaries.len()
     );

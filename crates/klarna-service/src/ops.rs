@@ -211,22 +211,20 @@ where
                     return Err(Self::wrong(&other, "updating the cart"));
                 }
             };
-            match self
-                .store
-                .update_payment(version, &next, &Also::default())
-                .await
+            if landed(
+                self.store
+                    .update_payment(version, &next, &Also::default())
+                    .await,
+            )?
+            .is_some()
             {
-                Ok(_) => {
-                    if let Some(auth) = released {
-                        // Best effort: an unreleased authorization simply expires in 60 minutes.
-                        if let Err(e) = self.gateway.cancel_authorization(auth.token()).await {
-                            warn!(payment = %id, error = %e, "could not release the replaced authorization");
-                        }
+                if let Some(auth) = released {
+                    // Best effort: an unreleased authorization simply expires in 60 minutes.
+                    if let Err(e) = self.gateway.cancel_authorization(auth.token()).await {
+                        warn!(payment = %id, error = %e, "could not release the replaced authorization");
                     }
-                    return Ok(next);
                 }
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+                return Ok(next);
             }
         }
         Err(ServiceError::Contended(id.to_string()))
@@ -267,14 +265,14 @@ where
                     return Err(Self::wrong(&other, "recording an authorization"));
                 }
             };
-            match self
-                .store
-                .update_payment(version, &next, &Also::default())
-                .await
+            if landed(
+                self.store
+                    .update_payment(version, &next, &Also::default())
+                    .await,
+            )?
+            .is_some()
             {
-                Ok(_) => return Ok(next),
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+                return Ok(next);
             }
         }
         Err(ServiceError::Contended(id.to_string()))
@@ -349,19 +347,15 @@ where
             };
             let key = self.order_key(&authorized);
             let pending = authorized.begin_order(key, now).map_err(|e| e.error)?;
-            match self
-                .store
-                .update_payment(version, &pending.clone().into(), &Also::default())
-                .await
-            {
-                Ok(v) => {
-                    let result = self.send_order(&pending).await;
-                    return self
-                        .settle_order(id, Some((v, pending)), result, false)
-                        .await;
-                }
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(v) = landed(
+                self.store
+                    .update_payment(version, &pending.clone().into(), &Also::default())
+                    .await,
+            )? {
+                let result = self.send_order(&pending).await;
+                return self
+                    .settle_order(id, Some((v, pending)), result, false)
+                    .await;
             }
         }
         Err(ServiceError::Contended(id.to_string()))
@@ -570,17 +564,13 @@ where
                     return Err(Self::wrong(&other, "creating a customer token"));
                 }
             };
-            match self
-                .store
-                .update_payment(version, &next, &Also::default())
-                .await
-            {
-                Ok(v) => {
-                    let result = self.send_token(&next).await;
-                    return self.settle_token(id, Some((v, next)), result, false).await;
-                }
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(v) = landed(
+                self.store
+                    .update_payment(version, &next, &Also::default())
+                    .await,
+            )? {
+                let result = self.send_token(&next).await;
+                return self.settle_token(id, Some((v, next)), result, false).await;
             }
         }
         Err(ServiceError::Contended(id.to_string()))
@@ -879,14 +869,14 @@ where
                 .await?
                 .ok_or_else(|| ServiceError::NotFound("customer token".to_owned()))?;
             let cancelled = t.value.cancel();
-            match self
-                .store
-                .update_customer_token(t.version, &cancelled)
-                .await
+            if landed(
+                self.store
+                    .update_customer_token(t.version, &cancelled)
+                    .await,
+            )?
+            .is_some()
             {
-                Ok(_) => return Ok(cancelled),
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+                return Ok(cancelled);
             }
         }
         Err(ServiceError::Contended("customer token".to_owned()))
@@ -942,21 +932,19 @@ where
                     ));
                 }
             };
-            match self
-                .store
-                .update_payment(version, &next, &Also::default())
-                .await
+            if landed(
+                self.store
+                    .update_payment(version, &next, &Also::default())
+                    .await,
+            )?
+            .is_some()
             {
-                Ok(_) => {
-                    if let Some(token) = release
-                        && let Err(e) = self.gateway.cancel_authorization(&token).await
-                    {
-                        warn!(payment = %id, error = %e, "could not release the authorization; it expires in 60 minutes");
-                    }
-                    return Ok(next);
+                if let Some(token) = release
+                    && let Err(e) = self.gateway.cancel_authorization(&token).await
+                {
+                    warn!(payment = %id, error = %e, "could not release the authorization; it expires in 60 minutes");
                 }
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+                return Ok(next);
             }
         }
         Err(ServiceError::Contended(id.to_string()))
@@ -1051,14 +1039,14 @@ where
                 | AnyPayment::Refused(_)
                 | AnyPayment::NeedsReview(_)) => return Ok(other),
             };
-            match self
-                .store
-                .update_payment(version, &next, &Also::default())
-                .await
+            if landed(
+                self.store
+                    .update_payment(version, &next, &Also::default())
+                    .await,
+            )?
+            .is_some()
             {
-                Ok(_) => return Ok(next),
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+                return Ok(next);
             }
         }
         Err(ServiceError::Contended(order.to_string()))
@@ -1080,13 +1068,9 @@ where
                 .keys
                 .key(value.payment_id(), &op_name, value.next_op_seq());
             let begun = value.expire(now).begin(operation, key, now)?;
-            match self.store.update_order(version, &begun).await {
-                Ok(v) => {
-                    let result = self.send_om(&begun).await;
-                    return self.settle_om(order, Some((v, begun)), result, false).await;
-                }
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(v) = landed(self.store.update_order(version, &begun).await)? {
+                let result = self.send_om(&begun).await;
+                return self.settle_om(order, Some((v, begun)), result, false).await;
             }
         }
         Err(ServiceError::Contended(order.to_string()))
@@ -1170,13 +1154,9 @@ where
                     ),
                 },
             };
-            match self.store.update_order(version, &next).await {
-                Ok(_) => {
-                    info!(order = %order, status = ?next.status(), captured = next.captured(), refunded = next.refunded(), "order operation settled");
-                    return err.map_or(Ok(next), Err);
-                }
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+            if landed(self.store.update_order(version, &next).await)?.is_some() {
+                info!(order = %order, status = ?next.status(), captured = next.captured(), refunded = next.refunded(), "order operation settled");
+                return err.map_or(Ok(next), Err);
             }
         }
         Err(ServiceError::Contended(order.to_string()))
@@ -1208,20 +1188,18 @@ where
                 (AnyPayment::FraudReview(p), Some(FraudStatus::Rejected)) => p.resolve(false, now),
                 (other, _) => return Ok(other),
             };
-            match self
-                .store
-                .update_payment(version, &next, &Also::default())
-                .await
+            if landed(
+                self.store
+                    .update_payment(version, &next, &Also::default())
+                    .await,
+            )?
+            .is_some()
             {
-                Ok(_) => {
-                    if next.kind() == StageKind::Cancelled {
-                        self.observe_order_status(order, klarna_domain::OrderStatus::Cancelled)
-                            .await?;
-                    }
-                    return Ok(next);
+                if next.kind() == StageKind::Cancelled {
+                    self.observe_order_status(order, klarna_domain::OrderStatus::Cancelled)
+                        .await?;
                 }
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+                return Ok(next);
             }
         }
         Err(ServiceError::Contended(order.to_string()))
@@ -1234,16 +1212,26 @@ where
     ) -> Result<(), ServiceError> {
         for _ in 0..=self.config.max_cas_retries {
             let v = self.load_order(order).await?;
-            match self
-                .store
-                .update_order(v.version, &v.value.observe_status(status))
-                .await
+            if landed(
+                self.store
+                    .update_order(v.version, &v.value.observe_status(status))
+                    .await,
+            )?
+            .is_some()
             {
-                Ok(_) => return Ok(()),
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e.into()),
+                return Ok(());
             }
         }
         Err(ServiceError::Contended(order.to_string()))
+    }
+}
+
+/// The outcome of a compare-and-set: `Some(version)` when it landed, `None` when another
+/// writer got there first (re-read and decide again); any other store failure is an error.
+fn landed(result: Result<u64, StoreError>) -> Result<Option<u64>, ServiceError> {
+    match result {
+        Ok(version) => Ok(Some(version)),
+        Err(StoreError::VersionConflict) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }

@@ -484,21 +484,31 @@ where
                     ),
                 },
             };
-            match self.store.update_payment(version, &next, &also).await {
-                Ok(_) => {
-                    info!(payment = %id, stage = %next.kind(), "order attempt settled");
-                    return match err {
-                        Some(e) => Err(e),
-                        None => Ok(next),
-                    };
-                }
-                Err(StoreError::VersionConflict) => {}
-                // The order is already recorded (a racing settle of the same answer).
-                Err(StoreError::Duplicate(_)) if result.is_ok() => {}
-                Err(e) => return Err(e.into()),
+            if self
+                .commit_settled(version, &next, &also, result.is_ok())
+                .await?
+            {
+                info!(payment = %id, stage = %next.kind(), "order attempt settled");
+                return err.map_or(Ok(next), Err);
             }
         }
         Err(ServiceError::Contended(id.to_string()))
+    }
+
+    /// Writes the stage an answer from Klarna settled, with what it created. `false` means
+    /// re-read and decide again: another writer got there first, or — after a success — a
+    /// racing settle of the same answer already recorded the order or token (a duplicate).
+    async fn commit_settled(
+        &self,
+        version: u64,
+        next: &AnyPayment,
+        also: &Also,
+        success: bool,
+    ) -> Result<bool, ServiceError> {
+        match self.store.update_payment(version, next, also).await {
+            Err(StoreError::Duplicate(_)) if success => Ok(false),
+            other => Ok(landed(other)?.is_some()),
+        }
     }
 
     /// Step 3 (recurring): turns the authorization into a customer token (intent
@@ -705,14 +715,12 @@ where
                 },
                 (other, Ok(_)) => return Ok(other),
             };
-            match self.store.update_payment(version, &next, &also).await {
-                Ok(_) => {
-                    info!(payment = %id, stage = %next.kind(), "customer token attempt settled");
-                    return err.map_or(Ok(next), Err);
-                }
-                Err(StoreError::VersionConflict) => {}
-                Err(StoreError::Duplicate(_)) if result.is_ok() => {}
-                Err(e) => return Err(e.into()),
+            if self
+                .commit_settled(version, &next, &also, result.is_ok())
+                .await?
+            {
+                info!(payment = %id, stage = %next.kind(), "customer token attempt settled");
+                return err.map_or(Ok(next), Err);
             }
         }
         Err(ServiceError::Contended(id.to_string()))

@@ -65,13 +65,13 @@ struct Outcome {
     http_per_flow: f64,
 }
 
-/// Runs `flows` flows with `CONCURRENCY` workers; returns the elapsed seconds.
+/// Runs `flows` flows with `CONCURRENCY` workers (after one warm-up flow the caller ran);
+/// returns the elapsed seconds.
 async fn drive<F, Fut>(flows: usize, one: F) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    one(usize::MAX).await; // warm up connections
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..CONCURRENCY {
@@ -148,22 +148,19 @@ async fn run_service<S: PaymentStore + 'static>(
             }
         }
     };
-    one(usize::MAX - 1).await;
+    one(usize::MAX).await; // warm up connections
     let writes_before = writes.load(Ordering::Relaxed);
     let http_before: u64 = sim.stats().requests.values().sum();
     let secs = drive(flows, one).await;
-    // Writes and requests of the warm-up flow inside `drive` are excluded by counting per flow
-    // over `flows + 1` flows minus the one measured before.
-    let total_flows = flows as u64 + 1;
     let writes = writes.load(Ordering::Relaxed) - writes_before;
     // The shopper step is the browser's request; the simulator answers it in-process here.
-    let http: u64 = sim.stats().requests.values().sum::<u64>() - http_before + total_flows;
+    let http: u64 = sim.stats().requests.values().sum::<u64>() - http_before + flows as u64;
     Outcome {
         kind,
         name: name.to_owned(),
         flows_per_s: flows as f64 / secs,
-        writes_per_flow: writes as f64 / total_flows as f64,
-        http_per_flow: http as f64 / total_flows as f64,
+        writes_per_flow: writes as f64 / flows as f64,
+        http_per_flow: http as f64 / flows as f64,
     }
 }
 
@@ -249,6 +246,7 @@ async fn run_raw(kind: Kind, flows: usize) -> Outcome {
             }
         }
     };
+    one(usize::MAX).await; // warm up connections
     let secs = drive(flows, one).await;
     let http_per_flow = match kind {
         Kind::OneTime => 3.0,

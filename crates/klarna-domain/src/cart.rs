@@ -216,6 +216,11 @@ pub enum Problem {
     },
     /// Arithmetic does not fit in `i64`.
     Overflow,
+    /// A recurring intent needs at least one line with a `subscription`.
+    SubscriptionRequired {
+        /// The intent (`tokenize`, `buy_and_tokenize`).
+        intent: &'static str,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -237,6 +242,10 @@ impl fmt::Display for Problem {
                 write!(f, "has {actual} items, must have {min}..={max}")
             }
             Self::Overflow => f.write_str("arithmetic overflow"),
+            Self::SubscriptionRequired { intent } => write!(
+                f,
+                "intent `{intent}` needs at least one line with a subscription"
+            ),
         }
     }
 }
@@ -250,7 +259,7 @@ pub struct CartError {
 }
 
 impl CartError {
-    fn new(field: FieldPath, problem: Problem) -> Self {
+    pub(crate) fn new(field: FieldPath, problem: Problem) -> Self {
         Self { field, problem }
     }
     /// The offending field, e.g. `order_lines[2].total_tax_amount`.

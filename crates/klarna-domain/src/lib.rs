@@ -18,6 +18,7 @@
 #![warn(clippy::wildcard_enum_match_arm, clippy::float_arithmetic)]
 
 pub mod cart;
+pub mod decision;
 pub mod field;
 pub mod ids;
 pub mod market;
@@ -35,6 +36,7 @@ pub use cart::{
     Cart, CartError, CartFingerprint, Interval, LineInput, LineKind, OrderLine, Problem,
     Subscription,
 };
+pub use decision::{Attempt, Cancellation, Decision, Settled, TokenStep};
 pub use field::FieldPath;
 pub use ids::{
     AuthorizationToken, CaptureId, ClientToken, CustomerTokenId, IdError, IdempotencyKey, OrderId,
@@ -45,7 +47,7 @@ pub use money::Money;
 pub use order::{LedgerError, ManagedOrder, OmOperation, OmResult, OrderStatus};
 pub use payment::{
     AnyPayment, Authorization, FraudStatus, Intent, LifecycleError, OrderOutcome, OrderSource,
-    Payment, PendingOp, PlacedOrder, Session, StageKind, Tokenization, TransitionFailed,
+    Payment, PendingOp, PlacedOrder, Purchase, Session, StageKind, Tokenization, TransitionFailed,
 };
 pub use time::{Span, Timestamp};
 pub use token::{CustomerToken, TokenStatus};

@@ -18,7 +18,8 @@
 
 use std::fmt;
 
-use crate::cart::{Cart, CartFingerprint};
+use crate::cart::{Cart, CartError, CartFingerprint, Problem};
+use crate::field::FieldPath;
 use crate::ids::{
     AuthorizationToken, ClientToken, CustomerTokenId, IdempotencyKey, OrderId, PaymentId, SessionId,
 };
@@ -62,6 +63,50 @@ impl Intent {
     #[must_use]
     pub const fn allows_token(self) -> bool {
         matches!(self, Self::Tokenize | Self::BuyAndTokenize)
+    }
+}
+
+/// What the shopper is to pay for, and how: an intent and a cart that the intent accepts.
+///
+/// Parse, don't validate: a recurring intent (`tokenize`, `buy_and_tokenize`) needs at least
+/// one line with a `subscription`, checked here, before any call to Klarna.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Purchase {
+    intent: Intent,
+    cart: Cart,
+}
+
+impl Purchase {
+    /// Checks that `intent` accepts `cart`.
+    ///
+    /// # Errors
+    /// [`Problem::SubscriptionRequired`](crate::Problem::SubscriptionRequired) on the field
+    /// `order_lines` when a recurring intent has no line with a subscription.
+    pub fn new(intent: Intent, cart: Cart) -> Result<Self, CartError> {
+        if intent.allows_token() && !cart.has_subscription() {
+            return Err(CartError::new(
+                FieldPath::new("order_lines"),
+                Problem::SubscriptionRequired {
+                    intent: intent.as_str(),
+                },
+            ));
+        }
+        Ok(Self { intent, cart })
+    }
+    /// The intent.
+    #[must_use]
+    pub fn intent(&self) -> Intent {
+        self.intent
+    }
+    /// The cart.
+    #[must_use]
+    pub fn cart(&self) -> &Cart {
+        &self.cart
+    }
+    /// Both parts.
+    #[must_use]
+    pub fn into_parts(self) -> (Intent, Cart) {
+        (self.intent, self.cart)
     }
 }
 

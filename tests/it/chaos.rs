@@ -21,7 +21,7 @@ use klarna_store_memory::InMemoryStore;
 use klarna_store_sql::StoreKey;
 use klarna_tests::Db;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt as _, SeedableRng};
 
 const OPERATIONS: [&str; 6] = [
     "payments.create_order",
@@ -50,19 +50,19 @@ fn client(base: &str) -> KlarnaGateway {
 }
 
 fn random_fault(rng: &mut StdRng) -> Fault {
-    match rng.gen_range(0..7) {
+    match rng.random_range(0..7) {
         0 => Fault::Latency {
-            ms: rng.gen_range(50..80),
+            ms: rng.random_range(50..80),
         },
         1 => Fault::Status {
-            status: if rng.gen_bool(0.5) { 500 } else { 503 },
+            status: if rng.random_bool(0.5) { 500 } else { 503 },
         },
         2 => Fault::RateLimit { retry_after: 0 },
         3 => Fault::DropAfterEffect,
         4 => Fault::DropBeforeEffect,
         // Klarna refuses (a 4xx with its error body, nothing done).
         5 => Fault::Status {
-            status: if rng.gen_bool(0.5) { 403 } else { 409 },
+            status: if rng.random_bool(0.5) { 403 } else { 409 },
         },
         _ => Fault::Latency { ms: 1 },
     }
@@ -70,9 +70,13 @@ fn random_fault(rng: &mut StdRng) -> Fault {
 
 fn buy_cart(rng: &mut StdRng) -> Cart {
     let m = Market::parse("SE", "SEK", "sv-SE").expect("market");
-    let line = OrderLine::builder("Shoe", rng.gen_range(1..4), rng.gen_range(1_000..90_000))
-        .tax_rate(2_500)
-        .build();
+    let line = OrderLine::builder(
+        "Shoe",
+        rng.random_range(1..4),
+        rng.random_range(1_000..90_000),
+    )
+    .tax_rate(2_500)
+    .build();
     Cart::new(m, vec![line.expect("line")]).expect("cart")
 }
 
@@ -91,20 +95,20 @@ async fn schedule<S: PaymentStore + 'static>(
     svc: &Arc<Svc<S>>,
 ) -> Vec<PaymentId> {
     let mut rng = StdRng::seed_from_u64(seed);
-    for _ in 0..rng.gen_range(0..4) {
-        let op = OPERATIONS[rng.gen_range(0..OPERATIONS.len())];
+    for _ in 0..rng.random_range(0..4) {
+        let op = OPERATIONS[rng.random_range(0..OPERATIONS.len())];
         sim.add_fault(FaultRule::new(
             op,
-            rng.gen_range(1..3),
+            rng.random_range(1..3),
             random_fault(&mut rng),
         ));
     }
     let mut touched = Vec::new();
-    let intent = [Intent::Buy, Intent::Tokenize, Intent::BuyAndTokenize][rng.gen_range(0..3)];
+    let intent = [Intent::Buy, Intent::Tokenize, Intent::BuyAndTokenize][rng.random_range(0..3)];
     let cart = if intent == Intent::Buy {
         buy_cart(&mut rng)
     } else {
-        plan_cart(rng.gen_range(500..5_000))
+        plan_cart(rng.random_range(500..5_000))
     };
     let Ok(c) = svc.start_checkout(StartCheckout { intent, cart }).await else {
         return touched;
@@ -121,7 +125,7 @@ async fn schedule<S: PaymentStore + 'static>(
     };
 
     // Concurrent callers complete the same payment (a double click, the callback racing the browser).
-    let callers: Vec<_> = (0..rng.gen_range(1..4))
+    let callers: Vec<_> = (0..rng.random_range(1..4))
         .map(|_| {
             let (svc, id, token) = (Arc::clone(svc), c.payment_id.clone(), token.clone());
             tokio::spawn(async move { svc.complete(&id, Some(token)).await })
@@ -134,11 +138,11 @@ async fn schedule<S: PaymentStore + 'static>(
         return touched;
     };
     if let Some(order) = p.order_id().cloned() {
-        for _ in 0..rng.gen_range(0..3) {
+        for _ in 0..rng.random_range(0..3) {
             let Ok(o) = svc.order(&order).await else {
                 break;
             };
-            let _ = if rng.gen_bool(0.6) {
+            let _ = if rng.random_bool(0.6) {
                 svc.capture(&order, ((o.order_amount() - o.captured()) / 2).max(1))
                     .await
             } else {
@@ -149,7 +153,7 @@ async fn schedule<S: PaymentStore + 'static>(
     }
     if let Some(ct) = p.customer_token().cloned() {
         let charge_id = PaymentId::new(format!("{}-charge", c.payment_id)).expect("id");
-        let chargers: Vec<_> = (0..rng.gen_range(1..3))
+        let chargers: Vec<_> = (0..rng.random_range(1..3))
             .map(|_| {
                 let (svc, req) = (
                     Arc::clone(svc),

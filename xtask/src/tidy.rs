@@ -1,8 +1,9 @@
 //! `cargo xtask tidy`: repository policy as code.
 //!
-//! Four checks: every `.rs` file opens with a `//!` line; the dependency rules of DESIGN.md §2
+//! Five checks: every `.rs` file opens with a `//!` line; the dependency rules of DESIGN.md §2
 //! (the "Architecture Invariant" lines of ARCHITECTURE.md); no ignored tests; every member
-//! inherits the workspace lints. The dependency rules are data, in the tables right below.
+//! inherits the workspace lints; the HTTP, TLS and SQL stacks resolve to one major version
+//! each. The dependency rules are data, in the tables right below.
 //! A rule about a crate that does not exist yet is skipped, so rules can land before crates.
 
 use std::fmt;
@@ -148,6 +149,12 @@ const TREE_RULES: &[TreeRule] = &[
         absent: &["tokio", "reqwest", "sqlx", "axum", "hyper"],
     },
 ];
+
+/// Packages that must resolve to ONE major version in the whole workspace (every member, every
+/// feature, every target, dev and build dependencies included): two majors of an HTTP, TLS or
+/// SQL stack are two copies built, and two sets of bugs and advisories to follow. A 0.x
+/// version counts x as the major (Cargo's compatibility rule), so 0.12 and 0.13 are two.
+const SINGLE_MAJOR: &[&str] = &["reqwest", "hyper", "rustls", "sqlx"];
 
 /// Folders whose `.rs` files the file checks look at.
 const SOURCE_ROOTS: &[&str] = &["crates", "xtask", "tests"];
@@ -315,6 +322,19 @@ fn check() -> Result<Vec<Violation>> {
             );
         violations.extend(check_tree(rule, &manifest, &tree));
     }
+
+    let tree = workspace::output(workspace::cargo().args([
+        "tree",
+        "--workspace",
+        "--all-features",
+        "--target",
+        "all",
+        "--edges",
+        "normal,build,dev",
+        "--prefix",
+        "none",
+    ]))?;
+    violations.extend(check_single_major(SINGLE_MAJOR, &tree));
     Ok(violations)
 }
 
@@ -523,6 +543,61 @@ fn check_tree(rule: &TreeRule, manifest: &str, tree: &str) -> Vec<Violation> {
         .collect()
 }
 
+/// The compatibility class of a version: `0.x` below 1.0, else the major (`1.12.0` → `1`,
+/// `0.13.5` → `0.13`, `0.0.3` → `0.0.3`, `0.9.0-alpha.1` → `0.9`).
+fn major(version: &str) -> String {
+    let release = version.split(['-', '+']).next().unwrap_or(version);
+    let parts: Vec<&str> = release.split('.').collect();
+    match parts.as_slice() {
+        ["0", "0", patch, ..] => format!("0.0.{patch}"),
+        ["0", minor, ..] => format!("0.{minor}"),
+        [major, ..] => (*major).to_owned(),
+        [] => version.to_owned(),
+    }
+}
+
+/// Checks that each of `names` appears in at most one major version in `cargo tree --prefix
+/// none` output (one `name vX.Y.Z ...` line per package).
+fn check_single_major(names: &[&str], tree: &str) -> Vec<Violation> {
+    let mut found: Vec<(&str, &str)> = tree
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?;
+            let version = words.next()?.strip_prefix('v')?;
+            names.contains(&name).then_some((name, version))
+        })
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    names
+        .iter()
+        .filter_map(|name| {
+            let versions: Vec<&str> = found
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| *v)
+                .collect();
+            let mut majors: Vec<String> = versions.iter().map(|v| major(v)).collect();
+            majors.sort_unstable();
+            majors.dedup();
+            (majors.len() > 1).then(|| {
+                let first = versions.first().copied().unwrap_or_default();
+                Violation::new(
+                    "Cargo.lock",
+                    format!(
+                        "`{name}` is in the tree in {} major versions ({}): keep one \
+                         (`cargo tree --workspace --all-features --target all -i {name}@{first}` \
+                         shows who pulls it)",
+                        majors.len(),
+                        versions.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,5 +775,41 @@ mod tests {
         let found = messages(&check_tree(rule, "crates/klarna-domain/Cargo.toml", &dirty));
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].contains("`tokio` is in the normal dependency tree of `klarna-domain`"));
+    }
+
+    #[test]
+    fn majors_follow_cargos_compatibility_rule() {
+        assert_eq!(major("1.12.0"), "1");
+        assert_eq!(major("0.13.5"), "0.13");
+        assert_eq!(major("0.0.3"), "0.0.3");
+        assert_eq!(major("0.9.0-alpha.1"), "0.9");
+        assert_eq!(major("2.0.0+build.7"), "2");
+    }
+
+    #[test]
+    fn one_major_per_stack_package() {
+        let names = SINGLE_MAJOR;
+        let clean = "klarna-tests v0.1.0 (/ws/tests)\nreqwest v0.13.5\nhyper v1.12.0\nhyper v1.9.0\n\
+                     rustls v0.23.46\nsqlx v0.9.0\nsqlx-core v0.9.0\nsqlx-core v0.8.6\n\
+                     reqwest v0.13.5 (*)\n";
+        assert!(
+            check_single_major(names, clean).is_empty(),
+            "same major twice is one"
+        );
+
+        let dirty = format!(
+            "{clean}reqwest v0.12.28\nhyper v0.14.32\nsqlx-macros v0.9.0 (proc-macro)\nrustls v0.23.1\n"
+        );
+        let found = messages(&check_single_major(names, &dirty));
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].contains("`reqwest` is in the tree in 2 major versions (0.12.28, 0.13.5)"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1]
+                .contains("`hyper` is in the tree in 2 major versions (0.14.32, 1.12.0, 1.9.0)"),
+            "{found:#?}"
+        );
     }
 }

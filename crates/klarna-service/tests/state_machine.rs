@@ -407,7 +407,7 @@ impl StateMachineTest for ServiceMachine {
         sut.rt.block_on(sut.check_safety());
     }
 
-    fn teardown(sut: Sut) {
+    fn teardown(sut: Sut, _: Model) {
         sut.rt.block_on(async {
             sut.clock.advance(Span::minutes(1));
             sut.svc.reconcile_all().await.unwrap();

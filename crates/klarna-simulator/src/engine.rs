@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use rand::RngCore;
+use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -118,7 +118,7 @@ type Res = Result<Reply, Reply>;
 /// A random v4 UUID from the thread RNG (cheaper than the OS generator per id).
 pub(crate) fn random_uuid() -> Uuid {
     let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::rng().fill_bytes(&mut bytes);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
@@ -497,7 +497,7 @@ fn parse_id(s: &str) -> Option<Uuid> {
 
 fn klarna_reference() -> String {
     let mut b = [0u8; 4];
-    rand::thread_rng().fill_bytes(&mut b);
+    rand::rng().fill_bytes(&mut b);
     format!("{:08X}", u32::from_be_bytes(b))
 }
 

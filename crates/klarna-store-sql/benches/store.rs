@@ -100,7 +100,7 @@ fn postgres(c: &mut Criterion) {
     let schema = format!("klarna_bench_{:08x}", rand::random::<u32>());
     let store = rt.block_on(async {
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&mut conn)
             .await
             .unwrap();
@@ -117,7 +117,7 @@ fn postgres(c: &mut Criterion) {
     rt.block_on(async {
         store.close().await;
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&mut conn)
             .await
             .unwrap();

@@ -2,9 +2,13 @@
 //!
 //! The store's logic is written once against [`Pool`] and [`Tx`]; only the statements that
 //! differ (sequence numbers, `SKIP LOCKED`) are chosen per backend by the caller.
+//!
+//! Statements are [`SqlSafeStr`]: a `&'static str` literal, or a string the caller built from
+//! its own identifiers and wrapped in [`sqlx::AssertSqlSafe`]; values are always bound.
 
 use klarna_ports::{StoreError, Unique};
 use sqlx::Row as _;
+use sqlx::{SqlSafeStr, SqlStr};
 
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
@@ -66,10 +70,7 @@ pub(crate) enum Tx {
 }
 
 #[cfg(feature = "sqlite")]
-fn bind_sqlite<'q>(
-    sql: &'q str,
-    args: &'q [Val],
-) -> sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>> {
+fn bind_sqlite(sql: SqlStr, args: &[Val]) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
     let mut q = sqlx::query(sql);
     for a in args {
         q = match a {
@@ -84,7 +85,7 @@ fn bind_sqlite<'q>(
 }
 
 #[cfg(feature = "postgres")]
-fn bind_pg<'q>(sql: &'q str, args: &'q [Val]) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+fn bind_pg(sql: SqlStr, args: &[Val]) -> sqlx::query::Query<'static, Postgres, PgArguments> {
     let mut q = sqlx::query(sql);
     for a in args {
         q = match a {
@@ -140,10 +141,11 @@ impl Pool {
     /// writer; PostgreSQL reads the latest committed rows).
     pub(crate) async fn fetch(
         &self,
-        sql: &str,
+        sql: impl SqlSafeStr,
         args: &[Val],
         cols: &[Col],
     ) -> Result<Vec<Cells>, StoreError> {
+        let sql = sql.into_sql_str();
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(p, _) => bind_sqlite(sql, args)
@@ -197,7 +199,12 @@ impl Pool {
 
 impl Tx {
     /// Runs a statement; returns the number of rows it changed.
-    pub(crate) async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, StoreError> {
+    pub(crate) async fn exec(
+        &mut self,
+        sql: impl SqlSafeStr,
+        args: &[Val],
+    ) -> Result<u64, StoreError> {
+        let sql = sql.into_sql_str();
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(t, _) => Ok(bind_sqlite(sql, args)
@@ -217,10 +224,11 @@ impl Tx {
     /// Runs a query inside the transaction.
     pub(crate) async fn fetch(
         &mut self,
-        sql: &str,
+        sql: impl SqlSafeStr,
         args: &[Val],
         cols: &[Col],
     ) -> Result<Vec<Cells>, StoreError> {
+        let sql = sql.into_sql_str();
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(t, _) => bind_sqlite(sql, args)

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aead::{Aead, Generate, KeyInit, Nonce, Payload};
+use aes_gcm::{Aes256Gcm, Key};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -80,7 +80,7 @@ impl StoreKey {
     /// [`StoreKey::from_hex`]).
     #[must_use]
     pub fn generate() -> Self {
-        let k = Aes256Gcm::generate_key(&mut OsRng);
+        let k = Key::<Aes256Gcm>::generate();
         let mut out = [0_u8; 32];
         out.copy_from_slice(k.as_slice());
         Self(out)
@@ -114,7 +114,7 @@ impl fmt::Debug for Crypto {
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], String> {
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key).map_err(|e| e.to_string())?;
+    let mut m = <HmacSha256 as KeyInit>::new_from_slice(key).map_err(|e| e.to_string())?;
     for p in parts {
         m.update(p);
     }
@@ -127,7 +127,7 @@ impl Crypto {
         let mac = hmac(&key.0, &[b"klarna-store-sql/v1/hmac-lookup"])?;
         Ok(Self {
             aead: Aes256Gcm::new_from_slice(&enc).map_err(|e| e.to_string())?,
-            mac: <HmacSha256 as Mac>::new_from_slice(&mac).map_err(|e| e.to_string())?,
+            mac: <HmacSha256 as KeyInit>::new_from_slice(&mac).map_err(|e| e.to_string())?,
         })
     }
 
@@ -145,7 +145,8 @@ impl Crypto {
     /// Encrypts `plain`, bound to `aad` (table and row id), so a ciphertext copied into another
     /// row does not decrypt. Output: format byte, 12-byte random nonce, ciphertext and tag.
     pub(crate) fn seal(&self, aad: &str, plain: &[u8]) -> Result<Vec<u8>, String> {
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let nonce = Nonce::<Aes256Gcm>::try_generate()
+            .map_err(|e| format!("no random nonce from the operating system: {e}"))?;
         let ct = self
             .aead
             .encrypt(
@@ -175,9 +176,11 @@ impl Crypto {
             return Err("ciphertext too short".to_owned());
         }
         let (nonce, ct) = rest.split_at(NONCE_LEN);
+        let nonce =
+            Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| "bad nonce length".to_owned())?;
         self.aead
             .decrypt(
-                Nonce::from_slice(nonce),
+                &nonce,
                 Payload {
                     msg: ct,
                     aad: aad.as_bytes(),
@@ -222,6 +225,23 @@ mod tests {
         let c2 = Crypto::new(&StoreKey::from_hex(&"02".repeat(32)).unwrap()).unwrap();
         assert_ne!(c.lookup("d", "v"), c2.lookup("d", "v"));
         assert_eq!(c.lookup("d", "v").len(), 64);
+    }
+
+    /// Rows written by any earlier build still open, and lookups still match: the values below
+    /// were computed outside this crate (Python `hmac` and `cryptography`'s AESGCM) from the
+    /// documented derivation, so a crypto crate upgrade that changed an output fails here.
+    #[test]
+    fn known_answers_of_the_v1_format() {
+        let c = Crypto::new(&StoreKey::from_hex(&"01".repeat(32)).unwrap()).unwrap();
+        assert_eq!(
+            c.lookup("authorization_token", "tok-1"),
+            "bb0f2c3a7e0ead92460036dd128200d94eed20fd9d5df859fa56f1fef164902d"
+        );
+        let sealed =
+            hex::decode("01000102030405060708090a0b82672c7abe1bfb2567fb1d5a63c27183db4a0ba4ed1d")
+                .unwrap();
+        assert_eq!(c.open("payments:p1", &sealed).unwrap(), b"secret");
+        assert!(c.open("payments:p2", &sealed).is_err(), "bound to its row");
     }
 
     #[test]

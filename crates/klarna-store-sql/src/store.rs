@@ -8,6 +8,7 @@ use klarna_domain::{
     Timestamp,
 };
 use klarna_ports::{Also, PaymentStore, StoreError, Versioned};
+use sqlx::AssertSqlSafe;
 
 use crate::codec::{
     OrderRow, PaymentRow, TokenRow, corrupt, order_from_row, order_owner, order_row,
@@ -121,7 +122,7 @@ impl SqlStore {
 
     /// The expression for a new `created_seq`: SQLite takes the next number inside its
     /// single-writer transaction; PostgreSQL uses a sequence.
-    fn seq(&self, table: &str) -> String {
+    fn seq(&self, table: &'static str) -> String {
         match self.pool.backend() {
             Backend::Sqlite => format!("(SELECT COALESCE(MAX(created_seq), 0) + 1 FROM {table})"),
             Backend::Postgres => "nextval('klarna_created_seq')".to_owned(),
@@ -172,7 +173,7 @@ impl SqlStore {
 
     async fn one_payment(
         &self,
-        sql: &str,
+        sql: &'static str,
         args: &[Val],
     ) -> Result<Option<Versioned<AnyPayment>>, StoreError> {
         self.pool
@@ -202,7 +203,7 @@ impl SqlStore {
     }
 
     /// After a compare-and-set changed no row: was the row missing or at another version?
-    async fn why_not(tx: &mut Tx, sql: &str, id: &str) -> StoreError {
+    async fn why_not(tx: &mut Tx, sql: &'static str, id: &str) -> StoreError {
         match tx
             .fetch(sql, &[Val::Text(id.to_owned())], &[Col::I64])
             .await
@@ -214,16 +215,17 @@ impl SqlStore {
     }
 
     async fn insert_payment_in(&self, tx: &mut Tx, r: PaymentRow) -> Result<(), StoreError> {
-        let sql = format!(
+        // Only our own identifiers are spliced in (`&'static str`); every value is bound.
+        let sql = AssertSqlSafe(format!(
             "INSERT INTO payments (id, version, stage, snapshot, order_id, auth_token_hash, \
              pending_key, session_id, has_pending, claimed_until, created_seq) \
              VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, 0, {})",
             self.seq("payments")
-        );
+        ));
         let owner = payment_owner(&r.id);
         let key = r.pending_key.clone();
         tx.exec(
-            &sql,
+            sql,
             &[
                 Val::Text(r.id),
                 Val::Text(r.stage),
@@ -247,15 +249,16 @@ impl SqlStore {
     }
 
     async fn insert_order_in(&self, tx: &mut Tx, r: OrderRow) -> Result<(), StoreError> {
-        let sql = format!(
+        // Only our own identifiers are spliced in (`&'static str`); every value is bound.
+        let sql = AssertSqlSafe(format!(
             "INSERT INTO managed_orders (order_id, version, data, pending_key, has_pending, \
              claimed_until, created_seq) VALUES ($1, 1, $2, $3, $4, 0, {})",
             self.seq("managed_orders")
-        );
+        ));
         let owner = order_owner(&r.order_id);
         let key = r.pending_key.clone();
         tx.exec(
-            &sql,
+            sql,
             &[
                 Val::Text(r.order_id),
                 Val::Text(r.data),
@@ -390,9 +393,9 @@ impl SqlStore {
     /// one short write transaction; returns the rows (decoded by the caller) oldest first.
     async fn claim(
         &self,
-        table: &str,
-        id_col: &str,
-        data_col: &str,
+        table: &'static str,
+        id_col: &'static str,
+        data_col: &'static str,
         now: Timestamp,
         lease: Span,
         limit: usize,
@@ -404,17 +407,18 @@ impl SqlStore {
         // claimers pass over each other's rows, and a row whose lease another claimer just
         // committed fails the re-checked `claimed_until` condition; on SQLite the
         // `BEGIN IMMEDIATE` transaction runs alone.
-        let sql = format!(
+        // Only our own identifiers are spliced in (`&'static str`); every value is bound.
+        let sql = AssertSqlSafe(format!(
             "UPDATE {table} SET claimed_until = $1 WHERE {id_col} IN (\
              SELECT {id_col} FROM {table} WHERE has_pending = TRUE AND claimed_until <= $2 \
              ORDER BY created_seq LIMIT $3{skip}) \
              RETURNING {id_col}, version, {data_col}, created_seq",
             skip = self.skip_locked()
-        );
+        ));
         let mut tx = self.pool.begin_write().await?;
         let r = tx
             .fetch(
-                &sql,
+                sql,
                 &[
                     Val::I64(now.plus(lease).unix_millis()),
                     Val::I64(now.unix_millis()),

@@ -86,9 +86,11 @@ impl Drop for TestStore {
                 rt.block_on(async move {
                     use sqlx::Connection as _;
                     if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                            .execute(&mut c)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                        )))
+                        .execute(&mut c)
+                        .await;
                     }
                 });
             });
@@ -141,7 +143,7 @@ pub async fn pg_store() -> Option<TestStore> {
     let url = pg_url()?;
     let schema = format!("klarna_t_{:016x}", rand::random::<u64>());
     let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut c)
         .await
         .unwrap();
@@ -241,7 +243,7 @@ impl PaymentStore for TestStore {
 }
 
 /// Runs raw SQL on the store's database from a separate connection (to plant corruption).
-pub async fn raw_exec(ts: &TestStore, sql: &str) -> u64 {
+pub async fn raw_exec(ts: &TestStore, sql: &'static str) -> u64 {
     use sqlx::Connection as _;
     match ts.schema() {
         None => {
@@ -252,7 +254,7 @@ pub async fn raw_exec(ts: &TestStore, sql: &str) -> u64 {
         }
         Some(schema) => {
             let mut c = sqlx::PgConnection::connect(&ts.url()).await.unwrap();
-            sqlx::query(&format!("SET search_path TO {schema}"))
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
                 .execute(&mut c)
                 .await
                 .unwrap();

@@ -24,9 +24,8 @@
 use async_trait::async_trait;
 use klarna_api as api;
 use klarna_domain::{
-    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
-    IdempotencyKey as DomainKey, LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId,
-    Timestamp, TokenStatus,
+    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus, IdempotencyKey,
+    LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId, Timestamp, TokenStatus,
 };
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
@@ -34,7 +33,6 @@ use klarna_ports::{
 };
 
 use crate::client::KlarnaClient;
-use crate::config::IdempotencyKey;
 use crate::error::KlarnaError;
 use crate::operation::Operation;
 
@@ -166,10 +164,6 @@ fn malformed(op: Operation, what: &str) -> GatewayError {
         },
         true,
     )
-}
-
-fn key(op: Operation, key: &DomainKey) -> Result<IdempotencyKey, GatewayError> {
-    IdempotencyKey::new(key.as_str()).map_err(|e| gateway_error(op, &e))
 }
 
 // ----- domain → wire -----
@@ -436,7 +430,7 @@ impl PaymentGateway for KlarnaGateway {
     async fn place_order(
         &self,
         request: &PlaceOrder,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<OrderPlaced, GatewayError> {
         let op = Operation::CreateOrder;
         let order = self
@@ -444,7 +438,7 @@ impl PaymentGateway for KlarnaGateway {
             .create_order(
                 request.authorization.expose_secret(),
                 &order_body(request),
-                Some(key(op, idempotency_key)?),
+                Some(idempotency_key.clone()),
             )
             .await
             .map_err(|e| gateway_error(op, &e))?
@@ -455,7 +449,7 @@ impl PaymentGateway for KlarnaGateway {
     async fn create_customer_token(
         &self,
         request: &CreateCustomerToken,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<CustomerTokenId, GatewayError> {
         let op = Operation::CreateCustomerToken;
         let created = self
@@ -463,7 +457,7 @@ impl PaymentGateway for KlarnaGateway {
             .create_customer_token(
                 request.authorization.expose_secret(),
                 &customer_token_body(request),
-                Some(key(op, idempotency_key)?),
+                Some(idempotency_key.clone()),
             )
             .await
             .map_err(|e| gateway_error(op, &e))?
@@ -496,7 +490,7 @@ impl PaymentGateway for KlarnaGateway {
     async fn charge_customer_token(
         &self,
         request: &ChargeToken,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<OrderPlaced, GatewayError> {
         let op = Operation::CreateTokenOrder;
         let order = self
@@ -504,7 +498,7 @@ impl PaymentGateway for KlarnaGateway {
             .create_token_order(
                 request.token.expose_secret(),
                 &token_order_body(request),
-                Some(key(op, idempotency_key)?),
+                Some(idempotency_key.clone()),
             )
             .await
             .map_err(|e| gateway_error(op, &e))?
@@ -526,7 +520,7 @@ impl PaymentGateway for KlarnaGateway {
         &self,
         order: &OrderId,
         amount: i64,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
         let op = Operation::CaptureOrder;
         let body = api::CaptureObject {
@@ -535,7 +529,7 @@ impl PaymentGateway for KlarnaGateway {
         };
         let created = self
             .client
-            .capture_order(order.as_str(), &body, Some(key(op, idempotency_key)?))
+            .capture_order(order.as_str(), &body, Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?
             .body;
@@ -546,7 +540,7 @@ impl PaymentGateway for KlarnaGateway {
         &self,
         order: &OrderId,
         amount: i64,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
         let op = Operation::RefundOrder;
         let body = api::RefundObject {
@@ -555,7 +549,7 @@ impl PaymentGateway for KlarnaGateway {
         };
         let created = self
             .client
-            .refund_order(order.as_str(), &body, Some(key(op, idempotency_key)?))
+            .refund_order(order.as_str(), &body, Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?
             .body;
@@ -565,11 +559,11 @@ impl PaymentGateway for KlarnaGateway {
     async fn cancel_order(
         &self,
         order: &OrderId,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         let op = Operation::CancelOrder;
         self.client
-            .cancel_order(order.as_str(), Some(key(op, idempotency_key)?))
+            .cancel_order(order.as_str(), Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?;
         Ok(())
@@ -578,11 +572,11 @@ impl PaymentGateway for KlarnaGateway {
     async fn release_remaining_authorization(
         &self,
         order: &OrderId,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         let op = Operation::ReleaseRemainingAuthorization;
         self.client
-            .release_remaining_authorization(order.as_str(), Some(key(op, idempotency_key)?))
+            .release_remaining_authorization(order.as_str(), Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?;
         Ok(())
@@ -591,11 +585,11 @@ impl PaymentGateway for KlarnaGateway {
     async fn extend_authorization_time(
         &self,
         order: &OrderId,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         let op = Operation::ExtendAuthorizationTime;
         self.client
-            .extend_authorization_time(order.as_str(), Some(key(op, idempotency_key)?))
+            .extend_authorization_time(order.as_str(), Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?;
         Ok(())

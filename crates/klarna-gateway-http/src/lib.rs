@@ -50,10 +50,13 @@ pub use client::{
     CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,
     Response,
 };
-pub use config::{Credentials, Environment, IdempotencyKey, Region, Timeouts};
+pub use config::{Credentials, Environment, Region, Timeouts};
 pub use error::{ErrorClass, KlarnaError};
 pub use gateway::{KlarnaGateway, gateway_error};
 pub use keys::UuidKeys;
+/// The `Klarna-Idempotency-Key` type: the domain's, re-exported so the client's users keep
+/// one path.
+pub use klarna_domain::IdempotencyKey;
 pub use operation::{HttpMethod, Operation};
 pub use retry::RetryConfig;
 

@@ -18,9 +18,9 @@ use serde::de::DeserializeOwned;
 use crate::client::{
     CaptureCreated, KlarnaClient, RawResponse, RefundCreated, Response, build_path, created_id,
 };
-use crate::config::IdempotencyKey;
 use crate::error::KlarnaError;
 use crate::operation::Operation;
+use klarna_domain::IdempotencyKey;
 
 impl KlarnaClient {
     async fn call(

@@ -7,6 +7,10 @@ use crate::field::FieldPath;
 /// Longest id or token accepted (Klarna's `client_token` may be 4096 characters).
 pub const MAX_ID_LEN: usize = 4096;
 
+/// Longest text Klarna accepts in `merchant_reference1` (API.md §2.1), so the longest
+/// [`PaymentId`].
+pub const MAX_PAYMENT_ID_LEN: usize = 255;
+
 /// Longest `Klarna-Idempotency-Key` accepted (it travels in an HTTP header).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -151,8 +155,10 @@ macro_rules! secret_id {
 }
 
 opaque_id!(
-    /// Our own id for a payment; also sent to Klarna as `merchant_reference1`.
-    PaymentId, "payment_id"
+    /// Our own id for a payment; also sent to Klarna as `merchant_reference1`, so it carries
+    /// that field's limit: at most 255 characters.
+    PaymentId, "payment_id", Rule::Printable(MAX_PAYMENT_ID_LEN),
+    "[`IdError`] when empty, longer than 255 characters, or containing control characters."
 );
 opaque_id!(
     /// Klarna's payment session id.
@@ -230,5 +236,21 @@ mod tests {
             IdempotencyKey::new("a b").unwrap_err().to_string(),
             "idempotency_key: must be 1..=255 visible ASCII characters"
         );
+    }
+
+    #[test]
+    fn payment_ids_carry_the_merchant_reference_limit() {
+        assert_eq!(PaymentId::MAX_LEN, 255);
+        assert!(PaymentId::new("p".repeat(255)).is_ok());
+        assert!(PaymentId::new("ü".repeat(255)).is_ok());
+        let err = PaymentId::new("p".repeat(256)).unwrap_err();
+        assert_eq!(err.field().as_str(), "payment_id");
+        assert_eq!(
+            err.to_string(),
+            "payment_id: must be 1..=255 printable characters"
+        );
+        assert!(PaymentId::new("p".repeat(4096)).is_err());
+        // Klarna's own ids keep the wide limit.
+        assert!(OrderId::new("o".repeat(4096)).is_ok());
     }
 }

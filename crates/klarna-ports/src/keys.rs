@@ -31,13 +31,15 @@ pub struct SequentialKeys {
 }
 
 impl SequentialKeys {
-    /// Ids `"{prefix}-1"`, `"{prefix}-2"`, … (the prefix keeps only ASCII letters, digits and `_`).
+    /// Ids `"{prefix}-1"`, `"{prefix}-2"`, … (the prefix keeps only ASCII letters, digits and `_`,
+    /// at most 200 of them, so every id fits [`PaymentId`]'s 255 characters).
     #[must_use]
     pub fn new(prefix: impl Into<String>) -> Self {
         let prefix: String = prefix
             .into()
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(200)
             .collect();
         let prefix = if prefix.is_empty() {
             "pay".to_owned()

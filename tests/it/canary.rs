@@ -259,7 +259,7 @@ async fn client_flows(sim: &Simulator, out: &Captured) -> Vec<(&'static str, Str
     // The same authorization again: consumed, a 403 whose error must not carry the token.
     let again = c.create_order(&token, &order_req, None).await.unwrap_err();
     out.error(&again);
-    out.debug(&again.class());
+    out.debug(&again.action());
 
     // Customer token from the same (buy_and_tokenize) authorization, then a token order.
     let ct_req = CustomerTokenCreationRequest {

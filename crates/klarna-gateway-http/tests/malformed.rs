@@ -623,7 +623,7 @@ fn every_answer_ends_in_time_as_ok_on_2xx_or_a_typed_error() {
                     .unwrap_or_default()
                     .to_owned();
                 *outcomes.borrow_mut().entry(kind).or_default() += 1;
-                let _ = e.class();
+                let _ = e.action();
                 let _ = e.may_have_reached_klarna();
             }
         }

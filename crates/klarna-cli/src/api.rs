@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use klarna_api as wire;
-use klarna_gateway_http::validate::{self, ValidationError};
+use klarna_cli::validate::{self, ValidationError};
 use klarna_gateway_http::{
     Credentials, Environment, IdempotencyKey, KlarnaClient, KlarnaError, Region,
 };

@@ -1,7 +1,7 @@
 //! Klarna HTTP gateway: `KlarnaClient`, a typed reqwest client for every operation of
 //! Klarna's Payments, Customer Token and Order Management APIs (API.md §0), and
 //! [`KlarnaGateway`], the service's `PaymentGateway` port implemented on top of it (with
-//! [`UuidKeys`], the `IdempotencyKeys` port, and [`validate`], local checks of request bodies).
+//! [`UuidKeys`], the `IdempotencyKeys` port).
 //!
 //! What every call does (DESIGN.md §6, `docs/klarna/gateway-facts.md`):
 //!
@@ -45,7 +45,6 @@ mod operation;
 mod ops;
 mod outcome;
 pub mod retry;
-pub mod validate;
 
 pub use client::{
     CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,

@@ -22,9 +22,7 @@ use klarna_api::{
 use klarna_domain::{
     AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId, SessionId,
 };
-use klarna_gateway_http::{
-    Credentials, IdempotencyKey, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys,
-};
+use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{PaymentGateway, SystemClock};
 use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, StartCheckout};
 use klarna_simulator::{ShopperDecision, Simulator};
@@ -253,7 +251,7 @@ async fn client_flows(sim: &Simulator, out: &Captured) -> Vec<(&'static str, Str
     let order_req = order_body();
     out.debug(&order_req);
     let order = c
-        .create_order(&token, &order_req, Some(IdempotencyKey::random()))
+        .create_order(&token, &order_req, Some(UuidKeys::random_key()))
         .await
         .unwrap();
     out.debug(&order);
@@ -261,7 +259,7 @@ async fn client_flows(sim: &Simulator, out: &Captured) -> Vec<(&'static str, Str
     // The same authorization again: consumed, a 403 whose error must not carry the token.
     let again = c.create_order(&token, &order_req, None).await.unwrap_err();
     out.error(&again);
-    out.debug(&again.class());
+    out.debug(&again.action());
 
     // Customer token from the same (buy_and_tokenize) authorization, then a token order.
     let ct_req = CustomerTokenCreationRequest {

@@ -13,7 +13,7 @@ use klarna_domain::{
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, ErrorAction, MerchantUrls, NewSession, PaymentGateway,
-    PlaceOrder, SystemClock,
+    PlaceOrder, Refusal, SystemClock,
 };
 use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, ServiceError, StartCheckout};
 use klarna_simulator::{Fault, FaultRule, ShopperDecision, Simulator};
@@ -205,7 +205,7 @@ async fn every_order_management_port_method_against_the_simulator() {
         OrderStatus::Closed
     );
     let over = gw.capture(&order, 1, &key("om-1-cap-2")).await.unwrap_err();
-    assert_eq!(over.action, ErrorAction::Rejected);
+    assert_eq!(over.action, ErrorAction::Rejected(Refusal::NotAllowed));
     assert_eq!(over.code.as_deref(), Some("CAPTURE_NOT_ALLOWED"));
 
     let (_, token) = authorized_session(&sim, &gw, "pay_om_2", Intent::Buy).await;
@@ -271,7 +271,10 @@ async fn every_customer_token_port_method_against_the_simulator() {
         .charge_customer_token(&charge("pay_tok_c3"), &key("tok-c3"))
         .await
         .unwrap_err();
-    assert_eq!(refused.action, ErrorAction::Rejected);
+    assert_eq!(
+        refused.action,
+        ErrorAction::Rejected(Refusal::TokenUnusable(TokenStatus::Cancelled))
+    );
     assert_eq!(refused.code.as_deref(), Some("TOKEN_CANCELED"));
 }
 
@@ -520,10 +523,18 @@ async fn error_mapping_table_over_http() {
         (401, None, ErrorAction::Unauthorized),
         (403, Some("MERCHANT_INACTIVE"), ErrorAction::Unauthorized),
         (403, Some("INVALID_OPERATION"), ErrorAction::Reauthorize),
-        (403, Some("REJECTED"), ErrorAction::Rejected),
+        (
+            403,
+            Some("REJECTED"),
+            ErrorAction::Rejected(Refusal::Declined),
+        ),
         (404, Some("NOT_FOUND"), ErrorAction::Reauthorize),
         (409, Some("BAD_VALUE"), ErrorAction::Reauthorize),
-        (422, Some("UNPROCESSABLE_ENTITY"), ErrorAction::Rejected),
+        (
+            422,
+            Some("UNPROCESSABLE_ENTITY"),
+            ErrorAction::OutcomeUnknown,
+        ),
         (429, None, ErrorAction::Retry),
         (
             500,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use klarna_api as wire;
-use klarna_gateway_http::validate::{self, ValidationError};
+use klarna_cli::validate::{self, ValidationError};
 use klarna_gateway_http::{
     Credentials, Environment, IdempotencyKey, KlarnaClient, KlarnaError, Region,
 };
@@ -364,7 +364,8 @@ async fn execute(global: &Global, command: ApiCommand) -> Result<Value, Failure>
         .idempotency_key
         .as_deref()
         .map(IdempotencyKey::new)
-        .transpose()?;
+        .transpose()
+        .map_err(|e| Failure::Usage(format!("invalid {e}")))?;
     // Parse and validate the body before credentials or network: invalid input never leaves.
     let prepared = prepare(command)?;
     let client = client(global)?;

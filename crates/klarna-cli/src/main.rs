@@ -2,7 +2,7 @@
 //!
 //! * one command per operation of Klarna's API (`klarna sessions create --body FILE`, …,
 //!   `klarna orders add-shipping-info ORDER_ID --body FILE`): bodies are parsed into the typed
-//!   wire models of `klarna-api` and validated locally (`klarna_gateway_http::validate`) before
+//!   wire models of `klarna-api` and validated locally (`klarna_cli::validate`) before
 //!   anything is sent;
 //! * `klarna sim`: the local Klarna simulator;
 //! * `klarna demo`: the end-to-end demo (`--serve`: the demo shop).

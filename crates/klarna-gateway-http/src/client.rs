@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
-use crate::config::{Credentials, Environment, IdempotencyKey, Region, Timeouts};
+use crate::config::{Credentials, Environment, Region, Timeouts};
 use crate::error::KlarnaError;
+use crate::keys::UuidKeys;
 use crate::operation::Operation;
 use crate::retry::{AttemptOutcome, Decision, RetryConfig, decide, parse_retry_after};
+use klarna_domain::IdempotencyKey;
 
 /// Default cap on response bodies: Klarna's documents are small; anything bigger is wrong.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -400,7 +402,7 @@ impl KlarnaClient {
         // The key is fixed here, once per call, so every retry carries the same one.
         let key = op
             .is_mutating()
-            .then(|| key.unwrap_or_else(IdempotencyKey::random));
+            .then(|| key.unwrap_or_else(UuidKeys::random_key));
         let url = reqwest::Url::parse(&format!("{}{}", self.base, path)).map_err(|_| {
             KlarnaError::InvalidInput {
                 field: "path",

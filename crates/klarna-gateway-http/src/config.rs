@@ -1,12 +1,10 @@
 //! Client configuration: region × environment → base URL (API.md §1.1), credentials held in
-//! `secrecy`, timeouts, and the idempotency key type.
+//! `secrecy`, and timeouts.
 
 use std::fmt;
 use std::time::Duration;
 
 use secrecy::SecretString;
-
-use crate::error::KlarnaError;
 
 /// Where the merchant account lives (API.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -94,65 +92,6 @@ impl Default for Timeouts {
     }
 }
 
-/// A `Klarna-Idempotency-Key`: non-empty visible ASCII, at most 255 bytes.
-///
-/// Klarna replays the first answer for 24 h to any request with the same key, ignoring the
-/// body (API.md §1.4), so one key must serve exactly one logical operation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    /// Maximum length accepted.
-    pub const MAX_LEN: usize = 255;
-
-    /// Wraps a caller-chosen key.
-    ///
-    /// # Errors
-    /// [`KlarnaError::InvalidInput`] (field `idempotency_key`) when empty, longer than
-    /// [`Self::MAX_LEN`], or not visible ASCII (it must fit in an HTTP header).
-    pub fn new(key: impl Into<String>) -> Result<Self, KlarnaError> {
-        let key = key.into();
-        let reason = if key.is_empty() {
-            Some("must not be empty".to_owned())
-        } else if key.len() > Self::MAX_LEN {
-            Some(format!("longer than {} bytes", Self::MAX_LEN))
-        } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            Some("only visible ASCII characters are allowed".to_owned())
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => Err(KlarnaError::InvalidInput {
-                field: "idempotency_key",
-                reason,
-            }),
-            None => Ok(Self(key)),
-        }
-    }
-
-    /// A fresh random UUID v4 key (Klarna's API reference recommends v4).
-    #[must_use]
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the gateway mints its own key when the caller gave none (DESIGN.md §6)"
-    )]
-    pub fn random() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
-    }
-
-    /// The key text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,26 +114,6 @@ mod tests {
             Region::default().base_url(Environment::default()),
             "https://api.playground.klarna.com/"
         );
-    }
-
-    #[test]
-    fn idempotency_key_validation() {
-        assert!(IdempotencyKey::new("abc-123").is_ok());
-        for bad in ["", "has space", "tab\t", "ünicode"] {
-            let err = IdempotencyKey::new(bad).unwrap_err();
-            assert!(matches!(
-                err,
-                KlarnaError::InvalidInput {
-                    field: "idempotency_key",
-                    ..
-                }
-            ));
-        }
-        assert!(IdempotencyKey::new("k".repeat(256)).is_err());
-        let a = IdempotencyKey::random();
-        let b = IdempotencyKey::random();
-        assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 36);
     }
 
     #[test]

@@ -1,35 +1,10 @@
-//! `KlarnaError`, the one error type of the low-level client, and `ErrorClass`, what a caller
-//! can do about it. Errors never carry credentials, tokens, bodies or personal data.
+//! `KlarnaError`, the one error type of the low-level client (what a caller can do about one is
+//! [`KlarnaError::action`], read from the one table in `outcome`). Errors never carry
+//! credentials, tokens, bodies or personal data.
 
 use std::time::Duration;
 
 use crate::operation::Operation;
-
-/// What the caller can do about an error; the ports layer maps from this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorClass {
-    /// Nothing happened at Klarna, or repeating is safe: try again later (same key).
-    Retryable,
-    /// The request may have taken effect and repeating it is not known to be safe:
-    /// reconcile (read the session/order) before doing anything else.
-    OutcomeUnknown,
-    /// The authorization token expired, was consumed or superseded: the shopper must
-    /// authorize again.
-    NeedsReauthorization,
-    /// Klarna refused the operation for business reasons (403: not allowed, rejected,
-    /// token suspended/cancelled, payment failed).
-    Rejected,
-    /// The request is wrong (400, 413, 422, other 4xx, bad local input): fix it.
-    InvalidRequest,
-    /// Credentials are wrong or the merchant is inactive (401, 403 `MERCHANT_INACTIVE`).
-    Unauthorized,
-    /// The session, order, capture, refund or token does not exist (404).
-    NotFound,
-    /// The request conflicts with what Klarna holds (409, e.g. "Not matching fields";
-    /// 404 `SESSION_COMPLETED`).
-    Conflict,
-}
 
 /// Error of a [`KlarnaClient`](crate::KlarnaClient) call.
 #[derive(Debug, thiserror::Error)]
@@ -164,60 +139,6 @@ impl KlarnaError {
             _ => None,
         }
     }
-
-    /// What the caller can do about this error.
-    #[must_use]
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            Self::InvalidInput { .. } => ErrorClass::InvalidRequest,
-            Self::NotSent { .. } => ErrorClass::Retryable,
-            Self::MaybeSent { operation, .. } => unknown_unless_safe(*operation),
-            Self::MalformedResponse { operation, .. }
-            | Self::ResponseTooLarge { operation, .. } => {
-                // Klarna answered but we cannot read the answer: for a mutation it may well
-                // have succeeded.
-                if operation.is_mutating() {
-                    ErrorClass::OutcomeUnknown
-                } else {
-                    ErrorClass::Retryable
-                }
-            }
-            Self::Api {
-                operation,
-                status,
-                error_code,
-                ..
-            } => classify_status(*operation, *status, error_code.as_deref()),
-        }
-    }
-}
-
-fn unknown_unless_safe(operation: Operation) -> ErrorClass {
-    if operation.retry_safe() {
-        ErrorClass::Retryable
-    } else {
-        ErrorClass::OutcomeUnknown
-    }
-}
-
-fn classify_status(operation: Operation, status: u16, code: Option<&str>) -> ErrorClass {
-    match (status, code) {
-        (429, _) => ErrorClass::Retryable,
-        (500..=599, _) => unknown_unless_safe(operation),
-        (401, _) | (403, Some("MERCHANT_INACTIVE")) => ErrorClass::Unauthorized,
-        (404, Some("SESSION_COMPLETED")) | (409, _) => ErrorClass::Conflict,
-        (404, _) if operation.uses_authorization_token() => ErrorClass::NeedsReauthorization,
-        (403, Some("INVALID_OPERATION")) if operation.uses_authorization_token() => {
-            // "Authorization token already consumed" and its relatives.
-            ErrorClass::NeedsReauthorization
-        }
-        (404, _) => ErrorClass::NotFound,
-        (403, _) => ErrorClass::Rejected,
-        // Klarna never redirects; a 3xx comes from a proxy or a wrong base URL, and a mutation
-        // may or may not have been forwarded.
-        (300..=399, _) if operation.is_mutating() => ErrorClass::OutcomeUnknown,
-        _ => ErrorClass::InvalidRequest,
-    }
 }
 
 #[cfg(test)]
@@ -233,82 +154,6 @@ mod tests {
             correlation_id: None,
             retry_after: None,
         }
-    }
-
-    #[test]
-    fn classification_table() {
-        use ErrorClass::*;
-        use Operation::*;
-        let table: &[(Operation, u16, Option<&str>, ErrorClass)] = &[
-            (CreateOrder, 400, Some("BAD_VALUE"), InvalidRequest),
-            (CreateOrder, 401, None, Unauthorized),
-            (CreateSession, 403, Some("MERCHANT_INACTIVE"), Unauthorized),
-            (
-                CreateOrder,
-                403,
-                Some("INVALID_OPERATION"),
-                NeedsReauthorization,
-            ),
-            (CreateOrder, 403, Some("REJECTED"), Rejected),
-            (CreateOrder, 404, Some("NOT_FOUND"), NeedsReauthorization),
-            (CreateCustomerToken, 404, None, NeedsReauthorization),
-            (CreateOrder, 404, Some("SESSION_COMPLETED"), Conflict),
-            (CreateOrder, 409, Some("BAD_VALUE"), Conflict),
-            (CreateOrder, 500, None, OutcomeUnknown),
-            (CreateOrder, 429, None, Retryable),
-            (
-                CreateTokenOrder,
-                503,
-                Some("SERVICE_UNAVAILABLE"),
-                Retryable,
-            ),
-            (CreateTokenOrder, 403, Some("TOKEN_SUSPENDED"), Rejected),
-            (CreateTokenOrder, 404, Some("TOKEN_NOT_FOUND"), NotFound),
-            (CaptureOrder, 403, Some("CAPTURE_NOT_ALLOWED"), Rejected),
-            (CaptureOrder, 404, Some("NO_SUCH_ORDER"), NotFound),
-            (CaptureOrder, 500, None, Retryable),
-            (CaptureOrder, 422, Some("INVALID_ADDRESS"), InvalidRequest),
-            (CaptureOrder, 413, None, InvalidRequest),
-            (CaptureOrder, 302, None, OutcomeUnknown),
-            (GetOrder, 302, None, InvalidRequest),
-            (GetOrder, 500, None, Retryable),
-            (ReadSession, 404, Some("NOT_FOUND"), NotFound),
-            (CancelCustomerToken, 500, None, OutcomeUnknown),
-        ];
-        for &(op, status, code, expected) in table {
-            assert_eq!(
-                api(op, status, code).class(),
-                expected,
-                "{op} {status} {code:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn transport_errors_say_whether_klarna_was_reached() {
-        let not_sent = KlarnaError::NotSent {
-            operation: Operation::CreateOrder,
-            detail: "connection refused".into(),
-        };
-        assert!(!not_sent.may_have_reached_klarna());
-        assert_eq!(not_sent.class(), ErrorClass::Retryable);
-        let maybe = KlarnaError::MaybeSent {
-            operation: Operation::CreateOrder,
-            detail: "timeout".into(),
-        };
-        assert!(maybe.may_have_reached_klarna());
-        assert_eq!(maybe.class(), ErrorClass::OutcomeUnknown);
-        let maybe_keyed = KlarnaError::MaybeSent {
-            operation: Operation::RefundOrder,
-            detail: "timeout".into(),
-        };
-        assert_eq!(maybe_keyed.class(), ErrorClass::Retryable);
-        let input = KlarnaError::InvalidInput {
-            field: "order_id",
-            reason: "empty".into(),
-        };
-        assert!(!input.may_have_reached_klarna());
-        assert_eq!(input.class(), ErrorClass::InvalidRequest);
     }
 
     #[test]

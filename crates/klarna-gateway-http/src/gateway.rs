@@ -1,32 +1,18 @@
 //! `KlarnaGateway`: the `PaymentGateway` port implemented on [`KlarnaClient`], with the
-//! conversions domain ↔ wire and the mapping [`KlarnaError`] → [`GatewayError`].
+//! conversions domain ↔ wire; errors map to [`GatewayError`] through [`gateway_error`].
 //!
 //! What goes out is exactly the [`Cart`] given (every field of each line), our payment id as
 //! `merchant_reference1`, and the port's idempotency key as the call's key, so the client's own
 //! retries reuse it.
 //!
-//! # Error mapping ([`gateway_error`])
-//!
-//! | Klarna's answer | [`ErrorAction`] | may have reached |
-//! |---|---|---|
-//! | connect failed (not sent) | `Retry` | no |
-//! | invalid local input | `InvalidRequest` | no |
-//! | 429 after the client's retries | `Retry` (refused before processing) | yes |
-//! | transport failed after sending, 5xx, 3xx, malformed or oversized answer — mutating call | `OutcomeUnknown` | yes |
-//! | the same on a read | `Retry` | yes |
-//! | 401; 403 `MERCHANT_INACTIVE` | `Unauthorized` | yes |
-//! | 404 or 403 `INVALID_OPERATION` on P4–P6; 409 on P5/P6 | `Reauthorize` | yes |
-//! | 404 `SESSION_COMPLETED` elsewhere (P3) | `Rejected` (the session exists, it is closed) | yes |
-//! | other 404 | `NotFound` | yes |
-//! | other 403, 409, 422 | `Rejected` | yes |
-//! | 400, 413, other 4xx | `InvalidRequest` | yes |
+//! Errors map through [`gateway_error`], the one table from Klarna's answers to the port's
+//! [`ErrorAction`].
 
 use async_trait::async_trait;
 use klarna_api as api;
 use klarna_domain::{
-    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
-    IdempotencyKey as DomainKey, LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId,
-    Timestamp, TokenStatus,
+    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus, IdempotencyKey,
+    LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId, Timestamp, TokenStatus,
 };
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
@@ -34,9 +20,8 @@ use klarna_ports::{
 };
 
 use crate::client::KlarnaClient;
-use crate::config::IdempotencyKey;
-use crate::error::KlarnaError;
 use crate::operation::Operation;
+use crate::outcome::gateway_error;
 
 /// Klarna as the service's [`PaymentGateway`], over a [`KlarnaClient`].
 ///
@@ -70,89 +55,6 @@ impl KlarnaGateway {
 
 // ----- errors -----
 
-/// Maps a client error of `op` to the port's error (see the module docs for the table).
-#[must_use]
-pub fn gateway_error(op: Operation, error: &KlarnaError) -> GatewayError {
-    let operation = error.operation().unwrap_or(op);
-    let reached = error.may_have_reached_klarna();
-    let unknown_or_retry = if operation.is_mutating() {
-        ErrorAction::OutcomeUnknown
-    } else {
-        ErrorAction::Retry
-    };
-    let action = match error {
-        KlarnaError::NotSent { .. } => ErrorAction::Retry,
-        KlarnaError::InvalidInput { .. } => ErrorAction::InvalidRequest,
-        KlarnaError::MaybeSent { .. }
-        | KlarnaError::MalformedResponse { .. }
-        | KlarnaError::ResponseTooLarge { .. } => unknown_or_retry,
-        KlarnaError::Api {
-            status, error_code, ..
-        } => status_action(operation, *status, error_code.as_deref(), unknown_or_retry),
-    };
-    let (status, code, messages, correlation_id) = match error {
-        KlarnaError::Api {
-            status,
-            error_code,
-            error_messages,
-            correlation_id,
-            ..
-        } => (
-            Some(*status),
-            error_code.clone(),
-            error_messages.clone(),
-            correlation_id.clone(),
-        ),
-        KlarnaError::MalformedResponse {
-            status,
-            correlation_id,
-            ..
-        }
-        | KlarnaError::ResponseTooLarge {
-            status,
-            correlation_id,
-            ..
-        } => (Some(*status), None, Vec::new(), correlation_id.clone()),
-        KlarnaError::NotSent { .. }
-        | KlarnaError::MaybeSent { .. }
-        | KlarnaError::InvalidInput { .. } => (None, None, Vec::new(), None),
-    };
-    GatewayError {
-        operation: operation.name(),
-        action,
-        may_have_reached_klarna: reached,
-        status,
-        code,
-        messages,
-        correlation_id,
-    }
-}
-
-fn status_action(
-    op: Operation,
-    status: u16,
-    code: Option<&str>,
-    unknown_or_retry: ErrorAction,
-) -> ErrorAction {
-    let authorization = op.uses_authorization_token();
-    let order_from_authorization =
-        matches!(op, Operation::CreateOrder | Operation::CreateCustomerToken);
-    match (status, code) {
-        // Refused before processing (rate limit): nothing happened.
-        (429, _) => ErrorAction::Retry,
-        (401, _) | (403, Some("MERCHANT_INACTIVE")) => ErrorAction::Unauthorized,
-        (404, _) if authorization => ErrorAction::Reauthorize,
-        (403, Some("INVALID_OPERATION")) if authorization => ErrorAction::Reauthorize,
-        (409, _) if order_from_authorization => ErrorAction::Reauthorize,
-        (404, Some("SESSION_COMPLETED")) => ErrorAction::Rejected,
-        (404, _) => ErrorAction::NotFound,
-        (403 | 409 | 422, _) => ErrorAction::Rejected,
-        (400..=499, _) => ErrorAction::InvalidRequest,
-        // 5xx, and 3xx/1xx/odd codes that a proxy may produce: no definitive answer.
-        _ => unknown_or_retry,
-    }
-}
-
 /// An answer we could not use (a required id missing or invalid): for a mutation the effect
 /// may exist, so it is `OutcomeUnknown`.
 fn malformed(op: Operation, what: &str) -> GatewayError {
@@ -166,10 +68,6 @@ fn malformed(op: Operation, what: &str) -> GatewayError {
         },
         true,
     )
-}
-
-fn key(op: Operation, key: &DomainKey) -> Result<IdempotencyKey, GatewayError> {
-    IdempotencyKey::new(key.as_str()).map_err(|e| gateway_error(op, &e))
 }
 
 // ----- domain → wire -----
@@ -436,7 +334,7 @@ impl PaymentGateway for KlarnaGateway {
     async fn place_order(
         &self,
         request: &PlaceOrder,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<OrderPlaced, GatewayError> {
         let op = Operation::CreateOrder;
         let order = self
@@ -444,7 +342,7 @@ impl PaymentGateway for KlarnaGateway {
             .create_order(
                 request.authorization.expose_secret(),
                 &order_body(request),
-                Some(key(op, idempotency_key)?),
+                Some(idempotency_key.clone()),
             )
             .await
             .map_err(|e| gateway_error(op, &e))?
@@ -455,7 +353,7 @@ impl PaymentGateway for KlarnaGateway {
     async fn create_customer_token(
         &self,
         request: &CreateCustomerToken,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<CustomerTokenId, GatewayError> {
         let op = Operation::CreateCustomerToken;
         let created = self
@@ -463,7 +361,7 @@ impl PaymentGateway for KlarnaGateway {
             .create_customer_token(
                 request.authorization.expose_secret(),
                 &customer_token_body(request),
-                Some(key(op, idempotency_key)?),
+                Some(idempotency_key.clone()),
             )
             .await
             .map_err(|e| gateway_error(op, &e))?
@@ -496,7 +394,7 @@ impl PaymentGateway for KlarnaGateway {
     async fn charge_customer_token(
         &self,
         request: &ChargeToken,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<OrderPlaced, GatewayError> {
         let op = Operation::CreateTokenOrder;
         let order = self
@@ -504,7 +402,7 @@ impl PaymentGateway for KlarnaGateway {
             .create_token_order(
                 request.token.expose_secret(),
                 &token_order_body(request),
-                Some(key(op, idempotency_key)?),
+                Some(idempotency_key.clone()),
             )
             .await
             .map_err(|e| gateway_error(op, &e))?
@@ -526,7 +424,7 @@ impl PaymentGateway for KlarnaGateway {
         &self,
         order: &OrderId,
         amount: i64,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
         let op = Operation::CaptureOrder;
         let body = api::CaptureObject {
@@ -535,7 +433,7 @@ impl PaymentGateway for KlarnaGateway {
         };
         let created = self
             .client
-            .capture_order(order.as_str(), &body, Some(key(op, idempotency_key)?))
+            .capture_order(order.as_str(), &body, Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?
             .body;
@@ -546,7 +444,7 @@ impl PaymentGateway for KlarnaGateway {
         &self,
         order: &OrderId,
         amount: i64,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
         let op = Operation::RefundOrder;
         let body = api::RefundObject {
@@ -555,7 +453,7 @@ impl PaymentGateway for KlarnaGateway {
         };
         let created = self
             .client
-            .refund_order(order.as_str(), &body, Some(key(op, idempotency_key)?))
+            .refund_order(order.as_str(), &body, Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?
             .body;
@@ -565,11 +463,11 @@ impl PaymentGateway for KlarnaGateway {
     async fn cancel_order(
         &self,
         order: &OrderId,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         let op = Operation::CancelOrder;
         self.client
-            .cancel_order(order.as_str(), Some(key(op, idempotency_key)?))
+            .cancel_order(order.as_str(), Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?;
         Ok(())
@@ -578,11 +476,11 @@ impl PaymentGateway for KlarnaGateway {
     async fn release_remaining_authorization(
         &self,
         order: &OrderId,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         let op = Operation::ReleaseRemainingAuthorization;
         self.client
-            .release_remaining_authorization(order.as_str(), Some(key(op, idempotency_key)?))
+            .release_remaining_authorization(order.as_str(), Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?;
         Ok(())
@@ -591,11 +489,11 @@ impl PaymentGateway for KlarnaGateway {
     async fn extend_authorization_time(
         &self,
         order: &OrderId,
-        idempotency_key: &DomainKey,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         let op = Operation::ExtendAuthorizationTime;
         self.client
-            .extend_authorization_time(order.as_str(), Some(key(op, idempotency_key)?))
+            .extend_authorization_time(order.as_str(), Some(idempotency_key.clone()))
             .await
             .map_err(|e| gateway_error(op, &e))?;
         Ok(())
@@ -606,156 +504,6 @@ impl PaymentGateway for KlarnaGateway {
 mod tests {
     use super::*;
     use klarna_domain::{Interval, Market, PaymentId};
-    use std::time::Duration;
-
-    fn api_error(op: Operation, status: u16, code: Option<&str>) -> KlarnaError {
-        KlarnaError::Api {
-            operation: op,
-            status,
-            error_code: code.map(str::to_owned),
-            error_messages: vec!["m".into()],
-            correlation_id: Some("corr".into()),
-            retry_after: Some(Duration::from_secs(1)),
-        }
-    }
-
-    #[test]
-    fn status_mapping_table() {
-        use ErrorAction::*;
-        use Operation::*;
-        let table: &[(Operation, u16, Option<&str>, ErrorAction)] = &[
-            (CreateSession, 400, Some("BAD_VALUE"), InvalidRequest),
-            (CreateOrder, 400, Some("BAD_VALUE"), InvalidRequest),
-            (CreateOrder, 401, None, Unauthorized),
-            (CaptureOrder, 401, None, Unauthorized),
-            (CreateSession, 403, Some("MERCHANT_INACTIVE"), Unauthorized),
-            (CreateOrder, 403, Some("MERCHANT_INACTIVE"), Unauthorized),
-            (CreateOrder, 403, Some("INVALID_OPERATION"), Reauthorize),
-            (
-                CreateCustomerToken,
-                403,
-                Some("INVALID_OPERATION"),
-                Reauthorize,
-            ),
-            (
-                CancelAuthorization,
-                403,
-                Some("INVALID_OPERATION"),
-                Reauthorize,
-            ),
-            (CreateOrder, 403, Some("REJECTED"), Rejected),
-            (CreateOrder, 404, Some("NOT_FOUND"), Reauthorize),
-            (CreateOrder, 404, Some("SESSION_COMPLETED"), Reauthorize),
-            (CreateCustomerToken, 404, None, Reauthorize),
-            (CancelAuthorization, 404, Some("NOT_FOUND"), Reauthorize),
-            (CreateOrder, 409, Some("BAD_VALUE"), Reauthorize),
-            (CreateCustomerToken, 409, None, Reauthorize),
-            (UpdateSession, 404, Some("SESSION_COMPLETED"), Rejected),
-            (UpdateSession, 404, Some("NOT_FOUND"), NotFound),
-            (ReadSession, 404, Some("NOT_FOUND"), NotFound),
-            (GetOrder, 404, Some("NO_SUCH_ORDER"), NotFound),
-            (CreateTokenOrder, 404, Some("TOKEN_NOT_FOUND"), NotFound),
-            (CreateTokenOrder, 403, Some("TOKEN_CANCELED"), Rejected),
-            (
-                CreateTokenOrder,
-                403,
-                Some("PAYMENT_METHOD_FAILED"),
-                Rejected,
-            ),
-            (CreateTokenOrder, 409, None, Rejected),
-            (CaptureOrder, 403, Some("CAPTURE_NOT_ALLOWED"), Rejected),
-            (CaptureOrder, 409, Some("CONFLICT"), Rejected),
-            (CaptureOrder, 422, Some("INVALID_ADDRESS"), Rejected),
-            (CaptureOrder, 413, None, InvalidRequest),
-            (RefundOrder, 400, Some("NOT_FOUND"), InvalidRequest),
-            (CreateOrder, 429, None, Retry),
-            (GetOrder, 429, None, Retry),
-            (CreateOrder, 500, None, OutcomeUnknown),
-            (CaptureOrder, 503, None, OutcomeUnknown),
-            (
-                CreateTokenOrder,
-                503,
-                Some("SERVICE_UNAVAILABLE"),
-                OutcomeUnknown,
-            ),
-            (GetOrder, 500, None, Retry),
-            (ReadSession, 502, None, Retry),
-            (CaptureOrder, 302, None, OutcomeUnknown),
-            (GetOrder, 302, None, Retry),
-        ];
-        for &(op, status, code, expected) in table {
-            let mapped = gateway_error(op, &api_error(op, status, code));
-            assert_eq!(mapped.action, expected, "{op} {status} {code:?}");
-            assert!(mapped.may_have_reached_klarna, "{op} {status}");
-            assert_eq!(mapped.status, Some(status));
-            assert_eq!(mapped.code.as_deref(), code);
-            assert_eq!(mapped.messages, vec!["m".to_owned()]);
-            assert_eq!(mapped.correlation_id.as_deref(), Some("corr"));
-            assert_eq!(mapped.operation, op.name());
-            // Refusals only for 4xx answers (the port's contract).
-            if mapped.action.is_refusal() {
-                assert!((400..500).contains(&status), "{op} {status}");
-            }
-        }
-    }
-
-    #[test]
-    fn transport_mapping_table() {
-        use ErrorAction::*;
-        let not_sent = KlarnaError::NotSent {
-            operation: Operation::CreateOrder,
-            detail: "refused".into(),
-        };
-        let e = gateway_error(Operation::CreateOrder, &not_sent);
-        assert_eq!((e.action, e.may_have_reached_klarna), (Retry, false));
-
-        for op in [
-            Operation::CreateOrder,
-            Operation::CaptureOrder,
-            Operation::CancelCustomerToken,
-        ] {
-            let maybe = KlarnaError::MaybeSent {
-                operation: op,
-                detail: "timeout".into(),
-            };
-            let e = gateway_error(op, &maybe);
-            assert_eq!(
-                (e.action, e.may_have_reached_klarna),
-                (OutcomeUnknown, true)
-            );
-            let malformed = KlarnaError::MalformedResponse {
-                operation: op,
-                status: 200,
-                correlation_id: Some("c".into()),
-                detail: "eof".into(),
-            };
-            let e = gateway_error(op, &malformed);
-            assert_eq!((e.action, e.status), (OutcomeUnknown, Some(200)));
-            assert_eq!(e.correlation_id.as_deref(), Some("c"));
-            let large = KlarnaError::ResponseTooLarge {
-                operation: op,
-                status: 200,
-                correlation_id: None,
-                limit: 1,
-            };
-            assert_eq!(gateway_error(op, &large).action, OutcomeUnknown);
-        }
-        let read = KlarnaError::MaybeSent {
-            operation: Operation::GetOrder,
-            detail: "timeout".into(),
-        };
-        assert_eq!(gateway_error(Operation::GetOrder, &read).action, Retry);
-        let input = KlarnaError::InvalidInput {
-            field: "idempotency_key",
-            reason: "bad".into(),
-        };
-        let e = gateway_error(Operation::CaptureOrder, &input);
-        assert_eq!(
-            (e.action, e.may_have_reached_klarna),
-            (InvalidRequest, false)
-        );
-        assert_eq!(e.operation, "order_management.capture");
-    }
 
     fn us_cart() -> Cart {
         let market = Market::parse("US", "USD", "en-US").unwrap();
@@ -809,8 +557,7 @@ mod tests {
         assert_eq!(tax.r#type, Some(api::OrderLineType::SalesTax));
         assert_eq!((tax.tax_rate, tax.total_tax_amount), (None, None));
         assert_eq!(tax.total_amount, 85);
-        // The wire body passes the same local validation the CLI applies.
-        assert_eq!(crate::validate::create_order(&order), Ok(()));
+        // That it passes the CLI's local validation is checked in klarna-cli's tests.
     }
 
     #[test]

@@ -38,6 +38,21 @@ impl UuidKeys {
     pub fn namespace(&self) -> Uuid {
         self.namespace
     }
+
+    /// A fresh random UUID v4 key (Klarna's API reference recommends v4): what the client
+    /// sends on a mutating call when the caller gave no key.
+    #[must_use]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the gateway mints its own key when the caller gave none (DESIGN.md §6)"
+    )]
+    #[allow(
+        clippy::expect_used,
+        reason = "a hyphenated UUID is always a valid key"
+    )]
+    pub fn random_key() -> IdempotencyKey {
+        IdempotencyKey::new(Uuid::new_v4().to_string()).expect("valid key")
+    }
 }
 
 impl IdempotencyKeys for UuidKeys {
@@ -87,6 +102,14 @@ mod tests {
         let other = UuidKeys::new(Uuid::from_u128(1));
         assert_ne!(other.key(&p, "create_order", 1), k);
         assert!(k.as_str().len() <= 255);
+    }
+
+    #[test]
+    fn random_keys_are_fresh_uuids() {
+        let a = UuidKeys::random_key();
+        let b = UuidKeys::random_key();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 36);
     }
 
     #[test]

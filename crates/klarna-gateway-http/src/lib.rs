@@ -1,7 +1,7 @@
 //! Klarna HTTP gateway: `KlarnaClient`, a typed reqwest client for every operation of
 //! Klarna's Payments, Customer Token and Order Management APIs (API.md §0), and
 //! [`KlarnaGateway`], the service's `PaymentGateway` port implemented on top of it (with
-//! [`UuidKeys`], the `IdempotencyKeys` port, and [`validate`], local checks of request bodies).
+//! [`UuidKeys`], the `IdempotencyKeys` port).
 //!
 //! What every call does (DESIGN.md §6, `docs/klarna/gateway-facts.md`):
 //!
@@ -14,8 +14,8 @@
 //! * retries by the pure policy [`retry::decide`]: transport errors, 429 and 5xx only, only
 //!   when safe ([`Operation::retry_safe`]), exponential backoff with jitter, `Retry-After`
 //!   honoured and capped;
-//! * errors are one [`KlarnaError`] with [`KlarnaError::class`] and
-//!   [`KlarnaError::may_have_reached_klarna`]; successes are a [`Response`] carrying the
+//! * errors are one [`KlarnaError`] with [`KlarnaError::action`] (the port's `ErrorAction`,
+//!   from the one table, see [`gateway_error`]) and [`KlarnaError::may_have_reached_klarna`]; successes are a [`Response`] carrying the
 //!   `Klarna-Correlation-Id`;
 //! * a `tracing` span `klarna` per call with `operation`, `method`, `path` (the template, never
 //!   the real path: it carries tokens), `attempt`, `status`, `correlation_id`.
@@ -43,18 +43,22 @@ pub mod gateway;
 mod keys;
 mod operation;
 mod ops;
+mod outcome;
 pub mod retry;
-pub mod validate;
 
 pub use client::{
     CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,
     Response,
 };
-pub use config::{Credentials, Environment, IdempotencyKey, Region, Timeouts};
-pub use error::{ErrorClass, KlarnaError};
-pub use gateway::{KlarnaGateway, gateway_error};
+pub use config::{Credentials, Environment, Region, Timeouts};
+pub use error::KlarnaError;
+pub use gateway::KlarnaGateway;
 pub use keys::UuidKeys;
+/// The `Klarna-Idempotency-Key` type: the domain's, re-exported so the client's users keep
+/// one path.
+pub use klarna_domain::IdempotencyKey;
 pub use operation::{HttpMethod, Operation};
+pub use outcome::gateway_error;
 pub use retry::RetryConfig;
 
 /// The wire models this client speaks, re-exported for convenience.

@@ -18,9 +18,9 @@ use serde::de::DeserializeOwned;
 use crate::client::{
     CaptureCreated, KlarnaClient, RawResponse, RefundCreated, Response, build_path, created_id,
 };
-use crate::config::IdempotencyKey;
 use crate::error::KlarnaError;
 use crate::operation::Operation;
+use klarna_domain::IdempotencyKey;
 
 impl KlarnaClient {
     async fn call(
@@ -67,7 +67,7 @@ impl KlarnaClient {
     /// P1: creates a payment session.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn create_session(
         &self,
         body: &SessionCreate,
@@ -92,7 +92,7 @@ impl KlarnaClient {
     /// P3: updates a payment session (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn update_session(
         &self,
         session_id: &str,
@@ -111,7 +111,7 @@ impl KlarnaClient {
     /// P4: cancels (releases) an authorization (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn cancel_authorization(
         &self,
         authorization_token: &str,
@@ -149,7 +149,7 @@ impl KlarnaClient {
     /// P6: creates a customer token from an authorization token.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn create_customer_token(
         &self,
         authorization_token: &str,
@@ -170,7 +170,7 @@ impl KlarnaClient {
     /// T1: reads a customer token.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn read_customer_token(
         &self,
         customer_token: &str,
@@ -182,7 +182,7 @@ impl KlarnaClient {
     /// T2: charges a customer token (creates an order). Retried under the same key.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn create_token_order(
         &self,
         customer_token: &str,
@@ -201,7 +201,7 @@ impl KlarnaClient {
     /// T3: cancels a customer token (202, irreversible).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn cancel_customer_token(
         &self,
         customer_token: &str,
@@ -250,7 +250,7 @@ impl KlarnaClient {
     /// O3: lists the captures of an order.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn list_captures(
         &self,
         order_id: &str,
@@ -262,7 +262,7 @@ impl KlarnaClient {
     /// O4: reads one capture.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn get_capture(
         &self,
         order_id: &str,
@@ -295,7 +295,7 @@ impl KlarnaClient {
     /// O6: reads one refund.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn get_refund(
         &self,
         order_id: &str,
@@ -321,7 +321,7 @@ impl KlarnaClient {
     /// O8: releases the remaining authorization (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn release_remaining_authorization(
         &self,
         order_id: &str,
@@ -339,7 +339,7 @@ impl KlarnaClient {
     /// O9: extends the authorization time (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn extend_authorization_time(
         &self,
         order_id: &str,
@@ -352,7 +352,7 @@ impl KlarnaClient {
     /// O10: changes the order amount and lines (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn update_authorization(
         &self,
         order_id: &str,
@@ -371,7 +371,7 @@ impl KlarnaClient {
     /// O11: updates merchant references (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn update_merchant_references(
         &self,
         order_id: &str,
@@ -390,7 +390,7 @@ impl KlarnaClient {
     /// O12: updates the shipping address (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn update_customer_details(
         &self,
         order_id: &str,
@@ -409,7 +409,7 @@ impl KlarnaClient {
     /// O13: appends shipping info to an order (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn add_shipping_info(
         &self,
         order_id: &str,
@@ -428,7 +428,7 @@ impl KlarnaClient {
     /// O14: appends shipping info to a capture (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn add_capture_shipping_info(
         &self,
         order_id: &str,
@@ -448,7 +448,7 @@ impl KlarnaClient {
     /// O15: re-sends customer communication for a capture (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn trigger_send_out(
         &self,
         order_id: &str,
@@ -467,7 +467,7 @@ impl KlarnaClient {
     /// O16: lists due-date extension options of a capture.
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn get_extend_due_date_options(
         &self,
         order_id: &str,
@@ -485,7 +485,7 @@ impl KlarnaClient {
     /// O17: extends a capture's due date (204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn extend_due_date(
         &self,
         order_id: &str,
@@ -505,7 +505,7 @@ impl KlarnaClient {
     /// O18: acknowledges an order (Klarna Checkout orders only, 204).
     ///
     /// # Errors
-    /// [`KlarnaError`]; see [`KlarnaError::class`].
+    /// [`KlarnaError`]; see [`KlarnaError::action`].
     pub async fn acknowledge_order(
         &self,
         order_id: &str,

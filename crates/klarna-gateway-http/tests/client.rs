@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
+use klarna_domain::TokenStatus;
 use klarna_gateway_http::{
-    Credentials, ErrorClass, IdempotencyKey, KlarnaClient, KlarnaError, Operation, RetryConfig,
-    Timeouts,
+    Credentials, IdempotencyKey, KlarnaClient, KlarnaError, Operation, RetryConfig, Timeouts,
 };
+use klarna_ports::{ErrorAction, Refusal};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -624,7 +625,7 @@ async fn retries_stop_after_max_attempts() {
     assert_eq!(err.status(), Some(500));
     assert_eq!(err.error_code(), Some("INTERNAL_SERVER_ERROR"));
     assert_eq!(err.correlation_id(), Some("c-500"));
-    assert_eq!(err.class(), ErrorClass::Retryable);
+    assert_eq!(err.action(), ErrorAction::Retry);
 }
 
 #[tokio::test(start_paused = true)]
@@ -640,7 +641,7 @@ async fn unsafe_calls_are_not_retried_on_5xx() {
         .await
         .unwrap_err();
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
     assert!(err.may_have_reached_klarna());
 }
 
@@ -649,10 +650,14 @@ async fn no_retry_on_4xx_refusals() {
     let server = MockServer::start().await;
     let client = client(&server);
     for (status, code, class) in [
-        (409, "BAD_VALUE", ErrorClass::Conflict),
-        (400, "BAD_REQUEST", ErrorClass::InvalidRequest),
-        (403, "TOKEN_SUSPENDED", ErrorClass::Rejected),
-        (404, "TOKEN_NOT_FOUND", ErrorClass::NotFound),
+        (409, "BAD_VALUE", ErrorAction::Rejected(Refusal::NotAllowed)),
+        (400, "BAD_REQUEST", ErrorAction::InvalidRequest),
+        (
+            403,
+            "TOKEN_SUSPENDED",
+            ErrorAction::Rejected(Refusal::TokenUnusable(TokenStatus::Suspended)),
+        ),
+        (404, "TOKEN_NOT_FOUND", ErrorAction::NotFound),
     ] {
         server.reset().await;
         Mock::given(method("POST"))
@@ -671,7 +676,7 @@ async fn no_retry_on_4xx_refusals() {
             1,
             "{status}"
         );
-        assert_eq!(err.class(), class, "{status}");
+        assert_eq!(err.action(), class, "{status}");
         assert_eq!(err.error_code(), Some(code));
         let KlarnaError::Api { error_messages, .. } = &err else {
             panic!("{err:?}")
@@ -752,7 +757,7 @@ async fn error_body_forms_and_correlation_header_fallback() {
         err.correlation_id(),
         Some("9d3c5e7a-1b2f-4c6d-8e0a-2f4b6d8c0e1a")
     );
-    assert_eq!(err.class(), ErrorClass::InvalidRequest);
+    assert_eq!(err.action(), ErrorAction::InvalidRequest);
 
     server.reset().await;
     Mock::given(method("GET"))
@@ -775,7 +780,7 @@ async fn error_body_forms_and_correlation_header_fallback() {
         .mount(&server)
         .await;
     let err = client.read_session(SESSION_ID).await.unwrap_err();
-    assert_eq!(err.class(), ErrorClass::Unauthorized);
+    assert_eq!(err.action(), ErrorAction::Unauthorized);
     assert_eq!(err.error_code(), None);
 }
 
@@ -805,7 +810,7 @@ async fn malformed_success_body_is_a_typed_error_without_the_body() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
     let shown = format!("{err:?} {err}");
     assert!(
         !shown.contains("12345") && !shown.contains("maja"),
@@ -883,7 +888,7 @@ async fn created_without_id_header_falls_back_to_location_or_fails() {
         matches!(err, KlarnaError::MalformedResponse { status: 201, .. }),
         "{err:?}"
     );
-    assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
 }
 
 #[tokio::test]
@@ -939,7 +944,7 @@ async fn connection_refused_is_not_sent() {
         "{err:?}"
     );
     assert!(!err.may_have_reached_klarna());
-    assert_eq!(err.class(), ErrorClass::Retryable);
+    assert_eq!(err.action(), ErrorAction::Retry);
 }
 
 #[tokio::test(start_paused = true)]
@@ -967,7 +972,7 @@ async fn a_timeout_may_have_reached_klarna() {
         "{err:?}"
     );
     assert!(err.may_have_reached_klarna());
-    assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
     let shown = format!("{err:?} {err}");
     assert!(
         !shown.contains("auth-canary") && !shown.contains("127.0.0.1"),
@@ -1165,7 +1170,7 @@ async fn a_dropped_connection_on_an_unsafe_call_is_outcome_unknown() {
         .await
         .unwrap_err();
     assert!(matches!(err, KlarnaError::MaybeSent { .. }), "{err:?}");
-    assert_eq!(err.class(), ErrorClass::OutcomeUnknown);
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
     let shown = format!("{err:?} {err}");
     assert!(
         !shown.contains("auth-canary") && !shown.contains("tok%2F1"),

@@ -18,7 +18,7 @@ use klarna_domain::{
 
 use crate::gateway::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, NewSession,
-    OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionState,
+    OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionState,
 };
 
 /// What happens to one call.
@@ -88,6 +88,10 @@ struct State {
 pub struct FakeKlarna {
     state: Mutex<State>,
 }
+
+const NOT_ALLOWED: ErrorAction = ErrorAction::Rejected(Refusal::NotAllowed);
+const TOKEN_CANCELLED: ErrorAction =
+    ErrorAction::Rejected(Refusal::TokenUnusable(TokenStatus::Cancelled));
 
 fn refused(op: &'static str, status: u16, action: ErrorAction, code: &str) -> GatewayError {
     GatewayError::new(op, action, true).with_answer(status, Some(code.to_owned()), Vec::new())
@@ -266,7 +270,7 @@ impl PaymentGateway for FakeKlarna {
             Some((_, true)) => Err(refused(
                 "payments.update_session",
                 404,
-                ErrorAction::Rejected,
+                NOT_ALLOWED,
                 "SESSION_COMPLETED",
             )),
             Some(entry) => {
@@ -305,7 +309,7 @@ impl PaymentGateway for FakeKlarna {
             match s.authorizations.get(&token).cloned() {
                 None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
                 Some((_, true, _)) => {
-                    Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "INVALID_OPERATION"))
+                    Answer::Refused(refused(OP, 403, NOT_ALLOWED, "INVALID_OPERATION"))
                 }
                 Some((session, false, tok)) => {
                     s.authorizations
@@ -333,7 +337,7 @@ impl PaymentGateway for FakeKlarna {
             match s.authorizations.get(&token).cloned() {
                 None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
                 Some((_, _, true)) => {
-                    Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "INVALID_OPERATION"))
+                    Answer::Refused(refused(OP, 403, NOT_ALLOWED, "INVALID_OPERATION"))
                 }
                 Some((session, ordered, false)) => {
                     s.authorizations
@@ -396,7 +400,7 @@ impl PaymentGateway for FakeKlarna {
             Some(TokenStatus::Active) => {
                 Answer::Order(Self::new_order(s, reference, amount, token.clone()))
             }
-            Some(_) => Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "TOKEN_CANCELED")),
+            Some(_) => Answer::Refused(refused(OP, 403, TOKEN_CANCELLED, "TOKEN_CANCELED")),
             None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "TOKEN_NOT_FOUND")),
         })? {
             Answer::Order(o) => Ok(o),
@@ -459,12 +463,7 @@ impl PaymentGateway for FakeKlarna {
                     };
                     Answer::Capture(id)
                 }
-                Some(_) => Answer::Refused(refused(
-                    OP,
-                    403,
-                    ErrorAction::Rejected,
-                    "CAPTURE_NOT_ALLOWED",
-                )),
+                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CAPTURE_NOT_ALLOWED")),
                 None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
             }
         })? {
@@ -489,12 +488,7 @@ impl PaymentGateway for FakeKlarna {
                     o.refunds.push((id.clone(), amount));
                     Answer::Refund(id)
                 }
-                Some(_) => Answer::Refused(refused(
-                    OP,
-                    403,
-                    ErrorAction::Rejected,
-                    "REFUND_NOT_ALLOWED",
-                )),
+                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "REFUND_NOT_ALLOWED")),
                 None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
             }
         })? {
@@ -515,12 +509,7 @@ impl PaymentGateway for FakeKlarna {
                     o.status = OrderStatus::Cancelled;
                     Answer::Done
                 }
-                Some(_) => Answer::Refused(refused(
-                    OP,
-                    403,
-                    ErrorAction::Rejected,
-                    "CANCEL_NOT_ALLOWED",
-                )),
+                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CANCEL_NOT_ALLOWED")),
                 None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
             }
         })? {
@@ -541,7 +530,7 @@ impl PaymentGateway for FakeKlarna {
                     o.status = OrderStatus::Closed;
                     Answer::Done
                 }
-                Some(_) => Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "NOT_ALLOWED")),
+                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
                 None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
             }
         })? {
@@ -559,7 +548,7 @@ impl PaymentGateway for FakeKlarna {
         match self.run(OP, Some(key), |s| {
             match s.orders.iter().find(|o| &o.order_id == order) {
                 Some(o) if o.status.capturable() => Answer::Done,
-                Some(_) => Answer::Refused(refused(OP, 403, ErrorAction::Rejected, "NOT_ALLOWED")),
+                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
                 None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
             }
         })? {

@@ -129,6 +129,44 @@ pub struct RemoteOrder {
     pub expires_at: Option<Timestamp>,
 }
 
+/// Why Klarna refused an operation it understood: the few reasons the service acts on
+/// differently. The adapter reads Klarna's codes; the service reads only this.
+///
+/// Exhaustive on purpose, and small: a new reason must break every match that decides.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Refusal {
+    /// Klarna declined to pay: a risk or credit decision (P5 `REJECTED`, T2
+    /// `PAYMENT_METHOD_FAILED`). Nothing was created.
+    Declined,
+    /// The customer token cannot be charged; its status at Klarna (cancelled or suspended).
+    TokenUnusable(TokenStatus),
+    /// The object's state or the account does not allow the operation (capture, refund or
+    /// cancel not allowed, the session already completed, a conflict with the order's state,
+    /// the payment method unavailable).
+    NotAllowed,
+}
+
+impl Refusal {
+    /// A stable machine word for the reason (`declined`, `token_cancelled`, …), e.g. the
+    /// refusal recorded on a payment.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Declined => "declined",
+            Self::TokenUnusable(TokenStatus::Cancelled) => "token_cancelled",
+            Self::TokenUnusable(TokenStatus::Suspended) => "token_suspended",
+            Self::TokenUnusable(TokenStatus::Active) => "token_unusable",
+            Self::NotAllowed => "not_allowed",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the caller can do about a failed gateway call.
 ///
 /// Exhaustive on purpose: a new action must break every match that decides what to do.
@@ -143,8 +181,8 @@ pub enum ErrorAction {
     /// The authorization is unusable (expired, superseded, consumed, or the cart differs from
     /// the authorized one): the shopper must authorize again.
     Reauthorize,
-    /// Klarna answered and refused (fraud rejection, token cancelled, capture not allowed).
-    Rejected,
+    /// Klarna answered and refused, for the reason given.
+    Rejected(Refusal),
     /// The request is invalid (a field is wrong): fix the input.
     InvalidRequest,
     /// The credentials were refused (401) or the merchant is not allowed (403 MERCHANT_INACTIVE).
@@ -160,15 +198,34 @@ impl ErrorAction {
         matches!(
             self,
             Self::Reauthorize
-                | Self::Rejected
+                | Self::Rejected(_)
                 | Self::InvalidRequest
                 | Self::Unauthorized
                 | Self::NotFound
         )
     }
+
+    /// A stable machine word for the action (`reauthorize`, `not_found`, …; a rejection gives
+    /// its [`Refusal`]'s word).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::OutcomeUnknown => "outcome_unknown",
+            Self::Reauthorize => "reauthorize",
+            Self::Rejected(r) => r.as_str(),
+            Self::InvalidRequest => "invalid_request",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+        }
+    }
 }
 
 /// A failed gateway call: what to do, whether it may have reached Klarna, and Klarna's words.
+///
+/// The caller decides on [`Self::action`] and [`Self::may_have_reached_klarna`] only;
+/// `status`, `code`, `messages` and `correlation_id` are opaque evidence for logs, `Display`
+/// and support cases.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation}: {action:?}{}{}", .code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default(), .status.map(|s| format!(" [HTTP {s}]")).unwrap_or_default())]
 pub struct GatewayError {
@@ -180,7 +237,7 @@ pub struct GatewayError {
     pub may_have_reached_klarna: bool,
     /// HTTP status, when Klarna answered.
     pub status: Option<u16>,
-    /// Klarna's `error_code`.
+    /// Klarna's `error_code` (evidence only: decide on [`Self::action`]).
     pub code: Option<String>,
     /// Klarna's `error_messages` (English, for logs, not for shoppers).
     pub messages: Vec<String>,
@@ -218,6 +275,20 @@ impl GatewayError {
     #[must_use]
     pub fn outcome_unknown(&self) -> bool {
         self.action == ErrorAction::OutcomeUnknown
+    }
+    /// The refusal as text made from the typed action (never Klarna's raw code), for a
+    /// payment's recorded refusal: e.g. `declined`, `token_cancelled`, `reauthorize`.
+    #[must_use]
+    pub const fn refusal_text(&self) -> &'static str {
+        self.action.as_str()
+    }
+    /// The reason, when Klarna rejected the operation.
+    #[must_use]
+    pub const fn refusal(&self) -> Option<Refusal> {
+        match self.action {
+            ErrorAction::Rejected(r) => Some(r),
+            _ => None,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Driven port: minting payment ids and idempotency keys.
 
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use klarna_domain::{IdempotencyKey, PaymentId};
@@ -11,7 +12,8 @@ use klarna_domain::{IdempotencyKey, PaymentId};
 /// - [`IdempotencyKeys::key`] MUST return a key unique to `(payment, operation, seq)` (across
 ///   installations, if several share a Klarna account); it SHOULD be deterministic in them, a
 ///   second line of defence behind persisting the key before the call.
-/// - Keys MUST be at most 255 characters.
+/// - Keys follow the wire's rule by construction ([`IdempotencyKey`]: visible ASCII, at most
+///   255 bytes), so a key saved with a pending operation can always be sent.
 #[cfg_attr(feature = "test-util", mockall::automock)]
 pub trait IdempotencyKeys: Send + Sync {
     /// A fresh payment id.
@@ -29,13 +31,15 @@ pub struct SequentialKeys {
 }
 
 impl SequentialKeys {
-    /// Ids `"{prefix}-1"`, `"{prefix}-2"`, … (the prefix keeps only ASCII letters, digits and `_`).
+    /// Ids `"{prefix}-1"`, `"{prefix}-2"`, … (the prefix keeps only ASCII letters, digits and `_`,
+    /// at most 200 of them, so every id fits [`PaymentId`]'s 255 characters).
     #[must_use]
     pub fn new(prefix: impl Into<String>) -> Self {
         let prefix: String = prefix
             .into()
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(200)
             .collect();
         let prefix = if prefix.is_empty() {
             "pay".to_owned()
@@ -61,10 +65,38 @@ impl IdempotencyKeys for SequentialKeys {
 
     #[allow(
         clippy::expect_used,
-        reason = "an id plus `:op:N` is always a valid key"
+        reason = "16 hex digits plus a visible-ASCII `:op:N` is always a valid key"
     )]
     fn key(&self, payment: &PaymentId, operation: &str, seq: u32) -> IdempotencyKey {
-        IdempotencyKey::new(format!("{payment}:{operation}:{seq}"))
-            .expect("printable non-empty key")
+        // Readable when the id fits the wire's rule; else a deterministic digest of it.
+        IdempotencyKey::new(format!("{payment}:{operation}:{seq}")).unwrap_or_else(|_| {
+            let mut h = DefaultHasher::new();
+            payment.as_str().hash(&mut h);
+            operation.hash(&mut h);
+            let op: String = operation
+                .chars()
+                .filter(char::is_ascii_graphic)
+                .take(64)
+                .collect();
+            IdempotencyKey::new(format!("h{:016x}:{op}:{seq}", h.finish())).expect("valid key")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequential_keys_are_deterministic_even_for_ids_that_cannot_be_keys() {
+        let keys = SequentialKeys::new("t");
+        let plain = PaymentId::new("sub-42").unwrap();
+        assert_eq!(keys.key(&plain, "charge", 0).as_str(), "sub-42:charge:0");
+        let spaced = PaymentId::new("sub 42 ü").unwrap();
+        let k = keys.key(&spaced, "charge", 0);
+        assert_eq!(k, keys.key(&spaced, "charge", 0));
+        assert_ne!(k, keys.key(&spaced, "charge", 1));
+        assert_ne!(k, keys.key(&spaced, "capture", 0));
+        assert!(k.as_str().ends_with(":charge:0"));
     }
 }

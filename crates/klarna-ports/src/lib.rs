@@ -21,7 +21,7 @@ pub mod fake;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gateway::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
-    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionState,
+    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionState,
 };
 pub use keys::{IdempotencyKeys, SequentialKeys};
 pub use store::{Also, PaymentStore, StoreError, Unique, Versioned};

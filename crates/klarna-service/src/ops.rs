@@ -10,7 +10,8 @@ use klarna_domain::{
 };
 use klarna_ports::{
     Also, ChargeToken, Clock, CreateCustomerToken, ErrorAction, GatewayError, IdempotencyKeys,
-    NewSession, OrderPlaced, PaymentGateway, PaymentStore, PlaceOrder, StoreError, Versioned,
+    NewSession, OrderPlaced, PaymentGateway, PaymentStore, PlaceOrder, Refusal, StoreError,
+    Versioned,
 };
 use tracing::{info, warn};
 
@@ -453,9 +454,7 @@ where
                             }),
                         ),
                         Err(f) => {
-                            let refused = f
-                                .payment
-                                .record_refusal(e.code.clone().unwrap_or_default(), now);
+                            let refused = f.payment.record_refusal(e.refusal_text(), now);
                             let next = refused
                                 .map_or_else(|f| AnyPayment::from(*f.payment), AnyPayment::from);
                             (next, Also::default(), Some(ServiceError::Refused(e)))
@@ -464,7 +463,7 @@ where
                     Verdict::Refused(e) => {
                         let refused = pending
                             .attempted(false)
-                            .record_refusal(e.code.clone().unwrap_or_default(), now);
+                            .record_refusal(e.refusal_text(), now);
                         let next =
                             refused.map_or_else(|f| AnyPayment::from(*f.payment), AnyPayment::from);
                         (next, Also::default(), Some(ServiceError::Refused(e)))
@@ -676,14 +675,14 @@ where
                 }
                 (current, Err(e)) => match (current, verdict(e.clone(), in_doubt)) {
                     (AnyPayment::TokenPending(p), Verdict::Refused(e)) => {
-                        let code = e.code.clone().unwrap_or_default();
+                        let code = e.refusal_text();
                         let next = p
                             .record_refusal(code, now)
                             .map_or_else(|f| AnyPayment::from(*f.payment), AnyPayment::from);
                         (next, Some(ServiceError::Refused(e)))
                     }
                     (AnyPayment::Ordered(p), Verdict::Refused(e)) => {
-                        let code = e.code.clone().unwrap_or_default();
+                        let code = e.refusal_text();
                         let next = p
                             .record_token_refusal(code)
                             .map_or_else(|f| AnyPayment::from(*f.payment), AnyPayment::from);
@@ -809,12 +808,9 @@ where
             Ok(v) => {
                 let result = self.send_order(&pending).await;
                 if let Err(e) = &result
-                    && matches!(
-                        e.code.as_deref(),
-                        Some("TOKEN_CANCELED" | "TOKEN_CANCELLED" | "TOKEN_SUSPENDED")
-                    )
+                    && let Some(Refusal::TokenUnusable(status)) = e.refusal()
                 {
-                    self.observe_token(&request.token, e.code.as_deref()).await;
+                    self.observe_token(&request.token, status).await;
                 }
                 self.settle_order(&request.payment_id, Some((v, pending)), result, false)
                     .await
@@ -827,11 +823,7 @@ where
         }
     }
 
-    async fn observe_token(&self, token: &CustomerTokenId, code: Option<&str>) {
-        let status = match code {
-            Some("TOKEN_SUSPENDED") => klarna_domain::TokenStatus::Suspended,
-            _ => klarna_domain::TokenStatus::Cancelled,
-        };
+    async fn observe_token(&self, token: &CustomerTokenId, status: klarna_domain::TokenStatus) {
         for _ in 0..=self.config.max_cas_retries {
             let Ok(Some(t)) = self.store.load_customer_token(token).await else {
                 return;
@@ -865,7 +857,7 @@ where
             .map_err(|e| match e.action {
                 ErrorAction::OutcomeUnknown | ErrorAction::Retry => ServiceError::Unavailable(e),
                 ErrorAction::Reauthorize
-                | ErrorAction::Rejected
+                | ErrorAction::Rejected(_)
                 | ErrorAction::InvalidRequest
                 | ErrorAction::Unauthorized
                 | ErrorAction::NotFound => ServiceError::Refused(e),

@@ -15,7 +15,7 @@ use klarna_domain::{
 };
 use klarna_ports::{
     CreatedSession, ErrorAction, GatewayError, ManualClock, MockPaymentGateway, OrderPlaced,
-    SequentialKeys, SessionState,
+    Refusal, SequentialKeys, SessionState,
 };
 use klarna_service::{PaymentService, ServiceConfig, ServiceError, StartCheckout};
 use klarna_store_memory::InMemoryStore;
@@ -164,10 +164,12 @@ async fn a_refusal_after_an_unknown_attempt_is_not_a_failure() {
             ))
         } else {
             // The replay is refused: "already consumed" — the first attempt probably worked.
-            Err(
-                GatewayError::new("payments.create_order", ErrorAction::Rejected, true)
-                    .with_answer(403, Some("INVALID_OPERATION".into()), vec![]),
+            Err(GatewayError::new(
+                "payments.create_order",
+                ErrorAction::Rejected(Refusal::NotAllowed),
+                true,
             )
+            .with_answer(403, Some("INVALID_OPERATION".into()), vec![]))
         }
     });
     g.expect_read_session().times(1).returning(|_| {
@@ -204,13 +206,12 @@ async fn a_refusal_after_an_unknown_attempt_is_not_a_failure() {
 async fn a_first_attempt_refusal_is_definitive() {
     let mut g = gateway_with_session();
     g.expect_place_order().times(1).returning(|_, _| {
-        Err(
-            GatewayError::new("payments.create_order", ErrorAction::Rejected, true).with_answer(
-                403,
-                Some("REJECTED".into()),
-                vec![],
-            ),
+        Err(GatewayError::new(
+            "payments.create_order",
+            ErrorAction::Rejected(Refusal::Declined),
+            true,
         )
+        .with_answer(403, Some("REJECTED".into()), vec![]))
     });
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(1_000_000)));
     let svc = service(g, clock);

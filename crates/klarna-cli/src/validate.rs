@@ -7,7 +7,8 @@
 //! (merchant references, descriptions, URLs, addresses, Order Management amounts).
 //!
 //! ```
-//! use klarna_gateway_http::{api, validate};
+//! use klarna_api as api;
+//! use klarna_cli::validate;
 //!
 //! let body: api::SessionCreate = serde_json::from_str(r#"{
 //!     "purchase_country": "SE", "purchase_currency": "SEK", "locale": "sv-SE",
@@ -570,7 +571,7 @@ pub fn token_order(b: &api::CustomerTokenOrder) -> Result {
 /// # Errors
 /// The first offending field.
 pub fn capture(b: &api::CaptureObject) -> Result {
-    range("captured_amount", b.captured_amount, 0, MAX_OM_AMOUNT)?;
+    range("captured_amount", b.captured_amount, 1, MAX_OM_AMOUNT)?;
     text("reference", b.reference.as_deref(), 0, 255)?;
     text("description", b.description.as_deref(), 0, 255)?;
     om_lines(b.order_lines.as_ref())?;
@@ -588,7 +589,7 @@ pub fn capture(b: &api::CaptureObject) -> Result {
 /// # Errors
 /// The first offending field.
 pub fn refund(b: &api::RefundObject) -> Result {
-    range("refunded_amount", b.refunded_amount, 0, MAX_OM_AMOUNT)?;
+    range("refunded_amount", b.refunded_amount, 1, MAX_OM_AMOUNT)?;
     text("reference", b.reference.as_deref(), 0, 255)?;
     text("description", b.description.as_deref(), 0, 255)?;
     om_lines(b.order_lines.as_ref())

@@ -2,7 +2,8 @@
 //! §1.8 formulas) pass local validation, and a single broken field in each is named.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
-use klarna_gateway_http::{api, validate};
+use klarna_api as api;
+use klarna_cli::validate;
 
 fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
     let path = format!(
@@ -61,4 +62,36 @@ fn one_broken_field_is_named() {
         validate::token_order(&charge).unwrap_err().field(),
         "merchant_data"
     );
+}
+
+/// The P5 body the gateway sends for a US cart with a sales-tax line passes the same local
+/// validation the CLI applies (moved here from klarna-gateway-http's `cart_goes_out_field_for_field`).
+#[test]
+fn the_gateways_wire_body_passes_local_validation() {
+    use klarna_domain::{
+        AuthorizationToken, Cart, Interval, LineKind, Market, OrderLine, PaymentId,
+    };
+    use klarna_ports::{MerchantUrls, PlaceOrder};
+    let market = Market::parse("US", "USD", "en-US").unwrap();
+    let plan = OrderLine::builder("Plan", 1, 1000)
+        .kind(LineKind::Digital)
+        .reference("SKU-1")
+        .quantity_unit("pcs")
+        .subscription("Plan", Interval::Month, 1)
+        .build()
+        .unwrap();
+    let cart = Cart::new(market, vec![plan])
+        .unwrap()
+        .with_sales_tax(85)
+        .unwrap();
+    let order = klarna_gateway_http::gateway::order_body(&PlaceOrder {
+        payment_id: PaymentId::new("pay_1").unwrap(),
+        cart,
+        authorization: AuthorizationToken::new("tok").unwrap(),
+        urls: MerchantUrls {
+            confirmation: Some("https://shop.example/done".into()),
+            ..MerchantUrls::default()
+        },
+    });
+    assert_eq!(validate::create_order(&order), Ok(()));
 }

@@ -7,7 +7,8 @@
 //! | module | holds |
 //! |---|---|
 //! | `mod.rs` | [`Engine`]: the lock, the clock, counters, inspection, and `dispatch` routing each [`Operation`] to its family |
-//! | `state` | the state types (sessions, authorizations, tokens, orders), their statuses and lifetimes, the shared lookups and the sweep |
+//! | `state` | the state types (sessions, authorizations, tokens, orders), their lifetimes, the shared lookups and the sweep |
+//! | `status` | intent, session, fraud, order and token statuses as enums with their wire spelling |
 //! | `reply` | [`Reply`], Klarna's error bodies, the error answers families share, merchant callbacks |
 //! | `json` | helpers over request JSON (parse a body, read a field, ids, URL templates) |
 //! | `payments` | Payments API P1–P6 |
@@ -40,6 +41,7 @@ mod replay;
 mod reply;
 mod shopper;
 mod state;
+mod status;
 mod tokens;
 
 use std::collections::HashMap;

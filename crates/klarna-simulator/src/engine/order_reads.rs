@@ -1,4 +1,4 @@
-//! Order Management reads (O1, O3, O4, O6): an order, its captures and refunds as Klarna's JSON.
+//! Order Management reads (O1, O3, O4, O6, O16): an order, its captures and refunds as Klarna's JSON.
 
 use serde_json::{Map, Value, json};
 
@@ -58,8 +58,11 @@ pub(super) fn get_order(st: &State, id: &str, now: Millis) -> Res {
         let oid = id.to_ascii_lowercase();
         let mut m = Map::new();
         m.insert("order_id".into(), Value::String(oid));
-        m.insert("status".into(), Value::String(o.status(now).into()));
-        m.insert("fraud_status".into(), Value::String(o.fraud_status.into()));
+        m.insert("status".into(), Value::String(o.status(now).wire().into()));
+        m.insert(
+            "fraud_status".into(),
+            Value::String(o.fraud_status.wire().into()),
+        );
         m.insert("order_amount".into(), Value::from(o.order_amount));
         m.insert(
             "original_order_amount".into(),

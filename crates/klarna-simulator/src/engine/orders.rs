@@ -1,4 +1,4 @@
-//! Order Management (O1–O18), the writes: captures, refunds, cancel, release, extend, updates, shipping info.
+//! Order Management writes (O2, O5, O7–O15, O17, O18): captures, refunds, cancel, release, extend, updates, shipping info.
 
 use serde_json::Value;
 
@@ -11,6 +11,7 @@ use super::reply::{Reply, Res, bad_value, not_allowed, random_uuid};
 use super::state::{
     Capture, Closure, MAX_EXTENSION, ORDER_LIFE, Refund, State, order_mut, with_capture, with_order,
 };
+use super::status::{FraudStatus, OrderStatus};
 
 impl Engine {
     pub(super) fn capture(&self, st: &mut State, order_id: &str, body: &[u8], now: Millis) -> Res {
@@ -19,14 +20,14 @@ impl Engine {
         let amount =
             validate::check_capture_or_refund(&req, "captured_amount").map_err(bad_value)?;
         let status = order.status(now);
-        if !matches!(status, "AUTHORIZED" | "PART_CAPTURED") {
+        if !status.is_open() {
             return Err(Reply::error(
                 403,
                 "CAPTURE_NOT_ALLOWED",
                 format!("Capture not allowed: order is {status}"),
             ));
         }
-        if order.fraud_status != "ACCEPTED" {
+        if order.fraud_status != FraudStatus::Accepted {
             return Err(Reply::error(
                 403,
                 "CAPTURE_NOT_ALLOWED",
@@ -128,7 +129,7 @@ impl Engine {
 pub(super) fn cancel_order(st: &mut State, id: &str, now: Millis) -> Res {
     let (_, o) = order_mut(st, id)?;
     let status = o.status(now);
-    if status != "AUTHORIZED" {
+    if status != OrderStatus::Authorized {
         return Err(Reply::error(
             403,
             "CANCEL_NOT_ALLOWED",
@@ -142,14 +143,14 @@ pub(super) fn cancel_order(st: &mut State, id: &str, now: Millis) -> Res {
 pub(super) fn release(st: &mut State, id: &str, now: Millis) -> Res {
     let (_, o) = order_mut(st, id)?;
     match o.status(now) {
-        "PART_CAPTURED" => {
+        OrderStatus::PartCaptured => {
             o.closure = Closure::Closed;
             Ok(Reply::empty(204))
         }
-        "CAPTURED" => Err(not_allowed(
+        OrderStatus::Captured => Err(not_allowed(
             "Order is fully captured. Remaining authorization cannot be released.",
         )),
-        "AUTHORIZED" => Err(not_allowed(
+        OrderStatus::Authorized => Err(not_allowed(
             "Order has no captures. Cancel the order instead of releasing the authorization.",
         )),
         s => Err(not_allowed(format!(
@@ -161,12 +162,12 @@ pub(super) fn release(st: &mut State, id: &str, now: Millis) -> Res {
 pub(super) fn extend(st: &mut State, id: &str, now: Millis) -> Res {
     let (_, o) = order_mut(st, id)?;
     let status = o.status(now);
-    if status == "EXPIRED" || (now > o.expires_at && o.closure == Closure::Open) {
+    if status == OrderStatus::Expired || (now > o.expires_at && o.closure == Closure::Open) {
         return Err(not_allowed(
             "Order is expired. Authorization time cannot be extended.",
         ));
     }
-    if !matches!(status, "AUTHORIZED" | "PART_CAPTURED") {
+    if !status.is_open() {
         return Err(not_allowed(format!(
             "Order is {status}. Authorization time cannot be extended."
         )));
@@ -186,7 +187,7 @@ pub(super) fn update_authorization(st: &mut State, id: &str, body: &[u8], now: M
     let req = parse_obj(body)?;
     let amount = validate::check_update_authorization(&req).map_err(bad_value)?;
     let status = o.status(now);
-    if !matches!(status, "AUTHORIZED" | "PART_CAPTURED") {
+    if !status.is_open() {
         return Err(not_allowed(format!(
             "Order is {status}. Authorization cannot be updated."
         )));

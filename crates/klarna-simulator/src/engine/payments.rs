@@ -12,9 +12,10 @@ use super::Engine;
 use super::json::{klarna_reference, non_null, parse_id, parse_obj, str_of, substitute};
 use super::reply::{Reply, Res, bad_value, invalid_token, not_matching, random_uuid};
 use super::state::{
-    Capture, Closure, CustomerToken, Intent, ORDER_LIFE, Order, OrderSource, SESSION_LIFE,
+    Capture, Closure, CustomerToken, ORDER_LIFE, Order, OrderSource, SESSION_LIFE,
     SESSION_READ_ONLY, Session, State, live_auth, live_session, next_seq,
 };
+use super::status::{FraudStatus, Intent, SessionStatus, TokenStatus};
 
 impl Engine {
     pub(super) fn client_token(&self, session_id: &Uuid) -> String {
@@ -41,7 +42,7 @@ impl Engine {
                 body: text.into_boxed_str(),
                 intent,
                 updated_at: now,
-                completed: false,
+                status: SessionStatus::Incomplete,
                 current_auth: None,
             },
         );
@@ -62,17 +63,7 @@ impl Engine {
             "client_token".into(),
             Value::String(self.client_token(&uuid)),
         );
-        obj.insert(
-            "status".into(),
-            Value::String(
-                if s.completed {
-                    "complete"
-                } else {
-                    "incomplete"
-                }
-                .into(),
-            ),
-        );
+        obj.insert("status".into(), Value::String(s.status.wire().into()));
         obj.insert(
             "expires_at".into(),
             Value::String(format_time(s.updated_at + SESSION_LIFE)),
@@ -178,7 +169,7 @@ impl Engine {
             .as_ref()
             .map(|_| format!("{}/sim/redirect/{oid}", self.base_url));
         let mut order = order;
-        if auto_capture && fraud_status == "ACCEPTED" && order.order_amount > 0 {
+        if auto_capture && fraud_status == FraudStatus::Accepted && order.order_amount > 0 {
             order.captures.push(Capture {
                 id: random_uuid(),
                 amount: order.order_amount,
@@ -196,13 +187,13 @@ impl Engine {
             a.order_id = Some(order_id);
         }
         if let Some(s) = st.sessions.get_mut(&session_id) {
-            s.completed = true;
+            s.status = SessionStatus::Complete;
         }
         Ok(Reply::typed(
             200,
             &klarna_api::payments::Order {
                 order_id: oid,
-                fraud_status: Some(wire_fraud_status(fraud_status)),
+                fraud_status: Some(fraud_status.to_api()),
                 redirect_url: redirect,
                 authorized_payment_method: Some(invoice()),
             },
@@ -247,7 +238,7 @@ impl Engine {
         st.tokens.insert(
             token_id,
             CustomerToken {
-                cancelled: false,
+                status: TokenStatus::Active,
                 purchase_country: str_of(&req, "purchase_country")
                     .unwrap_or_default()
                     .to_uppercase(),
@@ -265,7 +256,7 @@ impl Engine {
         if intent == Intent::Tokenize
             && let Some(s) = st.sessions.get_mut(&session_id)
         {
-            s.completed = true;
+            s.status = SessionStatus::Complete;
         }
         // The response's customer carries only `date_of_birth` and `gender` (API.md §2.6).
         let customer = customer.and_then(|c| {
@@ -292,7 +283,7 @@ impl Engine {
 
 pub(super) fn update_session(st: &mut State, id: &str, body: &[u8], now: Millis) -> Res {
     let (uuid, s) = live_session(st, id, now)?;
-    if s.completed {
+    if s.status == SessionStatus::Complete {
         return Err(Reply::error(
             404,
             "SESSION_COMPLETED",
@@ -427,14 +418,6 @@ pub(super) fn categories() -> Value {
 
 pub(super) fn typed_categories() -> Option<Vec<klarna_api::PaymentMethodCategory>> {
     serde_json::from_str(PAYMENT_METHOD_CATEGORIES).ok()
-}
-
-pub(super) fn wire_fraud_status(s: &str) -> klarna_api::FraudStatus {
-    match s {
-        "PENDING" => klarna_api::FraudStatus::Pending,
-        "REJECTED" => klarna_api::FraudStatus::Rejected,
-        _ => klarna_api::FraudStatus::Accepted,
-    }
 }
 
 /// The payment method every simulated authorization uses: pay later by invoice in 30 days.

@@ -8,6 +8,7 @@ use crate::validate::{self, BadValue};
 use super::Engine;
 use super::reply::{Callback, Reply, bad_value, callback_body, random_uuid};
 use super::state::{Authorization, Closure, live_session, order_mut};
+use super::status::{FraudStatus, SessionStatus};
 
 /// The shopper's decision in the simulated browser step (`POST /sim/sessions/{id}/authorize`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -68,7 +69,7 @@ impl Engine {
         st.sweep(now);
         let result = (|| {
             let (sid, s) = live_session(&st, session_id, now)?;
-            if s.completed {
+            if s.status == SessionStatus::Complete {
                 return Err(Reply::error(
                     404,
                     "SESSION_COMPLETED",
@@ -90,10 +91,9 @@ impl Engine {
             }
             validate::check_shopper_data(&data).map_err(bad_value)?;
             let fraud_status = match decision.fraud_status.as_deref() {
-                None | Some("ACCEPTED") => "ACCEPTED",
-                Some("PENDING") => "PENDING",
-                Some("REJECTED") => "REJECTED",
-                Some(_) => return Err(bad_value(BadValue("fraud_status".into()))),
+                None => FraudStatus::Accepted,
+                Some(s) => FraudStatus::from_wire(s)
+                    .ok_or_else(|| bad_value(BadValue("fraud_status".into())))?,
             };
             let mut body: Map<String, Value> = serde_json::from_str(&s.body).unwrap_or_default();
             for (k, v) in data {
@@ -176,7 +176,7 @@ impl Engine {
     ) -> Result<Option<Callback>, Reply> {
         let mut st = self.lock();
         let (oid, order) = order_mut(&mut st, order_id)?;
-        if order.fraud_status != "PENDING" {
+        if order.fraud_status != FraudStatus::Pending {
             return Err(Reply::error(
                 409,
                 "CONFLICT",
@@ -186,16 +186,16 @@ impl Engine {
         use klarna_api::NotificationEventType as Event;
         let event = match decision {
             FraudDecision::Accepted => {
-                order.fraud_status = "ACCEPTED";
+                order.fraud_status = FraudStatus::Accepted;
                 Event::FraudRiskAccepted
             }
             FraudDecision::Rejected => {
-                order.fraud_status = "REJECTED";
+                order.fraud_status = FraudStatus::Rejected;
                 order.closure = Closure::Cancelled;
                 Event::FraudRiskRejected
             }
             FraudDecision::Stopped => {
-                order.fraud_status = "REJECTED";
+                order.fraud_status = FraudStatus::Rejected;
                 order.closure = Closure::Cancelled;
                 Event::FraudRiskStopped
             }

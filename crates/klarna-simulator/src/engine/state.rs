@@ -12,6 +12,7 @@ use crate::clock::{DAY, HOUR, MINUTE, Millis};
 use super::json::parse_id;
 use super::replay::ReplayTable;
 use super::reply::{Reply, Res, invalid_token, no_such_order};
+use super::status::{FraudStatus, Intent, OrderStatus, SessionStatus, TokenStatus};
 
 /// Session lifetime after creation or the last update (API.md §1.7).
 pub(super) const SESSION_LIFE: Millis = 48 * HOUR;
@@ -99,30 +100,13 @@ impl Stats {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Intent {
-    Buy,
-    Tokenize,
-    BuyAndTokenize,
-}
-
-impl Intent {
-    pub(super) fn parse(s: Option<&str>) -> Self {
-        match s {
-            Some("tokenize") => Self::Tokenize,
-            Some("buy_and_tokenize") => Self::BuyAndTokenize,
-            _ => Self::Buy,
-        }
-    }
-}
-
 #[derive(Debug)]
 pub(super) struct Session {
     /// The session's fields as compact JSON (kept as text: a parsed `Value` costs several times more).
     pub(super) body: Box<str>,
     pub(super) intent: Intent,
     pub(super) updated_at: Millis,
-    pub(super) completed: bool,
+    pub(super) status: SessionStatus,
     pub(super) current_auth: Option<Uuid>,
 }
 
@@ -135,12 +119,12 @@ pub(super) struct Authorization {
     pub(super) snapshot: Box<str>,
     pub(super) order_id: Option<Uuid>,
     pub(super) customer_token: Option<Uuid>,
-    pub(super) fraud_status: &'static str,
+    pub(super) fraud_status: FraudStatus,
 }
 
 #[derive(Debug)]
 pub(super) struct CustomerToken {
-    pub(super) cancelled: bool,
+    pub(super) status: TokenStatus,
     pub(super) purchase_country: String,
     pub(super) purchase_currency: String,
     pub(super) locale: Option<String>,
@@ -184,7 +168,7 @@ pub(super) struct Order {
     pub(super) created_at: Millis,
     pub(super) expires_at: Millis,
     pub(super) closure: Closure,
-    pub(super) fraud_status: &'static str,
+    pub(super) fraud_status: FraudStatus,
     pub(super) purchase_country: String,
     pub(super) purchase_currency: String,
     pub(super) locale: Option<String>,
@@ -213,34 +197,35 @@ impl Order {
     pub(super) fn refunded(&self) -> i64 {
         self.refunds.iter().map(|r| r.amount).sum()
     }
-    pub(super) fn status(&self, now: Millis) -> &'static str {
+    pub(super) fn status(&self, now: Millis) -> OrderStatus {
         let captured = self.captured();
         match self.closure {
-            Closure::Cancelled => "CANCELLED",
-            Closure::Closed => "CLOSED",
-            Closure::Open if captured > 0 && captured >= self.order_amount => "CAPTURED",
+            Closure::Cancelled => OrderStatus::Cancelled,
+            Closure::Closed => OrderStatus::Closed,
+            Closure::Open if captured > 0 && captured >= self.order_amount => OrderStatus::Captured,
             Closure::Open if now > self.expires_at => {
                 if captured > 0 {
-                    "CLOSED"
+                    OrderStatus::Closed
                 } else {
-                    "EXPIRED"
+                    OrderStatus::Expired
                 }
             }
-            Closure::Open if captured > 0 => "PART_CAPTURED",
-            Closure::Open => "AUTHORIZED",
+            Closure::Open if captured > 0 => OrderStatus::PartCaptured,
+            Closure::Open => OrderStatus::Authorized,
         }
     }
     pub(super) fn remaining(&self, now: Millis) -> i64 {
-        match self.status(now) {
-            "AUTHORIZED" | "PART_CAPTURED" => self.order_amount - self.captured(),
-            _ => 0,
+        if self.status(now).is_open() {
+            self.order_amount - self.captured()
+        } else {
+            0
         }
     }
     pub(super) fn summary(&self, id: Uuid, now: Millis) -> OrderSummary {
         OrderSummary {
             order_id: id.to_string(),
-            status: self.status(now).to_owned(),
-            fraud_status: self.fraud_status.to_owned(),
+            status: self.status(now).wire().to_owned(),
+            fraud_status: self.fraud_status.wire().to_owned(),
             order_amount: self.order_amount,
             original_order_amount: self.original_order_amount,
             captured_amount: self.captured(),

@@ -10,13 +10,14 @@ use super::json::{klarna_reference, non_null, parse_id, parse_obj, str_of, subst
 use super::payments::invoice;
 use super::reply::{Reply, Res, bad_value, random_uuid};
 use super::state::{Capture, Closure, ORDER_LIFE, Order, OrderSource, State, next_seq};
+use super::status::{FraudStatus, TokenStatus};
 
 impl Engine {
     pub(super) fn token_order(&self, st: &mut State, token: &str, body: &[u8], now: Millis) -> Res {
         let not_found = || Reply::error(404, "TOKEN_NOT_FOUND", "Invalid customer-token ID");
         let id = parse_id(token).ok_or_else(not_found)?;
         let t = st.tokens.get(&id).ok_or_else(not_found)?;
-        if t.cancelled {
+        if t.status == TokenStatus::Cancelled {
             return Err(Reply::error(
                 403,
                 "TOKEN_CANCELED",
@@ -38,7 +39,7 @@ impl Engine {
             created_at: now,
             expires_at: now + ORDER_LIFE,
             closure: Closure::Open,
-            fraud_status: "ACCEPTED",
+            fraud_status: FraudStatus::Accepted,
             purchase_country: t.purchase_country.clone(),
             purchase_currency: t.purchase_currency.clone(),
             locale: str_of(&req, "locale").or_else(|| t.locale.clone()),
@@ -90,7 +91,7 @@ impl Engine {
             200,
             &klarna_api::payments::Order {
                 order_id: oid,
-                fraud_status: Some(klarna_api::FraudStatus::Accepted),
+                fraud_status: Some(FraudStatus::Accepted.to_api()),
                 redirect_url,
                 authorized_payment_method: Some(invoice()),
             },
@@ -105,11 +106,7 @@ pub(super) fn read_token(st: &State, token: &str) -> Res {
     Ok(Reply::typed(
         200,
         &klarna_api::CustomerToken {
-            status: if t.cancelled {
-                klarna_api::TokenStatus::Cancelled
-            } else {
-                klarna_api::TokenStatus::Active
-            },
+            status: t.status.to_api(),
             payment_method_type: Some("INVOICE".to_owned()),
             card: None,
             direct_debit: None,
@@ -128,7 +125,7 @@ pub(super) fn update_token_status(st: &mut State, token: &str, body: &[u8]) -> R
         return Err(bad_value(BadValue("status".into())));
     }
     if let Some(t) = st.tokens.get_mut(&id) {
-        t.cancelled = true;
+        t.status = TokenStatus::Cancelled;
     }
     Ok(Reply::text(
         202,

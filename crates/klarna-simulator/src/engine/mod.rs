@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Engine`]: the lock, the clock, counters, inspection, and `dispatch` routing each [`Operation`] to its family |
 //! | `state` | the state types (sessions, authorizations, tokens, orders), their lifetimes, the shared lookups and the sweep |
+//! | `session` | a session's body as typed fields over one string buffer (what P2 echoes, what an authorization snapshots) |
 //! | `status` | intent, session, fraud, order and token statuses as enums with their wire spelling |
 //! | `reply` | [`Reply`], Klarna's error bodies, the error answers families share, merchant callbacks |
 //! | `json` | helpers over request JSON (parse a body, read a field, ids, URL templates) |
@@ -39,6 +40,7 @@ mod orders;
 mod payments;
 mod replay;
 mod reply;
+mod session;
 mod shopper;
 mod state;
 mod status;

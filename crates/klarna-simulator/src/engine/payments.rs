@@ -11,6 +11,7 @@ use crate::validate;
 use super::Engine;
 use super::json::{klarna_reference, non_null, parse_id, parse_obj, str_of, substitute};
 use super::reply::{Reply, Res, bad_value, invalid_token, not_matching, random_uuid};
+use super::session::SessionBody;
 use super::state::{
     Capture, Closure, CustomerToken, ORDER_LIFE, Order, OrderSource, SESSION_LIFE,
     SESSION_READ_ONLY, Session, State, live_auth, live_session, next_seq,
@@ -33,14 +34,13 @@ impl Engine {
         for k in SESSION_READ_ONLY {
             obj.remove(*k);
         }
-        let intent = Intent::parse(obj.get("intent").and_then(Value::as_str));
+        let body = SessionBody::from_map(obj);
         let id = random_uuid();
-        let text = serde_json::to_string(&obj).unwrap_or_default();
         st.sessions.insert(
             id,
             Session {
-                body: text.into_boxed_str(),
-                intent,
+                intent: body.intent(),
+                body: Box::new(body),
                 updated_at: now,
                 status: SessionStatus::Incomplete,
                 current_auth: None,
@@ -58,7 +58,7 @@ impl Engine {
 
     pub(super) fn read_session(&self, st: &State, id: &str, now: Millis) -> Res {
         let (uuid, s) = live_session(st, id, now)?;
-        let mut obj: Map<String, Value> = serde_json::from_str(&s.body).unwrap_or_default();
+        let mut obj = s.body.to_map();
         obj.insert(
             "client_token".into(),
             Value::String(self.client_token(&uuid)),
@@ -104,7 +104,7 @@ impl Engine {
         }
         let req = parse_obj(body)?;
         validate::check_create_order(&req).map_err(bad_value)?;
-        let snap: Map<String, Value> = serde_json::from_str(&auth.snapshot).unwrap_or_default();
+        let snap = auth.snapshot.to_map();
         let diff = mismatches(&snap, &req, true);
         if !diff.is_empty() {
             return Err(not_matching(&diff));
@@ -225,7 +225,7 @@ impl Engine {
         }
         let req = parse_obj(body)?;
         validate::check_customer_token_request(&req).map_err(bad_value)?;
-        let snap: Map<String, Value> = serde_json::from_str(&auth.snapshot).unwrap_or_default();
+        let snap = auth.snapshot.to_map();
         let diff = mismatches(&snap, &req, false);
         if !diff.is_empty() {
             return Err(not_matching(&diff));
@@ -291,18 +291,17 @@ pub(super) fn update_session(st: &mut State, id: &str, body: &[u8], now: Millis)
         ));
     }
     let update = parse_obj(body)?;
-    let mut merged: Map<String, Value> = serde_json::from_str(&s.body).unwrap_or_default();
+    let mut merged = s.body.to_map();
     for (k, v) in update {
         if !SESSION_READ_ONLY.contains(&k.as_str()) {
             merged.insert(k, v);
         }
     }
     validate::check_session(&merged).map_err(bad_value)?;
-    let intent = Intent::parse(merged.get("intent").and_then(Value::as_str));
-    let text = serde_json::to_string(&merged).unwrap_or_default();
+    let merged = SessionBody::from_map(merged);
     if let Some(s) = st.sessions.get_mut(&uuid) {
-        s.body = text.into_boxed_str();
-        s.intent = intent;
+        s.intent = merged.intent();
+        *s.body = merged;
         s.updated_at = now;
     }
     Ok(Reply::empty(204))

@@ -7,6 +7,7 @@ use crate::validate::{self, BadValue};
 
 use super::Engine;
 use super::reply::{Callback, Reply, bad_value, callback_body, random_uuid};
+use super::session::SessionBody;
 use super::state::{Authorization, Closure, live_session, order_mut};
 use super::status::{FraudStatus, SessionStatus};
 
@@ -95,7 +96,7 @@ impl Engine {
                 Some(s) => FraudStatus::from_wire(s)
                     .ok_or_else(|| bad_value(BadValue("fraud_status".into())))?,
             };
-            let mut body: Map<String, Value> = serde_json::from_str(&s.body).unwrap_or_default();
+            let mut body = s.body.to_map();
             for (k, v) in data {
                 body.insert(k, v);
             }
@@ -119,16 +120,11 @@ impl Engine {
                     snap.insert(k.into(), v.clone());
                 }
             }
-            let callback_url = body
-                .get("merchant_urls")
-                .and_then(|u| u.get("authorization"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let body = SessionBody::from_map(body);
+            let callback_url = body.merchant_url("authorization").map(str::to_owned);
             let token = random_uuid();
             let intent = s.intent;
             let old = s.current_auth;
-            let body_text = serde_json::to_string(&body).unwrap_or_default();
-            let snap_text = serde_json::to_string(&snap).unwrap_or_default();
             if let Some(old) = old {
                 st.authorizations.remove(&old);
             }
@@ -138,7 +134,7 @@ impl Engine {
                     session_id: sid,
                     created_at: now,
                     intent,
-                    snapshot: snap_text.into_boxed_str(),
+                    snapshot: Box::new(SessionBody::from_map(snap)),
                     order_id: None,
                     customer_token: None,
                     fraud_status,
@@ -146,7 +142,7 @@ impl Engine {
             );
             if let Some(s) = st.sessions.get_mut(&sid) {
                 s.current_auth = Some(token);
-                s.body = body_text.into_boxed_str();
+                *s.body = body;
             }
             let t = token.to_string();
             let cb = callback_url.map(|url| Callback {

@@ -12,6 +12,7 @@ use crate::clock::{DAY, HOUR, MINUTE, Millis};
 use super::json::parse_id;
 use super::replay::ReplayTable;
 use super::reply::{Reply, Res, invalid_token, no_such_order};
+use super::session::SessionBody;
 use super::status::{FraudStatus, Intent, OrderStatus, SessionStatus, TokenStatus};
 
 /// Session lifetime after creation or the last update (API.md §1.7).
@@ -102,8 +103,9 @@ impl Stats {
 
 #[derive(Debug)]
 pub(super) struct Session {
-    /// The session's fields as compact JSON (kept as text: a parsed `Value` costs several times more).
-    pub(super) body: Box<str>,
+    /// The session's fields, typed (boxed: the map of sessions holds small entries).
+    pub(super) body: Box<SessionBody>,
+    /// The body's intent.
     pub(super) intent: Intent,
     pub(super) updated_at: Millis,
     pub(super) status: SessionStatus,
@@ -115,8 +117,8 @@ pub(super) struct Authorization {
     pub(super) session_id: Uuid,
     pub(super) created_at: Millis,
     pub(super) intent: Intent,
-    /// What was authorized (cart, addresses, merchant urls) as compact JSON.
-    pub(super) snapshot: Box<str>,
+    /// What was authorized (cart, addresses, merchant urls).
+    pub(super) snapshot: Box<SessionBody>,
     pub(super) order_id: Option<Uuid>,
     pub(super) customer_token: Option<Uuid>,
     pub(super) fraud_status: FraudStatus,

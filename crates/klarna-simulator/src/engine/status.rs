@@ -15,11 +15,6 @@ pub(super) enum Intent {
 }
 
 impl Intent {
-    /// The intent for a wire value; anything but `tokenize` / `buy_and_tokenize` is `buy`.
-    pub(super) fn parse(s: Option<&str>) -> Self {
-        Self::from_wire(s.unwrap_or_default()).unwrap_or(Self::Buy)
-    }
-
     /// The intent spelled exactly `s`, if any.
     pub(super) fn from_wire(s: &str) -> Option<Self> {
         match s {
@@ -31,10 +26,6 @@ impl Intent {
     }
 
     /// The wire spelling.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the typed session body will use it")
-    )]
     pub(super) fn wire(self) -> &'static str {
         match self {
             Self::Buy => "buy",
@@ -176,13 +167,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intent_parses_its_wire_spelling_and_defaults_to_buy() {
-        for i in [Intent::Buy, Intent::Tokenize, Intent::BuyAndTokenize] {
-            assert_eq!(Intent::from_wire(i.wire()), Some(i));
-            assert_eq!(Intent::parse(Some(i.wire())), i);
+    fn intent_round_trips_its_wire_spelling_exactly() {
+        for (i, wire) in [
+            (Intent::Buy, "buy"),
+            (Intent::Tokenize, "tokenize"),
+            (Intent::BuyAndTokenize, "buy_and_tokenize"),
+        ] {
+            assert_eq!(i.wire(), wire);
+            assert_eq!(Intent::from_wire(wire), Some(i));
         }
-        assert_eq!(Intent::parse(None), Intent::Buy);
-        assert_eq!(Intent::parse(Some("TOKENIZE")), Intent::Buy);
+        assert_eq!(Intent::from_wire("TOKENIZE"), None);
         assert_eq!(Intent::from_wire("Buy"), None);
     }
 

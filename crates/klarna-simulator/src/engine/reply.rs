@@ -121,3 +121,79 @@ pub(super) fn not_allowed(msg: impl Into<String>) -> Reply {
 pub(super) fn callback_body<T: Serialize>(body: &T) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(r: &Reply) -> Value {
+        serde_json::from_slice(&r.body).unwrap_or_default()
+    }
+
+    #[test]
+    fn an_error_carries_klarnas_body_and_the_same_correlation_id_in_the_header() {
+        let r = Reply::error(403, "CAPTURE_NOT_ALLOWED", "nope");
+        assert_eq!(r.status, 403);
+        let b = body(&r);
+        assert_eq!(b["error_code"], "CAPTURE_NOT_ALLOWED");
+        assert_eq!(b["error_messages"], serde_json::json!(["nope"]));
+        let cid = r.header("Klarna-Correlation-Id").map(str::to_owned);
+        assert!(cid.is_some());
+        assert_eq!(b["correlation_id"].as_str(), cid.as_deref());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn an_empty_reply_has_a_correlation_id_and_no_content_type() {
+        let r = Reply::empty(204);
+        assert!(r.body.is_empty());
+        assert!(r.header("klarna-correlation-id").is_some());
+        assert_eq!(r.header("content-type"), None);
+        assert_ne!(
+            r.header("klarna-correlation-id"),
+            Reply::empty(204).header("klarna-correlation-id")
+        );
+    }
+
+    #[test]
+    fn the_shared_errors_spell_klarnas_codes() {
+        let cases = [
+            (
+                bad_value(BadValue("order_lines[2].name".into())),
+                400,
+                "BAD_VALUE",
+                "Bad value: order_lines[2].name",
+            ),
+            (
+                not_matching(&["order_amount".into(), "locale".into()]),
+                409,
+                "BAD_VALUE",
+                "Not matching fields: [order_amount, locale]",
+            ),
+            (
+                invalid_token(),
+                404,
+                "NOT_FOUND",
+                "Invalid authorization token",
+            ),
+            (no_such_order(), 404, "NO_SUCH_ORDER", "No such order"),
+            (not_allowed("x"), 403, "NOT_ALLOWED", "x"),
+        ];
+        for (r, status, code, message) in cases {
+            assert_eq!(r.status, status, "{code}");
+            let b = body(&r);
+            assert_eq!(b["error_code"], code);
+            assert_eq!(b["error_messages"][0], message);
+        }
+    }
+
+    #[test]
+    fn text_and_json_replies_say_their_content_type() {
+        let t = Reply::text(202, "accepted");
+        assert_eq!(t.header("Content-Type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(&t.body[..], b"accepted");
+        let j = Reply::json(200, &serde_json::json!({"a": 1}));
+        assert_eq!(body(&j), serde_json::json!({"a": 1}));
+        assert_eq!(j.header("content-type"), Some("application/json"));
+    }
+}

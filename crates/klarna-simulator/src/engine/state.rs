@@ -341,3 +341,191 @@ pub(super) fn with_capture(
         f(o, c)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(amount: i64) -> Order {
+        Order {
+            seq: 1,
+            created_at: 0,
+            expires_at: ORDER_LIFE,
+            closure: Closure::Open,
+            fraud_status: FraudStatus::Accepted,
+            purchase_country: "SE".into(),
+            purchase_currency: "SEK".into(),
+            locale: None,
+            order_amount: amount,
+            original_order_amount: amount,
+            lines: Value::Array(vec![]),
+            merchant_reference1: Some("R1".into()),
+            merchant_reference2: None,
+            merchant_data: None,
+            billing_address: None,
+            shipping_address: None,
+            customer: None,
+            captures: Vec::new(),
+            refunds: Vec::new(),
+            shipping_info: Vec::new(),
+            klarna_reference: "ABCD0123".into(),
+            source: OrderSource::CustomerToken {
+                customer_token: "t".into(),
+            },
+            notification_url: None,
+            confirmation_url: None,
+        }
+    }
+
+    fn capture(amount: i64) -> Capture {
+        Capture {
+            id: Uuid::nil(),
+            amount,
+            refunded: 0,
+            at: 0,
+            reference: None,
+            description: None,
+            lines: None,
+            shipping_info: Vec::new(),
+            klarna_reference: String::new(),
+        }
+    }
+
+    #[test]
+    fn order_status_follows_captures_closure_and_expiry() {
+        let mut o = order(1000);
+        assert_eq!(o.status(0), OrderStatus::Authorized);
+        assert_eq!(o.remaining(0), 1000);
+        assert_eq!(o.status(ORDER_LIFE + 1), OrderStatus::Expired);
+        assert_eq!(o.remaining(ORDER_LIFE + 1), 0);
+        o.captures.push(capture(400));
+        assert_eq!(o.status(0), OrderStatus::PartCaptured);
+        assert_eq!(o.remaining(0), 600);
+        // Expiry after a partial capture closes the order.
+        assert_eq!(o.status(ORDER_LIFE + 1), OrderStatus::Closed);
+        o.captures.push(capture(600));
+        assert_eq!(o.status(0), OrderStatus::Captured);
+        // A fully captured order stays captured past its expiry.
+        assert_eq!(o.status(ORDER_LIFE + 1), OrderStatus::Captured);
+        assert_eq!(o.remaining(0), 0);
+        o.closure = Closure::Closed;
+        assert_eq!(o.status(0), OrderStatus::Closed);
+        o.closure = Closure::Cancelled;
+        assert_eq!(o.status(0), OrderStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_zero_amount_order_is_authorized_not_captured() {
+        let o = order(0);
+        assert_eq!(o.status(0), OrderStatus::Authorized);
+        assert_eq!(o.remaining(0), 0);
+    }
+
+    #[test]
+    fn the_summary_spells_the_statuses_and_sums_the_amounts() {
+        let mut o = order(1000);
+        o.fraud_status = FraudStatus::Pending;
+        o.captures.push(capture(300));
+        o.refunds.push(Refund {
+            id: Uuid::nil(),
+            amount: 100,
+            at: 0,
+            reference: None,
+            description: None,
+            lines: None,
+        });
+        let s = o.summary(Uuid::nil(), 0);
+        assert_eq!(s.status, "PART_CAPTURED");
+        assert_eq!(s.fraud_status, "PENDING");
+        assert_eq!(
+            (
+                s.captured_amount,
+                s.refunded_amount,
+                s.remaining_authorized_amount
+            ),
+            (300, 100, 700)
+        );
+        assert_eq!((s.captures, s.refunds), (1, 1));
+        assert_eq!(s.merchant_reference1.as_deref(), Some("R1"));
+        assert_eq!(s.order_id, Uuid::nil().to_string());
+    }
+
+    #[test]
+    fn the_sweep_evicts_expired_sessions_and_authorizations_at_most_once_a_minute() {
+        let mut st = State::default();
+        let sid = Uuid::from_u128(1);
+        st.sessions.insert(
+            sid,
+            Session {
+                body: Box::new(SessionBody::from_map(serde_json::Map::new())),
+                intent: Intent::Buy,
+                updated_at: 0,
+                status: SessionStatus::Incomplete,
+                current_auth: None,
+            },
+        );
+        st.authorizations.insert(
+            Uuid::from_u128(2),
+            Authorization {
+                session_id: sid,
+                created_at: 0,
+                intent: Intent::Buy,
+                snapshot: Box::new(SessionBody::from_map(serde_json::Map::new())),
+                order_id: None,
+                customer_token: None,
+                fraud_status: FraudStatus::Accepted,
+            },
+        );
+        st.tokens.insert(
+            Uuid::from_u128(3),
+            CustomerToken {
+                status: TokenStatus::Active,
+                purchase_country: "SE".into(),
+                purchase_currency: "SEK".into(),
+                locale: None,
+                billing_address: None,
+                customer: None,
+            },
+        );
+        st.orders.insert(Uuid::from_u128(4), order(1));
+        let auth_gone = AUTHORIZATION_LIFE + DAY;
+        st.sweep(auth_gone - 1);
+        assert_eq!((st.sessions.len(), st.authorizations.len()), (1, 1));
+        // Within a minute of the last sweep nothing runs.
+        st.sweep(auth_gone);
+        assert_eq!(st.authorizations.len(), 1);
+        st.sweep(auth_gone - 1 + SWEEP_EVERY);
+        assert_eq!((st.sessions.len(), st.authorizations.len()), (1, 0));
+        st.sweep(2 * SESSION_LIFE);
+        assert_eq!(st.sessions.len(), 0);
+        // Customer tokens and orders are kept.
+        assert_eq!((st.tokens.len(), st.orders.len()), (1, 1));
+    }
+
+    #[test]
+    fn live_lookups_refuse_expired_and_unknown_ids() {
+        let mut st = State::default();
+        let sid = Uuid::from_u128(7);
+        st.sessions.insert(
+            sid,
+            Session {
+                body: Box::new(SessionBody::from_map(serde_json::Map::new())),
+                intent: Intent::Buy,
+                updated_at: 0,
+                status: SessionStatus::Incomplete,
+                current_auth: None,
+            },
+        );
+        let id = sid.to_string();
+        assert!(live_session(&st, &id, SESSION_LIFE - 1).is_ok());
+        let expired = live_session(&st, &id, SESSION_LIFE).err();
+        assert_eq!(expired.map(|r| r.status), Some(404));
+        assert!(live_session(&st, "not-a-uuid", 0).is_err());
+        assert_eq!(
+            order_mut(&mut st, &Uuid::nil().to_string())
+                .err()
+                .and_then(|r| r.header("content-type").map(str::to_owned)),
+            Some("application/json".to_owned())
+        );
+    }
+}

@@ -87,7 +87,7 @@ pub struct OrderSummary {
     pub source: OrderSource,
 }
 
-/// Request counts per operation name (see [`Operation::name`]).
+/// Request counts per operation name (see [`Operation::name`](crate::Operation::name)).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Requests received per operation name, including faulted and refused ones.

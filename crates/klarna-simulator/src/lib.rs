@@ -84,7 +84,8 @@
 //!   ([`Simulator::advance_clock`], `POST /sim/clock/advance`).
 //! * **Memory**: expired state is evicted by a lazy sweep (at most once per simulated minute):
 //!   sessions 48 h after expiry, authorizations a day after theirs, idempotency entries after
-//!   24 h. Customer tokens and orders are kept. Sessions are stored as compact JSON text.
+//!   24 h. Customer tokens and orders are kept. Sessions are stored as typed fields over one
+//!   string buffer each.
 //! * **Callbacks**: after an approving shopper step, if the session has
 //!   `merchant_urls.authorization`, the simulator POSTs `{"authorization_token", "session_id"}`
 //!   there (spawned, up to 3 attempts, 1 s/2 s back-off). Resolving fraud review POSTs

@@ -17,3 +17,4 @@ mod orders;
 mod payments;
 mod props;
 mod tokens;
+mod validation;

@@ -1,0 +1,218 @@
+//! The simulator's state engine: sessions, authorizations, customer tokens, orders, idempotent
+//! replay and lifetimes, all behind one mutex and driven by the simulated clock. No I/O here: the
+//! HTTP layer (`http.rs`) feeds it requests and performs the callbacks it asks for.
+//!
+//! # Layout, by API family
+//!
+//! | module | holds |
+//! |---|---|
+//! | `mod.rs` | [`Engine`]: the lock, the clock, counters, inspection, and `dispatch` routing each [`Operation`] to its family |
+//! | `state` | the state types (sessions, authorizations, tokens, orders), their lifetimes, the shared lookups and the sweep |
+//! | `session` | a session's body as typed fields over one string buffer (what P2 echoes, what an authorization snapshots) |
+//! | `status` | intent, session, fraud, order and token statuses as enums with their wire spelling |
+//! | `reply` | [`Reply`], Klarna's error bodies, the error answers families share, merchant callbacks |
+//! | `json` | helpers over request JSON (parse a body, read a field, ids, URL templates) |
+//! | `payments` | Payments API P1–P6 |
+//! | `tokens` | Customer Token API T1–T3 |
+//! | `orders` | Order Management writes (O2, O5, O7–O15, O17, O18) |
+//! | `order_reads` | Order Management reads (O1, O3, O4, O6, O16) and the order's JSON |
+//! | `shopper` | the shopper's step and fraud-review resolution (the `/sim/...` side) |
+//! | `replay` | keyed replay: the table and the replay policy |
+//!
+//! Validation is not here: it is `crate::validate`, over JSON and independent of `klarna-domain`.
+//!
+//! # Where coming features go
+//!
+//! * **Pessimistic replay** (P1–P6 not replayed by key) and **duplicate in-flight keys answered
+//!   `409 CONFLICT`**: the replay policy in `replay`, consulted by `dispatch`.
+//! * **New faults** (connection refused for N attempts, answers delayed past the deadline):
+//!   `crate::faults` (the rule) and `crate::http` (acting on it); the engine is not involved.
+//! * **Stricter answers**: the family module of the operation (e.g. `payments` for P5's
+//!   answer), with any new request rule in `crate::validate`.
+//! * **Hosted Payment Page**: a new family module `hpp` next to `payments` (its sessions in
+//!   `state`), with its operations added to `crate::ops::Operation` and routed in `dispatch`.
+//! * **Settlements**: a new family module `settlements` reading the captures and refunds of
+//!   `state`, routed the same way.
+
+mod json;
+mod order_reads;
+mod orders;
+mod payments;
+mod replay;
+mod reply;
+mod session;
+mod shopper;
+mod state;
+mod status;
+mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use uuid::Uuid;
+
+use crate::clock::{SimClock, format_time};
+use crate::ops::Operation;
+
+use json::parse_id;
+pub use reply::Reply;
+pub(crate) use reply::{Callback, random_uuid};
+pub use shopper::{FraudDecision, ShopperDecision};
+use state::{Order, State};
+pub use state::{OrderSource, OrderSummary, Population, Stats};
+
+/// The simulator's state engine, usable without HTTP (benches, memory measurement, embedding).
+#[derive(Debug)]
+pub struct Engine {
+    state: Mutex<State>,
+    stats: Mutex<HashMap<&'static str, u64>>,
+    clock: SimClock,
+    base_url: String,
+}
+
+impl Engine {
+    /// A fresh engine whose clock starts now. `base_url` (no trailing slash) is used in
+    /// `Location` headers, redirect URLs and the client token.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            stats: Mutex::new(HashMap::new()),
+            clock: SimClock::new(),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Current simulated time as RFC 3339.
+    pub fn now(&self) -> String {
+        format_time(self.clock.now())
+    }
+
+    /// Moves the simulated clock forward.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.clock
+            .advance(i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 4));
+    }
+
+    /// Counts one request for an operation.
+    pub(crate) fn count(&self, op: Operation) {
+        let mut s = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        *s.entry(op.name()).or_insert(0) += 1;
+    }
+
+    /// Request counts per operation.
+    pub fn stats(&self) -> Stats {
+        let s = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        Stats {
+            requests: s.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        }
+    }
+
+    /// How much state is held.
+    pub fn population(&self) -> Population {
+        let st = self.lock();
+        Population {
+            sessions: st.sessions.len(),
+            authorizations: st.authorizations.len(),
+            customer_tokens: st.tokens.len(),
+            orders: st.orders.len(),
+            idempotency_entries: st.replay.len(),
+        }
+    }
+
+    /// Runs the lazy sweep now (it also runs by itself at most once per simulated minute).
+    pub fn sweep(&self) {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        st.last_sweep = i64::MIN / 2;
+        st.sweep(now);
+    }
+
+    /// All orders, oldest first.
+    pub fn orders(&self) -> Vec<OrderSummary> {
+        let now = self.clock.now();
+        let st = self.lock();
+        let mut v: Vec<(&Uuid, &Order)> = st.orders.iter().collect();
+        v.sort_by_key(|(_, o)| o.seq);
+        v.into_iter().map(|(id, o)| o.summary(*id, now)).collect()
+    }
+
+    /// One order.
+    pub fn order(&self, order_id: &str) -> Option<OrderSummary> {
+        let now = self.clock.now();
+        let id = parse_id(order_id)?;
+        self.lock().orders.get(&id).map(|o| o.summary(id, now))
+    }
+
+    /// Handles one Klarna operation (already routed, see [`Operation::route`]) with its path
+    /// parameters, the optional `Klarna-Idempotency-Key`, and the raw body. This is exactly what
+    /// the HTTP layer runs, minus authentication, body limits and faults.
+    pub fn dispatch(
+        &self,
+        op: Operation,
+        params: &[String],
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        st.sweep(now);
+        let key = idempotency_key.filter(|_| op.is_mutating());
+        if let Some(k) = key
+            && let Some(stored) = st.replay.lookup(k, now)
+        {
+            return stored.clone();
+        }
+        let p0 = params.first().map_or("", String::as_str);
+        let p1 = params.get(1).map_or("", String::as_str);
+        let result = match op {
+            Operation::CreateSession => self.create_session(&mut st, body, now),
+            Operation::ReadSession => self.read_session(&st, p0, now),
+            Operation::UpdateSession => payments::update_session(&mut st, p0, body, now),
+            Operation::CancelAuthorization => payments::cancel_authorization(&mut st, p0, now),
+            Operation::CreateOrder => self.create_order(&mut st, p0, body, now),
+            Operation::CreateCustomerToken => self.create_customer_token(&mut st, p0, body, now),
+            Operation::ReadToken => tokens::read_token(&st, p0),
+            Operation::TokenOrder => self.token_order(&mut st, p0, body, now),
+            Operation::UpdateTokenStatus => tokens::update_token_status(&mut st, p0, body),
+            Operation::GetOrder => order_reads::get_order(&st, p0, now),
+            Operation::Capture => self.capture(&mut st, p0, body, now),
+            Operation::ListCaptures => order_reads::list_captures(&st, p0),
+            Operation::GetCapture => order_reads::get_capture(&st, p0, p1),
+            Operation::Refund => self.refund(&mut st, p0, body, now),
+            Operation::GetRefund => order_reads::get_refund(&st, p0, p1),
+            Operation::CancelOrder => orders::cancel_order(&mut st, p0, now),
+            Operation::ReleaseRemainingAuthorization => orders::release(&mut st, p0, now),
+            Operation::ExtendAuthorizationTime => orders::extend(&mut st, p0, now),
+            Operation::UpdateAuthorization => orders::update_authorization(&mut st, p0, body, now),
+            Operation::UpdateMerchantReferences => orders::update_references(&mut st, p0, body),
+            Operation::UpdateCustomerDetails => orders::update_customer_details(&mut st, p0, body),
+            Operation::AddShippingInfo => orders::add_shipping_info(&mut st, p0, body),
+            Operation::AddCaptureShippingInfo => {
+                orders::add_capture_shipping_info(&mut st, p0, p1, body)
+            }
+            Operation::TriggerSendOut => orders::trigger_send_out(&st, p0, p1),
+            Operation::ExtendDueDateOptions => order_reads::extend_due_date_options(&st, p0, p1),
+            Operation::ExtendDueDate => orders::extend_due_date(&st, p0, p1, body),
+            Operation::Acknowledge => orders::acknowledge(&st, p0),
+        };
+        let reply = match result {
+            Ok(r) | Err(r) => r,
+        };
+        if let Some(k) = key {
+            st.replay.record(k, &reply, now);
+        }
+        reply
+    }
+    /// The confirmation URL an order's `redirect_url` leads to.
+    pub(crate) fn confirmation_url(&self, order_id: &str) -> Option<String> {
+        let id = parse_id(order_id)?;
+        self.lock()
+            .orders
+            .get(&id)
+            .and_then(|o| o.confirmation_url.clone())
+    }
+}

@@ -52,19 +52,25 @@ enum Source {
     MedianMicros(&'static str),
     /// Elements per second of a criterion benchmark: its throughput elements / median time.
     PerSecond(&'static str),
-    /// Median of the first benchmark divided by the median of the second.
-    Ratio(&'static str, &'static str),
     /// The number a [`Program`] printed after `label`.
     Printed {
         program: &'static str,
         label: &'static str,
     },
-    /// A numeric field of the entry named `name` in `target/bench-flows.json`.
-    Flows {
+    /// A numeric field of the entry named `name` in `<target>/<file>`, a JSON array written by
+    /// a bench ([`FLOWS`], [`GATEWAY`]). When the entry also has `<field>_p10` and
+    /// `<field>_p90`, the table shows that spread.
+    Entry {
+        file: &'static str,
         name: &'static str,
         field: &'static str,
     },
 }
+
+/// Written by `tests/benches/flows.rs`.
+const FLOWS: &str = "bench-flows.json";
+/// Written by `crates/klarna-gateway-http/benches/client_overhead.rs`.
+const GATEWAY: &str = "bench-gateway.json";
 
 /// What counts as meeting the goal.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,159 +93,225 @@ struct Row {
 }
 
 const SQLITE_FLOW: &str = "SQLite file (WAL, synchronous=FULL)";
+const RECURRING_RAW: &str = "recurring: raw HTTP, no store";
+const RECURRING_MEMORY: &str = "recurring: memory store";
+const RECURRING_SQLITE: &str = "recurring: SQLite file (WAL, synchronous=FULL)";
+
+const fn gateway(field: &'static str) -> Source {
+    Source::Entry {
+        file: GATEWAY,
+        name: "create_session",
+        field,
+    }
+}
+
+const fn flows(name: &'static str, field: &'static str) -> Source {
+    Source::Entry {
+        file: FLOWS,
+        name,
+        field,
+    }
+}
 
 /// The table, in order. Add a row per new figure.
 const ROWS: &[Row] = &[
     Row {
-        figure: "Gateway overhead: `KlarnaClient` / hand-written reqwest, create session (median)",
-        source: Source::Ratio(
-            "create_session/klarna_client",
-            "create_session/hand_written_reqwest",
-        ),
+        figure: "Gateway overhead: `KlarnaClient` / hand-written reqwest, create session (time, \
+                 median of interleaved rounds)",
+        source: gateway("time_ratio"),
         unit: "×",
         goal: Goal::AtMost(1.05),
     },
     Row {
+        figure: "Gateway overhead: `KlarnaClient` / hand-written reqwest, create session \
+                 (instructions, callgrind)",
+        source: gateway("instructions_ratio"),
+        unit: "×",
+        goal: Goal::AtMost(1.05),
+    },
+    Row {
+        figure: "Create session through `KlarnaClient`, time per call (median round)",
+        source: gateway("client_us"),
+        unit: "µs",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Create session by hand (reqwest + serde_json), time per call (median round)",
+        source: gateway("raw_us"),
+        unit: "µs",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Create session through `KlarnaClient`, instructions per call (client side)",
+        source: gateway("client_instructions"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Create session by hand, instructions per call (client side)",
+        source: gateway("raw_instructions"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
         figure: "One-time flows/s, raw HTTP, no store (baseline)",
-        source: Source::Flows {
-            name: "raw HTTP, no store",
-            field: "flows_per_s",
-        },
+        source: flows("raw HTTP, no store", "flows_per_s"),
         unit: "flows/s",
         goal: Goal::None,
     },
     Row {
         figure: "One-time flows/s, service + memory store",
-        source: Source::Flows {
-            name: "memory store",
-            field: "flows_per_s",
-        },
+        source: flows("memory store", "flows_per_s"),
         unit: "flows/s",
         goal: Goal::None,
     },
     Row {
-        figure: "One-time flows, memory store / raw HTTP",
-        source: Source::Flows {
-            name: "memory store",
-            field: "ratio_vs_raw",
-        },
+        figure: "One-time flows, memory store / raw HTTP (time, interleaved)",
+        source: flows("memory store", "ratio_vs_raw"),
         unit: "×",
         goal: Goal::None,
     },
     Row {
         figure: "One-time flows/s, service + SQLite file",
-        source: Source::Flows {
-            name: SQLITE_FLOW,
-            field: "flows_per_s",
-        },
+        source: flows(SQLITE_FLOW, "flows_per_s"),
         unit: "flows/s",
         goal: Goal::AtLeast(200.0),
     },
     Row {
-        figure: "One-time flows, SQLite / raw HTTP",
-        source: Source::Flows {
-            name: SQLITE_FLOW,
-            field: "ratio_vs_raw",
-        },
+        figure: "One-time flows, SQLite / raw HTTP (time, interleaved)",
+        source: flows(SQLITE_FLOW, "ratio_vs_raw"),
         unit: "×",
         goal: Goal::None,
     },
     Row {
         figure: "One-time flows/s, service + PostgreSQL",
-        source: Source::Flows {
-            name: "PostgreSQL",
-            field: "flows_per_s",
-        },
+        source: flows("PostgreSQL", "flows_per_s"),
         unit: "flows/s",
         goal: Goal::AtLeast(200.0),
     },
     Row {
+        figure: "Instructions per one-time flow, raw HTTP (client side, callgrind)",
+        source: flows("raw HTTP, no store", "instructions_per_flow"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Instructions per one-time flow, service + memory store",
+        source: flows("memory store", "instructions_per_flow"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Instructions per one-time flow, service + SQLite file",
+        source: flows(SQLITE_FLOW, "instructions_per_flow"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "One-time flows, memory store / raw HTTP (instructions)",
+        source: flows("memory store", "instructions_ratio_vs_raw"),
+        unit: "×",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "One-time flows, SQLite / raw HTTP (instructions)",
+        source: flows(SQLITE_FLOW, "instructions_ratio_vs_raw"),
+        unit: "×",
+        goal: Goal::None,
+    },
+    Row {
         figure: "HTTP requests per one-time flow (SQLite)",
-        source: Source::Flows {
-            name: SQLITE_FLOW,
-            field: "http_per_flow",
-        },
+        source: flows(SQLITE_FLOW, "http_per_flow"),
         unit: "requests",
         goal: Goal::AtMost(3.0),
     },
     Row {
         figure: "Store write transactions per one-time flow (SQLite)",
-        source: Source::Flows {
-            name: SQLITE_FLOW,
-            field: "writes_per_flow",
-        },
+        source: flows(SQLITE_FLOW, "writes_per_flow"),
         unit: "tx",
         goal: Goal::AtMost(3.0),
     },
     Row {
         figure: "Store write transactions per one-time flow (memory)",
-        source: Source::Flows {
-            name: "memory store",
-            field: "writes_per_flow",
-        },
+        source: flows("memory store", "writes_per_flow"),
         unit: "tx",
         goal: Goal::AtMost(3.0),
     },
     Row {
         figure: "Recurring flows/s (tokenize, customer token, one charge), raw HTTP, no store",
-        source: Source::Flows {
-            name: "recurring: raw HTTP, no store",
-            field: "flows_per_s",
-        },
+        source: flows(RECURRING_RAW, "flows_per_s"),
         unit: "flows/s",
         goal: Goal::None,
     },
     Row {
         figure: "Recurring flows/s, service + memory store",
-        source: Source::Flows {
-            name: "recurring: memory store",
-            field: "flows_per_s",
-        },
+        source: flows(RECURRING_MEMORY, "flows_per_s"),
         unit: "flows/s",
         goal: Goal::None,
     },
     Row {
+        figure: "Recurring flows, memory store / raw HTTP (time, interleaved)",
+        source: flows(RECURRING_MEMORY, "ratio_vs_raw"),
+        unit: "×",
+        goal: Goal::None,
+    },
+    Row {
         figure: "Recurring flows/s, service + SQLite file",
-        source: Source::Flows {
-            name: "recurring: SQLite file (WAL, synchronous=FULL)",
-            field: "flows_per_s",
-        },
+        source: flows(RECURRING_SQLITE, "flows_per_s"),
         unit: "flows/s",
         goal: Goal::None,
     },
     Row {
         figure: "Recurring flows/s, service + PostgreSQL",
-        source: Source::Flows {
-            name: "recurring: PostgreSQL",
-            field: "flows_per_s",
-        },
+        source: flows("recurring: PostgreSQL", "flows_per_s"),
         unit: "flows/s",
         goal: Goal::None,
     },
     Row {
-        figure: "Recurring flows, SQLite / raw HTTP",
-        source: Source::Flows {
-            name: "recurring: SQLite file (WAL, synchronous=FULL)",
-            field: "ratio_vs_raw",
-        },
+        figure: "Recurring flows, SQLite / raw HTTP (time, interleaved)",
+        source: flows(RECURRING_SQLITE, "ratio_vs_raw"),
+        unit: "×",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Instructions per recurring flow, raw HTTP (client side, callgrind)",
+        source: flows(RECURRING_RAW, "instructions_per_flow"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Instructions per recurring flow, service + memory store",
+        source: flows(RECURRING_MEMORY, "instructions_per_flow"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Instructions per recurring flow, service + SQLite file",
+        source: flows(RECURRING_SQLITE, "instructions_per_flow"),
+        unit: "instr",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Recurring flows, memory store / raw HTTP (instructions)",
+        source: flows(RECURRING_MEMORY, "instructions_ratio_vs_raw"),
+        unit: "×",
+        goal: Goal::None,
+    },
+    Row {
+        figure: "Recurring flows, SQLite / raw HTTP (instructions)",
+        source: flows(RECURRING_SQLITE, "instructions_ratio_vs_raw"),
         unit: "×",
         goal: Goal::None,
     },
     Row {
         figure: "HTTP requests per recurring flow (SQLite)",
-        source: Source::Flows {
-            name: "recurring: SQLite file (WAL, synchronous=FULL)",
-            field: "http_per_flow",
-        },
+        source: flows(RECURRING_SQLITE, "http_per_flow"),
         unit: "requests",
         goal: Goal::None,
     },
     Row {
         figure: "Store write transactions per recurring flow (SQLite)",
-        source: Source::Flows {
-            name: "recurring: SQLite file (WAL, synchronous=FULL)",
-            field: "writes_per_flow",
-        },
+        source: flows(RECURRING_SQLITE, "writes_per_flow"),
         unit: "tx",
         goal: Goal::None,
     },
@@ -362,8 +434,9 @@ struct Results {
     criterion: BTreeMap<String, (f64, Option<f64>)>,
     /// Program name → its standard output.
     printed: BTreeMap<String, String>,
-    /// `target/bench-flows.json`, if written by this run.
-    flows: Option<Value>,
+    /// File name → the JSON a bench wrote to the target directory ([`FLOWS`], [`GATEWAY`]),
+    /// if written by this run.
+    json: BTreeMap<String, Value>,
     /// Runners that failed, with why.
     failures: Vec<String>,
 }
@@ -412,6 +485,8 @@ pub(crate) fn run(options: &Options) -> Result<()> {
         for bench in benches {
             command.args(["--bench", bench]);
         }
+        // Where the benches that write JSON put it (they do not know the target directory).
+        command.env("KLARNA_BENCH_DIR", &target_dir);
         if options.quick {
             command.env("KLARNA_BENCH_QUICK", "1");
             command.arg("--").args(QUICK_FLAGS);
@@ -448,12 +523,15 @@ pub(crate) fn run(options: &Options) -> Result<()> {
         }
     }
     results.criterion = criterion_results(&target_dir.join("criterion"), started);
-    let flows = target_dir.join("bench-flows.json");
-    if fs::metadata(&flows)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t >= started)
-    {
-        results.flows = serde_json::from_str(&fs::read_to_string(&flows)?).ok();
+    for file in [FLOWS, GATEWAY] {
+        let path = target_dir.join(file);
+        if fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= started)
+            && let Ok(value) = serde_json::from_str(&fs::read_to_string(&path)?)
+        {
+            results.json.insert(file.to_owned(), value);
+        }
     }
 
     let header = run_header(options)?;
@@ -554,39 +632,59 @@ fn parse_criterion(meta: &Value, estimates: &Value) -> Option<(String, (f64, Opt
 // ---------------------------------------------------------------------------------------------
 // The table.
 
+/// A figure: its value and, for interleaved measurements, its p10–p90 spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Figure {
+    value: f64,
+    spread: Option<(f64, f64)>,
+}
+
+impl From<f64> for Figure {
+    fn from(value: f64) -> Self {
+        Self {
+            value,
+            spread: None,
+        }
+    }
+}
+
 /// A row's value, or why there is none.
-fn evaluate(source: Source, results: &Results) -> std::result::Result<f64, &'static str> {
-    let median = |id: &str| results.criterion.get(id).map(|(m, _)| *m);
+fn evaluate(source: Source, results: &Results) -> std::result::Result<Figure, &'static str> {
     match source {
-        Source::MedianMicros(id) => median(id).map(|ns| ns / 1_000.0).ok_or("not run"),
+        Source::MedianMicros(id) => results
+            .criterion
+            .get(id)
+            .map(|(ns, _)| Figure::from(ns / 1_000.0))
+            .ok_or("not run"),
         Source::PerSecond(id) => {
             let (ns, elements) = results.criterion.get(id).ok_or("not run")?;
             let elements = elements.ok_or("no throughput set")?;
             if *ns > 0.0 {
-                Ok(elements * 1e9 / ns)
+                Ok(Figure::from(elements * 1e9 / ns))
             } else {
                 Err("zero time")
             }
         }
-        Source::Ratio(a, b) => {
-            let (a, b) = (median(a).ok_or("not run")?, median(b).ok_or("not run")?);
-            if b > 0.0 { Ok(a / b) } else { Err("zero time") }
-        }
         Source::Printed { program, label } => {
             let out = results.printed.get(program).ok_or("not run")?;
-            printed_number(out, label).ok_or("not printed")
+            printed_number(out, label)
+                .map(Figure::from)
+                .ok_or("not printed")
         }
-        Source::Flows { name, field } => results
-            .flows
-            .as_ref()
-            .and_then(Value::as_array)
-            .ok_or("not run")?
-            .iter()
-            .find(|entry| entry.get("name").and_then(Value::as_str) == Some(name))
-            .ok_or("not run")?
-            .get(field)
-            .and_then(Value::as_f64)
-            .ok_or("not printed"),
+        Source::Entry { file, name, field } => {
+            let entry = results
+                .json
+                .get(file)
+                .and_then(Value::as_array)
+                .ok_or("not run")?
+                .iter()
+                .find(|entry| entry.get("name").and_then(Value::as_str) == Some(name))
+                .ok_or("not run")?;
+            let number = |key: &str| entry.get(key).and_then(Value::as_f64);
+            let value = number(field).ok_or("not measured")?;
+            let spread = number(&format!("{field}_p10")).zip(number(&format!("{field}_p90")));
+            Ok(Figure { value, spread })
+        }
     }
 }
 
@@ -643,7 +741,15 @@ fn render(results: &Results) -> String {
     let mut out = String::from("| Figure | Measured | Goal | Met |\n|---|---:|---|---|\n");
     for row in ROWS {
         let (measured, ok) = match evaluate(row.source, results) {
-            Ok(v) => (format!("{} {}", number(v), row.unit), met(row.goal, v)),
+            Ok(Figure { value, spread }) => {
+                let spread = spread.map_or_else(String::new, |(p10, p90)| {
+                    format!(" (p10–p90 {}–{})", number(p10), number(p90))
+                });
+                (
+                    format!("{} {}{spread}", number(value), row.unit),
+                    met(row.goal, value),
+                )
+            }
             Err(why) => (why.to_owned(), "—"),
         };
         let _ = writeln!(
@@ -664,18 +770,32 @@ fn run_header(options: &Options) -> Result<String> {
             .args(["rev-parse", "--short", "HEAD"]),
     )
     .unwrap_or_default();
+    // Say so when the tree measured is not exactly the commit (a before-run with new benches
+    // copied in, for example).
+    let dirty = workspace::output(
+        std::process::Command::new("git")
+            .current_dir(workspace::root())
+            .args(["status", "--porcelain", "--untracked-files=no"]),
+    )
+    .is_ok_and(|status| !status.trim().is_empty());
     let date =
         workspace::output(std::process::Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))
             .unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     Ok(format!(
-        "Generated by `cargo xtask bench{}` on {} at commit `{}` ({cpus} CPUs){}.",
+        "Generated by `cargo xtask bench{}` on {} at commit `{}`{} ({cpus} CPUs){}.",
         if options.quick { " --quick" } else { "" },
         date.trim(),
         commit.trim(),
+        if dirty {
+            " with uncommitted changes"
+        } else {
+            ""
+        },
         if options.quick {
-            ": a smoke run (1 s warm-up, 2 s measurement, 10 samples, 300 flows), so treat the \
-             numbers as indicative"
+            ": a smoke run (criterion: 1 s warm-up, 2 s measurement, 10 samples; flows: 6 \
+             interleaved rounds of 50; gateway: 40 rounds of 50 calls; callgrind over 25 flows \
+             and 50 calls), so treat the numbers as indicative"
         } else {
             ""
         }
@@ -694,10 +814,25 @@ fn document(header: &str, table: &str, results: &Results) -> String {
         "\n## Where the figures come from\n\n\
          * Gateway overhead: `crates/klarna-gateway-http/benches/client_overhead.rs`, the same \
          create-session call through `KlarnaClient` and through hand-written reqwest + \
-         serde_json against one local server; the ratio of the medians.\n\
+         serde_json against one local axum server. Time: 300 rounds (40 with `--quick`), each \
+         timing a block of 100 calls of each variant, the order alternating between rounds; \
+         the figure is the median of the per-round ratios, p10–p90 in brackets (min–max in \
+         `target/bench-gateway.json`). Instructions: `valgrind --tool=callgrind` on the client \
+         only (the server is a child process not run under valgrind), counted for 20 and for \
+         220 calls after a warm-up; the difference / 200 is the cost of one call, without \
+         start-up or warm-up. Instruction counts repeat to a few instructions whatever else \
+         runs on the machine, so they are the figures to compare across runs.\n\
          * Flows: `tests/benches/flows.rs` (create session, shopper authorization, create order \
-         through `PaymentService`, per store, against the same three requests in raw HTTP); it \
-         writes `target/bench-flows.json`. PostgreSQL rows need `DATABASE_URL`.\n\
+         through `PaymentService`, per store, against the same requests by hand with reqwest \
+         against the simulator, storing nothing: the raw baseline). Time: every variant has its \
+         own simulator in the process; 20 rounds (6 with `--quick`), each running a block of \
+         200 flows (50) of every variant, 16 in flight, in an order rotating between rounds; \
+         flows/s and the ratio to raw are medians of the per-round figures, p10–p90 in \
+         brackets. Instructions: one flow at a time under callgrind, the simulator in a child \
+         process (not counted) and the shopper step sent to it over HTTP in every variant; \
+         counted for 20 and 220 flows (5 and 30), the difference / 200 (25). Ratios below 1 in \
+         time and above 1 in instructions mean the service costs more than raw. It writes \
+         `target/bench-flows.json`. PostgreSQL rows need `DATABASE_URL`.\n\
          * Simulator: `crates/klarna-simulator/benches/throughput.rs` (criterion, HTTP keep-alive \
          on loopback) and `cargo run --release -p klarna-simulator --example memory` (RSS growth \
          for 100,000 sessions created in-process).\n\
@@ -756,16 +891,22 @@ mod tests {
             "mem".to_owned(),
             "RSS before: 2 MiB\nRSS growth:  150 MiB\n".to_owned(),
         );
-        r.flows = Some(json!([{"name": "memory store", "flows_per_s": 420.5}]));
+        r.json.insert(
+            FLOWS.to_owned(),
+            json!([{"name": "memory store", "flows_per_s": 420.5}]),
+        );
+        r.json.insert(
+            GATEWAY.to_owned(),
+            json!([{"name": "create_session", "time_ratio": 1.02, "time_ratio_p10": 0.97,
+                "time_ratio_p90": 1.08, "client_us": 80.0}]),
+        );
         r
     }
 
     #[test]
-    fn sources_evaluate_from_criterion_programs_and_flows() {
+    fn sources_evaluate_from_criterion_programs_and_bench_json() {
         let r = results();
-        let eval = |s| evaluate(s, &r);
-        let ratio = eval(Source::Ratio("g/client", "g/raw")).unwrap_or_default();
-        assert!((ratio - 1.1).abs() < 1e-9);
+        let eval = |s| evaluate(s, &r).map(|f| f.value);
         let per_s = eval(Source::PerSecond("sim/create")).unwrap_or_default();
         assert!((per_s - 32_000.0).abs() < 1e-6);
         let us = eval(Source::MedianMicros("g/raw")).unwrap_or_default();
@@ -777,22 +918,23 @@ mod tests {
             }),
             Ok(150.0)
         );
+        assert_eq!(eval(flows("memory store", "flows_per_s")), Ok(420.5));
         assert_eq!(
-            eval(Source::Flows {
-                name: "memory store",
-                field: "flows_per_s"
-            }),
-            Ok(420.5)
+            evaluate(gateway("time_ratio"), &r),
+            Ok(Figure {
+                value: 1.02,
+                spread: Some((0.97, 1.08))
+            })
         );
+        assert_eq!(
+            evaluate(gateway("client_us"), &r),
+            Ok(Figure::from(80.0)),
+            "no spread without _p10 and _p90"
+        );
+        assert_eq!(eval(gateway("raw_us")), Err("not measured"));
         assert_eq!(eval(Source::MedianMicros("missing")), Err("not run"));
         assert_eq!(eval(Source::PerSecond("g/raw")), Err("no throughput set"));
-        assert_eq!(
-            eval(Source::Flows {
-                name: "PostgreSQL",
-                field: "flows_per_s"
-            }),
-            Err("not run")
-        );
+        assert_eq!(eval(flows("PostgreSQL", "flows_per_s")), Err("not run"));
     }
 
     #[test]
@@ -823,5 +965,6 @@ mod tests {
         assert_eq!(table.lines().count(), ROWS.len() + 2);
         assert!(table.contains("| Cart validation, 1,000 lines | 45.0 µs | ≤ 100 µs | yes |"));
         assert!(table.contains("not run"));
+        assert!(table.contains("| 1.02 × (p10–p90 0.97–1.08) | ≤ 1.05 × | yes |"));
     }
 }

@@ -457,61 +457,76 @@ pub(crate) fn run(options: &Options) -> Result<()> {
     fs::write(&marker, b"")?;
     let started = fs::metadata(&marker)?.modified()?;
 
-    // One release build of every bench target and measurement program.
+    // One build of every bench target and measurement program, in one cargo invocation so
+    // that they share one feature resolution: then nothing is rebuilt to run them, because
+    // the executables the build reports are run directly.
     let mut build = workspace::cargo();
-    build.args(["bench", "--no-run", "--all-features"]);
+    build.args([
+        "build",
+        "--profile",
+        "bench",
+        "--all-features",
+        "--message-format=json-render-diagnostics",
+    ]);
     for (package, benches) in &targets {
         build.args(["--package", package]);
         for bench in benches {
             build.args(["--bench", bench]);
         }
     }
-    println!("xtask bench: $ {}", workspace::show(&build));
-    workspace::run(&mut build)?;
-    // The programs build in the bench profile too, so the release build of the dependencies
-    // is shared with the benches.
-    let mut build = workspace::cargo();
-    build.args(["build", "--profile", "bench", "--all-features"]);
     for program in PROGRAMS {
         build.args(["--package", program.package, "--example", program.example]);
     }
     println!("xtask bench: $ {}", workspace::show(&build));
-    workspace::run(&mut build)?;
+    let output = build
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|error| format!("cannot start `{}`: {error}", workspace::show(&build)))?;
+    if !output.status.success() {
+        return Err(format!("`{}` failed ({})", workspace::show(&build), output.status).into());
+    }
+    let executables = executables(&String::from_utf8_lossy(&output.stdout), &metadata);
 
     let mut results = Results::default();
     for (package, benches) in &targets {
-        let mut command = workspace::cargo();
-        command.args(["bench", "--all-features", "--package", package]);
         for bench in benches {
-            command.args(["--bench", bench]);
-        }
-        // Where the benches that write JSON put it (they do not know the target directory).
-        command.env("KLARNA_BENCH_DIR", &target_dir);
-        if options.quick {
-            command.env("KLARNA_BENCH_QUICK", "1");
-            command.arg("--").args(QUICK_FLAGS);
-        }
-        println!("xtask bench: $ {}", workspace::show(&command));
-        if let Err(error) = workspace::run(&mut command) {
-            results
-                .failures
-                .push(format!("`{package}` benches: {error}"));
+            let Some(built) = executables.get(&(package.to_string(), bench.to_string())) else {
+                results
+                    .failures
+                    .push(format!("`{package}` bench `{bench}`: no executable built"));
+                continue;
+            };
+            let mut command = built.command(&target_dir);
+            command.arg("--bench");
+            if options.quick {
+                command.env("KLARNA_BENCH_QUICK", "1");
+                command.args(QUICK_FLAGS);
+            }
+            println!(
+                "xtask bench: {package} {bench}: $ {}",
+                workspace::show(&command)
+            );
+            if let Err(error) = workspace::run(&mut command) {
+                results
+                    .failures
+                    .push(format!("`{package}` bench `{bench}`: {error}"));
+            }
         }
     }
     for program in PROGRAMS {
-        let mut command = workspace::cargo();
-        command.args([
-            "run",
-            "--profile",
-            "bench",
-            "--quiet",
-            "--all-features",
-            "--package",
-            program.package,
-            "--example",
-            program.example,
-        ]);
-        println!("xtask bench: $ {}", workspace::show(&command));
+        let key = (program.package.to_owned(), program.example.to_owned());
+        let Some(built) = executables.get(&key) else {
+            results
+                .failures
+                .push(format!("program `{}`: no executable built", program.name));
+            continue;
+        };
+        let mut command = built.command(&target_dir);
+        println!(
+            "xtask bench: {}: $ {}",
+            program.name,
+            workspace::show(&command)
+        );
         match workspace::output(&mut command) {
             Ok(stdout) => {
                 print!("{stdout}");
@@ -546,6 +561,59 @@ pub(crate) fn run(options: &Options) -> Result<()> {
     } else {
         Err(format!("failed: {}", results.failures.join("; ")).into())
     }
+}
+
+/// A built bench or example: its executable and its package's folder.
+#[derive(Debug, PartialEq)]
+struct Executable {
+    path: PathBuf,
+    package_dir: PathBuf,
+}
+
+impl Executable {
+    /// The command that runs it as `cargo bench` / `cargo run` would: in its package's folder,
+    /// with `CARGO_MANIFEST_DIR` and the target directory (where criterion writes, and
+    /// `KLARNA_BENCH_DIR`, where the benches that write JSON put it).
+    fn command(&self, target_dir: &Path) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.path);
+        command
+            .current_dir(&self.package_dir)
+            .env("CARGO_MANIFEST_DIR", &self.package_dir)
+            .env("CARGO_TARGET_DIR", target_dir)
+            .env("KLARNA_BENCH_DIR", target_dir);
+        command
+    }
+}
+
+/// `(package, target)` → executable, from the JSON messages of a cargo build.
+fn executables(messages: &str, metadata: &Value) -> BTreeMap<(String, String), Executable> {
+    let packages: BTreeMap<&str, (&str, PathBuf)> = workspace::packages(metadata)
+        .filter_map(|package| {
+            let id = package.get("id")?.as_str()?;
+            let name = package.get("name")?.as_str()?;
+            let dir = Path::new(package.get("manifest_path")?.as_str()?).parent()?;
+            Some((id, (name, dir.to_path_buf())))
+        })
+        .collect();
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| {
+            message.get("reason").and_then(Value::as_str) == Some("compiler-artifact")
+        })
+        .filter_map(|message| {
+            let path = message.get("executable")?.as_str()?;
+            let target = message.get("target")?.get("name")?.as_str()?;
+            let (package, dir) = packages.get(message.get("package_id")?.as_str()?)?;
+            Some((
+                ((*package).to_owned(), target.to_owned()),
+                Executable {
+                    path: PathBuf::from(path),
+                    package_dir: dir.clone(),
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The target directory from `cargo metadata`.
@@ -872,6 +940,30 @@ mod tests {
             { "name": "klarna-tests", "targets": [{ "kind": ["bench"], "name": "load" }] },
         ]});
         assert_eq!(bench_targets(&metadata), vec![("a", vec!["cart", "retry"])]);
+    }
+
+    #[test]
+    fn executables_come_from_the_build_messages() {
+        let metadata = json!({ "packages": [
+            { "id": "path+file:///w/tests#klarna-tests@0.1.0", "name": "klarna-tests",
+              "manifest_path": "/w/tests/Cargo.toml", "targets": [] },
+        ]});
+        let messages = [
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/tests#klarna-tests@0.1.0","target":{"name":"flows","kind":["bench"]},"executable":"/t/release/deps/flows-1"}"#,
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/tests#klarna-tests@0.1.0","target":{"name":"klarna_tests","kind":["lib"]},"executable":null}"#,
+            r#"{"reason":"compiler-artifact","package_id":"registry+https://x#serde@1.0.0","target":{"name":"serde","kind":["lib"]},"executable":"/t/x"}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+        ]
+        .join("\n");
+        let found = executables(&messages, &metadata);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found.get(&("klarna-tests".to_owned(), "flows".to_owned())),
+            Some(&Executable {
+                path: PathBuf::from("/t/release/deps/flows-1"),
+                package_dir: PathBuf::from("/w/tests"),
+            })
+        );
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! also written to `docs/benchmarks.md`.
 //!
 //! The table is data: [`ROWS`] says where each figure comes from (a criterion benchmark id, a
-//! line a program prints, or an entry of `target/bench-flows.json`), its unit and its goal. A new
-//! benchmark adds one row there. Results older than the run are ignored, so a benchmark that
+//! line a program prints, or an entry of `target/bench-flows.json` or
+//! `target/bench-gateway.json`), its unit and its goal. A new benchmark adds one row there.
+//! The flows and gateway figures are interleaved (variant and baseline alternate, round after
+//! round; the median of the per-round ratios is shown with its p10–p90) and counted in
+//! instructions under callgrind, so that they hold still on a busy machine. Results older than the run are ignored, so a benchmark that
 //! did not run shows as "not run" rather than as a stale number.
 
 use std::collections::BTreeMap;

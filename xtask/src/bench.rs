@@ -892,8 +892,8 @@ fn document(header: &str, table: &str, results: &Results) -> String {
          only (the server is a child process not run under valgrind), counted for 20 and for \
          220 calls after a warm-up; the difference / 200 is the cost of one call, without \
          start-up or warm-up. Instruction counts repeat whatever else runs on the machine \
-         (between runs: the gateway's and the memory store's within 0.1 %, the raw flows' \
-         within 0.5 %, the SQLite flows' within about 2 %, its worker threads and WAL vary), \
+         (between two full runs: the gateway's within 0.1 %, the raw and memory-store flows' \
+         within 1 %, the SQLite flows' within about 2.5 %, as its worker threads and WAL vary), \
          so they, and the interleaved ratios, are the figures to compare across runs: \
          issue 10's \"no figure worse by more than 10 %\" is judged on them.\n\
          * Flows: `tests/benches/flows.rs` (create session, shopper authorization, create order \

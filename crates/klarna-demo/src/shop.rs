@@ -268,7 +268,7 @@ fn service_error(e: &ServiceError, payment: Option<&str>) -> Response {
                 Some(("/", "Back to the shop")),
             ),
         ),
-        ServiceError::Invalid(_)
+        ServiceError::CurrencyMismatch { .. }
         | ServiceError::Cart(_)
         | ServiceError::Ledger(_)
         | ServiceError::Token(_)

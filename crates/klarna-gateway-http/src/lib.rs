@@ -50,10 +50,11 @@ pub use client::{
     CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,
     Response,
 };
-pub use config::{Credentials, Environment, IdempotencyKey, Region, Timeouts};
+pub use config::{Credentials, Environment, IdempotencyKey, Timeouts};
 pub use error::{ErrorClass, KlarnaError};
 pub use gateway::{KlarnaGateway, gateway_error};
 pub use keys::UuidKeys;
+pub use klarna_domain::Region;
 pub use operation::{HttpMethod, Operation};
 pub use retry::RetryConfig;
 

@@ -73,7 +73,7 @@ mod builder;
 
 use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
 
-pub use builder::{BuildError, Klarna, PaymentsBuilder, Target};
+pub use builder::{BuildError, KlarnaBuilder, StoreUrl, Target};
 
 /// The pure domain model (carts, money, markets, lifecycles).
 pub use klarna_domain as domain;
@@ -83,23 +83,24 @@ pub use klarna_ports as ports;
 pub use klarna_service as service;
 
 pub use klarna_domain::{
-    AnyPayment, AuthorizationToken, Cart, CartError, ClientToken, CustomerToken, CustomerTokenId,
-    FraudStatus, Intent, Interval, LineKind, ManagedOrder, Market, Money, OrderId, OrderLine,
-    OrderStatus, PaymentId, SessionId, StageKind, TokenStatus,
+    Amount, AnyPayment, AuthorizationToken, CaptureId, Cart, CartError, ClientToken, Completed,
+    CustomerToken, CustomerTokenId, FraudStatus, Intent, Interval, LineKind, ManagedOrder, Market,
+    Money, OrderId, OrderLine, OrderStatus, PaymentId, PlacedOrder, Purchase, RefundId, Region,
+    SessionId, StageKind, TokenStatus,
 };
 pub use klarna_ports::{
     GatewayError, ManualClock, MerchantUrls, SequentialKeys, StoreError, SystemClock, Versioned,
 };
 pub use klarna_service::{
-    ChargeRequest, Checkout, PaymentService, ReconcileReport, ServiceConfig, ServiceError,
-    StartCheckout,
+    AuthorizedVia, Capture, ChargeRequest, Checkout, PaymentService, ReconcileReport, RecordId,
+    Refund, ServiceConfig, ServiceError,
 };
 
 /// The low-level typed HTTP client and Klarna's wire models.
 #[cfg(feature = "http")]
 pub use klarna_gateway_http as http;
 #[cfg(feature = "http")]
-pub use klarna_gateway_http::{Credentials, Environment, KlarnaGateway, Region, UuidKeys};
+pub use klarna_gateway_http::{Credentials, Environment, KlarnaGateway, UuidKeys};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use klarna_store_sql::{SqlStore, StoreKey};
@@ -111,7 +112,8 @@ pub use klarna_store_memory::InMemoryStore;
 #[cfg(feature = "simulator")]
 pub use klarna_simulator as simulator;
 
-/// The service over trait objects: one type whatever the adapters, so switching the store or
-/// the gateway is configuration, not a type change. Cheap to clone.
-pub type Payments =
+/// The entry point: the payment service over trait objects, one type whatever the adapters, so
+/// switching the store or the gateway is configuration, not a type change. Built by
+/// [`KlarnaBuilder`]; cheap to clone.
+pub type Klarna =
     PaymentService<dyn PaymentGateway, dyn PaymentStore, dyn Clock, dyn IdempotencyKeys>;

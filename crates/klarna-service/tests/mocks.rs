@@ -250,5 +250,8 @@ async fn invalid_carts_never_reach_the_gateway() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Invalid(_)));
+    let ServiceError::Cart(e) = err else {
+        panic!("expected a cart error, got {err:?}");
+    };
+    assert_eq!(e.field().to_string(), "order_lines");
 }

@@ -396,7 +396,7 @@ impl KlarnaBuilder {
     #[cfg(not(feature = "http"))]
     fn default_keys(&self) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
         Err(BuildError::FeatureDisabled {
-            what: "minting ids without PaymentsBuilder::keys".to_owned(),
+            what: "minting ids without KlarnaBuilder::keys".to_owned(),
             feature: "http",
         })
     }
@@ -431,7 +431,7 @@ impl KlarnaBuilder {
     #[cfg(not(feature = "http"))]
     fn http_gateway(&self) -> Result<Arc<dyn PaymentGateway>, BuildError> {
         Err(BuildError::FeatureDisabled {
-            what: "talking to Klarna without PaymentsBuilder::gateway".to_owned(),
+            what: "talking to Klarna without KlarnaBuilder::gateway".to_owned(),
             feature: "http",
         })
     }

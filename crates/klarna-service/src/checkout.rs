@@ -4,16 +4,16 @@ use klarna_domain::payment::{OrderPending, Payment};
 use klarna_domain::{
     AnyPayment, AuthorizationToken, Cancellation, Cart, ClientToken, Completed, Intent,
     ManagedOrder, OrderId, OrderSource, PaymentId, PlacedOrder, Purchase, Session, SessionId,
-    Settled, time::lifetimes,
+    time::lifetimes,
 };
 use klarna_ports::{
-    Also, ChargeToken, Clock, GatewayError, IdempotencyKeys, NewSession, OrderPlaced,
-    PaymentGateway, PaymentStore, PlaceOrder, Versioned,
+    ChargeToken, Clock, GatewayError, IdempotencyKeys, NewSession, OrderPlaced, PaymentGateway,
+    PaymentStore, PlaceOrder, Versioned,
 };
 use tracing::{info, warn};
 
 use crate::error::RecordId;
-use crate::step::{Orders, Payments, Plan, attempt, decided, failure};
+use crate::step::{Orders, Payments, Plan, decided};
 use crate::{PaymentService, ServiceError};
 
 /// Where the shopper's authorization token reached us from.
@@ -286,35 +286,16 @@ where
         result: Result<OrderPlaced, GatewayError>,
         recovering: bool,
     ) -> Result<AnyPayment, ServiceError> {
-        let stepped = self
-            .step::<Payments, _>(id, known, |p, now| {
-                let in_doubt = recovering || p.pending_op().is_some_and(|op| op.in_doubt());
-                let attempt = attempt(&result, in_doubt, |placed| {
-                    PlacedOrder::new(placed.order_id.clone(), placed.fraud_status, now)
-                });
-                decided(
-                    id,
-                    p.settle_order(attempt.clone(), now),
-                    |s| Ok(settled_plan(s, attempt)),
-                    |p| (p, None),
-                )
-            })
-            .await?;
-        let (next, attempt) = stepped.output;
-        let Some(attempt) = attempt else {
-            // Someone else (the reconciler, a racing caller) resolved it first.
-            return Ok(next);
-        };
-        info!(payment = %id, stage = %next.kind(), "order attempt settled");
-        match result {
-            Ok(_) => Ok(next),
-            Err(e) => Err(failure(
-                id,
-                e,
-                &attempt,
-                next.kind() == klarna_domain::StageKind::Open,
-            )),
-        }
+        self.settle_payment(
+            id,
+            known,
+            result,
+            recovering,
+            |placed, now| PlacedOrder::new(placed.order_id.clone(), placed.fraud_status, now),
+            AnyPayment::settle_order,
+            "order",
+        )
+        .await
     }
 
     /// Step 3: completes the payment with the shopper's authorization, as its intent asks:
@@ -422,31 +403,4 @@ enum Cancelled {
     Now(AnyPayment, Option<AuthorizationToken>),
     Already(AnyPayment),
     ViaOrder(OrderId),
-}
-
-/// The write of a settled answer: after Klarna's success a duplicate means a racing settle
-/// of the same answer landed first (re-read), otherwise it is a plain compare-and-set.
-pub(crate) fn settled_plan<U>(
-    s: Settled,
-    attempt: klarna_domain::Attempt<U>,
-) -> Plan<AnyPayment, Also, (AnyPayment, Option<klarna_domain::Attempt<U>>)> {
-    let with = Also {
-        order: s.order,
-        token: s.token,
-    };
-    let succeeded = attempt.succeeded();
-    let output = (s.payment.clone(), Some(attempt));
-    if succeeded {
-        Plan::WriteSettled {
-            value: s.payment,
-            with,
-            output,
-        }
-    } else {
-        Plan::Write {
-            value: s.payment,
-            with,
-            output,
-        }
-    }
 }

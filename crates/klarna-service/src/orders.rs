@@ -9,7 +9,7 @@ use klarna_ports::{
 };
 use tracing::info;
 
-use crate::step::{Orders, PaymentOfOrder, Plan, attempt, decided, failure};
+use crate::step::{Orders, PaymentOfOrder, Plan, attempt, decided, finished};
 use crate::{PaymentService, ServiceError};
 
 /// A capture Klarna made.
@@ -223,10 +223,8 @@ where
             return Ok(next);
         };
         info!(order = %order, status = ?next.status(), captured = next.captured(), refunded = next.refunded(), "order operation settled");
-        match result {
-            Ok(_) => Ok(next),
-            Err(e) => Err(failure(next.payment_id(), e, &attempt, false)),
-        }
+        let payment_id = next.payment_id().clone();
+        finished(result, next, &attempt, &payment_id, false)
     }
 
     /// Adopts the status Klarna reports for an order.

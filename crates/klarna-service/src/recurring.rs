@@ -9,10 +9,9 @@ use klarna_ports::{
     Clock, CreateCustomerToken, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway,
     PaymentStore, StoreError, Unique, Versioned,
 };
-use tracing::info;
 
-use crate::checkout::{Begun, settled_plan};
-use crate::step::{Payments, Plan, Tokens, attempt, decided, failure, refused};
+use crate::checkout::Begun;
+use crate::step::{Payments, Plan, Tokens, decided, refused};
 use crate::{PaymentService, ServiceError};
 
 /// Charge a customer token, shopper absent.
@@ -95,27 +94,16 @@ where
         result: Result<CustomerTokenId, GatewayError>,
         recovering: bool,
     ) -> Result<AnyPayment, ServiceError> {
-        let stepped = self
-            .step::<Payments, _>(id, known, |p, now| {
-                let in_doubt = recovering || p.pending_op().is_some_and(|op| op.in_doubt());
-                let attempt = attempt(&result, in_doubt, CustomerTokenId::clone);
-                decided(
-                    id,
-                    p.settle_token(attempt.clone(), now),
-                    |s| Ok(settled_plan(s, attempt)),
-                    |p| (p, None),
-                )
-            })
-            .await?;
-        let (next, attempt) = stepped.output;
-        let Some(attempt) = attempt else {
-            return Ok(next);
-        };
-        info!(payment = %id, stage = %next.kind(), "customer token attempt settled");
-        match result {
-            Ok(_) => Ok(next),
-            Err(e) => Err(failure(id, e, &attempt, false)),
-        }
+        self.settle_payment(
+            id,
+            known,
+            result,
+            recovering,
+            |token, _| token.clone(),
+            AnyPayment::settle_token,
+            "customer token",
+        )
+        .await
     }
 
     /// Charges a customer token, shopper absent, and answers the order Klarna created. The

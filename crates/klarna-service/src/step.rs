@@ -12,12 +12,13 @@ use std::pin::Pin;
 
 use klarna_domain::{
     AnyPayment, Attempt, CustomerToken, CustomerTokenId, Decision, LifecycleError, ManagedOrder,
-    OrderId, PaymentId, Timestamp,
+    OrderId, PaymentId, Settled, StageKind, Timestamp,
 };
 use klarna_ports::{
     Also, Clock, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway, PaymentStore,
     StoreError, Versioned,
 };
+use tracing::info;
 
 use crate::error::RecordId;
 use crate::{PaymentService, ServiceError};
@@ -249,6 +250,96 @@ where
     }
 }
 
+impl<G, S, C, K> PaymentService<G, S, C, K>
+where
+    G: PaymentGateway + ?Sized,
+    S: PaymentStore + ?Sized,
+    C: Clock + ?Sized,
+    K: IdempotencyKeys + ?Sized,
+{
+    /// Applies the outcome of a call to the payment's pending operation (`known`: the value
+    /// just written, else it is loaded), through the domain's `settle` decision. `recovering`
+    /// marks reconciler replays: every earlier attempt is then in doubt, because a crash may
+    /// have hidden it. `success` makes the domain's record of Klarna's answer.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site per operation kind; a struct would only rename the arguments"
+    )]
+    pub(crate) async fn settle_payment<T, U: Clone>(
+        &self,
+        id: &PaymentId,
+        known: Option<Versioned<AnyPayment>>,
+        result: Result<T, GatewayError>,
+        recovering: bool,
+        success: impl Fn(&T, Timestamp) -> U,
+        settle: impl Fn(AnyPayment, Attempt<U>, Timestamp) -> Decision<Settled>,
+        what: &'static str,
+    ) -> Result<AnyPayment, ServiceError> {
+        let stepped = self
+            .step::<Payments, _>(id, known, |p, now| {
+                let in_doubt = recovering || p.pending_op().is_some_and(|op| op.in_doubt());
+                let attempt = attempt(&result, in_doubt, |t| success(t, now));
+                decided(
+                    id,
+                    settle(p, attempt.clone(), now),
+                    |s| Ok(settled_plan(s, attempt)),
+                    |p| (p, None),
+                )
+            })
+            .await?;
+        let (next, attempt) = stepped.output;
+        let Some(attempt) = attempt else {
+            // Someone else (the reconciler, a racing caller) resolved it first.
+            return Ok(next);
+        };
+        info!(payment = %id, stage = %next.kind(), what, "attempt settled");
+        let reopened = next.kind() == StageKind::Open;
+        finished(result, next, &attempt, id, reopened)
+    }
+}
+
+/// The write of a settled answer: after Klarna's success a duplicate means a racing settle
+/// of the same answer landed first (re-read), otherwise it is a plain compare-and-set.
+fn settled_plan<U>(
+    s: Settled,
+    attempt: Attempt<U>,
+) -> Plan<AnyPayment, Also, (AnyPayment, Option<Attempt<U>>)> {
+    let with = Also {
+        order: s.order,
+        token: s.token,
+    };
+    let succeeded = attempt.succeeded();
+    let output = (s.payment.clone(), Some(attempt));
+    if succeeded {
+        Plan::WriteSettled {
+            value: s.payment,
+            with,
+            output,
+        }
+    } else {
+        Plan::Write {
+            value: s.payment,
+            with,
+            output,
+        }
+    }
+}
+
+/// The answer to the caller once an attempt's outcome is recorded: the value after Klarna's
+/// success, else the error the attempt means.
+pub(crate) fn finished<T, V, U>(
+    result: Result<T, GatewayError>,
+    next: V,
+    attempt: &Attempt<U>,
+    id: &PaymentId,
+    reopened: bool,
+) -> Result<V, ServiceError> {
+    match result {
+        Ok(_) => Ok(next),
+        Err(e) => Err(failure(id, e, attempt, reopened)),
+    }
+}
+
 /// Reads a domain decision about a payment for the step: `Done` answers the stored value,
 /// `InProgress` and `Refused` become the caller's error, `Next` goes to `next`.
 pub(crate) fn decided<T, O>(
@@ -299,7 +390,7 @@ pub(crate) fn attempt<T, U>(
 
 /// The caller's error for an attempt that did not succeed, once its outcome is recorded.
 /// `reopened`: the payment is open again (the shopper must authorize again).
-pub(crate) fn failure<U>(
+fn failure<U>(
     id: &PaymentId,
     e: GatewayError,
     attempt: &Attempt<U>,

@@ -2,14 +2,14 @@
 //! and the service through the `klarna-payments` builder.
 
 use klarna_payments::simulator::Simulator;
-use klarna_payments::{Klarna, MerchantUrls, Payments, StoreKey};
+use klarna_payments::{Klarna, KlarnaBuilder, MerchantUrls, StoreKey};
 
 use crate::DemoError;
 
 /// The service and what it runs on. Dropping it stops the simulator and removes the
 /// temporary database.
 pub(crate) struct Backend {
-    pub(crate) payments: Payments,
+    pub(crate) payments: Klarna,
     /// `None` against the playground.
     pub(crate) sim: Option<Simulator>,
     /// For the printout: where the payments are stored.
@@ -77,11 +77,11 @@ pub(crate) async fn start(
     // Against the playground the environment names the account; the demo's own store
     // settings are applied after it, so they win over KLARNA_STORE_URL.
     let base = if playground {
-        Klarna::builder()
+        KlarnaBuilder::new()
             .from_env()
             .map_err(|e| DemoError::Config(e.to_string()))?
     } else {
-        Klarna::builder()
+        KlarnaBuilder::new()
     };
     let builder = base
         .store_url(store_url)

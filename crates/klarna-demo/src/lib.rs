@@ -4,7 +4,7 @@
 //! maps its flags onto them):
 //!
 //! * [`run`] — with no configuration it starts the Klarna simulator in-process, opens a SQLite
-//!   file in a temporary directory, and runs through the real [`klarna_payments::Payments`]
+//!   file in a temporary directory, and runs through the real [`klarna_payments::Klarna`]
 //!   service and the real HTTP gateway: (1) a one-time purchase with capture and partial
 //!   refund, (2) a subscription (`tokenize`) with two token charges and a cancelled token,
 //!   (3) `buy_and_tokenize`, (4) a cart change after authorization and a declined shopper.

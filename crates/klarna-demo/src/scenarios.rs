@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use klarna_payments::simulator::{ShopperDecision, Simulator};
 use klarna_payments::{
-    AnyPayment, AuthorizationToken, Cart, ChargeRequest, CustomerTokenId, Intent, MerchantUrls,
-    OrderId, PaymentId, Payments, ServiceError, SessionId, StartCheckout,
+    Amount, AuthorizationToken, AuthorizedVia, Cart, ChargeRequest, Completed, CustomerTokenId,
+    Intent, Klarna, MerchantUrls, OrderId, PaymentId, Purchase, ServiceError, SessionId,
 };
 
 use crate::catalog::{self, sek};
@@ -48,7 +48,7 @@ fn row(stage: impl Display, id: impl Display, amount: impl Display) -> Row {
 }
 
 struct Ctx<'a> {
-    payments: &'a Payments,
+    payments: &'a Klarna,
     sim: Option<&'a Simulator>,
     report: DemoReport,
     scenario: String,
@@ -171,12 +171,10 @@ impl Ctx<'_> {
             cart.market().currency(),
             cart.market().locale(),
         ));
+        let purchase = Purchase::new(intent, cart.clone()).map_err(|e| failed(step, e))?;
         let checkout = self
             .payments
-            .start_checkout(StartCheckout {
-                intent,
-                cart: cart.clone(),
-            })
+            .start_checkout(purchase)
             .await
             .map_err(|e| failed(step, e))?;
         let stage = self.stage(&checkout.payment_id).await?;
@@ -193,6 +191,24 @@ impl Ctx<'_> {
             ),
         );
         Ok((checkout.payment_id, checkout.session_id))
+    }
+
+    /// Records the shopper's authorization as the browser posted it, and answers the payment.
+    async fn authorize(
+        &self,
+        step: &str,
+        id: &PaymentId,
+        token: AuthorizationToken,
+    ) -> Result<klarna_payments::AnyPayment, Stop> {
+        let id = self
+            .payments
+            .authorize(AuthorizedVia::Browser(id), token)
+            .await
+            .map_err(|e| failed(step, e))?;
+        self.payments
+            .payment(&id)
+            .await
+            .map_err(|e| failed(step, e))
     }
 
     async fn stage(&self, id: &PaymentId) -> Result<String, Stop> {
@@ -219,19 +235,20 @@ impl Ctx<'_> {
     }
 }
 
-fn order_of(step: &str, p: &AnyPayment) -> Result<OrderId, Stop> {
-    p.order_id()
-        .cloned()
-        .ok_or_else(|| failed(step, format!("payment is {}, expected an order", p.kind())))
+fn order_of(step: &str, done: &Completed) -> Result<OrderId, Stop> {
+    done.order()
+        .map(|o| o.order_id().clone())
+        .ok_or_else(|| failed(step, format!("completed with {done:?}, expected an order")))
 }
 
-fn token_of(step: &str, p: &AnyPayment) -> Result<CustomerTokenId, Stop> {
-    p.customer_token().cloned().ok_or_else(|| {
-        failed(
-            step,
-            format!("payment is {}, expected a customer token", p.kind()),
-        )
-    })
+fn token_of(step: &str, done: &Completed) -> Result<CustomerTokenId, Stop> {
+    done.token()
+        .cloned()
+        .ok_or_else(|| failed(step, "completed without a customer token"))
+}
+
+fn amount(step: &str, minor: i64) -> Result<Amount, Stop> {
+    Amount::new(minor).map_err(|e| failed(step, e))
 }
 
 fn build_cart(step: &str, items: &[(&str, i64)]) -> Result<Cart, Stop> {
@@ -249,11 +266,8 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
 
     let step = "record authorization";
     cx.sent("authorization_token from the browser → the server (never logged)");
-    let p = cx
-        .payments
-        .record_authorization(&id, token.ok_or_else(|| failed(step, "no token"))?)
-        .await
-        .map_err(|e| failed(step, e))?;
+    let token = token.ok_or_else(|| failed(step, "no token"))?;
+    let p = cx.authorize(step, &id, token.clone()).await?;
     ensure(p.kind().as_str() == "authorized", step, || {
         format!("payment is {}", p.kind())
     })?;
@@ -264,15 +278,14 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
         "P5 create order from the authorization: {} (Klarna-Idempotency-Key)",
         cart.total()
     ));
-    let p = cx
+    let done = cx
         .payments
-        .place_order(&id, None)
+        .complete(&id, token)
         .await
         .map_err(|e| failed(step, e))?;
-    let order = order_of(step, &p)?;
-    ensure(p.kind().as_str() == "ordered", step, || {
-        format!("payment is {}", p.kind())
-    })?;
+    let order = order_of(step, &done)?;
+    let stage = cx.stage(&id).await?;
+    ensure(stage == "ordered", step, || format!("payment is {stage}"))?;
     let fraud = cx
         .sim_order(step, &order)?
         .map(|o| o.fraud_status)
@@ -280,7 +293,7 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     cx.landed(
         step,
         row(
-            format!("{} (fraud {fraud})", p.kind()),
+            format!("{stage} (fraud {fraud})"),
             format!("order {order}"),
             cart.total(),
         ),
@@ -290,9 +303,10 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     cx.sent(format!("O2 capture {} of order {order}", cart.total()));
     let managed = cx
         .payments
-        .capture(&order, cart.order_amount())
+        .capture(&order, amount(step, cart.order_amount())?)
         .await
-        .map_err(|e| failed(step, e))?;
+        .map_err(|e| failed(step, e))?
+        .order;
     if let Some(o) = cx.sim_order(step, &order)? {
         ensure(
             o.captured_amount == cart.order_amount() && o.status == "CAPTURED",
@@ -323,9 +337,10 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     ));
     let managed = cx
         .payments
-        .refund(&order, refund)
+        .refund(&order, amount(step, refund)?)
         .await
-        .map_err(|e| failed(step, e))?;
+        .map_err(|e| failed(step, e))?
+        .order;
     if let Some(o) = cx.sim_order(step, &order)? {
         ensure(o.refunded_amount == refund, step, || {
             format!("Klarna shows {} refunded", sek(o.refunded_amount))
@@ -362,22 +377,23 @@ async fn charge(
         "T2 charge the customer token: {} as payment {payment_id} (shopper absent)",
         cart.total()
     ));
-    let p = cx
+    let placed = cx
         .payments
         .charge_customer_token(ChargeRequest {
-            payment_id,
+            payment_id: payment_id.clone(),
             token: token.clone(),
             cart: cart.clone(),
         })
         .await
         .map_err(|e| failed(step, e))?;
-    let order = order_of(step, &p)?;
+    let order = placed.order_id().clone();
     if let Some(o) = cx.sim_order(step, &order)? {
         ensure(o.order_amount == cart.order_amount(), step, || {
             format!("Klarna's order is {}", sek(o.order_amount))
         })?;
     }
-    cx.landed(step, row(p.kind(), format!("order {order}"), cart.total()));
+    let stage = cx.stage(&payment_id).await?;
+    cx.landed(step, row(stage, format!("order {order}"), cart.total()));
     Ok(order)
 }
 
@@ -392,16 +408,17 @@ async fn recurring(cx: &mut Ctx<'_>) -> Result<(), Stop> {
 
     let step = "create customer token";
     cx.sent("P6 customer token from the authorization (description, SE/SEK)");
-    let p = cx
+    let done = cx
         .payments
-        .create_customer_token(&id, token)
+        .complete(&id, token.ok_or_else(|| failed(step, "no token"))?)
         .await
         .map_err(|e| failed(step, e))?;
-    let customer_token = token_of(step, &p)?;
+    let customer_token = token_of(step, &done)?;
+    let stage = cx.stage(&id).await?;
     cx.landed(
         step,
         row(
-            p.kind(),
+            stage,
             "customer token stored (encrypted; never printed)",
             "",
         ),
@@ -458,10 +475,10 @@ async fn recurring(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     match refused {
         Err(ServiceError::Token(e)) => cx.landed(step, row(format!("refused: {e}"), "", "")),
         Err(e) => return Err(failed(step, format!("refused for the wrong reason: {e}"))),
-        Ok(p) => {
+        Ok(placed) => {
             return Err(failed(
                 step,
-                format!("charged anyway: payment is {}", p.kind()),
+                format!("charged anyway: Klarna order {}", placed.order_id()),
             ));
         }
     }
@@ -482,18 +499,19 @@ async fn buy_and_tokenize(cx: &mut Ctx<'_>) -> Result<(), Stop> {
         "P5 create order ({}) then P6 customer token, from one authorization",
         cart.total()
     ));
-    let p = cx
+    let done = cx
         .payments
-        .complete(&id, token)
+        .complete(&id, token.ok_or_else(|| failed(step, "no token"))?)
         .await
         .map_err(|e| failed(step, e))?;
-    let order = order_of(step, &p)?;
-    let customer_token = token_of(step, &p)?;
+    let order = order_of(step, &done)?;
+    let customer_token = token_of(step, &done)?;
     cx.sim_order(step, &order)?;
+    let stage = cx.stage(&id).await?;
     cx.landed(
         step,
         row(
-            format!("{} with a customer token", p.kind()),
+            format!("{stage} with a customer token"),
             format!("order {order}"),
             cart.total(),
         ),
@@ -521,11 +539,8 @@ async fn cart_change(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     let token = cx.shopper(&session, true)?;
     let step = "record authorization";
     cx.sent("authorization_token from the browser → the server");
-    let p = cx
-        .payments
-        .record_authorization(&id, token.ok_or_else(|| failed(step, "no token"))?)
-        .await
-        .map_err(|e| failed(step, e))?;
+    let old_token = token.ok_or_else(|| failed(step, "no token"))?;
+    let p = cx.authorize(step, &id, old_token.clone()).await?;
     cx.landed(step, row(p.kind(), "", p.cart().total()));
 
     let step = "cart changes";
@@ -553,17 +568,35 @@ async fn cart_change(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     );
 
     let step = "order without re-authorization";
-    cx.sent("P5 create order with no new authorization (must be refused before any call)");
-    match cx.payments.place_order(&id, None).await {
-        Err(ServiceError::WrongStage { stage, .. }) => {
-            cx.landed(step, row(format!("refused: payment is {stage}"), "", ""));
+    let recorded = cx
+        .payments
+        .payment(&id)
+        .await
+        .map_err(|e| failed(step, e))?
+        .authorization_token()
+        .is_some();
+    ensure(!recorded, step, || {
+        "the payment still holds the old authorization".to_owned()
+    })?;
+    cx.sent("P5 create order with the released authorization (Klarna must refuse it)");
+    match cx.payments.complete(&id, old_token).await {
+        Err(ServiceError::Reauthorize { .. }) => {
+            let stage = cx.stage(&id).await?;
+            ensure(stage == "open", step, || {
+                format!("payment is {stage}, expected open")
+            })?;
+            cx.landed(
+                step,
+                row(
+                    format!("refused: authorize again, payment is {stage}"),
+                    "",
+                    "",
+                ),
+            );
         }
         Err(e) => return Err(failed(step, format!("refused for the wrong reason: {e}"))),
-        Ok(p) => {
-            return Err(failed(
-                step,
-                format!("ordered anyway: payment is {}", p.kind()),
-            ));
+        Ok(done) => {
+            return Err(failed(step, format!("ordered anyway: {done:?}")));
         }
     }
 
@@ -573,12 +606,12 @@ async fn cart_change(cx: &mut Ctx<'_>) -> Result<(), Stop> {
         "P5 create order with the new authorization: {}",
         bigger.total()
     ));
-    let p = cx
+    let done = cx
         .payments
-        .place_order(&id, token)
+        .complete(&id, token.ok_or_else(|| failed(step, "no token"))?)
         .await
         .map_err(|e| failed(step, e))?;
-    let order = order_of(step, &p)?;
+    let order = order_of(step, &done)?;
     if let Some(o) = cx.sim_order(step, &order)? {
         ensure(o.order_amount == bigger.order_amount(), step, || {
             format!(
@@ -588,10 +621,8 @@ async fn cart_change(cx: &mut Ctx<'_>) -> Result<(), Stop> {
             )
         })?;
     }
-    cx.landed(
-        step,
-        row(p.kind(), format!("order {order}"), bigger.total()),
-    );
+    let stage = cx.stage(&id).await?;
+    cx.landed(step, row(stage, format!("order {order}"), bigger.total()));
     Ok(())
 }
 

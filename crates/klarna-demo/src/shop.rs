@@ -13,8 +13,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use klarna_payments::{
-    AnyPayment, AuthorizationToken, ChargeRequest, Intent, MerchantUrls, OrderId, PaymentId,
-    Payments, ServiceError, SessionId, StartCheckout, StoreKey,
+    Amount, AnyPayment, AuthorizationToken, AuthorizedVia, ChargeRequest, Completed, Intent,
+    Klarna, MerchantUrls, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError, SessionId,
+    StoreKey,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -42,7 +43,7 @@ struct Inner {
 struct App(Arc<Inner>);
 
 impl App {
-    fn payments(&self) -> &Payments {
+    fn payments(&self) -> &Klarna {
         &self.0.backend.payments
     }
     fn simulator(&self) -> bool {
@@ -88,7 +89,7 @@ impl Shop {
 
     /// The service behind the shop (to inspect the store in tests).
     #[must_use]
-    pub fn payments(&self) -> &Payments {
+    pub fn payments(&self) -> &Klarna {
         self.app.payments()
     }
 
@@ -268,7 +269,7 @@ fn service_error(e: &ServiceError, payment: Option<&str>) -> Response {
                 Some(("/", "Back to the shop")),
             ),
         ),
-        ServiceError::Invalid(_)
+        ServiceError::CurrencyMismatch { .. }
         | ServiceError::Cart(_)
         | ServiceError::Ledger(_)
         | ServiceError::Token(_)
@@ -324,11 +325,11 @@ fn cart_from_form(
 }
 
 async fn start(app: &App, intent: Intent, cart: klarna_payments::Cart) -> Response {
-    match app
-        .payments()
-        .start_checkout(StartCheckout { intent, cart })
-        .await
-    {
+    let purchase = match Purchase::new(intent, cart) {
+        Ok(p) => p,
+        Err(e) => return service_error(&ServiceError::Cart(e), None),
+    };
+    match app.payments().start_checkout(purchase).await {
         Ok(c) => {
             let category = c
                 .payment_method_categories
@@ -500,13 +501,12 @@ async fn complete(
             Some((&retry, "Back to the checkout")),
         );
     };
-    let done = match app.payments().complete(&pid, Some(token)).await {
-        Ok(p) => p,
+    let done = match app.payments().complete(&pid, token).await {
+        Ok(done) => done,
         Err(e) => return service_error(&e, Some(pid.as_str())),
     };
     // A subscription's first month is charged right away, with the token just created.
-    if done.intent() == Intent::Tokenize
-        && let Some(token) = done.customer_token().cloned()
+    if let Completed::Token(token) = done
         && let Err(r) = charge(&app, &pid, &format!("{pid}-period-1"), token).await
     {
         return r;
@@ -519,7 +519,7 @@ async fn charge(
     origin: &PaymentId,
     charge_id: &str,
     token: klarna_payments::CustomerTokenId,
-) -> Result<AnyPayment, Response> {
+) -> Result<PlacedOrder, Response> {
     let cart = catalog::cart(&[("coffee", 1)])
         .map_err(|e| bad_request("Cannot charge", &e.to_string(), None))?;
     let id = PaymentId::new(charge_id)
@@ -588,20 +588,17 @@ struct AdminQuery {
 }
 
 async fn admin(State(app): State<App>, Query(q): Query<AdminQuery>) -> Response {
-    let listed = match app.payments().store().list_payments(200).await {
+    let listed = match app.payments().payments(200).await {
         Ok(l) => l,
-        Err(e) => return service_error(&ServiceError::Store(e), None),
+        Err(e) => return service_error(&e, None),
     };
     let mut rows = Vec::with_capacity(listed.len());
-    for v in listed {
-        let order = match v.value.order_id() {
+    for payment in listed {
+        let order = match payment.order_id() {
             Some(o) => app.payments().order(o).await.ok(),
             None => None,
         };
-        rows.push(AdminRow {
-            payment: v.value,
-            order,
-        });
+        rows.push(AdminRow { payment, order });
     }
     Html(pages::admin(&rows, q.msg.as_deref(), q.err.as_deref())).into_response()
 }
@@ -621,16 +618,20 @@ async fn admin_capture(State(app): State<App>, Path(order): Path<String>) -> Res
     let result = async {
         let id = order_id(&order)?;
         let o = app.payments().order(&id).await.map_err(|e| e.to_string())?;
-        let amount = o.remaining();
-        let o = app
+        let failed = |e: &dyn std::fmt::Display| {
+            format!("capture of order {id} failed: {e}. Nothing was changed.")
+        };
+        let amount = Amount::new(o.remaining()).map_err(|e| failed(&e))?;
+        let c = app
             .payments()
             .capture(&id, amount)
             .await
-            .map_err(|e| format!("capture of order {id} failed: {e}. Nothing was changed."))?;
+            .map_err(|e| failed(&e))?;
         Ok(format!(
-            "Captured {} of order {id}; order is {}.",
-            klarna_payments::Money::new(amount, o.currency()),
-            o.status().as_str()
+            "Captured {} of order {id} (capture {}); order is {}.",
+            klarna_payments::Money::new(amount.minor(), c.order.currency()),
+            c.capture_id,
+            c.order.status().as_str()
         ))
     }
     .await;
@@ -682,15 +683,17 @@ async fn admin_refund(
             form.get("amount").map_or("", String::as_str),
             o.currency().exponent(),
         )?;
-        let o = app
+        let amount = Amount::new(amount).map_err(|e| e.to_string())?;
+        let r = app
             .payments()
             .refund(&id, amount)
             .await
             .map_err(|e| format!("refund of order {id} failed: {e}. Nothing was changed."))?;
         Ok(format!(
-            "Refunded {} of order {id}; refunded in total {}.",
-            klarna_payments::Money::new(amount, o.currency()),
-            klarna_payments::Money::new(o.refunded(), o.currency())
+            "Refunded {} of order {id} (refund {}); refunded in total {}.",
+            klarna_payments::Money::new(amount.minor(), r.order.currency()),
+            r.refund_id,
+            klarna_payments::Money::new(r.order.refunded(), r.order.currency())
         ))
     }
     .await;
@@ -698,20 +701,24 @@ async fn admin_refund(
 }
 
 async fn admin_cancel_order(State(app): State<App>, Path(order): Path<String>) -> Response {
-    let result = async {
-        let id = order_id(&order)?;
-        let (p, _) = app
-            .payments()
-            .cancel_order(&id)
-            .await
-            .map_err(|e| format!("cancelling order {id} failed: {e}. Nothing was changed."))?;
-        Ok(format!(
-            "Cancelled order {id}; payment {} is {}.",
-            p.id(),
-            p.kind()
-        ))
-    }
-    .await;
+    let result =
+        async {
+            let id = order_id(&order)?;
+            let o =
+                app.payments().cancel_order(&id).await.map_err(|e| {
+                    format!("cancelling order {id} failed: {e}. Nothing was changed.")
+                })?;
+            let p =
+                app.payments().payment(o.payment_id()).await.map_err(|e| {
+                    format!("order {id} is cancelled; reading its payment failed: {e}")
+                })?;
+            Ok(format!(
+                "Cancelled order {id}; payment {} is {}.",
+                p.id(),
+                p.kind()
+            ))
+        }
+        .await;
     back_to_admin(result)
 }
 
@@ -728,14 +735,31 @@ async fn admin_cancel_payment(State(app): State<App>, Path(id): Path<String>) ->
     back_to_admin(result)
 }
 
-/// Finishes a payment Klarna's callback authorized (the browser never came back).
+/// Finishes a payment Klarna's callback authorized (the browser never came back), with the
+/// authorization the callback recorded.
 async fn admin_complete_payment(State(app): State<App>, Path(id): Path<String>) -> Response {
     let result = async {
         let pid = PaymentId::new(id).map_err(|e| e.to_string())?;
-        let p =
-            app.payments().complete(&pid, None).await.map_err(|e| {
-                format!("completing payment {pid} failed: {e}. Nothing was changed.")
-            })?;
+        let failed = |e: &dyn std::fmt::Display| {
+            format!("completing payment {pid} failed: {e}. Nothing was changed.")
+        };
+        let p = app.payments().payment(&pid).await.map_err(|e| failed(&e))?;
+        let Some(token) = p.authorization_token().cloned() else {
+            // Completed already (a second click) is the answer; anything else has nothing to
+            // complete with.
+            return match p.completed() {
+                Some(_) => Ok(format!("Payment {pid} is {}.", p.kind())),
+                None => Err(failed(&format_args!(
+                    "payment is {}, it holds no authorization",
+                    p.kind()
+                ))),
+            };
+        };
+        app.payments()
+            .complete(&pid, token)
+            .await
+            .map_err(|e| failed(&e))?;
+        let p = app.payments().payment(&pid).await.map_err(|e| failed(&e))?;
         Ok(format!("Payment {pid} is {}.", p.kind()))
     }
     .await;
@@ -771,7 +795,7 @@ async fn authorization_callback(
     };
     match app
         .payments()
-        .handle_authorization_callback(&session, token)
+        .authorize(AuthorizedVia::Callback(&session), token)
         .await
     {
         Ok(_) => StatusCode::NO_CONTENT,

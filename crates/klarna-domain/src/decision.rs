@@ -111,6 +111,45 @@ pub struct TokenStep<'a> {
     pub op: &'a PendingOp,
 }
 
+/// What completing a payment made, as its intent asked.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Completed {
+    /// `buy` (or a token charge): Klarna created the order. Its fraud status may be `PENDING`
+    /// (do not ship yet) or `REJECTED` (do not ship).
+    Order(PlacedOrder),
+    /// `tokenize`: the customer token, to charge later with the shopper absent.
+    Token(CustomerTokenId),
+    /// `buy_and_tokenize`: the order, and its customer token unless the token step is still
+    /// to come (the order is under fraud review) or was refused (the order stands).
+    OrderAndToken {
+        /// The order.
+        order: PlacedOrder,
+        /// The customer token, when it exists.
+        token: Option<CustomerTokenId>,
+    },
+}
+
+impl Completed {
+    /// The order, if the payment made one.
+    #[must_use]
+    pub fn order(&self) -> Option<&PlacedOrder> {
+        match self {
+            Self::Order(order) | Self::OrderAndToken { order, .. } => Some(order),
+            Self::Token(_) => None,
+        }
+    }
+    /// The customer token, if the payment made one.
+    #[must_use]
+    pub fn token(&self) -> Option<&CustomerTokenId> {
+        match self {
+            Self::Token(token) => Some(token),
+            Self::OrderAndToken { token, .. } => token.as_ref(),
+            Self::Order(_) => None,
+        }
+    }
+}
+
 impl AnyPayment {
     /// The session to update before replacing the cart (only while no order exists).
     ///
@@ -356,6 +395,33 @@ impl AnyPayment {
             | Self::OrderPending(_)
             | Self::FraudReview(_)
             | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => None,
+        }
+    }
+
+    /// What the payment made, once it is complete (an order, a customer token, or both);
+    /// `None` in any other stage.
+    #[must_use]
+    pub fn completed(&self) -> Option<Completed> {
+        let with_order = |order: &PlacedOrder, token: Option<&CustomerTokenId>| match self.intent()
+        {
+            crate::Intent::BuyAndTokenize => Completed::OrderAndToken {
+                order: order.clone(),
+                token: token.cloned(),
+            },
+            crate::Intent::Buy | crate::Intent::Tokenize => Completed::Order(order.clone()),
+        };
+        match self {
+            Self::Ordered(p) => Some(with_order(p.order(), self.customer_token())),
+            Self::FraudReview(p) => Some(with_order(p.order(), None)),
+            Self::Tokenized(p) => Some(Completed::Token(p.customer_token().clone())),
+            Self::Open(_)
+            | Self::Authorized(_)
+            | Self::OrderPending(_)
+            | Self::TokenPending(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
             | Self::Refused(_)

@@ -36,14 +36,14 @@ pub use cart::{
     Cart, CartError, CartFingerprint, Interval, LineInput, LineKind, OrderLine, Problem,
     Subscription,
 };
-pub use decision::{Attempt, Cancellation, Decision, Settled, TokenStep};
+pub use decision::{Attempt, Cancellation, Completed, Decision, Settled, TokenStep};
 pub use field::FieldPath;
 pub use ids::{
     AuthorizationToken, CaptureId, ClientToken, CustomerTokenId, IdError, IdempotencyKey, OrderId,
     PaymentId, RefundId, SessionId,
 };
-pub use market::{Country, Currency, Locale, Market, MarketError};
-pub use money::Money;
+pub use market::{Country, Currency, Locale, Market, MarketError, Region, UnknownRegion};
+pub use money::{Amount, Money, NotPositive};
 pub use order::{LedgerError, ManagedOrder, OmOperation, OmResult, OrderStatus};
 pub use payment::{
     AnyPayment, Authorization, FraudStatus, Intent, LifecycleError, OrderOutcome, OrderSource,

@@ -384,3 +384,70 @@ mod tests {
         );
     }
 }
+
+/// Where a Klarna merchant account lives: each region is its own API host and credentials
+/// (API.md §1.1). Exhaustive on purpose: every match on it names each region, so a region
+/// added later breaks the matches that must decide its host, instead of falling back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Region {
+    /// Europe.
+    #[default]
+    Eu,
+    /// North America.
+    Na,
+    /// Oceania.
+    Oc,
+}
+
+/// A region name other than `eu`, `na` or `oc`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("region: `{0}` is not a Klarna region (expected eu, na or oc)")]
+pub struct UnknownRegion(pub String);
+
+impl Region {
+    /// `eu`, `na` or `oc`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Eu => "eu",
+            Self::Na => "na",
+            Self::Oc => "oc",
+        }
+    }
+}
+
+impl std::str::FromStr for Region {
+    type Err = UnknownRegion;
+    /// `eu`, `na` or `oc`, in any case, surrounding blanks ignored.
+    fn from_str(s: &str) -> Result<Self, UnknownRegion> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "eu" => Ok(Self::Eu),
+            "na" => Ok(Self::Na),
+            "oc" => Ok(Self::Oc),
+            _ => Err(UnknownRegion(s.chars().take(16).collect())),
+        }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::*;
+
+    #[test]
+    fn regions_parse_by_name_and_nothing_else_falls_back() {
+        assert_eq!(" NA ".parse::<Region>(), Ok(Region::Na));
+        assert_eq!("oc".parse::<Region>(), Ok(Region::Oc));
+        assert_eq!("eu".parse::<Region>().map(Region::as_str), Ok("eu"));
+        assert_eq!("us".parse::<Region>(), Err(UnknownRegion("us".to_owned())));
+        assert_eq!(
+            UnknownRegion("us".to_owned()).to_string(),
+            "region: `us` is not a Klarna region (expected eu, na or oc)"
+        );
+    }
+}

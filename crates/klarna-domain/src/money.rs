@@ -48,6 +48,64 @@ impl fmt::Display for Money {
     }
 }
 
+/// A positive amount in minor units: what a capture or refund takes (the currency is the
+/// order's). Parse, don't validate: an `Amount` that exists is at least one minor unit.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Amount(i64);
+
+/// An amount that is not positive.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("amount: is {0}, must be at least 1 minor unit")]
+pub struct NotPositive(pub i64);
+
+impl Amount {
+    /// `minor` minor units.
+    ///
+    /// # Errors
+    /// [`NotPositive`] for zero or less.
+    pub const fn new(minor: i64) -> Result<Self, NotPositive> {
+        if minor < 1 {
+            Err(NotPositive(minor))
+        } else {
+            Ok(Self(minor))
+        }
+    }
+    /// The amount in minor units.
+    #[must_use]
+    pub const fn minor(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Amount {
+    type Error = NotPositive;
+    fn try_from(minor: i64) -> Result<Self, NotPositive> {
+        Self::new(minor)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::*;
+
+    #[test]
+    fn an_amount_is_positive() {
+        assert_eq!(Amount::new(0), Err(NotPositive(0)));
+        assert_eq!(Amount::new(-5), Err(NotPositive(-5)));
+        assert_eq!(Amount::new(1).map(Amount::minor), Ok(1));
+        assert_eq!(
+            NotPositive(0).to_string(),
+            "amount: is 0, must be at least 1 minor unit"
+        );
+    }
+}
+
 /// Tax rates in basis points with two implicit decimals: `2500` = 25 %.
 pub const MAX_TAX_RATE: i64 = 10_000;
 

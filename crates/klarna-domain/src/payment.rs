@@ -1197,7 +1197,7 @@ impl Payment<Cancelled> {
 }
 
 impl Payment<Refused> {
-    /// Klarna's error code.
+    /// Why Klarna refused, as the gateway port words it (`declined`, `token_cancelled`, …; never a raw Klarna code).
     #[must_use]
     pub fn code(&self) -> &str {
         &self.stage.code

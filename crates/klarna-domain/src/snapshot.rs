@@ -204,13 +204,13 @@ pub struct PaymentSnapshot {
 #[non_exhaustive]
 pub enum RestoreError {
     /// An id or token is invalid.
-    #[error("stored payment has an invalid id: {0}")]
+    #[error("stored payment has an invalid id")]
     Id(#[from] IdError),
     /// The market is invalid.
-    #[error("stored payment has an invalid market: {0}")]
+    #[error("stored payment has an invalid market")]
     Market(#[from] MarketError),
     /// The cart is invalid.
-    #[error("stored payment has an invalid cart: {0}")]
+    #[error("stored payment has an invalid cart")]
     Cart(#[from] CartError),
 }
 

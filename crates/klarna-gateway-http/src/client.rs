@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
-use crate::config::{Credentials, Environment, Region, Timeouts};
+use klarna_domain::Region;
+
+use crate::config::{Credentials, Environment, Timeouts};
 use crate::error::KlarnaError;
 use crate::keys::UuidKeys;
 use crate::operation::Operation;
@@ -177,8 +179,8 @@ impl KlarnaClientBuilder {
         let (base, custom) = match &self.base_url {
             Some(url) => (validate_base_url(url)?, true),
             None => (
-                self.region
-                    .base_url(self.environment)
+                self.environment
+                    .base_url(self.region)
                     .trim_end_matches('/')
                     .to_owned(),
                 false,

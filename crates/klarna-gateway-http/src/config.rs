@@ -4,20 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use klarna_domain::Region;
 use secrecy::SecretString;
-
-/// Where the merchant account lives (API.md §1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Region {
-    /// Europe (`api.klarna.com`).
-    #[default]
-    Eu,
-    /// North America (`api-na.klarna.com`).
-    Na,
-    /// Oceania (`api-oc.klarna.com`).
-    Oc,
-}
 
 /// Live or test system. Credentials are per environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -30,17 +18,17 @@ pub enum Environment {
     Production,
 }
 
-impl Region {
-    /// Klarna's base URL for this region and environment (ends with `/`).
+impl Environment {
+    /// Klarna's base URL for this environment in `region` (ends with `/`).
     #[must_use]
-    pub fn base_url(self, environment: Environment) -> &'static str {
-        match (self, environment) {
-            (Self::Eu, Environment::Production) => "https://api.klarna.com/",
-            (Self::Eu, Environment::Playground) => "https://api.playground.klarna.com/",
-            (Self::Na, Environment::Production) => "https://api-na.klarna.com/",
-            (Self::Na, Environment::Playground) => "https://api-na.playground.klarna.com/",
-            (Self::Oc, Environment::Production) => "https://api-oc.klarna.com/",
-            (Self::Oc, Environment::Playground) => "https://api-oc.playground.klarna.com/",
+    pub fn base_url(self, region: Region) -> &'static str {
+        match (region, self) {
+            (Region::Eu, Self::Production) => "https://api.klarna.com/",
+            (Region::Eu, Self::Playground) => "https://api.playground.klarna.com/",
+            (Region::Na, Self::Production) => "https://api-na.klarna.com/",
+            (Region::Na, Self::Playground) => "https://api-na.playground.klarna.com/",
+            (Region::Oc, Self::Production) => "https://api-oc.klarna.com/",
+            (Region::Oc, Self::Playground) => "https://api-oc.playground.klarna.com/",
         }
     }
 }
@@ -99,19 +87,19 @@ mod tests {
     #[test]
     fn six_base_urls() {
         assert_eq!(
-            Region::Eu.base_url(Environment::Production),
+            Environment::Production.base_url(Region::Eu),
             "https://api.klarna.com/"
         );
         assert_eq!(
-            Region::Na.base_url(Environment::Playground),
+            Environment::Playground.base_url(Region::Na),
             "https://api-na.playground.klarna.com/"
         );
         assert_eq!(
-            Region::Oc.base_url(Environment::Production),
+            Environment::Production.base_url(Region::Oc),
             "https://api-oc.klarna.com/"
         );
         assert_eq!(
-            Region::default().base_url(Environment::default()),
+            Environment::default().base_url(Region::default()),
             "https://api.playground.klarna.com/"
         );
     }

@@ -50,13 +50,15 @@ pub use client::{
     CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,
     Response,
 };
-pub use config::{Credentials, Environment, Region, Timeouts};
+pub use config::{Credentials, Environment, Timeouts};
 pub use error::KlarnaError;
 pub use gateway::KlarnaGateway;
 pub use keys::UuidKeys;
 /// The `Klarna-Idempotency-Key` type: the domain's, re-exported so the client's users keep
 /// one path.
 pub use klarna_domain::IdempotencyKey;
+/// Where a merchant account lives: the domain's, re-exported.
+pub use klarna_domain::Region;
 pub use operation::{HttpMethod, Operation};
 pub use outcome::gateway_error;
 pub use retry::RetryConfig;

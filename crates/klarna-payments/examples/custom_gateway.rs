@@ -15,8 +15,9 @@ use klarna_payments::ports::{
     PlaceOrder, RemoteOrder, SessionState,
 };
 use klarna_payments::{
-    AuthorizationToken, Cart, Credentials, CustomerTokenId, GatewayError, Intent, Klarna,
-    KlarnaGateway, Market, OrderId, OrderLine, SessionId, StartCheckout, StoreKey, TokenStatus,
+    Amount, AuthorizationToken, Cart, Credentials, CustomerTokenId, GatewayError, Intent,
+    KlarnaBuilder, KlarnaGateway, Market, OrderId, OrderLine, Purchase, SessionId, StoreKey,
+    TokenStatus,
 };
 use klarna_simulator::{ShopperDecision, Simulator};
 
@@ -185,7 +186,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(sim.base_url())
         .build()?;
     let gateway = Arc::new(TimedGateway::new(KlarnaGateway::new(client)));
-    let klarna = Klarna::builder()
+    let klarna = KlarnaBuilder::new()
         .gateway(gateway.clone())
         .store_url("sqlite::memory:")
         .store_key(&StoreKey::generate())
@@ -201,22 +202,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ],
     )?;
     let checkout = klarna
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart,
-        })
+        .start_checkout(Purchase::new(Intent::Buy, cart)?)
         .await?;
     let shopper = sim.authorize(checkout.session_id.as_str(), ShopperDecision::approve())?;
     let token = AuthorizationToken::new(shopper.authorization_token.unwrap_or_default())?;
-    let paid = klarna
-        .place_order(&checkout.payment_id, Some(token))
-        .await?;
-    klarna
-        .capture(
-            paid.order_id().ok_or("no order")?,
-            paid.cart().order_amount(),
-        )
-        .await?;
+    let completed = klarna.complete(&checkout.payment_id, token).await?;
+    let order = completed.order().ok_or("no order")?.order_id();
+    klarna.capture(order, Amount::new(89_900)?).await?;
 
     let calls = gateway
         .calls

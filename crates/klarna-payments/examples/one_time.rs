@@ -4,16 +4,17 @@
 //! `cargo run -p klarna-payments --example one_time`
 
 use klarna_payments::{
-    AuthorizationToken, Cart, Intent, Klarna, Market, Money, OrderLine, StartCheckout, StoreKey,
+    Amount, AuthorizationToken, Cart, Intent, KlarnaBuilder, Market, Money, OrderLine, Purchase,
+    StoreKey,
 };
 use klarna_simulator::{ShopperDecision, Simulator};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Klarna, locally. In production: `Klarna::builder().from_env()?` instead of the
+    // Klarna, locally. In production: `KlarnaBuilder::new().from_env()?` instead of the
     // simulator's URL and credentials.
     let sim = Simulator::start().await?;
-    let klarna = Klarna::builder()
+    let klarna = KlarnaBuilder::new()
         .base_url(sim.base_url())
         .credentials(sim.username(), sim.password())
         .store_url("sqlite::memory:")
@@ -21,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()
         .await?;
 
-    // 1. Initiate: a validated cart (Klarna's arithmetic is checked before any call).
+    // 1. Initiate: a validated purchase (Klarna's arithmetic is checked before any call).
     let market = Market::parse("SE", "SEK", "sv-SE")?;
     let cart = Cart::new(
         market,
@@ -35,10 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ],
     )?;
     let checkout = klarna
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart,
-        })
+        .start_checkout(Purchase::new(Intent::Buy, cart)?)
         .await?;
     println!(
         "session {} for payment {}",
@@ -51,10 +49,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = AuthorizationToken::new(shopper.authorization_token.unwrap_or_default())?;
 
     // 3. Create the order.
-    let paid = klarna
-        .place_order(&checkout.payment_id, Some(token))
-        .await?;
-    let order = paid.order_id().ok_or("no order")?.clone();
+    let completed = klarna.complete(&checkout.payment_id, token).await?;
+    let order = completed.order().ok_or("no order")?.order_id().clone();
+    let paid = klarna.payment(&checkout.payment_id).await?;
     println!(
         "payment is {}, Klarna order {order}, {}",
         paid.kind(),
@@ -62,13 +59,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // After the order: ship and capture, then refund one pair of socks.
-    let captured = klarna.capture(&order, paid.cart().order_amount()).await?;
-    let refunded = klarna.refund(&order, 14_900).await?;
+    let captured = klarna
+        .capture(&order, Amount::new(paid.cart().order_amount())?)
+        .await?;
+    let refunded = klarna.refund(&order, Amount::new(14_900)?).await?.order;
     let money = |minor| Money::new(minor, refunded.currency());
     println!(
-        "order {}: captured {}, refunded {}",
-        captured.status().as_str(),
+        "order {}: captured {} (capture {}), refunded {}",
+        captured.order.status().as_str(),
         money(refunded.captured()),
+        captured.capture_id,
         money(refunded.refunded())
     );
     sim.shutdown().await;

@@ -4,8 +4,8 @@
 //! `cargo run -p klarna-payments --example recurring`
 
 use klarna_payments::{
-    AuthorizationToken, Cart, ChargeRequest, Intent, Interval, Klarna, Market, OrderLine,
-    PaymentId, StartCheckout, StoreKey,
+    AuthorizationToken, Cart, ChargeRequest, Completed, Intent, Interval, KlarnaBuilder, Market,
+    OrderLine, PaymentId, Purchase, StoreKey,
 };
 use klarna_simulator::{ShopperDecision, Simulator};
 
@@ -20,7 +20,7 @@ fn coffee() -> Result<Cart, Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start().await?;
-    let klarna = Klarna::builder()
+    let klarna = KlarnaBuilder::new()
         .base_url(sim.base_url())
         .credentials(sim.username(), sim.password())
         .store_url("sqlite::memory:")
@@ -28,12 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()
         .await?;
 
-    // 1. A `tokenize` session: the cart needs a line with a subscription.
+    // 1. A `tokenize` session: the purchase needs a line with a subscription.
     let checkout = klarna
-        .start_checkout(StartCheckout {
-            intent: Intent::Tokenize,
-            cart: coffee()?,
-        })
+        .start_checkout(Purchase::new(Intent::Tokenize, coffee()?)?)
         .await?;
 
     // 2. The shopper authorizes once (the simulator stands in for the browser).
@@ -41,30 +38,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = AuthorizationToken::new(shopper.authorization_token.unwrap_or_default())?;
 
     // 3. The authorization becomes a customer token (stored encrypted; never print it).
-    let tokenized = klarna
-        .create_customer_token(&checkout.payment_id, Some(token))
-        .await?;
-    let customer_token = tokenized.customer_token().ok_or("no token")?.clone();
+    let Completed::Token(customer_token) = klarna.complete(&checkout.payment_id, token).await?
+    else {
+        return Err("no customer token".into());
+    };
+    let tokenized = klarna.payment(&checkout.payment_id).await?;
     println!("payment {} is {}", tokenized.id(), tokenized.kind());
 
     // Later, every month, without the shopper. Choose charge ids deterministically: calling
     // again with the same id returns the first charge instead of charging twice.
     for month in ["2026-12", "2027-01"] {
-        let charge = klarna
+        let payment_id = PaymentId::new(format!("{}-{month}", checkout.payment_id))?;
+        let order = klarna
             .charge_customer_token(ChargeRequest {
-                payment_id: PaymentId::new(format!("{}-{month}", checkout.payment_id))?,
+                payment_id: payment_id.clone(),
                 token: customer_token.clone(),
                 cart: coffee()?,
             })
             .await?;
         println!(
-            "charge {}: {} ({})",
-            charge.id(),
-            charge.kind(),
-            charge
-                .order_id()
-                .map(ToString::to_string)
-                .unwrap_or_default()
+            "charge {payment_id}: Klarna order {} ({})",
+            order.order_id(),
+            order.fraud_status().as_str()
         );
     }
 

@@ -1,36 +1,24 @@
-//! `PaymentsBuilder`: wires a ready service from configuration (environment, URLs) or from your
-//! own adapters.
+//! `KlarnaBuilder`: wires a ready [`Klarna`] service from configuration (environment, URLs) or from your own adapters.
 
 use std::fmt;
 use std::sync::Arc;
 
+use klarna_domain::{Region, UnknownRegion};
 use klarna_ports::{
     Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore, SystemClock,
 };
 use klarna_service::{PaymentService, ServiceConfig};
 
-use crate::Payments;
-
-/// Entry point: `Klarna::builder()`.
-#[derive(Debug, Clone, Copy)]
-pub struct Klarna;
-
-impl Klarna {
-    /// A builder with nothing configured: the playground of region EU, the system clock.
-    #[must_use]
-    pub fn builder() -> PaymentsBuilder {
-        PaymentsBuilder::default()
-    }
-}
+use crate::Klarna;
 
 /// Where the HTTP gateway sends requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Target {
-    /// A Klarna region (`eu`, `na`, `oc`) on the playground or in production.
+    /// A Klarna region on the playground or in production.
     Klarna {
-        /// `eu`, `na` or `oc`.
-        region: String,
+        /// The merchant account's region.
+        region: Region,
         /// Live system (`true`) or playground (`false`, the default).
         production: bool,
     },
@@ -41,7 +29,7 @@ pub enum Target {
 impl Default for Target {
     fn default() -> Self {
         Self::Klarna {
-            region: "eu".to_owned(),
+            region: Region::Eu,
             production: false,
         }
     }
@@ -70,19 +58,74 @@ pub enum BuildError {
         /// The feature to enable.
         feature: &'static str,
     },
+    /// The region does not parse (`KLARNA_REGION`).
+    #[error(transparent)]
+    Region(#[from] UnknownRegion),
     /// The HTTP client could not be built.
-    #[error("cannot build the Klarna client: {0}")]
-    Gateway(String),
+    #[cfg(feature = "http")]
+    #[error("cannot build the Klarna client")]
+    Gateway(#[source] klarna_gateway_http::KlarnaError),
     /// The store could not be opened or migrated.
-    #[error("cannot open the store: {0}")]
-    Store(String),
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[error("cannot open the store")]
+    Store(#[source] klarna_store_sql::SqlStoreError),
 }
 
-/// Builds a [`Payments`] service. Every setting has a method; [`Self::from_env`] fills them
+/// Where payments are stored: a store URL, parsed (`KLARNA_STORE_URL`).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreUrl {
+    /// `memory:`, the in-memory store (feature `memory`).
+    Memory,
+    /// `sqlite://file.db?mode=rwc` or `sqlite::memory:` (feature `sqlite`).
+    Sqlite(String),
+    /// `postgres://user:pass@host/db` (feature `postgres`).
+    Postgres(String),
+}
+
+impl StoreUrl {
+    /// The URL's scheme, the only part that is safe to show (the rest may hold a password).
+    #[must_use]
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreUrl({}:…)", self.scheme())
+    }
+}
+
+impl std::str::FromStr for StoreUrl {
+    type Err = BuildError;
+    /// `memory:`, `sqlite:…`, `postgres://…` or `postgresql://…`.
+    fn from_str(url: &str) -> Result<Self, BuildError> {
+        let url = url.trim();
+        match url.split(':').next().unwrap_or_default() {
+            "memory" => Ok(Self::Memory),
+            "sqlite" => Ok(Self::Sqlite(url.to_owned())),
+            "postgres" | "postgresql" => Ok(Self::Postgres(url.to_owned())),
+            scheme => Err(BuildError::Invalid {
+                name: "store URL (KLARNA_STORE_URL)",
+                reason: format!(
+                    "unknown scheme {:?}: use memory:, sqlite://file.db or postgres://…",
+                    scheme.chars().take(16).collect::<String>()
+                ),
+            }),
+        }
+    }
+}
+
+/// Builds a [`Klarna`] service. Every setting has a method; [`Self::from_env`] fills them
 /// from the environment. Adapters you pass ([`Self::gateway`], [`Self::store`], …) win over
 /// configuration.
 #[derive(Default)]
-pub struct PaymentsBuilder {
+pub struct KlarnaBuilder {
     target: Target,
     username: Option<String>,
     password: Option<String>,
@@ -96,11 +139,11 @@ pub struct PaymentsBuilder {
     keys: Option<Arc<dyn IdempotencyKeys>>,
 }
 
-impl fmt::Debug for PaymentsBuilder {
+impl fmt::Debug for KlarnaBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Credentials and the store key never reach Debug output; the store URL may hold a
         // database password, so only its scheme is shown.
-        f.debug_struct("PaymentsBuilder")
+        f.debug_struct("KlarnaBuilder")
             .field("target", &self.target)
             .field("username", &self.username.as_ref().map(|_| "<set>"))
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
@@ -125,14 +168,20 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-impl PaymentsBuilder {
+impl KlarnaBuilder {
+    /// A builder with nothing configured: the playground of region EU, the system clock.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Reads `KLARNA_USERNAME`, `KLARNA_PASSWORD`, `KLARNA_REGION`, `KLARNA_PRODUCTION`,
     /// `KLARNA_BASE_URL`, `KLARNA_STORE_URL`, `KLARNA_STORE_KEY` and `KLARNA_KEY_NAMESPACE`
     /// (those that are set; the others keep their current value).
     ///
     /// # Errors
-    /// [`BuildError::Invalid`] for a region other than `eu`, `na`, `oc`, or a
-    /// `KLARNA_PRODUCTION` other than `0`/`1`/`true`/`false`.
+    /// [`BuildError::Region`] for a region other than `eu`, `na`, `oc`;
+    /// [`BuildError::Invalid`] for a `KLARNA_PRODUCTION` other than `0`/`1`/`true`/`false`.
     pub fn from_env(mut self) -> Result<Self, BuildError> {
         if let Some(u) = env("KLARNA_USERNAME") {
             self.username = Some(u);
@@ -151,13 +200,10 @@ impl PaymentsBuilder {
             }
         };
         if let Some(r) = env("KLARNA_REGION") {
-            self = self.region(&r)?;
+            self = self.region(r.parse()?);
         }
-        if let Target::Klarna { region, .. } = &self.target {
-            self.target = Target::Klarna {
-                region: region.clone(),
-                production,
-            };
+        if let Target::Klarna { region, .. } = self.target {
+            self.target = Target::Klarna { region, production };
         }
         if let Some(b) = env("KLARNA_BASE_URL") {
             self.target = Target::BaseUrl(b);
@@ -174,18 +220,9 @@ impl PaymentsBuilder {
         Ok(self)
     }
 
-    /// The account's region: `eu`, `na` or `oc` (keeps playground/production as set).
-    ///
-    /// # Errors
-    /// [`BuildError::Invalid`] for any other value.
-    pub fn region(mut self, region: &str) -> Result<Self, BuildError> {
-        let r = region.trim().to_ascii_lowercase();
-        if !matches!(r.as_str(), "eu" | "na" | "oc") {
-            return Err(BuildError::Invalid {
-                name: "region (KLARNA_REGION)",
-                reason: format!("expected eu, na or oc, got {region:?}"),
-            });
-        }
+    /// The account's region (keeps playground/production as set).
+    #[must_use]
+    pub fn region(mut self, region: Region) -> Self {
         let production = matches!(
             self.target,
             Target::Klarna {
@@ -193,19 +230,16 @@ impl PaymentsBuilder {
                 ..
             }
         );
-        self.target = Target::Klarna {
-            region: r,
-            production,
-        };
-        Ok(self)
+        self.target = Target::Klarna { region, production };
+        self
     }
 
     /// Production (`true`) or the playground (`false`, the default) of the configured region.
     #[must_use]
     pub fn production(mut self, production: bool) -> Self {
-        let region = match &self.target {
-            Target::Klarna { region, .. } => region.clone(),
-            Target::BaseUrl(_) => "eu".to_owned(),
+        let region = match self.target {
+            Target::Klarna { region, .. } => region,
+            Target::BaseUrl(_) => Region::Eu,
         };
         self.target = Target::Klarna { region, production };
         self
@@ -316,7 +350,7 @@ impl PaymentsBuilder {
     /// for settings that do not parse, [`BuildError::FeatureDisabled`] when the configuration
     /// needs an adapter that is not compiled in, [`BuildError::Store`] when the database cannot
     /// be opened or migrated.
-    pub async fn build(self) -> Result<Payments, BuildError> {
+    pub async fn build(self) -> Result<Klarna, BuildError> {
         let keys = match self.keys.clone() {
             Some(k) => k,
             None => self.default_keys()?,
@@ -362,14 +396,14 @@ impl PaymentsBuilder {
     #[cfg(not(feature = "http"))]
     fn default_keys(&self) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
         Err(BuildError::FeatureDisabled {
-            what: "minting ids without PaymentsBuilder::keys".to_owned(),
+            what: "minting ids without KlarnaBuilder::keys".to_owned(),
             feature: "http",
         })
     }
 
     #[cfg(feature = "http")]
     fn http_gateway(&self) -> Result<Arc<dyn PaymentGateway>, BuildError> {
-        use klarna_gateway_http::{Credentials, Environment, KlarnaClient, KlarnaGateway, Region};
+        use klarna_gateway_http::{Credentials, Environment, KlarnaClient, KlarnaGateway};
         let username = self
             .username
             .clone()
@@ -382,48 +416,37 @@ impl PaymentsBuilder {
         let builder = match &self.target {
             Target::BaseUrl(url) => builder.base_url(url.clone()),
             Target::Klarna { region, production } => {
-                let region = match region.as_str() {
-                    "na" => Region::Na,
-                    "oc" => Region::Oc,
-                    _ => Region::Eu,
-                };
                 let environment = if *production {
                     Environment::Production
                 } else {
                     Environment::Playground
                 };
-                builder.region(region).environment(environment)
+                builder.region(*region).environment(environment)
             }
         };
-        let client = builder
-            .build()
-            .map_err(|e| BuildError::Gateway(e.to_string()))?;
+        let client = builder.build().map_err(BuildError::Gateway)?;
         Ok(Arc::new(KlarnaGateway::new(client)))
     }
 
     #[cfg(not(feature = "http"))]
     fn http_gateway(&self) -> Result<Arc<dyn PaymentGateway>, BuildError> {
         Err(BuildError::FeatureDisabled {
-            what: "talking to Klarna without PaymentsBuilder::gateway".to_owned(),
+            what: "talking to Klarna without KlarnaBuilder::gateway".to_owned(),
             feature: "http",
         })
     }
 
     async fn open_store(&self) -> Result<Arc<dyn PaymentStore>, BuildError> {
-        let url = self
+        let url: StoreUrl = self
             .store_url
-            .clone()
-            .ok_or(BuildError::Missing("store URL (KLARNA_STORE_URL)"))?;
-        let scheme = url.split(':').next().unwrap_or_default().to_owned();
-        match scheme.as_str() {
-            "memory" => Self::memory_store(),
-            "sqlite" | "postgres" | "postgresql" => self.sql_store(&url, &scheme).await,
-            _ => Err(BuildError::Invalid {
-                name: "store URL (KLARNA_STORE_URL)",
-                reason: format!(
-                    "unknown scheme {scheme:?}: use memory:, sqlite://file.db or postgres://…"
-                ),
-            }),
+            .as_deref()
+            .ok_or(BuildError::Missing("store URL (KLARNA_STORE_URL)"))?
+            .parse()?;
+        match &url {
+            StoreUrl::Memory => Self::memory_store(),
+            StoreUrl::Sqlite(raw) | StoreUrl::Postgres(raw) => {
+                self.sql_store(raw, url.scheme()).await
+            }
         }
     }
 
@@ -444,13 +467,9 @@ impl PaymentsBuilder {
     async fn sql_store(
         &self,
         url: &str,
-        scheme: &str,
+        scheme: &'static str,
     ) -> Result<Arc<dyn PaymentStore>, BuildError> {
-        let wanted = if scheme == "sqlite" {
-            "sqlite"
-        } else {
-            "postgres"
-        };
+        let wanted = scheme;
         if (wanted == "sqlite" && !cfg!(feature = "sqlite"))
             || (wanted == "postgres" && !cfg!(feature = "postgres"))
         {
@@ -468,11 +487,8 @@ impl PaymentsBuilder {
         })?;
         let store = klarna_store_sql::SqlStore::connect(url, key)
             .await
-            .map_err(|e| BuildError::Store(e.to_string()))?;
-        store
-            .migrate()
-            .await
-            .map_err(|e| BuildError::Store(e.to_string()))?;
+            .map_err(BuildError::Store)?;
+        store.migrate().await.map_err(BuildError::Store)?;
         Ok(Arc::new(store))
     }
 
@@ -480,15 +496,11 @@ impl PaymentsBuilder {
     async fn sql_store(
         &self,
         _url: &str,
-        scheme: &str,
+        scheme: &'static str,
     ) -> Result<Arc<dyn PaymentStore>, BuildError> {
         Err(BuildError::FeatureDisabled {
             what: format!("the store URL {scheme}:"),
-            feature: if scheme == "sqlite" {
-                "sqlite"
-            } else {
-                "postgres"
-            },
+            feature: scheme,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! Klarna Payments for Rust in one dependency: re-exports, adapter features and a builder that
-//! wires a ready [`Payments`] service from configuration.
+//! wires a ready [`Klarna`] service from configuration.
 //!
 //! # The whole server-side integration
 //!
@@ -8,37 +8,43 @@
 //! a customer token for recurring charges). With this crate that is one screen of code:
 //!
 //! ```no_run
-//! use klarna_payments::{AuthorizationToken, Cart, Intent, Klarna, Market, OrderLine, StartCheckout};
+//! use klarna_payments::{
+//!     Amount, AuthorizationToken, AuthorizedVia, Cart, Completed, Intent, KlarnaBuilder, Market,
+//!     OrderLine, Purchase,
+//! };
 //!
 //! # async fn shop(token_from_browser: String) -> Result<(), Box<dyn std::error::Error>> {
 //! // KLARNA_USERNAME / KLARNA_PASSWORD / KLARNA_REGION, KLARNA_STORE_URL / KLARNA_STORE_KEY.
-//! let klarna = Klarna::builder().from_env()?.build().await?;
+//! let klarna = KlarnaBuilder::new().from_env()?.build().await?;
 //!
-//! // 1. Initiate: the server opens a session for a validated cart.
+//! // 1. Initiate: the server opens a session for a validated purchase.
 //! let market = Market::parse("SE", "SEK", "sv-SE")?;
 //! let shoe = OrderLine::builder("Trail shoe", 1, 89_900).tax_rate(2_500).build()?;
-//! let cart = Cart::new(market, vec![shoe])?;
-//! let checkout = klarna.start_checkout(StartCheckout { intent: Intent::Buy, cart }).await?;
+//! let purchase = Purchase::new(Intent::Buy, Cart::new(market, vec![shoe])?)?;
+//! let checkout = klarna.start_checkout(purchase).await?;
 //! // Render `checkout.client_token.expose_secret()` into the page for
 //! // `Klarna.Payments.init({client_token})`; keep `checkout.payment_id` in the shopper's session.
 //!
 //! // 2. Check out: the browser calls `Klarna.Payments.authorize(...)` and posts the
-//! //    `authorization_token` back to you.
+//! //    `authorization_token` back to you (Klarna's callback may bring it too:
+//! //    `klarna.authorize(AuthorizedVia::Callback(&session_id), token)`).
 //! let token = AuthorizationToken::new(token_from_browser)?;
 //!
-//! // 3. Create the order (idempotent: calling again returns the same order).
-//! let paid = klarna.place_order(&checkout.payment_id, Some(token)).await?;
-//! if let Some(order) = paid.order_id() {
+//! // 3. Create the order: exactly once, however often this is called.
+//! if let Completed::Order(order) = klarna.complete(&checkout.payment_id, token).await? {
 //!     // After shipping:
-//!     klarna.capture(order, paid.cart().order_amount()).await?;
+//!     let capture = klarna.capture(order.order_id(), Amount::new(89_900)?).await?;
+//!     println!("captured {}", capture.order.captured());
 //! }
+//! # let _ = AuthorizedVia::Browser(&checkout.payment_id);
 //! # Ok(()) }
 //! ```
 //!
-//! Recurring payments use `Intent::Tokenize` and [`Payments::create_customer_token`] in step
-//! 3, then [`Payments::charge_customer_token`] whenever a period is due; see
-//! `examples/recurring.rs`. Klarna's authorization callback (`merchant_urls.authorization`) goes
-//! to [`Payments::handle_authorization_callback`].
+//! Recurring payments use `Intent::Tokenize`: [`Klarna::complete`](PaymentService::complete)
+//! answers [`Completed::Token`], and [`PaymentService::charge_customer_token`] charges it
+//! whenever a period is due; see `examples/recurring.rs`. Klarna's authorization callback
+//! (`merchant_urls.authorization`) goes to [`PaymentService::authorize`] with
+//! [`AuthorizedVia::Callback`].
 //!
 //! # Features
 //!
@@ -48,12 +54,12 @@
 //! | `sqlite` | yes | `SqlStore` on `sqlite://file.db` |
 //! | `postgres` | | `SqlStore` on `postgres://…` |
 //! | `memory` | | `InMemoryStore` on `memory:` |
-//! | `simulator` | | the in-process Klarna as `simulator`, and `PaymentsBuilder::simulator` |
+//! | `simulator` | | the in-process Klarna as `simulator`, and `KlarnaBuilder::simulator` |
 //! | `test-util` | | mockall mocks of the ports, `FakeKlarna`, the store contract suite, proptest strategies |
 //!
 //! # Configuration
 //!
-//! [`PaymentsBuilder::from_env`] reads:
+//! [`KlarnaBuilder::from_env`] reads:
 //!
 //! | variable | meaning |
 //! |---|---|
@@ -66,14 +72,14 @@
 //! | `KLARNA_KEY_NAMESPACE` | a UUID naming this installation's idempotency keys |
 //!
 //! Every setting also has a builder method, and your own adapters plug in with
-//! [`PaymentsBuilder::gateway`], [`PaymentsBuilder::store`], [`PaymentsBuilder::clock`] and
-//! [`PaymentsBuilder::keys`] (see `examples/custom_store.rs` and `examples/custom_gateway.rs`).
+//! [`KlarnaBuilder::gateway`], [`KlarnaBuilder::store`], [`KlarnaBuilder::clock`] and
+//! [`KlarnaBuilder::keys`] (see `examples/custom_store.rs` and `examples/custom_gateway.rs`).
 
 mod builder;
 
 use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
 
-pub use builder::{BuildError, Klarna, PaymentsBuilder, Target};
+pub use builder::{BuildError, KlarnaBuilder, StoreUrl, Target};
 
 /// The pure domain model (carts, money, markets, lifecycles).
 pub use klarna_domain as domain;
@@ -83,23 +89,24 @@ pub use klarna_ports as ports;
 pub use klarna_service as service;
 
 pub use klarna_domain::{
-    AnyPayment, AuthorizationToken, Cart, CartError, ClientToken, CustomerToken, CustomerTokenId,
-    FraudStatus, Intent, Interval, LineKind, ManagedOrder, Market, Money, OrderId, OrderLine,
-    OrderStatus, PaymentId, SessionId, StageKind, TokenStatus,
+    Amount, AnyPayment, AuthorizationToken, CaptureId, Cart, CartError, ClientToken, Completed,
+    CustomerToken, CustomerTokenId, FraudStatus, Intent, Interval, LineKind, ManagedOrder, Market,
+    Money, OrderId, OrderLine, OrderStatus, PaymentId, PlacedOrder, Purchase, RefundId, Region,
+    SessionId, StageKind, TokenStatus,
 };
 pub use klarna_ports::{
     GatewayError, ManualClock, MerchantUrls, SequentialKeys, StoreError, SystemClock, Versioned,
 };
 pub use klarna_service::{
-    ChargeRequest, Checkout, PaymentService, ReconcileReport, ServiceConfig, ServiceError,
-    StartCheckout,
+    AuthorizedVia, Capture, ChargeRequest, Checkout, PaymentService, ReconcileReport, RecordId,
+    Refund, ServiceConfig, ServiceError,
 };
 
 /// The low-level typed HTTP client and Klarna's wire models.
 #[cfg(feature = "http")]
 pub use klarna_gateway_http as http;
 #[cfg(feature = "http")]
-pub use klarna_gateway_http::{Credentials, Environment, KlarnaGateway, Region, UuidKeys};
+pub use klarna_gateway_http::{Credentials, Environment, KlarnaGateway, UuidKeys};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use klarna_store_sql::{SqlStore, StoreKey};
@@ -111,7 +118,8 @@ pub use klarna_store_memory::InMemoryStore;
 #[cfg(feature = "simulator")]
 pub use klarna_simulator as simulator;
 
-/// The service over trait objects: one type whatever the adapters, so switching the store or
-/// the gateway is configuration, not a type change. Cheap to clone.
-pub type Payments =
+/// The entry point: the payment service over trait objects, one type whatever the adapters, so
+/// switching the store or the gateway is configuration, not a type change. Built by
+/// [`KlarnaBuilder`]; cheap to clone.
+pub type Klarna =
     PaymentService<dyn PaymentGateway, dyn PaymentStore, dyn Clock, dyn IdempotencyKeys>;

@@ -17,6 +17,8 @@ pub mod store;
 pub mod contract;
 #[cfg(feature = "test-util")]
 pub mod fake;
+#[cfg(feature = "test-util")]
+pub mod forward;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gateway::{
@@ -28,6 +30,8 @@ pub use store::{Also, PaymentStore, StoreError, Unique, Versioned};
 
 #[cfg(feature = "test-util")]
 pub use clock::MockClock;
+#[cfg(feature = "test-util")]
+pub use forward::{HookedStore, Write};
 #[cfg(feature = "test-util")]
 pub use gateway::MockPaymentGateway;
 #[cfg(feature = "test-util")]

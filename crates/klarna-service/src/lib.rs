@@ -17,18 +17,24 @@
 //! Every order carries our payment id as `merchant_reference1`.
 #![warn(clippy::wildcard_enum_match_arm)]
 
+mod checkout;
 mod error;
-mod ops;
+mod notifications;
+mod orders;
 mod reconcile;
+mod recurring;
+mod step;
 
 use std::sync::Arc;
 
 use klarna_domain::Span;
 use klarna_ports::{Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore};
 
-pub use error::ServiceError;
-pub use ops::{ChargeRequest, Checkout, StartCheckout};
+pub use checkout::{AuthorizedVia, Checkout};
+pub use error::{RecordId, ServiceError};
+pub use orders::{Capture, Refund};
 pub use reconcile::ReconcileReport;
+pub use recurring::ChargeRequest;
 
 /// Settings of the service.
 #[derive(Clone, Debug)]
@@ -101,16 +107,6 @@ where
             keys,
             config,
         }
-    }
-
-    /// The store (for reads the use cases do not cover).
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    /// The gateway.
-    pub fn gateway(&self) -> &G {
-        &self.gateway
     }
 
     /// The configuration.

@@ -1,10 +1,13 @@
 //! The reconciler: resolves in-doubt operations from evidence, never to "failed".
 
-use klarna_domain::order::OmResult;
-use klarna_domain::{AnyPayment, ManagedOrder, OrderSource};
-use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore, StoreError, Versioned};
+use klarna_domain::order::{OmOperation, OmResult};
+use klarna_domain::{
+    AnyPayment, IdempotencyKey, ManagedOrder, OrderSource, OrderStatus, StageKind,
+};
+use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore, Versioned};
 use tracing::{info, warn};
 
+use crate::step::{Orders, Payments, Plan, decided};
 use crate::{PaymentService, ServiceError};
 
 /// What one reconciler pass did.
@@ -56,10 +59,7 @@ where
                 continue;
             }
             match self.reconcile_payment(v).await {
-                Ok(p)
-                    if p.pending_op().is_none()
-                        && p.kind() == klarna_domain::StageKind::NeedsReview =>
-                {
+                Ok(p) if p.pending_op().is_none() && p.kind() == StageKind::NeedsReview => {
                     report.needs_review += 1
                 }
                 Ok(p) if p.pending_op().is_none() => report.resolved += 1,
@@ -120,220 +120,199 @@ where
         Ok(total)
     }
 
+    /// Moves the payment whose operation `key` is in doubt to review (or abandons the token
+    /// step of an ordered payment). If the operation was resolved meanwhile, nothing changes.
     async fn review(
         &self,
-        version: u64,
-        p: AnyPayment,
+        stored: Versioned<AnyPayment>,
+        key: &IdempotencyKey,
         reason: &str,
     ) -> Result<AnyPayment, ServiceError> {
-        let now = self.clock.now();
-        let next: AnyPayment = match p {
-            AnyPayment::OrderPending(x) => x.needs_review(reason, now).into(),
-            AnyPayment::TokenPending(x) => x.needs_review(reason, now).into(),
-            AnyPayment::Ordered(x) => x
-                .abandon_token_step(format!("NEEDS_REVIEW: {reason}"))
-                .into(),
-            other @ (AnyPayment::Open(_)
-            | AnyPayment::Authorized(_)
-            | AnyPayment::FraudReview(_)
-            | AnyPayment::Tokenized(_)
-            | AnyPayment::Cancelled(_)
-            | AnyPayment::Expired(_)
-            | AnyPayment::Refused(_)
-            | AnyPayment::NeedsReview(_)) => return Ok(other),
-        };
-        warn!(payment = %next.id(), reason, "payment needs review");
-        match self
-            .store
-            .update_payment(version, &next, &klarna_ports::Also::default())
-            .await
-        {
-            Ok(_) => Ok(next),
-            Err(StoreError::VersionConflict) => Ok(self.load(next.id()).await?.value),
-            Err(e) => Err(e.into()),
+        let id = stored.value.id().clone();
+        let stepped = self
+            .step::<Payments, _>(&id, Some(stored), |p, now| {
+                if !pending_with(&p, key) {
+                    return Ok(Plan::Answer(p));
+                }
+                decided(
+                    &id,
+                    p.decide_review(reason, now),
+                    |next| Ok(Plan::write(next.clone(), next)),
+                    |p| p,
+                )
+            })
+            .await?;
+        if stepped.output.pending_op().is_none() {
+            warn!(payment = %id, reason, "payment needs review");
         }
+        Ok(stepped.output)
     }
 
     async fn reconcile_payment(
         &self,
-        v: Versioned<AnyPayment>,
+        stored: Versioned<AnyPayment>,
     ) -> Result<AnyPayment, ServiceError> {
         let now = self.clock.now();
-        let Versioned { version, value } = v;
-        let id = value.id().clone();
-        let Some(op) = value.pending_op().cloned() else {
-            return Ok(value);
+        let id = stored.value.id().clone();
+        let Some(op) = stored.value.pending_op().cloned() else {
+            return Ok(stored.value);
         };
         if !op.key_window_open(now) {
             return self
                 .review(
-                    version,
-                    value,
+                    stored,
+                    op.key(),
                     "the idempotency window elapsed before the outcome was known",
                 )
                 .await;
         }
-        match value {
-            AnyPayment::OrderPending(p) => {
-                let result = self.send_order(&p).await;
-                match result {
-                    Err(e) if e.action.is_refusal() => {
-                        // The replay was refused. Within the key window a replay returns the
-                        // first answer, so for token charges (keys documented) the refusal is
-                        // evidence; for one-time orders, ask whether the session completed.
-                        let no_order = match p.source() {
-                            OrderSource::CustomerToken(_) => true,
-                            OrderSource::Authorization { session, .. } => {
-                                match self.gateway.read_session(session.id()).await {
-                                    Ok(state) => !state.complete,
-                                    Err(_) => return Ok(AnyPayment::OrderPending(p)),
-                                }
+        if let Some(pending) = stored.value.pending_order().cloned() {
+            let result = self.send_order(&pending).await;
+            return match result {
+                Err(e) if e.action.is_refusal() => {
+                    // The replay was refused. Within the key window a replay returns the
+                    // first answer, so for token charges (keys documented) the refusal is
+                    // evidence; for one-time orders, ask whether the session completed.
+                    let no_order = match pending.source() {
+                        OrderSource::CustomerToken(_) => true,
+                        OrderSource::Authorization { session, .. } => {
+                            match self.gateway.read_session(session.id()).await {
+                                Ok(state) => !state.complete,
+                                Err(_) => return Ok(stored.value),
                             }
+                        }
+                    };
+                    if no_order {
+                        let cleared = Versioned {
+                            version: stored.version,
+                            value: pending.cleared_by_evidence().into(),
                         };
-                        if no_order {
-                            let cleared = p.cleared_by_evidence();
-                            self.settle_order(&id, Some((version, cleared)), Err(e), false)
-                                .await
-                        } else {
-                            self.review(
-                                version,
-                                p.into(),
-                                "Klarna completed the session but the order id is unknown; find it by merchant_reference1",
-                            )
-                            .await
-                        }
-                    }
-                    other => match self
-                        .settle_order(&id, Some((version, p)), other, true)
-                        .await
-                    {
-                        Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
-                            Ok(self.load(&id).await?.value)
-                        }
-                        done => done,
-                    },
-                }
-            }
-            p @ (AnyPayment::TokenPending(_) | AnyPayment::Ordered(_)) => {
-                let result = self.send_token(&p).await;
-                match result {
-                    Err(e) if e.action.is_refusal() => {
+                        self.settle_order(&id, Some(cleared), Err(e), false).await
+                    } else {
                         self.review(
-                            version,
-                            p,
-                            &format!("token creation refused after an in-doubt attempt ({e})"),
+                            stored,
+                            op.key(),
+                            "Klarna completed the session but the order id is unknown; find it by merchant_reference1",
                         )
                         .await
                     }
-                    other => match self
-                        .settle_token(&id, Some((version, p)), other, true)
-                        .await
-                    {
-                        Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
-                            Ok(self.load(&id).await?.value)
-                        }
-                        done => done,
-                    },
                 }
-            }
-            other @ (AnyPayment::Open(_)
-            | AnyPayment::Authorized(_)
-            | AnyPayment::FraudReview(_)
-            | AnyPayment::Tokenized(_)
-            | AnyPayment::Cancelled(_)
-            | AnyPayment::Expired(_)
-            | AnyPayment::Refused(_)
-            | AnyPayment::NeedsReview(_)) => Ok(other),
+                other => match self.settle_order(&id, Some(stored), other, true).await {
+                    Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
+                        self.payment(&id).await
+                    }
+                    done => done,
+                },
+            };
         }
+        if stored.value.pending_tokenization().is_some() {
+            let result = self.send_token(&stored.value).await;
+            return match result {
+                Err(e) if e.action.is_refusal() => {
+                    self.review(
+                        stored,
+                        op.key(),
+                        &format!("token creation refused after an in-doubt attempt ({e})"),
+                    )
+                    .await
+                }
+                other => match self.settle_token(&id, Some(stored), other, true).await {
+                    Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
+                        self.payment(&id).await
+                    }
+                    done => done,
+                },
+            };
+        }
+        Ok(stored.value)
     }
 
     async fn reconcile_order(
         &self,
-        v: Versioned<ManagedOrder>,
+        stored: Versioned<ManagedOrder>,
     ) -> Result<ManagedOrder, ServiceError> {
-        let Versioned { version, value } = v;
-        let order = value.order_id().clone();
-        let result = self.send_om(&value).await;
+        let order = stored.value.order_id().clone();
+        let Some(pending) = stored.value.pending().cloned() else {
+            return Ok(stored.value);
+        };
+        let result = self.send_order_operation(&stored.value).await;
+        let cancel = pending.operation == OmOperation::Cancel;
         match result {
             Err(e) if e.action.is_refusal() => {
                 // Evidence from the order itself decides whether the operation happened.
                 let Ok(remote) = self.gateway.read_order(&order).await else {
-                    return Ok(value);
+                    return Ok(stored.value);
                 };
-                let Some(p) = value.pending().cloned() else {
-                    return Ok(value);
-                };
-                let applied = match p.operation {
-                    klarna_domain::OmOperation::Capture(a) => {
+                let value = &stored.value;
+                let applied = match pending.operation {
+                    OmOperation::Capture(a) => {
                         remote.captured_amount >= value.captured() + a
                             && remote
                                 .captures
                                 .iter()
                                 .any(|(id, _)| !value.captures().iter().any(|c| &c.id == id))
                     }
-                    klarna_domain::OmOperation::Refund(a) => {
+                    OmOperation::Refund(a) => {
                         remote.refunded_amount >= value.refunded() + a
                             && remote
                                 .refunds
                                 .iter()
                                 .any(|(id, _)| !value.refunds().iter().any(|r| &r.id == id))
                     }
-                    klarna_domain::OmOperation::Cancel => {
-                        remote.status == klarna_domain::OrderStatus::Cancelled
-                    }
-                    klarna_domain::OmOperation::ReleaseRemaining => {
-                        remote.status == klarna_domain::OrderStatus::Closed
-                    }
-                    klarna_domain::OmOperation::ExtendAuthorization => false,
+                    OmOperation::Cancel => remote.status == OrderStatus::Cancelled,
+                    OmOperation::ReleaseRemaining => remote.status == OrderStatus::Closed,
+                    OmOperation::ExtendAuthorization => false,
                 };
                 if applied {
-                    let r = match p.operation {
-                        klarna_domain::OmOperation::Capture(_) => {
-                            OmResult::Captured(new_id(&remote.captures, |c| {
+                    let r = match pending.operation {
+                        OmOperation::Capture(_) => OmResult::Captured(
+                            new_id(&remote.captures, |c| {
                                 value.captures().iter().any(|x| &x.id == c)
-                            })?)
-                        }
-                        klarna_domain::OmOperation::Refund(_) => {
-                            OmResult::Refunded(new_id(&remote.refunds, |r| {
+                            })
+                            .ok_or_else(|| ServiceError::ContradictoryEvidence(order.clone()))?,
+                        ),
+                        OmOperation::Refund(_) => OmResult::Refunded(
+                            new_id(&remote.refunds, |r| {
                                 value.refunds().iter().any(|x| &x.id == r)
-                            })?)
-                        }
-                        klarna_domain::OmOperation::Cancel
-                        | klarna_domain::OmOperation::ReleaseRemaining
-                        | klarna_domain::OmOperation::ExtendAuthorization => OmResult::Done,
+                            })
+                            .ok_or_else(|| ServiceError::ContradictoryEvidence(order.clone()))?,
+                        ),
+                        OmOperation::Cancel
+                        | OmOperation::ReleaseRemaining
+                        | OmOperation::ExtendAuthorization => OmResult::Done,
                     };
                     let done = self
-                        .settle_om(&order, Some((version, value)), Ok(r), true)
+                        .settle_order_operation(&order, Some(stored), Ok(r), true)
                         .await?;
-                    if p.operation == klarna_domain::OmOperation::Cancel {
+                    if cancel {
                         self.mark_payment_cancelled(&order).await?;
                     }
                     Ok(done)
                 } else {
-                    let cleared = value.not_applied()?;
-                    match self.store.update_order(version, &cleared).await {
-                        Ok(_) => Ok(cleared),
-                        Err(StoreError::VersionConflict) => {
-                            Ok(self.load_order(&order).await?.value)
-                        }
-                        Err(e) => Err(e.into()),
-                    }
+                    let key = pending.op.key().clone();
+                    let stepped = self
+                        .step::<Orders, _>(&order, Some(stored), |o, _| {
+                            if o.pending().is_none_or(|p| p.op.key() != &key) {
+                                return Ok(Plan::Answer(o));
+                            }
+                            let cleared = o.not_applied()?;
+                            Ok(Plan::write(cleared.clone(), cleared))
+                        })
+                        .await?;
+                    Ok(stepped.output)
                 }
             }
             other => {
-                let cancel = value
-                    .pending()
-                    .is_some_and(|p| p.operation == klarna_domain::OmOperation::Cancel);
                 let done = match self
-                    .settle_om(&order, Some((version, value)), other, true)
+                    .settle_order_operation(&order, Some(stored), other, true)
                     .await
                 {
                     Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
-                        self.load_order(&order).await?.value
+                        self.order(&order).await?
                     }
                     done => done?,
                 };
-                if cancel && done.status() == klarna_domain::OrderStatus::Cancelled {
+                if cancel && done.status() == OrderStatus::Cancelled {
                     self.mark_payment_cancelled(&order).await?;
                 }
                 Ok(done)
@@ -342,14 +321,16 @@ where
     }
 }
 
+/// Whether the payment's pending operation is the one with `key`.
+fn pending_with(p: &AnyPayment, key: &IdempotencyKey) -> bool {
+    p.pending_op().is_some_and(|op| op.key() == key)
+}
+
 /// The first id in `remote` that `known` does not hold.
-fn new_id<T: Clone>(remote: &[(T, i64)], known: impl Fn(&T) -> bool) -> Result<T, ServiceError> {
+fn new_id<T: Clone>(remote: &[(T, i64)], known: impl Fn(&T) -> bool) -> Option<T> {
     remote
         .iter()
         .map(|(id, _)| id)
         .find(|id| !known(id))
         .cloned()
-        .ok_or_else(|| {
-            ServiceError::Invalid("Klarna's order shows the effect but no new id".to_owned())
-        })
 }

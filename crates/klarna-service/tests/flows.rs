@@ -10,12 +10,12 @@
 use std::sync::Arc;
 
 use klarna_domain::{
-    AnyPayment, Cart, FraudStatus, Intent, Interval, Market, OrderLine, OrderStatus, PaymentId,
-    Span, StageKind, Timestamp, Tokenization,
+    Amount, AnyPayment, Cart, Completed, FraudStatus, Intent, Interval, Market, OrderId, OrderLine,
+    OrderStatus, PaymentId, Purchase, Span, StageKind, Timestamp, Tokenization,
 };
 use klarna_ports::fake::{FakeKlarna, Fault};
 use klarna_ports::{ManualClock, SequentialKeys};
-use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, ServiceError, StartCheckout};
+use klarna_service::{AuthorizedVia, ChargeRequest, PaymentService, ServiceConfig, ServiceError};
 use klarna_store_memory::InMemoryStore;
 
 type Svc = PaymentService<FakeKlarna, InMemoryStore, ManualClock, SequentialKeys>;
@@ -70,23 +70,31 @@ async fn checkout(
     cart: Cart,
 ) -> (PaymentId, klarna_domain::AuthorizationToken) {
     let c = svc
-        .start_checkout(StartCheckout { intent, cart })
+        .start_checkout(Purchase::new(intent, cart).unwrap())
         .await
         .unwrap();
     let token = fake.authorize(&c.session_id);
     (c.payment_id, token)
 }
 
-fn order_id(p: &AnyPayment) -> klarna_domain::OrderId {
-    p.order_id().cloned().expect("payment has an order")
+fn order_id(c: &Completed) -> OrderId {
+    c.order().expect("payment has an order").order_id().clone()
+}
+
+fn amount(minor: i64) -> Amount {
+    Amount::new(minor).unwrap()
+}
+
+async fn stage(svc: &Svc, id: &PaymentId) -> StageKind {
+    svc.payment(id).await.unwrap().kind()
 }
 
 #[tokio::test]
 async fn one_time_purchase_capture_and_refund() {
     let (svc, fake, _) = service();
     let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
-    let placed = svc.place_order(&id, Some(token)).await.unwrap();
-    assert_eq!(placed.kind(), StageKind::Ordered);
+    let placed = svc.complete(&id, token.clone()).await.unwrap();
+    assert_eq!(stage(&svc, &id).await, StageKind::Ordered);
     let order = order_id(&placed);
     assert_eq!(
         fake.orders()[0].merchant_reference1,
@@ -94,21 +102,21 @@ async fn one_time_purchase_capture_and_refund() {
         "merchant_reference1 carries our payment id"
     );
 
-    // Placing again returns the stored order without calling Klarna.
+    // Completing again returns the stored order without calling Klarna.
     let calls = fake.calls().len();
-    let again = svc.place_order(&id, None).await.unwrap();
+    let again = svc.complete(&id, token).await.unwrap();
     assert_eq!(order_id(&again), order);
     assert_eq!(fake.calls().len(), calls, "no call for an ordered payment");
 
-    let o = svc.capture(&order, 100_000).await.unwrap();
+    let o = svc.capture(&order, amount(100_000)).await.unwrap().order;
     assert_eq!(
         (o.status(), o.captured()),
         (OrderStatus::PartCaptured, 100_000)
     );
-    let o = svc.refund(&order, 40_000).await.unwrap();
+    let o = svc.refund(&order, amount(40_000)).await.unwrap().order;
     assert_eq!(o.refunded(), 40_000);
     let calls = fake.calls().len();
-    let over = svc.capture(&order, 74_701).await.unwrap_err();
+    let over = svc.capture(&order, amount(74_701)).await.unwrap_err();
     assert!(
         matches!(over, ServiceError::Ledger(_)),
         "over-capture refused locally: {over}"
@@ -118,7 +126,7 @@ async fn one_time_purchase_capture_and_refund() {
         calls,
         "the ledger refuses before any call"
     );
-    let o = svc.capture(&order, 74_700).await.unwrap();
+    let o = svc.capture(&order, amount(74_700)).await.unwrap().order;
     assert_eq!(o.status(), OrderStatus::Captured);
     assert_eq!(fake.orders()[0].captured, 174_700);
 }
@@ -127,9 +135,10 @@ async fn one_time_purchase_capture_and_refund() {
 async fn recurring_tokenize_then_charge_twice_and_never_double_charge() {
     let (svc, fake, _) = service();
     let (id, token) = checkout(&svc, &fake, Intent::Tokenize, subscription_cart(2_499)).await;
-    let p = svc.complete(&id, Some(token)).await.unwrap();
-    let ct = p.customer_token().cloned().expect("tokenized");
-    assert_eq!(p.kind(), StageKind::Tokenized);
+    let done = svc.complete(&id, token).await.unwrap();
+    let ct = done.token().cloned().expect("tokenized");
+    assert!(matches!(done, Completed::Token(_)), "{done:?}");
+    assert_eq!(stage(&svc, &id).await, StageKind::Tokenized);
     for month in ["2026-11", "2026-12"] {
         let charge = ChargeRequest {
             payment_id: PaymentId::new(format!("sub-1-{month}")).unwrap(),
@@ -170,7 +179,12 @@ async fn buy_and_tokenize_gives_an_order_and_a_token() {
         subscription_cart(1_000),
     )
     .await;
-    let p = svc.complete(&id, Some(token)).await.unwrap();
+    let done = svc.complete(&id, token).await.unwrap();
+    assert!(
+        matches!(done, Completed::OrderAndToken { token: Some(_), .. }),
+        "{done:?}"
+    );
+    let p = svc.payment(&id).await.unwrap();
     let AnyPayment::Ordered(o) = &p else {
         panic!("ordered, got {:?}", p.kind())
     };
@@ -182,7 +196,11 @@ async fn buy_and_tokenize_gives_an_order_and_a_token() {
 async fn cart_change_after_authorization_needs_reauthorization() {
     let (svc, fake, _) = service();
     let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
-    svc.record_authorization(&id, token.clone()).await.unwrap();
+    let authorized = svc
+        .authorize(AuthorizedVia::Browser(&id), token.clone())
+        .await
+        .unwrap();
+    assert_eq!(authorized, id);
     let bigger = Cart::new(
         cart().market(),
         vec![
@@ -199,8 +217,19 @@ async fn cart_change_after_authorization_needs_reauthorization() {
         StageKind::Open,
         "a cart change drops the authorization"
     );
-    let err = svc.place_order(&id, None).await.unwrap_err();
-    assert!(matches!(err, ServiceError::WrongStage { .. }), "{err}");
+    assert!(
+        svc.payment(&id)
+            .await
+            .unwrap()
+            .authorization_token()
+            .is_none(),
+        "no recorded authorization to complete with"
+    );
+    // The dropped authorization was released at Klarna: it places no order.
+    let err = svc.complete(&id, token).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Reauthorize { .. }), "{err}");
+    assert_eq!(stage(&svc, &id).await, StageKind::Open);
+    assert!(fake.orders().is_empty());
     let session = svc
         .payment(&id)
         .await
@@ -209,7 +238,9 @@ async fn cart_change_after_authorization_needs_reauthorization() {
         .cloned()
         .unwrap();
     let new_token = fake.authorize(&session);
-    let placed = svc.place_order(&id, Some(new_token)).await.unwrap();
+    svc.complete(&id, new_token).await.unwrap();
+    let placed = svc.payment(&id).await.unwrap();
+    assert_eq!(placed.kind(), StageKind::Ordered);
     assert_eq!(placed.cart().order_amount(), bigger.order_amount());
     assert_eq!(fake.orders()[0].amount, 269_700);
 }
@@ -219,7 +250,7 @@ async fn lost_response_is_reconciled_to_exactly_one_order() {
     let (svc, fake, clock) = service();
     let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
     fake.script([Fault::LostResponse]);
-    let err = svc.place_order(&id, Some(token)).await.unwrap_err();
+    let err = svc.complete(&id, token.clone()).await.unwrap_err();
     assert!(matches!(err, ServiceError::OutcomeUnknown { .. }), "{err}");
     assert_eq!(
         svc.payment(&id).await.unwrap().kind(),
@@ -227,7 +258,7 @@ async fn lost_response_is_reconciled_to_exactly_one_order() {
         "in doubt, not failed"
     );
     assert!(matches!(
-        svc.place_order(&id, None).await,
+        svc.complete(&id, token).await,
         Err(ServiceError::InProgress(_))
     ));
     clock.advance(Span::minutes(1));
@@ -240,7 +271,7 @@ async fn lost_response_is_reconciled_to_exactly_one_order() {
         1,
         "the replay returned the first order"
     );
-    assert_eq!(order_id(&p), fake.orders()[0].order_id);
+    assert_eq!(p.order_id(), Some(&fake.orders()[0].order_id));
     let keys: Vec<_> = fake
         .calls()
         .into_iter()
@@ -256,7 +287,7 @@ async fn in_doubt_attempt_then_expired_authorization_reopens_without_an_order() 
     let (svc, fake, clock) = service();
     let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
     fake.script([Fault::TimeoutBefore]);
-    assert!(svc.place_order(&id, Some(token.clone())).await.is_err());
+    assert!(svc.complete(&id, token.clone()).await.is_err());
     // The shopper's authorization is withdrawn before the reconciler runs.
     use klarna_ports::PaymentGateway;
     fake.cancel_authorization(&token).await.unwrap();
@@ -276,16 +307,20 @@ async fn fraud_review_resolves_by_re_reading_the_order() {
     let (svc, fake, _) = service();
     let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
     fake.next_fraud_statuses([FraudStatus::Pending]);
-    let p = svc.place_order(&id, Some(token)).await.unwrap();
-    assert_eq!(p.kind(), StageKind::FraudReview);
-    let order = order_id(&p);
+    let done = svc.complete(&id, token).await.unwrap();
+    assert_eq!(stage(&svc, &id).await, StageKind::FraudReview);
+    assert_eq!(
+        done.order().map(|o| o.fraud_status()),
+        Some(FraudStatus::Pending)
+    );
+    let order = order_id(&done);
     fake.decide_fraud(&order, true);
     let p = svc.handle_fraud_notification(&order).await.unwrap();
     assert_eq!(p.kind(), StageKind::Ordered);
 
     let (id2, token2) = checkout(&svc, &fake, Intent::Buy, cart()).await;
     fake.next_fraud_statuses([FraudStatus::Pending]);
-    let order2 = order_id(&svc.place_order(&id2, Some(token2)).await.unwrap());
+    let order2 = order_id(&svc.complete(&id2, token2).await.unwrap());
     fake.decide_fraud(&order2, false);
     let p = svc.handle_fraud_notification(&order2).await.unwrap();
     assert_eq!(p.kind(), StageKind::Cancelled);
@@ -299,46 +334,37 @@ async fn fraud_review_resolves_by_re_reading_the_order() {
 async fn authorization_callback_and_browser_token_are_idempotent() {
     let (svc, fake, _) = service();
     let c = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart: cart(),
-        })
+        .start_checkout(Purchase::new(Intent::Buy, cart()).unwrap())
         .await
         .unwrap();
     let token = fake.authorize(&c.session_id);
     for _ in 0..3 {
-        let p = svc
-            .handle_authorization_callback(&c.session_id, token.clone())
+        let id = svc
+            .authorize(AuthorizedVia::Callback(&c.session_id), token.clone())
             .await
             .unwrap();
-        assert_eq!(p.kind(), StageKind::Authorized);
+        assert_eq!(id, c.payment_id);
+        assert_eq!(stage(&svc, &id).await, StageKind::Authorized);
     }
-    let p = svc
-        .place_order(&c.payment_id, Some(token.clone()))
-        .await
-        .unwrap();
-    assert_eq!(p.kind(), StageKind::Ordered);
+    let done = svc.complete(&c.payment_id, token.clone()).await.unwrap();
+    assert!(matches!(done, Completed::Order(_)), "{done:?}");
+    assert_eq!(stage(&svc, &c.payment_id).await, StageKind::Ordered);
     let late = svc
-        .handle_authorization_callback(&c.session_id, token)
+        .authorize(AuthorizedVia::Callback(&c.session_id), token)
         .await
         .unwrap();
+    assert_eq!(late, c.payment_id);
     assert_eq!(
-        late.kind(),
+        stage(&svc, &late).await,
         StageKind::Ordered,
         "a late callback changes nothing"
     );
 }
 
-#[tokio::test]
-async fn recurring_intent_needs_a_subscription_line() {
-    let (svc, _, _) = service();
-    let err = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Tokenize,
-            cart: cart(),
-        })
-        .await
-        .unwrap_err();
+#[test]
+fn recurring_intent_needs_a_subscription_line() {
+    // A purchase that breaks the rule cannot be built, so it never reaches the service.
+    let err = Purchase::new(Intent::Tokenize, cart()).unwrap_err();
     assert!(err.to_string().contains("order_lines"), "{err}");
 }
 
@@ -346,15 +372,15 @@ async fn recurring_intent_needs_a_subscription_line() {
 async fn cancel_before_capture_and_lost_capture_response() {
     let (svc, fake, clock) = service();
     let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
-    let order = order_id(&svc.place_order(&id, Some(token)).await.unwrap());
+    let order = order_id(&svc.complete(&id, token).await.unwrap());
     fake.script([Fault::LostResponse]);
     assert!(matches!(
-        svc.capture(&order, 1_000).await,
+        svc.capture(&order, amount(1_000)).await,
         Err(ServiceError::OutcomeUnknown { .. })
     ));
     assert!(
         matches!(
-            svc.capture(&order, 1_000).await,
+            svc.capture(&order, amount(1_000)).await,
             Err(ServiceError::InProgress(_))
         ),
         "one operation at a time"
@@ -370,10 +396,10 @@ async fn cancel_before_capture_and_lost_capture_response() {
     );
 
     let (id2, token2) = checkout(&svc, &fake, Intent::Buy, cart()).await;
-    let order2 = order_id(&svc.place_order(&id2, Some(token2)).await.unwrap());
-    let (p, o) = svc.cancel_order(&order2).await.unwrap();
+    let order2 = order_id(&svc.complete(&id2, token2).await.unwrap());
+    let o = svc.cancel_order(&order2).await.unwrap();
     assert_eq!(
-        (p.kind(), o.status()),
+        (stage(&svc, &id2).await, o.status()),
         (StageKind::Cancelled, OrderStatus::Cancelled)
     );
 }

@@ -1,0 +1,242 @@
+//! Order Management: capture, refund, release, extend and cancel an order, each checked against the ledger first.
+
+use klarna_domain::order::{OmOperation, OmResult};
+use klarna_domain::{
+    Amount, AnyPayment, CaptureId, Decision, ManagedOrder, OrderId, OrderStatus, RefundId,
+};
+use klarna_ports::{
+    Clock, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway, PaymentStore, Versioned,
+};
+use tracing::info;
+
+use crate::step::{Orders, PaymentOfOrder, Plan, attempt, decided, finished};
+use crate::{PaymentService, ServiceError};
+
+/// A capture Klarna made.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Capture {
+    /// Klarna's id of the capture.
+    pub capture_id: CaptureId,
+    /// The order's ledger after it.
+    pub order: ManagedOrder,
+}
+
+/// A refund Klarna made.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Refund {
+    /// Klarna's id of the refund.
+    pub refund_id: RefundId,
+    /// The order's ledger after it.
+    pub order: ManagedOrder,
+}
+
+/// The id a settled capture or refund just appended to the ledger.
+fn last_id<T: Clone>(id: Option<&T>, order: &OrderId) -> Result<T, ServiceError> {
+    id.cloned()
+        .ok_or_else(|| ServiceError::ContradictoryEvidence(order.clone()))
+}
+
+impl<G, S, C, K> PaymentService<G, S, C, K>
+where
+    G: PaymentGateway + ?Sized,
+    S: PaymentStore + ?Sized,
+    C: Clock + ?Sized,
+    K: IdempotencyKeys + ?Sized,
+{
+    /// Captures `amount` (minor units, the order's currency) and answers Klarna's capture id
+    /// with the order's ledger. The ledger is checked before any call.
+    ///
+    /// # Errors
+    /// Over-capture, wrong status, expiry (checked locally first); as [`Self::complete`].
+    pub async fn capture(&self, order: &OrderId, amount: Amount) -> Result<Capture, ServiceError> {
+        let managed = self
+            .order_operation(order, OmOperation::Capture(amount.minor()))
+            .await?;
+        let capture_id = last_id(managed.captures().last().map(|c| &c.id), order)?;
+        Ok(Capture {
+            capture_id,
+            order: managed,
+        })
+    }
+
+    /// Refunds `amount` (minor units) of what was captured, and answers Klarna's refund id
+    /// with the order's ledger.
+    ///
+    /// # Errors
+    /// Over-refund (checked locally first); as [`Self::capture`].
+    pub async fn refund(&self, order: &OrderId, amount: Amount) -> Result<Refund, ServiceError> {
+        let managed = self
+            .order_operation(order, OmOperation::Refund(amount.minor()))
+            .await?;
+        let refund_id = last_id(managed.refunds().last().map(|r| &r.id), order)?;
+        Ok(Refund {
+            refund_id,
+            order: managed,
+        })
+    }
+
+    /// Releases the remaining authorization after a partial capture.
+    ///
+    /// # Errors
+    /// As [`Self::capture`].
+    pub async fn release_remaining_authorization(
+        &self,
+        order: &OrderId,
+    ) -> Result<ManagedOrder, ServiceError> {
+        self.order_operation(order, OmOperation::ReleaseRemaining)
+            .await
+    }
+
+    /// Extends the order's authorization time (within 180 days of creation).
+    ///
+    /// # Errors
+    /// As [`Self::capture`].
+    pub async fn extend_authorization(
+        &self,
+        order: &OrderId,
+    ) -> Result<ManagedOrder, ServiceError> {
+        self.order_operation(order, OmOperation::ExtendAuthorization)
+            .await
+    }
+
+    /// Cancels an order with nothing captured; the payment is marked cancelled.
+    ///
+    /// # Errors
+    /// As [`Self::capture`].
+    pub async fn cancel_order(&self, order: &OrderId) -> Result<ManagedOrder, ServiceError> {
+        let managed = self.order_operation(order, OmOperation::Cancel).await?;
+        self.mark_payment_cancelled(order).await?;
+        Ok(managed)
+    }
+
+    /// Order Management cancelled the order: the payment follows.
+    pub(crate) async fn mark_payment_cancelled(
+        &self,
+        order: &OrderId,
+    ) -> Result<AnyPayment, ServiceError> {
+        let stepped = self
+            .step::<PaymentOfOrder, _>(order, None, |p, now| {
+                let id = p.id().clone();
+                decided(
+                    &id,
+                    p.decide_order_cancelled(now),
+                    |next| Ok(Plan::write(next.clone(), next)),
+                    |p| p,
+                )
+            })
+            .await?;
+        Ok(stepped.output)
+    }
+
+    /// Begins the operation in the ledger (its key persisted with it), sends it, settles it.
+    async fn order_operation(
+        &self,
+        order: &OrderId,
+        operation: OmOperation,
+    ) -> Result<ManagedOrder, ServiceError> {
+        let stepped = self
+            .step::<Orders, _>(order, None, |o, now| {
+                if o.pending().is_some() {
+                    return Err(ServiceError::InProgress(o.payment_id().clone()));
+                }
+                let name = format!("order:{}", o.order_id());
+                let key = self.keys.key(o.payment_id(), &name, o.next_op_seq());
+                let begun = o.expire(now).begin(operation, key, now)?;
+                Ok(Plan::write(begun.clone(), begun))
+            })
+            .await?;
+        let begun = stepped.output;
+        let result = self.send_order_operation(&begun).await;
+        let known = Versioned {
+            version: stepped.version,
+            value: begun,
+        };
+        self.settle_order_operation(order, Some(known), result, false)
+            .await
+    }
+
+    /// Sends the order's pending operation.
+    pub(crate) async fn send_order_operation(
+        &self,
+        o: &ManagedOrder,
+    ) -> Result<OmResult, GatewayError> {
+        let Some(p) = o.pending() else {
+            return Err(GatewayError::new(
+                "ordermanagement",
+                ErrorAction::InvalidRequest,
+                false,
+            ));
+        };
+        let (id, key) = (o.order_id(), p.op.key());
+        match p.operation {
+            OmOperation::Capture(amount) => self
+                .gateway
+                .capture(id, amount, key)
+                .await
+                .map(OmResult::Captured),
+            OmOperation::Refund(amount) => self
+                .gateway
+                .refund(id, amount, key)
+                .await
+                .map(OmResult::Refunded),
+            OmOperation::Cancel => self
+                .gateway
+                .cancel_order(id, key)
+                .await
+                .map(|()| OmResult::Done),
+            OmOperation::ReleaseRemaining => self
+                .gateway
+                .release_remaining_authorization(id, key)
+                .await
+                .map(|()| OmResult::Done),
+            OmOperation::ExtendAuthorization => self
+                .gateway
+                .extend_authorization_time(id, key)
+                .await
+                .map(|()| OmResult::Done),
+        }
+    }
+
+    /// Applies the outcome of an Order Management call to the order's pending operation.
+    pub(crate) async fn settle_order_operation(
+        &self,
+        order: &OrderId,
+        known: Option<Versioned<ManagedOrder>>,
+        result: Result<OmResult, GatewayError>,
+        recovering: bool,
+    ) -> Result<ManagedOrder, ServiceError> {
+        let stepped = self
+            .step::<Orders, _>(order, known, |o, now| {
+                let in_doubt = recovering || o.pending().is_some_and(|p| p.op.in_doubt());
+                let attempt = attempt(&result, in_doubt, OmResult::clone);
+                let payment_id = o.payment_id().clone();
+                match o.settle(attempt.clone(), now)? {
+                    Decision::Next(next) => Ok(Plan::write(next.clone(), (next, Some(attempt)))),
+                    Decision::Done(o) => Ok(Plan::Answer((o, None))),
+                    Decision::InProgress => Err(ServiceError::InProgress(payment_id)),
+                    Decision::Refused(e) => Err(ServiceError::Lifecycle(e)),
+                }
+            })
+            .await?;
+        let (next, attempt) = stepped.output;
+        let Some(attempt) = attempt else {
+            return Ok(next);
+        };
+        info!(order = %order, status = ?next.status(), captured = next.captured(), refunded = next.refunded(), "order operation settled");
+        let payment_id = next.payment_id().clone();
+        finished(result, next, &attempt, &payment_id, false)
+    }
+
+    /// Adopts the status Klarna reports for an order.
+    pub(crate) async fn observe_order_status(
+        &self,
+        order: &OrderId,
+        status: OrderStatus,
+    ) -> Result<(), ServiceError> {
+        self.step::<Orders, _>(order, None, |o, _| {
+            Ok(Plan::write(o.observe_status(status), ()))
+        })
+        .await?;
+        Ok(())
+    }
+}

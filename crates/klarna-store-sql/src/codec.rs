@@ -26,6 +26,19 @@ pub(crate) fn corrupt(id: impl Into<String>, reason: impl std::fmt::Display) -> 
     }
 }
 
+/// An error and its causes, each layer once (`a: b: c`): a stored record's reason keeps the
+/// field a nested error names.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
 fn backend(reason: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(reason.to_string())
 }
@@ -101,7 +114,7 @@ pub(crate) fn payment_from_row(
             ),
         )
     })?;
-    let p = snap.restore().map_err(|e| corrupt(id, e))?;
+    let p = snap.restore().map_err(|e| corrupt(id, chain(&e)))?;
     if p.id().as_str() != id {
         return Err(corrupt(id, "the snapshot belongs to another payment"));
     }
@@ -317,4 +330,26 @@ pub(crate) fn token_from_row(
         d.status,
         d.created_at,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use klarna_domain::snapshot::RestoreError;
+    use klarna_domain::{Cart, Market};
+
+    use super::chain;
+
+    #[test]
+    fn a_corrupt_record_keeps_the_field_its_cause_names() {
+        let market = Market::parse("SE", "SEK", "sv-SE").unwrap();
+        let cause = Cart::new(market, Vec::new()).unwrap_err();
+        let field = cause.field().to_string();
+        let text = chain(&RestoreError::Cart(cause));
+        assert!(
+            text.starts_with("stored payment has an invalid cart: "),
+            "{text}"
+        );
+        assert!(text.contains(&field), "{text} names {field}");
+        assert_eq!(text.matches("invalid cart").count(), 1, "{text}");
+    }
 }

@@ -17,9 +17,9 @@ use klarna_domain::{
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, UuidKeys};
 use klarna_ports::{
-    Also, ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession, OrderPlaced,
-    PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, StoreError, SystemClock,
-    Versioned,
+    Alongside, ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession,
+    OrderPlaced, PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, StoreError,
+    SystemClock, Versioned,
 };
 use klarna_service::{PaymentService, ServiceConfig};
 

@@ -25,7 +25,7 @@ use klarna_domain::{
     PaymentId, PlacedOrder, Session, SessionId, Span, Timestamp, TokenStatus,
 };
 
-use crate::store::{Also, PaymentStore, StoreError, Unique};
+use crate::store::{Alongside, PaymentStore, StoreError, Unique};
 
 const T0: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
 
@@ -179,11 +179,13 @@ pub async fn updates_are_compare_and_set<S: PaymentStore>(s: S) {
     s.insert_payment(&p).await.unwrap();
     let a: AnyPayment = authorized(1, "a1").into();
     assert_eq!(
-        s.update_payment(1, &a, &Also::default()).await.unwrap(),
+        s.update_payment(1, &a, &Alongside::default())
+            .await
+            .unwrap(),
         2,
         "update bumps the version"
     );
-    let stale = s.update_payment(1, &p, &Also::default()).await;
+    let stale = s.update_payment(1, &p, &Alongside::default()).await;
     assert!(
         matches!(stale, Err(StoreError::VersionConflict)),
         "stale version refused, got {stale:?}"
@@ -195,7 +197,11 @@ pub async fn updates_are_compare_and_set<S: PaymentStore>(s: S) {
         "a refused update changes nothing"
     );
     let missing = s
-        .update_payment(1, &open_payment(9, Intent::Buy).into(), &Also::default())
+        .update_payment(
+            1,
+            &open_payment(9, Intent::Buy).into(),
+            &Alongside::default(),
+        )
         .await;
     assert!(
         matches!(
@@ -215,7 +221,7 @@ pub async fn one_winner_among_concurrent_updates<S: PaymentStore + 'static>(s: S
         let s = Arc::clone(&s);
         tasks.push(tokio::spawn(async move {
             let p: AnyPayment = pending(1, "a1", &format!("race-{i}")).into();
-            s.update_payment(1, &p, &Also::default()).await
+            s.update_payment(1, &p, &Alongside::default()).await
         }));
     }
     let mut wins = 0;
@@ -244,7 +250,7 @@ pub async fn refuses_duplicate_order_ids<S: PaymentStore>(s: S) {
         .await
         .unwrap();
     dup(
-        s.update_payment(1, &ordered(3, "o-same"), &Also::default())
+        s.update_payment(1, &ordered(3, "o-same"), &Alongside::default())
             .await,
         Unique::OrderId,
         "order id unique on update",
@@ -271,7 +277,7 @@ pub async fn refuses_duplicate_authorization_tokens<S: PaymentStore>(s: S) {
         .await
         .unwrap();
     dup(
-        s.update_payment(1, &authorized(3, "same").into(), &Also::default())
+        s.update_payment(1, &authorized(3, "same").into(), &Alongside::default())
             .await,
         Unique::AuthorizationToken,
         "authorization unique on update",
@@ -312,14 +318,14 @@ pub async fn writes_also_atomically<S: PaymentStore>(s: S) {
         .await
         .unwrap();
     s.insert_order(&managed("o-taken", 5)).await.unwrap();
-    let with_taken = Also {
+    let with_taken = Alongside {
         order: Some(managed("o-taken", 1)),
         token: None,
     };
     let r = s.update_payment(1, &ordered(1, "o-1"), &with_taken).await;
     assert!(
         matches!(r, Err(StoreError::Duplicate(Unique::OrderId))),
-        "duplicate order in Also refused, got {r:?}"
+        "duplicate order in Alongside refused, got {r:?}"
     );
     let still = s
         .load_payment(&PaymentId::new("pay-1").unwrap())
@@ -328,9 +334,9 @@ pub async fn writes_also_atomically<S: PaymentStore>(s: S) {
         .unwrap();
     assert_eq!(
         still.version, 1,
-        "a refused Also leaves the payment unchanged"
+        "a refused Alongside leaves the payment unchanged"
     );
-    let also = Also {
+    let also = Alongside {
         order: Some(managed("o-1", 1)),
         token: Some(token("ct-1")),
     };
@@ -365,7 +371,7 @@ pub async fn finds_by_order_and_session<S: PaymentStore>(s: S) {
     s.insert_payment(&open_payment(2, Intent::Buy).into())
         .await
         .unwrap();
-    s.update_payment(1, &ordered(2, "o-2"), &Also::default())
+    s.update_payment(1, &ordered(2, "o-2"), &Alongside::default())
         .await
         .unwrap();
     let by_session = s

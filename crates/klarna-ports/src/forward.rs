@@ -9,7 +9,7 @@ use klarna_domain::{
     Timestamp,
 };
 
-use crate::store::{Also, PaymentStore, StoreError, Versioned};
+use crate::store::{Alongside, PaymentStore, StoreError, Versioned};
 
 /// A successful store write, as [`HookedStore`] reports it.
 #[derive(Clone, Copy, Debug)]
@@ -73,7 +73,7 @@ impl<S: PaymentStore> PaymentStore for HookedStore<S> {
         &self,
         expected: u64,
         p: &AnyPayment,
-        also: &Also,
+        also: &Alongside,
     ) -> Result<u64, StoreError> {
         let r = self.inner.update_payment(expected, p, also).await;
         self.after(r, Write::Payment(p))

@@ -19,7 +19,7 @@ pub struct Versioned<T> {
 /// Records written in the same transaction as a payment update, so a flow's state change and
 /// what it creates land together or not at all.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct Also {
+pub struct Alongside {
     /// A managed order to insert (the payment just got its Klarna order).
     pub order: Option<ManagedOrder>,
     /// A customer token to insert (the payment just got its token).
@@ -75,7 +75,7 @@ pub enum StoreError {
 /// - Every update MUST be a compare-and-set on the version: it succeeds only when the stored
 ///   version equals `expected`, stores version `expected + 1`, and returns it; otherwise
 ///   [`StoreError::VersionConflict`] and nothing changes. Inserts store version 1.
-/// - [`PaymentStore::update_payment`] MUST write the payment and everything in [`Also`]
+/// - [`PaymentStore::update_payment`] MUST write the payment and everything in [`Alongside`]
 ///   atomically: all or nothing.
 /// - MUST enforce uniqueness of: payment ids; the Klarna order id of a payment
 ///   ([`AnyPayment::order_id`]) and of managed orders; the authorization token
@@ -104,7 +104,7 @@ pub trait PaymentStore: Send + Sync {
         &self,
         expected: u64,
         payment: &AnyPayment,
-        also: &Also,
+        also: &Alongside,
     ) -> Result<u64, StoreError>;
     /// Finds the payment that holds a Klarna order.
     async fn find_payment_by_order(
@@ -128,7 +128,7 @@ pub trait PaymentStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Versioned<AnyPayment>>, StoreError>;
 
-    /// Inserts a customer token at version 1 (tokens are usually inserted through [`Also`]).
+    /// Inserts a customer token at version 1 (tokens are usually inserted through [`Alongside`]).
     async fn insert_customer_token(&self, token: &CustomerToken) -> Result<u64, StoreError>;
     /// Loads a customer token.
     async fn load_customer_token(
@@ -142,7 +142,7 @@ pub trait PaymentStore: Send + Sync {
         token: &CustomerToken,
     ) -> Result<u64, StoreError>;
 
-    /// Inserts a managed order at version 1 (orders are usually inserted through [`Also`]).
+    /// Inserts a managed order at version 1 (orders are usually inserted through [`Alongside`]).
     async fn insert_order(&self, order: &ManagedOrder) -> Result<u64, StoreError>;
     /// Loads a managed order.
     async fn load_order(&self, id: &OrderId)

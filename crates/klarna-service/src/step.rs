@@ -15,7 +15,7 @@ use klarna_domain::{
     OrderId, PaymentId, Settled, StageKind, Timestamp,
 };
 use klarna_ports::{
-    Also, Clock, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway, PaymentStore,
+    Alongside, Clock, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway, PaymentStore,
     StoreError, Versioned,
 };
 use tracing::info;
@@ -63,7 +63,7 @@ pub(crate) struct Tokens;
 impl<S: PaymentStore + ?Sized> Record<S> for Payments {
     type Key = PaymentId;
     type Value = AnyPayment;
-    type With = Also;
+    type With = Alongside;
     fn load<'a>(
         store: &'a S,
         key: &'a PaymentId,
@@ -74,7 +74,7 @@ impl<S: PaymentStore + ?Sized> Record<S> for Payments {
         store: &'a S,
         version: u64,
         value: &'a AnyPayment,
-        with: &'a Also,
+        with: &'a Alongside,
     ) -> StoreFuture<'a, u64> {
         store.update_payment(version, value, with)
     }
@@ -86,7 +86,7 @@ impl<S: PaymentStore + ?Sized> Record<S> for Payments {
 impl<S: PaymentStore + ?Sized> Record<S> for PaymentOfOrder {
     type Key = OrderId;
     type Value = AnyPayment;
-    type With = Also;
+    type With = Alongside;
     fn load<'a>(store: &'a S, key: &'a OrderId) -> StoreFuture<'a, Option<Versioned<AnyPayment>>> {
         store.find_payment_by_order(key)
     }
@@ -94,7 +94,7 @@ impl<S: PaymentStore + ?Sized> Record<S> for PaymentOfOrder {
         store: &'a S,
         version: u64,
         value: &'a AnyPayment,
-        with: &'a Also,
+        with: &'a Alongside,
     ) -> StoreFuture<'a, u64> {
         store.update_payment(version, value, with)
     }
@@ -303,8 +303,8 @@ where
 fn settled_plan<U>(
     s: Settled,
     attempt: Attempt<U>,
-) -> Plan<AnyPayment, Also, (AnyPayment, Option<Attempt<U>>)> {
-    let with = Also {
+) -> Plan<AnyPayment, Alongside, (AnyPayment, Option<Attempt<U>>)> {
+    let with = Alongside {
         order: s.order,
         token: s.token,
     };
@@ -345,9 +345,9 @@ pub(crate) fn finished<T, V, U>(
 pub(crate) fn decided<T, O>(
     id: &PaymentId,
     decision: Decision<T>,
-    next: impl FnOnce(T) -> Result<Plan<AnyPayment, Also, O>, ServiceError>,
+    next: impl FnOnce(T) -> Result<Plan<AnyPayment, Alongside, O>, ServiceError>,
     done: impl FnOnce(AnyPayment) -> O,
-) -> Result<Plan<AnyPayment, Also, O>, ServiceError> {
+) -> Result<Plan<AnyPayment, Alongside, O>, ServiceError> {
     match decision {
         Decision::Next(t) => next(t),
         Decision::Done(p) => Ok(Plan::Answer(done(p))),

@@ -1,7 +1,7 @@
 //! In-memory store adapter for the Klarna toolkit: a real adapter and the canonical fake.
 //!
 //! [`InMemoryStore`] implements [`PaymentStore`] with the full contract — compare-and-set on
-//! versions, atomic [`Also`] writes, every unique constraint, leased claims — behind one
+//! versions, atomic [`Alongside`] writes, every unique constraint, leased claims — behind one
 //! mutex, so it is both a usable store for single-process apps and demos and the reference
 //! the SQL adapter is checked against (it runs the same contract suite). Nothing survives the
 //! process: use `klarna-store-sql` when payments must outlive a restart.
@@ -20,7 +20,7 @@ use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
     Timestamp,
 };
-use klarna_ports::{Also, PaymentStore, StoreError, Unique, Versioned};
+use klarna_ports::{Alongside, PaymentStore, StoreError, Unique, Versioned};
 
 #[derive(Debug)]
 struct Row<T> {
@@ -190,7 +190,7 @@ impl Inner {
         );
     }
 
-    fn check_also(&self, also: &Also) -> Result<(), StoreError> {
+    fn check_also(&self, also: &Alongside) -> Result<(), StoreError> {
         if let Some(o) = &also.order {
             self.check_order(o, true)?;
         }
@@ -320,7 +320,7 @@ impl PaymentStore for InMemoryStore {
         &self,
         expected: u64,
         payment: &AnyPayment,
-        also: &Also,
+        also: &Alongside,
     ) -> Result<u64, StoreError> {
         let mut g = self.lock();
         let current = g.payments.get(payment.id()).ok_or(StoreError::NotFound)?;

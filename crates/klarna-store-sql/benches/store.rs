@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use klarna_domain::Intent;
 use klarna_ports::contract::{authorized, open_payment};
-use klarna_ports::{Also, PaymentStore};
+use klarna_ports::{Alongside, PaymentStore};
 use klarna_store_sql::{SqlStore, SqlStoreOptions, StoreKey, Synchronous};
 use tokio::runtime::Runtime;
 
@@ -27,7 +27,11 @@ async fn insert_and_update(store: &SqlStore) {
         .await
         .unwrap();
     let v = store
-        .update_payment(1, &authorized(n, &format!("t{n}")).into(), &Also::default())
+        .update_payment(
+            1,
+            &authorized(n, &format!("t{n}")).into(),
+            &Alongside::default(),
+        )
         .await
         .unwrap();
     assert_eq!(v, 2);

@@ -28,7 +28,7 @@
 //! - Every change is a compare-and-set: `UPDATE … SET version = version + 1 … WHERE id = ?
 //!   AND version = ?`; no row changed means [`klarna_ports::StoreError::VersionConflict`]
 //!   (or `NotFound` when the row is missing).
-//! - A payment update, its idempotency key and its [`klarna_ports::Also`] records are one
+//! - A payment update, its idempotency key and its [`klarna_ports::Alongside`] records are one
 //!   transaction. Unique violations come back as
 //!   [`klarna_ports::StoreError::Duplicate`] naming the constraint.
 //! - Transactions span their own statements only; encryption happens before they begin.

@@ -7,7 +7,7 @@ use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
     Timestamp,
 };
-use klarna_ports::{Also, PaymentStore, StoreError, Versioned};
+use klarna_ports::{Alongside, PaymentStore, StoreError, Versioned};
 use sqlx::AssertSqlSafe;
 
 use crate::codec::{
@@ -491,7 +491,7 @@ impl PaymentStore for SqlStore {
         &self,
         expected: u64,
         payment: &AnyPayment,
-        also: &Also,
+        also: &Alongside,
     ) -> Result<u64, StoreError> {
         // Encrypt and serialise before the transaction, so it holds the lock for its
         // statements only.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use klarna_domain::{AnyPayment, PaymentId, Span, Timestamp};
 use klarna_ports::contract::{authorized, pending};
-use klarna_ports::{Also, PaymentStore, StoreError};
+use klarna_ports::{Alongside, PaymentStore, StoreError};
 use klarna_store_sql::SqlStore;
 use tokio::sync::Barrier;
 
@@ -41,7 +41,7 @@ async fn race(stores: Vec<SqlStore>) {
                 let s = &stores[i % 4];
                 let p: AnyPayment = pending(1, "a1", &format!("r{round}-{i}")).into();
                 barrier.wait().await;
-                s.update_payment(expected, &p, &Also::default()).await
+                s.update_payment(expected, &p, &Alongside::default()).await
             }));
         }
         let (mut wins, mut conflicts, mut other) = (0, 0, Vec::new());

@@ -14,7 +14,7 @@ use klarna_domain::{
     AuthorizationToken, CustomerTokenId, IdempotencyKey, Intent, PaymentId, Timestamp,
 };
 use klarna_ports::contract::{managed, open_payment, ordered, token};
-use klarna_ports::{Also, PaymentStore};
+use klarna_ports::{Alongside, PaymentStore};
 use klarna_store_sql::{SqlStore, StoreKey};
 
 use common::TestStore;
@@ -29,23 +29,23 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 /// A flow that stores every kind of secret: client tokens, an authorization token, a customer
-/// token (Also), a payment tokenized with another customer token.
+/// token (Alongside), a payment tokenized with another customer token.
 async fn store_secrets(s: &SqlStore) {
     let p = open_payment(1, Intent::Buy);
     s.insert_payment(&p.clone().into()).await.unwrap();
     let authorized = p
         .authorize(AuthorizationToken::new(AUTH_SECRET).unwrap(), T0)
         .unwrap();
-    s.update_payment(1, &authorized.clone().into(), &Also::default())
+    s.update_payment(1, &authorized.clone().into(), &Alongside::default())
         .await
         .unwrap();
     let pending = authorized
         .begin_order(IdempotencyKey::new("key-1").unwrap(), T0)
         .unwrap();
-    s.update_payment(2, &pending.into(), &Also::default())
+    s.update_payment(2, &pending.into(), &Alongside::default())
         .await
         .unwrap();
-    let also = Also {
+    let also = Alongside {
         order: Some(managed("o-1", 1)),
         token: Some(token(CUSTOMER_SECRET)),
     };

@@ -18,7 +18,7 @@ use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
     Timestamp,
 };
-use klarna_ports::{Also, PaymentStore, StoreError, Versioned};
+use klarna_ports::{Alongside, PaymentStore, StoreError, Versioned};
 use klarna_store_sql::{SqlStore, SqlStoreOptions, StoreKey};
 
 /// What a test database must clean up when the store is dropped.
@@ -177,7 +177,7 @@ impl PaymentStore for TestStore {
         &self,
         expected: u64,
         payment: &AnyPayment,
-        also: &Also,
+        also: &Alongside,
     ) -> Result<u64, StoreError> {
         self.store.update_payment(expected, payment, also).await
     }

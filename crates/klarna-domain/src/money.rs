@@ -51,7 +51,18 @@ impl fmt::Display for Money {
 /// A positive amount in minor units: what a capture or refund takes (the currency is the
 /// order's). Parse, don't validate: an `Amount` that exists is at least one minor unit.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "i64", into = "i64")
+)]
 pub struct Amount(i64);
+
+impl From<Amount> for i64 {
+    fn from(amount: Amount) -> Self {
+        amount.0
+    }
+}
 
 /// An amount that is not positive.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]

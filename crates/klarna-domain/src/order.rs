@@ -2,7 +2,7 @@
 
 use crate::ids::{CaptureId, IdempotencyKey, OrderId, PaymentId, RefundId};
 use crate::market::Currency;
-use crate::money::Money;
+use crate::money::{Amount, Money};
 use crate::payment::PendingOp;
 use crate::time::{Timestamp, lifetimes};
 
@@ -63,9 +63,9 @@ impl OrderStatus {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum OmOperation {
     /// Capture this amount.
-    Capture(i64),
+    Capture(Amount),
     /// Refund this amount.
-    Refund(i64),
+    Refund(Amount),
     /// Cancel the order.
     Cancel,
     /// Release the remaining authorization.
@@ -114,14 +114,6 @@ pub struct RefundRecord {
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LedgerError {
-    /// Amounts must be at least 1.
-    #[error("{field}: must be at least 1, is {amount}")]
-    NonPositive {
-        /// The amount field.
-        field: &'static str,
-        /// What was given.
-        amount: i64,
-    },
     /// Capture over the remaining authorization.
     #[error("captured_amount: {requested} exceeds the remaining authorization {remaining}")]
     OverCapture {
@@ -413,12 +405,7 @@ impl ManagedOrder {
         };
         match operation {
             OmOperation::Capture(amount) => {
-                if amount < 1 {
-                    return Err(LedgerError::NonPositive {
-                        field: "captured_amount",
-                        amount,
-                    });
-                }
+                let amount = amount.minor();
                 if !self.status.capturable() {
                     return Err(not_allowed(self.status));
                 }
@@ -434,12 +421,7 @@ impl ManagedOrder {
                 }
             }
             OmOperation::Refund(amount) => {
-                if amount < 1 {
-                    return Err(LedgerError::NonPositive {
-                        field: "refunded_amount",
-                        amount,
-                    });
-                }
+                let amount = amount.minor();
                 let refundable = self.captured() - self.refunded();
                 if amount > refundable {
                     return Err(LedgerError::OverRefund {
@@ -501,7 +483,7 @@ impl ManagedOrder {
             (OmOperation::Capture(amount), OmResult::Captured(id)) => {
                 self.captures.push(CaptureRecord {
                     id,
-                    amount,
+                    amount: amount.minor(),
                     at: now,
                 });
                 self.status = if self.captured() >= self.order_amount {
@@ -513,7 +495,7 @@ impl ManagedOrder {
             (OmOperation::Refund(amount), OmResult::Refunded(id)) => {
                 self.refunds.push(RefundRecord {
                     id,
-                    amount,
+                    amount: amount.minor(),
                     at: now,
                 });
             }
@@ -583,6 +565,10 @@ pub enum OmResult {
 mod tests {
     use super::*;
 
+    fn amt(minor: i64) -> Amount {
+        Amount::new(minor).unwrap()
+    }
+
     fn order() -> ManagedOrder {
         ManagedOrder::new(
             OrderId::new("o").unwrap(),
@@ -599,10 +585,10 @@ mod tests {
     #[test]
     fn capture_refund_ledger() {
         let o = order()
-            .begin(OmOperation::Capture(600), key("k1"), T)
+            .begin(OmOperation::Capture(amt(600)), key("k1"), T)
             .unwrap();
         assert!(matches!(
-            o.clone().begin(OmOperation::Capture(1), key("k2"), T),
+            o.clone().begin(OmOperation::Capture(amt(1)), key("k2"), T),
             Err(LedgerError::Busy(_))
         ));
         let o = o
@@ -613,7 +599,8 @@ mod tests {
             (OrderStatus::PartCaptured, 600, 400)
         );
         assert!(matches!(
-            o.clone().begin(OmOperation::Capture(401), key("k3"), T),
+            o.clone()
+                .begin(OmOperation::Capture(amt(401)), key("k3"), T),
             Err(LedgerError::OverCapture {
                 requested: 401,
                 remaining: 400
@@ -624,10 +611,12 @@ mod tests {
             Err(LedgerError::NotAllowed { .. })
         ));
         assert!(matches!(
-            o.clone().begin(OmOperation::Refund(601), key("k3"), T),
+            o.clone().begin(OmOperation::Refund(amt(601)), key("k3"), T),
             Err(LedgerError::OverRefund { .. })
         ));
-        let o = o.begin(OmOperation::Refund(100), key("k4"), T).unwrap();
+        let o = o
+            .begin(OmOperation::Refund(amt(100)), key("k4"), T)
+            .unwrap();
         let o = o
             .complete(OmResult::Refunded(RefundId::new("r1").unwrap()), T)
             .unwrap();
@@ -638,18 +627,18 @@ mod tests {
             .complete(OmResult::Done, T)
             .unwrap();
         assert_eq!(o.status(), OrderStatus::Closed);
-        assert!(o.begin(OmOperation::Capture(1), key("k6"), T).is_err());
+        assert!(o.begin(OmOperation::Capture(amt(1)), key("k6"), T).is_err());
     }
 
     #[test]
     fn refusal_after_doubt_is_not_definitive() {
         let o = order()
-            .begin(OmOperation::Capture(10), key("k"), T)
+            .begin(OmOperation::Capture(amt(10)), key("k"), T)
             .unwrap()
             .attempted(true);
         assert_eq!(o.clone().refused(), Err(LedgerError::NotDefinitive));
         let o = order()
-            .begin(OmOperation::Capture(10), key("k"), T)
+            .begin(OmOperation::Capture(amt(10)), key("k"), T)
             .unwrap()
             .attempted(false);
         assert!(o.refused().unwrap().pending().is_none());

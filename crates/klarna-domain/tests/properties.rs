@@ -264,11 +264,14 @@ proptest! {
                 2 => edge / 2,
                 _ => random,
             };
-            let op = match kind {
-                0 => OmOperation::Capture(value),
-                1 => OmOperation::Refund(value),
-                2 => OmOperation::Cancel,
-                3 => OmOperation::ReleaseRemaining,
+            // A non-positive amount cannot even be made: nothing begins, as when the ledger refuses.
+            let amount = klarna_domain::Amount::new(value);
+            let op = match (kind, amount) {
+                (0 | 1, Err(_)) => continue,
+                (0, Ok(a)) => OmOperation::Capture(a),
+                (1, Ok(a)) => OmOperation::Refund(a),
+                (2, _) => OmOperation::Cancel,
+                (3, _) => OmOperation::ReleaseRemaining,
                 _ => OmOperation::ExtendAuthorization,
             };
             let key = IdempotencyKey::new(format!("k{i}")).unwrap();

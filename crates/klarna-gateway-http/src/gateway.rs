@@ -11,8 +11,9 @@
 use async_trait::async_trait;
 use klarna_api as api;
 use klarna_domain::{
-    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus, IdempotencyKey,
-    LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId, Timestamp, TokenStatus,
+    Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
+    IdempotencyKey, LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId, Timestamp,
+    TokenStatus,
 };
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
@@ -423,12 +424,12 @@ impl PaymentGateway for KlarnaGateway {
     async fn capture(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         idempotency_key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
         let op = Operation::CaptureOrder;
         let body = api::CaptureObject {
-            captured_amount: amount,
+            captured_amount: amount.minor(),
             ..api::CaptureObject::default()
         };
         let created = self
@@ -443,12 +444,12 @@ impl PaymentGateway for KlarnaGateway {
     async fn refund(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         idempotency_key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
         let op = Operation::RefundOrder;
         let body = api::RefundObject {
-            refunded_amount: amount,
+            refunded_amount: amount.minor(),
             ..api::RefundObject::default()
         };
         let created = self

@@ -297,7 +297,7 @@ pub async fn refuses_duplicate_idempotency_keys<S: PaymentStore>(s: S) {
     s.insert_order(
         &managed("o-9", 9)
             .begin(
-                OmOperation::Capture(10),
+                OmOperation::Capture(klarna_domain::Amount::new(10).expect("positive")),
                 IdempotencyKey::new("om-key").unwrap(),
                 T0,
             )
@@ -500,7 +500,7 @@ pub async fn stores_managed_orders<S: PaymentStore>(s: S) {
     let capturing = o
         .clone()
         .begin(
-            OmOperation::Capture(600),
+            OmOperation::Capture(klarna_domain::Amount::new(600).expect("positive")),
             IdempotencyKey::new("cap-1").unwrap(),
             T0,
         )

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus, IdempotencyKey,
-    OrderId, OrderStatus, RefundId, SessionId, TokenStatus,
+    Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
+    IdempotencyKey, OrderId, OrderStatus, RefundId, SessionId, TokenStatus,
 };
 
 use crate::gateway::{
@@ -443,9 +443,10 @@ impl PaymentGateway for FakeKlarna {
     async fn capture(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
+        let amount = amount.minor();
         const OP: &str = "ordermanagement.capture";
         match self.run(OP, Some(key), |s| {
             s.seq += 1;
@@ -475,9 +476,10 @@ impl PaymentGateway for FakeKlarna {
     async fn refund(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
+        let amount = amount.minor();
         const OP: &str = "ordermanagement.refund";
         match self.run(OP, Some(key), |s| {
             s.seq += 1;

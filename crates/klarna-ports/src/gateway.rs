@@ -4,8 +4,9 @@ use std::fmt;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus, IdempotencyKey,
-    Intent, Market, OrderId, OrderStatus, PaymentId, RefundId, SessionId, Timestamp, TokenStatus,
+    Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
+    IdempotencyKey, Intent, Market, OrderId, OrderStatus, PaymentId, RefundId, SessionId,
+    Timestamp, TokenStatus,
 };
 
 /// The merchant's callback URLs for a session (API.md §1.10, §2.10).
@@ -368,14 +369,14 @@ pub trait PaymentGateway: Send + Sync {
     async fn capture(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError>;
     /// O5: refunds `amount` of an order.
     async fn refund(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError>;
     /// O7: cancels an order with nothing captured.

@@ -50,7 +50,7 @@ where
     /// Over-capture, wrong status, expiry (checked locally first); as [`Self::complete`].
     pub async fn capture(&self, order: &OrderId, amount: Amount) -> Result<Capture, ServiceError> {
         let managed = self
-            .order_operation(order, OmOperation::Capture(amount.minor()))
+            .order_operation(order, OmOperation::Capture(amount))
             .await?;
         let capture_id = last_id(managed.captures().last().map(|c| &c.id), order)?;
         Ok(Capture {
@@ -66,7 +66,7 @@ where
     /// Over-refund (checked locally first); as [`Self::capture`].
     pub async fn refund(&self, order: &OrderId, amount: Amount) -> Result<Refund, ServiceError> {
         let managed = self
-            .order_operation(order, OmOperation::Refund(amount.minor()))
+            .order_operation(order, OmOperation::Refund(amount))
             .await?;
         let refund_id = last_id(managed.refunds().last().map(|r| &r.id), order)?;
         Ok(Refund {

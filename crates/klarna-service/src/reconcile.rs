@@ -246,14 +246,14 @@ where
                 let value = &stored.value;
                 let applied = match pending.operation {
                     OmOperation::Capture(a) => {
-                        remote.captured_amount >= value.captured() + a
+                        remote.captured_amount >= value.captured() + a.minor()
                             && remote
                                 .captures
                                 .iter()
                                 .any(|(id, _)| !value.captures().iter().any(|c| &c.id == id))
                     }
                     OmOperation::Refund(a) => {
-                        remote.refunded_amount >= value.refunded() + a
+                        remote.refunded_amount >= value.refunded() + a.minor()
                             && remote
                                 .refunds
                                 .iter()

@@ -672,7 +672,7 @@ impl Fnv {
 ///     OrderLine::builder("Trail shoe", 2, 89_900).tax_rate(2_500).discount(10_000).build()?,
 ///     OrderLine::builder("Delivery", 1, 4_900).kind(LineKind::ShippingFee).tax_rate(2_500).build()?,
 /// ])?;
-/// assert_eq!((cart.order_amount(), cart.order_tax_amount()), (174_700, 34_940));
+/// assert_eq!((cart.total().minor(), cart.order_tax_amount()), (174_700, 34_940));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -815,17 +815,13 @@ impl Cart {
     pub fn lines(&self) -> &[OrderLine] {
         &self.lines
     }
-    /// Σ line totals, minor units.
-    #[must_use]
-    pub fn order_amount(&self) -> i64 {
-        self.order_amount
-    }
     /// Σ line taxes (sales-tax lines count their total), minor units.
     #[must_use]
     pub fn order_tax_amount(&self) -> i64 {
         self.order_tax_amount
     }
-    /// The order amount as money.
+    /// The order amount (Σ line totals, Klarna's `order_amount`) as money; `.minor()` for
+    /// minor units.
     #[must_use]
     pub fn total(&self) -> Money {
         Money::new(self.order_amount, self.market.currency())
@@ -946,9 +942,12 @@ mod tests {
             .build()
             .unwrap();
         let cart = Cart::new(m, vec![sub]).unwrap();
-        let tax = money::sales_tax(cart.order_amount(), 850).unwrap();
+        let tax = money::sales_tax(cart.total().minor(), 850).unwrap();
         let cart = cart.with_sales_tax(tax).unwrap();
-        assert_eq!((cart.order_amount(), cart.order_tax_amount()), (2_711, 212));
+        assert_eq!(
+            (cart.total().minor(), cart.order_tax_amount()),
+            (2_711, 212)
+        );
         assert!(cart.has_subscription());
     }
 

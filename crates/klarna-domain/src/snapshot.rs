@@ -305,7 +305,7 @@ impl<S: Stage> Payment<S> {
             currency: m.currency().code().to_owned(),
             locale: m.locale().to_string(),
             lines: cart.lines().iter().map(|l| l.fields().clone()).collect(),
-            order_amount: cart.order_amount(),
+            order_amount: cart.total().minor(),
             order_tax_amount: cart.order_tax_amount(),
             created_at: self.created_at(),
             op_seq: self.next_op_seq(),

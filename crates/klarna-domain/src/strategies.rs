@@ -6,7 +6,7 @@
 //! use klarna_domain::strategies::valid_cart;
 //! use proptest::prelude::*;
 //! proptest!(|(cart in valid_cart())| {
-//!     prop_assert_eq!(cart.order_amount(), cart.lines().iter().map(|l| l.total_amount()).sum::<i64>());
+//!     prop_assert_eq!(cart.total().minor(), cart.lines().iter().map(|l| l.total_amount()).sum::<i64>());
 //! });
 //! ```
 

@@ -304,7 +304,7 @@ impl PaymentGateway for FakeKlarna {
         const OP: &str = "payments.create_order";
         let token = request.authorization.expose_secret().to_owned();
         let reference = request.payment_id.to_string();
-        let amount = request.cart.order_amount();
+        let amount = request.cart.total().minor();
         match self.run(OP, Some(key), |s| {
             match s.authorizations.get(&token).cloned() {
                 None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
@@ -395,7 +395,7 @@ impl PaymentGateway for FakeKlarna {
         const OP: &str = "customer_token.create_order";
         let token = request.token.expose_secret().to_owned();
         let reference = request.payment_id.to_string();
-        let amount = request.cart.order_amount();
+        let amount = request.cart.total().minor();
         match self.run(OP, Some(key), |s| match s.tokens.get(&token) {
             Some(TokenStatus::Active) => {
                 Answer::Order(Self::new_order(s, reference, amount, token.clone()))

@@ -11,15 +11,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    AnyPayment, AuthorizationToken, CaptureId, Cart, CustomerToken, CustomerTokenId,
-    IdempotencyKey, ManagedOrder, OrderId, PaymentId, RefundId, SessionId, Span, StageKind,
-    Timestamp, TokenStatus,
+    AuthorizationToken, CaptureId, Cart, CustomerTokenId, IdempotencyKey, OrderId, PaymentId,
+    RefundId, SessionId, Span, StageKind, TokenStatus,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, UuidKeys};
 use klarna_ports::{
-    Also, ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession, OrderPlaced,
-    PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, StoreError, SystemClock,
-    Versioned,
+    ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession, OrderPlaced,
+    PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, SystemClock,
 };
 use klarna_service::{PaymentService, ServiceConfig};
 

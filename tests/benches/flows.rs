@@ -20,10 +20,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use klarna_domain::{AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId};
+use klarna_domain::{
+    AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId, Purchase,
+};
 use klarna_gateway_http::UuidKeys;
 use klarna_ports::{PaymentStore, SystemClock};
-use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, StartCheckout};
+use klarna_service::{ChargeRequest, PaymentService, ServiceConfig};
 use klarna_simulator::{ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
 use klarna_store_sql::StoreKey;
@@ -120,7 +122,7 @@ async fn run_service<S: PaymentStore + 'static>(
                 Kind::Recurring => (Intent::Tokenize, plan()),
             };
             let c = svc
-                .start_checkout(StartCheckout { intent, cart })
+                .start_checkout(Purchase::new(intent, cart).unwrap())
                 .await
                 .unwrap();
             let t = sim
@@ -131,16 +133,13 @@ async fn run_service<S: PaymentStore + 'static>(
             let token = AuthorizationToken::new(t).unwrap();
             match kind {
                 Kind::OneTime => {
-                    svc.place_order(&c.payment_id, Some(token)).await.unwrap();
+                    svc.complete(&c.payment_id, token).await.unwrap();
                 }
                 Kind::Recurring => {
-                    let p = svc
-                        .create_customer_token(&c.payment_id, Some(token))
-                        .await
-                        .unwrap();
+                    let done = svc.complete(&c.payment_id, token).await.unwrap();
                     let charge = ChargeRequest {
                         payment_id: PaymentId::new(format!("charge-{run}-{i}")).unwrap(),
-                        token: p.customer_token().cloned().unwrap(),
+                        token: done.token().cloned().unwrap(),
                         cart: plan(),
                     };
                     svc.charge_customer_token(charge).await.unwrap();

@@ -281,12 +281,7 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         orders.push(charge.order_id().expect("order").clone());
     }
     assert_ne!(orders[0], orders[1], "two charges, two orders");
-    let all = shop
-        .payments()
-        .store()
-        .list_payments(100)
-        .await
-        .expect("list");
+    let all = shop.payments().payments(100).await.expect("list");
     assert_eq!(all.len(), 4, "one purchase, one subscription, two charges");
     shop.shutdown().await;
 }

@@ -1,8 +1,8 @@
 //! The child process of the crash tests: runs one operation through the service and aborts at a crash point.
 //!
 //! Driven by environment variables set by `tests/it/crash.rs`: `CRASH_POINT`, `DB_URL`,
-//! `DB_SCHEMA` (optional), `STORE_KEY` (hex), `SIM_URL`, `OPERATION` (`place_order` or
-//! `capture`), `PAYMENT_ID`, `AUTH_TOKEN`, `ORDER_ID`, `AMOUNT`.
+//! `DB_SCHEMA` (optional), `STORE_KEY` (hex), `SIM_URL`, `OPERATION` (`place_order`: complete
+//! a `buy` payment, or `capture`), `PAYMENT_ID`, `AUTH_TOKEN`, `ORDER_ID`, `AMOUNT`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +10,7 @@
     reason = "a test helper process: a panic fails the parent test"
 )]
 
-use klarna_domain::{AuthorizationToken, OrderId, PaymentId};
+use klarna_domain::{Amount, AuthorizationToken, OrderId, PaymentId};
 use klarna_store_sql::StoreKey;
 use klarna_tests::{CrashPoint, connect, service};
 
@@ -27,19 +27,19 @@ async fn main() {
     let svc = service(&var("SIM_URL"), store, crash);
     let result = match var("OPERATION").as_str() {
         "place_order" => svc
-            .place_order(
+            .complete(
                 &PaymentId::new(var("PAYMENT_ID")).unwrap(),
-                Some(AuthorizationToken::new(var("AUTH_TOKEN")).unwrap()),
+                AuthorizationToken::new(var("AUTH_TOKEN")).unwrap(),
             )
             .await
-            .map(|p| p.kind().to_string()),
+            .map(|done| format!("{done:?}")),
         "capture" => svc
             .capture(
                 &OrderId::new(var("ORDER_ID")).unwrap(),
-                var("AMOUNT").parse().unwrap(),
+                Amount::new(var("AMOUNT").parse().unwrap()).unwrap(),
             )
             .await
-            .map(|o| format!("{:?}", o.status())),
+            .map(|c| format!("{:?}", c.order.status())),
         other => panic!("unknown operation {other}"),
     };
     // Reaching this line means the crash point did not fire (or the parent kills us later).

@@ -11,15 +11,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    AnyPayment, AuthorizationToken, CaptureId, Cart, CustomerToken, CustomerTokenId,
-    IdempotencyKey, ManagedOrder, OrderId, PaymentId, RefundId, SessionId, Span, StageKind,
-    Timestamp, TokenStatus,
+    Amount, AuthorizationToken, CaptureId, Cart, CustomerTokenId, IdempotencyKey, OrderId,
+    PaymentId, RefundId, SessionId, Span, StageKind, TokenStatus,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, UuidKeys};
 use klarna_ports::{
-    Alongside, ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession,
-    OrderPlaced, PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, StoreError,
-    SystemClock, Versioned,
+    ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession, OrderPlaced,
+    PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, SystemClock,
 };
 use klarna_service::{PaymentService, ServiceConfig};
 
@@ -296,7 +294,7 @@ impl PaymentGateway for CrashingGateway {
     async fn capture(
         &self,
         o: &OrderId,
-        a: i64,
+        a: Amount,
         k: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
         let r = self.inner.capture(o, a, k).await;
@@ -305,7 +303,7 @@ impl PaymentGateway for CrashingGateway {
     async fn refund(
         &self,
         o: &OrderId,
-        a: i64,
+        a: Amount,
         k: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
         let r = self.inner.refund(o, a, k).await;

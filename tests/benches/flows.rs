@@ -32,10 +32,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use klarna_domain::{AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId};
+use klarna_domain::{
+    AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId, Purchase,
+};
 use klarna_gateway_http::UuidKeys;
 use klarna_ports::{PaymentStore, SystemClock};
-use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, StartCheckout};
+use klarna_service::{ChargeRequest, PaymentService, ServiceConfig};
 use klarna_simulator::{ShopperDecision, Simulator, SimulatorConfig};
 use klarna_store_memory::InMemoryStore;
 use klarna_store_sql::StoreKey;
@@ -151,23 +153,20 @@ fn service_flow<S: PaymentStore + 'static>(
                 Kind::Recurring => (Intent::Tokenize, plan()),
             };
             let c = svc
-                .start_checkout(StartCheckout { intent, cart })
+                .start_checkout(Purchase::new(intent, cart).unwrap())
                 .await
                 .unwrap();
             let t = shopper.approve(c.session_id.as_str()).await;
             let token = AuthorizationToken::new(t).unwrap();
             match kind {
                 Kind::OneTime => {
-                    svc.place_order(&c.payment_id, Some(token)).await.unwrap();
+                    svc.complete(&c.payment_id, token).await.unwrap();
                 }
                 Kind::Recurring => {
-                    let p = svc
-                        .create_customer_token(&c.payment_id, Some(token))
-                        .await
-                        .unwrap();
+                    let done = svc.complete(&c.payment_id, token).await.unwrap();
                     let charge = ChargeRequest {
                         payment_id: PaymentId::new(format!("charge-{run}-{i}")).unwrap(),
-                        token: p.customer_token().cloned().unwrap(),
+                        token: done.token().cloned().unwrap(),
                         cart: plan(),
                     };
                     svc.charge_customer_token(charge).await.unwrap();

@@ -15,10 +15,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use klarna_domain::{AuthorizationToken, Cart, Intent, Market, OrderLine};
+use klarna_domain::{Amount, AuthorizationToken, Cart, Intent, Market, OrderLine, Purchase};
 use klarna_gateway_http::UuidKeys;
 use klarna_ports::{PaymentStore, SystemClock};
-use klarna_service::{PaymentService, ServiceConfig, StartCheckout};
+use klarna_service::{PaymentService, ServiceConfig};
 use klarna_simulator::{ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
 use klarna_store_sql::StoreKey;
@@ -64,21 +64,19 @@ async fn drive<S: PaymentStore + 'static>(store: Arc<S>, shoppers: usize, second
                 let t0 = Instant::now();
                 let flow = async {
                     let c = svc
-                        .start_checkout(StartCheckout {
-                            intent: Intent::Buy,
-                            cart: cart(),
-                        })
+                        .start_checkout(Purchase::new(Intent::Buy, cart()).ok()?)
                         .await
                         .ok()?;
                     let t = sim
                         .authorize(c.session_id.as_str(), ShopperDecision::approve())
                         .ok()?
                         .authorization_token?;
-                    let p = svc
-                        .place_order(&c.payment_id, AuthorizationToken::new(t).ok())
+                    let done = svc
+                        .complete(&c.payment_id, AuthorizationToken::new(t).ok()?)
                         .await
                         .ok()?;
-                    svc.capture(p.order_id()?, 89_900).await.ok()
+                    let amount = Amount::new(89_900).ok()?;
+                    svc.capture(done.order()?.order_id(), amount).await.ok()
                 };
                 match flow.await {
                     Some(_) => latencies.push(t0.elapsed()),

@@ -277,16 +277,11 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         let id = PaymentId::new(format!("{subscription}-period-{n}")).expect("id");
         let charge = shop.payments().payment(&id).await.expect("charge stored");
         assert_eq!(charge.kind(), StageKind::Ordered, "charge {n}");
-        assert_eq!(charge.cart().order_amount(), 19_900);
+        assert_eq!(charge.cart().total().minor(), 19_900);
         orders.push(charge.order_id().expect("order").clone());
     }
     assert_ne!(orders[0], orders[1], "two charges, two orders");
-    let all = shop
-        .payments()
-        .store()
-        .list_payments(100)
-        .await
-        .expect("list");
+    let all = shop.payments().payments(100).await.expect("list");
     assert_eq!(all.len(), 4, "one purchase, one subscription, two charges");
     shop.shutdown().await;
 }

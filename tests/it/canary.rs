@@ -20,11 +20,12 @@ use klarna_api::{
     IntendedUse, Intent as ApiIntent, OrderLine as ApiLine, OrderLineType, SessionCreate,
 };
 use klarna_domain::{
-    AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId, SessionId,
+    Amount, AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId, Purchase,
+    SessionId,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{PaymentGateway, SystemClock};
-use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, StartCheckout};
+use klarna_service::{ChargeRequest, PaymentService, ServiceConfig};
 use klarna_simulator::{ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
 use tracing_subscriber::fmt::MakeWriter;
@@ -365,10 +366,10 @@ async fn service_flows<S: klarna_ports::PaymentStore + std::fmt::Debug + 'static
     namespace: u128,
 ) -> Vec<(&'static str, String)> {
     let mut minted = Vec::new();
-    let gateway = KlarnaGateway::new(client(sim, PASSWORD));
+    let gateway = Arc::new(KlarnaGateway::new(client(sim, PASSWORD)));
     out.debug(&gateway);
     let svc = PaymentService::new(
-        Arc::new(gateway),
+        Arc::clone(&gateway),
         Arc::clone(&store),
         Arc::new(SystemClock),
         Arc::new(UuidKeys::new(uuid::Uuid::from_u128(namespace))),
@@ -376,10 +377,7 @@ async fn service_flows<S: klarna_ports::PaymentStore + std::fmt::Debug + 'static
     );
 
     let checkout = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart: domain_cart(false),
-        })
+        .start_checkout(Purchase::new(Intent::Buy, domain_cart(false)).unwrap())
         .await
         .unwrap();
     out.debug(&checkout);
@@ -392,25 +390,24 @@ async fn service_flows<S: klarna_ports::PaymentStore + std::fmt::Debug + 'static
     let auth = AuthorizationToken::new(token).unwrap();
     out.debug(&auth);
     let ordered = svc
-        .place_order(&checkout.payment_id, Some(auth.clone()))
+        .complete(&checkout.payment_id, auth.clone())
         .await
         .unwrap();
     out.debug(&ordered);
-    let order_id = ordered.order_id().unwrap().clone();
-    out.debug(&svc.capture(&order_id, 100_000).await.unwrap());
-    out.debug(&svc.refund(&order_id, 4_900).await.unwrap());
-    // Placing again with the consumed token returns the stored order, no error.
-    out.debug(&svc.place_order(&checkout.payment_id, Some(auth)).await);
+    out.debug(&svc.payment(&checkout.payment_id).await.unwrap());
+    let order_id = ordered.order().unwrap().order_id().clone();
+    let amount = |minor| Amount::new(minor).unwrap();
+    out.debug(&svc.capture(&order_id, amount(100_000)).await.unwrap());
+    out.debug(&svc.refund(&order_id, amount(4_900)).await.unwrap());
+    // Completing again with the consumed token returns the stored order, no error.
+    out.debug(&svc.complete(&checkout.payment_id, auth).await);
     // An over-capture: a typed error.
-    if let Err(e) = svc.capture(&order_id, 10_000_000).await {
+    if let Err(e) = svc.capture(&order_id, amount(10_000_000)).await {
         out.error(&e);
     }
 
     let checkout = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Tokenize,
-            cart: domain_cart(true),
-        })
+        .start_checkout(Purchase::new(Intent::Tokenize, domain_cart(true)).unwrap())
         .await
         .unwrap();
     out.debug(&checkout);
@@ -423,31 +420,35 @@ async fn service_flows<S: klarna_ports::PaymentStore + std::fmt::Debug + 'static
     let done = svc
         .complete(
             &checkout.payment_id,
-            Some(AuthorizationToken::new(token).unwrap()),
+            AuthorizationToken::new(token).unwrap(),
         )
         .await
         .unwrap();
     out.debug(&done);
-    let customer = done.customer_token().unwrap().clone();
+    out.debug(&svc.payment(&checkout.payment_id).await.unwrap());
+    let customer = done.token().unwrap().clone();
     out.debug(&customer);
     minted.push((
         "service customer token",
         customer.expose_secret().to_owned(),
     ));
+    let charge_id = PaymentId::new("canary-charge-1").unwrap();
     let charged = svc
         .charge_customer_token(ChargeRequest {
-            payment_id: PaymentId::new("canary-charge-1").unwrap(),
+            payment_id: charge_id.clone(),
             token: customer.clone(),
             cart: domain_cart(true),
         })
         .await
         .unwrap();
     out.debug(&charged);
-    out.debug(&svc.gateway().read_customer_token(&customer).await);
+    out.debug(&svc.payment(&charge_id).await.unwrap());
+    out.debug(&svc.customer_token(&customer).await);
+    out.debug(&gateway.read_customer_token(&customer).await);
     out.debug(&svc.cancel_customer_token(&customer).await);
     // A session id that does not exist: the gateway's typed error.
     let missing = SessionId::new("00000000-0000-0000-0000-000000000000").unwrap();
-    out.debug(&svc.gateway().read_session(&missing).await);
+    out.debug(&gateway.read_session(&missing).await);
     out.debug(&svc);
     out.debug(&*store);
     minted

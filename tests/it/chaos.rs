@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use klarna_domain::{
-    AnyPayment, AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId, StageKind,
+    Amount, AnyPayment, AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId,
+    Purchase, StageKind,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{PaymentStore, SystemClock};
-use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, StartCheckout};
+use klarna_service::{ChargeRequest, PaymentService, ServiceConfig};
 use klarna_simulator::{Fault, FaultRule, ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
 use klarna_store_sql::StoreKey;
@@ -110,7 +111,8 @@ async fn schedule<S: PaymentStore + 'static>(
     } else {
         plan_cart(rng.random_range(500..5_000))
     };
-    let Ok(c) = svc.start_checkout(StartCheckout { intent, cart }).await else {
+    let purchase = Purchase::new(intent, cart).expect("the schedule's carts suit their intent");
+    let Ok(c) = svc.start_checkout(purchase).await else {
         return touched;
     };
     touched.push(c.payment_id.clone());
@@ -128,7 +130,7 @@ async fn schedule<S: PaymentStore + 'static>(
     let callers: Vec<_> = (0..rng.random_range(1..4))
         .map(|_| {
             let (svc, id, token) = (Arc::clone(svc), c.payment_id.clone(), token.clone());
-            tokio::spawn(async move { svc.complete(&id, Some(token)).await })
+            tokio::spawn(async move { svc.complete(&id, token).await })
         })
         .collect();
     for t in callers {
@@ -142,12 +144,16 @@ async fn schedule<S: PaymentStore + 'static>(
             let Ok(o) = svc.order(&order).await else {
                 break;
             };
+            // At least one minor unit: with nothing left, the ledger refuses it.
+            let positive = |minor: i64| Amount::new(minor.max(1)).expect("positive");
             let _ = if rng.random_bool(0.6) {
-                svc.capture(&order, ((o.order_amount() - o.captured()) / 2).max(1))
+                svc.capture(&order, positive((o.order_amount() - o.captured()) / 2))
                     .await
+                    .map(|_| ())
             } else {
-                svc.refund(&order, (o.captured() - o.refunded()).max(1))
+                svc.refund(&order, positive(o.captured() - o.refunded()))
                     .await
+                    .map(|_| ())
             };
         }
     }

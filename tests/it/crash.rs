@@ -4,8 +4,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use klarna_domain::{AnyPayment, Cart, Intent, Market, OrderLine, StageKind};
-use klarna_service::StartCheckout;
+use klarna_domain::{
+    AnyPayment, AuthorizationToken, Cart, Intent, Market, OrderLine, Purchase, StageKind,
+};
 use klarna_simulator::{Fault, FaultRule, ShopperDecision, Simulator};
 use klarna_store_sql::StoreKey;
 use klarna_tests::{CrashPoint, Db, service};
@@ -96,10 +97,7 @@ async fn crash_place_order(db: &Db, death: Death) {
     let key = StoreKey::generate();
     let svc = service(sim.base_url(), db.store(&key, 2).await, CrashPoint::None);
     let c = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart: cart(),
-        })
+        .start_checkout(Purchase::new(Intent::Buy, cart()).expect("purchase"))
         .await
         .expect("checkout");
     let token = sim
@@ -122,7 +120,7 @@ async fn crash_place_order(db: &Db, death: Death) {
         &[
             ("OPERATION", "place_order".to_owned()),
             ("PAYMENT_ID", c.payment_id.to_string()),
-            ("AUTH_TOKEN", token),
+            ("AUTH_TOKEN", token.clone()),
         ],
     )
     .await;
@@ -166,11 +164,12 @@ async fn crash_place_order(db: &Db, death: Death) {
     }
     // Retrying the caller's request now returns the recorded order without a second one.
     if p.kind() == StageKind::Ordered {
+        let token = AuthorizationToken::new(token).expect("token");
         let again = restarted
-            .place_order(&c.payment_id, None)
+            .complete(&c.payment_id, token)
             .await
             .expect("idempotent");
-        assert_eq!(again.order_id(), p.order_id());
+        assert_eq!(again.order().map(|o| o.order_id()), p.order_id());
     }
 }
 
@@ -179,10 +178,7 @@ async fn crash_capture(db: &Db, death: Death) {
     let key = StoreKey::generate();
     let svc = service(sim.base_url(), db.store(&key, 2).await, CrashPoint::None);
     let c = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart: cart(),
-        })
+        .start_checkout(Purchase::new(Intent::Buy, cart()).expect("purchase"))
         .await
         .expect("checkout");
     let token = sim
@@ -191,12 +187,13 @@ async fn crash_capture(db: &Db, death: Death) {
         .authorization_token;
     let token = klarna_domain::AuthorizationToken::new(token.expect("approved")).expect("token");
     let order = svc
-        .place_order(&c.payment_id, Some(token))
+        .complete(&c.payment_id, token)
         .await
         .expect("order")
+        .order()
+        .expect("order id")
         .order_id()
-        .cloned()
-        .expect("order id");
+        .clone();
     if let Death::KilledInFlight = death {
         sim.add_fault(FaultRule::new(
             "orders.capture",

@@ -71,7 +71,7 @@ enum Corruption {
 
 fn corrupt(cart: &Cart, c: Corruption, line: usize, delta: i64) -> (Vec<LineInput>, i64, i64) {
     let mut lines: Vec<LineInput> = cart.lines().iter().map(|l| l.fields().clone()).collect();
-    let (mut amount, mut tax) = (cart.order_amount(), cart.order_tax_amount());
+    let (mut amount, mut tax) = (cart.total().minor(), cart.order_tax_amount());
     let i = line % lines.len();
     let l = &mut lines[i];
     match c {
@@ -92,7 +92,7 @@ proptest! {
     #[test]
     fn valid_domain_carts_are_accepted_by_the_simulator(cart in klarna_domain::strategies::valid_cart()) {
         let lines: Vec<LineInput> = cart.lines().iter().map(|l| l.fields().clone()).collect();
-        let (status, body) = simulate(&session_json(cart.market(), &lines, cart.order_amount(), cart.order_tax_amount()));
+        let (status, body) = simulate(&session_json(cart.market(), &lines, cart.total().minor(), cart.order_tax_amount()));
         prop_assert_eq!(status, 200, "simulator refused a cart the domain accepts: {}", body);
     }
 

@@ -117,7 +117,7 @@ mod shop_input {
             assert!(body.contains("id=\"error\""), "{body}");
             assert!(body.contains(field), "{form:?} → {body}");
         }
-        let stored = shop.payments().store().list_payments(10).await.unwrap();
+        let stored = shop.payments().payments(10).await.unwrap();
         assert!(stored.is_empty(), "nothing was started");
         shop.shutdown().await;
     }

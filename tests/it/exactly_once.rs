@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use klarna_domain::{Cart, Intent, Market, OrderLine};
-use klarna_ports::PaymentStore;
-use klarna_service::{ServiceError, StartCheckout};
+use klarna_domain::{Cart, Intent, Market, OrderLine, Purchase};
+use klarna_service::ServiceError;
 use klarna_simulator::{ShopperDecision, Simulator};
 use klarna_store_sql::StoreKey;
 use klarna_tests::{CrashPoint, Db, Service, service};
@@ -41,10 +40,7 @@ async fn race(db: Db) {
     }
     for round in 0..ROUNDS {
         let c = instances[round % INSTANCES]
-            .start_checkout(StartCheckout {
-                intent: Intent::Buy,
-                cart: cart(),
-            })
+            .start_checkout(Purchase::new(Intent::Buy, cart()).expect("purchase"))
             .await
             .expect("checkout");
         let token = sim
@@ -60,16 +56,16 @@ async fn race(db: Db) {
                     c.payment_id.clone(),
                     token.clone(),
                 );
-                tokio::spawn(async move { svc.place_order(&id, Some(token)).await })
+                tokio::spawn(async move { svc.complete(&id, token).await })
             })
             .collect();
         let mut seen = Vec::new();
         for t in tasks {
             match t.await.expect("join") {
-                Ok(p) => seen.push(
-                    p.order_id()
-                        .cloned()
-                        .expect("ordered payments have an order id"),
+                Ok(done) => seen.push(
+                    done.order()
+                        .map(|o| o.order_id().clone())
+                        .expect("completed buy payments have an order id"),
                 ),
                 Err(ServiceError::InProgress(_)) => {}
                 Err(e) => panic!("round {round}: a caller failed: {e}"),
@@ -90,13 +86,7 @@ async fn race(db: Db) {
             1,
             "round {round}: orders at Klarna {at_klarna:?}"
         );
-        let stored = instances[0]
-            .store()
-            .load_payment(&c.payment_id)
-            .await
-            .expect("load")
-            .expect("stored")
-            .value;
+        let stored = instances[0].payment(&c.payment_id).await.expect("stored");
         assert_eq!(
             stored.order_id().map(|o| o.as_str()),
             Some(at_klarna[0].order_id.as_str()),

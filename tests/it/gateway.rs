@@ -6,18 +6,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use klarna_domain::{
-    AnyPayment, AuthorizationToken, Cart, FraudStatus, IdempotencyKey, Intent, Interval, Market,
-    OrderId, OrderLine, OrderStatus, PaymentId, SessionId, Span, StageKind, TokenStatus,
-    Tokenization,
+    Amount, AnyPayment, AuthorizationToken, Cart, Completed, FraudStatus, IdempotencyKey, Intent,
+    Interval, Market, OrderId, OrderLine, OrderStatus, PaymentId, Purchase, SessionId, Span,
+    StageKind, TokenStatus, Tokenization,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, ErrorAction, MerchantUrls, NewSession, PaymentGateway,
     PlaceOrder, Refusal, SystemClock,
 };
-use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, ServiceError, StartCheckout};
+use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, ServiceError};
 use klarna_simulator::{Fault, FaultRule, ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
+
+/// A positive amount (the tests' amounts are literals).
+fn amt(minor: i64) -> Amount {
+    Amount::new(minor).unwrap()
+}
 
 fn gateway_for(base_url: &str, user: &str, password: &str) -> KlarnaGateway {
     let retry = RetryConfig {
@@ -127,7 +132,7 @@ async fn every_payments_port_method_against_the_simulator() {
     assert!(gw.read_session(&created.session_id).await.unwrap().complete);
     let at_sim = sim.order(placed.order_id.as_str()).unwrap();
     assert_eq!(at_sim.merchant_reference1.as_deref(), Some("pay_gw_1"));
-    assert_eq!(at_sim.order_amount, cart(false).order_amount());
+    assert_eq!(at_sim.order_amount, cart(false).total().minor());
 
     // The token is consumed: a second order is a re-authorization case.
     let again = gw
@@ -185,10 +190,19 @@ async fn every_order_management_port_method_against_the_simulator() {
         .await
         .unwrap();
     // The same key twice: one capture (Klarna replays the first answer).
-    let capture = gw.capture(&order, 100_000, &key("om-1-cap")).await.unwrap();
-    let replay = gw.capture(&order, 100_000, &key("om-1-cap")).await.unwrap();
+    let capture = gw
+        .capture(&order, amt(100_000), &key("om-1-cap"))
+        .await
+        .unwrap();
+    let replay = gw
+        .capture(&order, amt(100_000), &key("om-1-cap"))
+        .await
+        .unwrap();
     assert_eq!(capture, replay);
-    let refund = gw.refund(&order, 20_000, &key("om-1-ref")).await.unwrap();
+    let refund = gw
+        .refund(&order, amt(20_000), &key("om-1-ref"))
+        .await
+        .unwrap();
     let remote = gw.read_order(&order).await.unwrap();
     assert_eq!(remote.status, OrderStatus::PartCaptured);
     assert_eq!(remote.captures, vec![(capture, 100_000)]);
@@ -204,7 +218,10 @@ async fn every_order_management_port_method_against_the_simulator() {
         gw.read_order(&order).await.unwrap().status,
         OrderStatus::Closed
     );
-    let over = gw.capture(&order, 1, &key("om-1-cap-2")).await.unwrap_err();
+    let over = gw
+        .capture(&order, amt(1), &key("om-1-cap-2"))
+        .await
+        .unwrap_err();
     assert_eq!(over.action, ErrorAction::Rejected(Refusal::NotAllowed));
     assert_eq!(over.code.as_deref(), Some("CAPTURE_NOT_ALLOWED"));
 
@@ -295,7 +312,7 @@ async fn credentials_and_unreachable_klarna_map_to_actions() {
         .port();
     let closed = gateway_for(&format!("http://127.0.0.1:{port}"), "u", "p");
     let e = closed
-        .capture(&OrderId::new("o-1").unwrap(), 1, &key("k-closed"))
+        .capture(&OrderId::new("o-1").unwrap(), amt(1), &key("k-closed"))
         .await
         .unwrap_err();
     assert_eq!(e.action, ErrorAction::Retry);
@@ -354,27 +371,26 @@ async fn service_one_time_checkout_capture_refund() {
     let sim = Simulator::start().await.unwrap();
     let svc = service(&sim, ServiceConfig::default());
     let checkout = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart: cart(false),
-        })
+        .start_checkout(Purchase::new(Intent::Buy, cart(false)).unwrap())
         .await
         .unwrap();
     let token = shopper_approves(&sim, &checkout.session_id);
-    let ordered = svc
-        .place_order(&checkout.payment_id, Some(token))
-        .await
-        .unwrap();
-    assert_eq!(ordered.kind(), StageKind::Ordered);
-    let order_id = ordered.order_id().unwrap().clone();
+    let ordered = svc.complete(&checkout.payment_id, token).await.unwrap();
+    assert!(matches!(ordered, Completed::Order(_)), "{ordered:?}");
+    assert_eq!(
+        svc.payment(&checkout.payment_id).await.unwrap().kind(),
+        StageKind::Ordered
+    );
+    let order_id = ordered.order().unwrap().order_id().clone();
     let at_sim = sim.order(order_id.as_str()).unwrap();
     assert_eq!(
         at_sim.merchant_reference1.as_deref(),
         Some(checkout.payment_id.as_str())
     );
-    let managed = svc.capture(&order_id, 174_700).await.unwrap();
+    let amount = |minor| Amount::new(minor).unwrap();
+    let managed = svc.capture(&order_id, amount(174_700)).await.unwrap().order;
     assert_eq!(managed.captured(), 174_700);
-    let managed = svc.refund(&order_id, 4_900).await.unwrap();
+    let managed = svc.refund(&order_id, amount(4_900)).await.unwrap().order;
     assert_eq!(managed.refunded(), 4_900);
     let at_sim = sim.order(order_id.as_str()).unwrap();
     assert_eq!(
@@ -389,46 +405,55 @@ async fn service_tokenize_charge_twice_and_cancel() {
     let sim = Simulator::start().await.unwrap();
     let svc = service(&sim, ServiceConfig::default());
     let checkout = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Tokenize,
-            cart: cart(true),
-        })
+        .start_checkout(Purchase::new(Intent::Tokenize, cart(true)).unwrap())
         .await
         .unwrap();
     let token = shopper_approves(&sim, &checkout.session_id);
-    let done = svc
-        .complete(&checkout.payment_id, Some(token))
-        .await
-        .unwrap();
-    assert_eq!(done.kind(), StageKind::Tokenized);
-    let customer = done.customer_token().unwrap().clone();
+    let done = svc.complete(&checkout.payment_id, token).await.unwrap();
+    assert!(matches!(done, Completed::Token(_)), "{done:?}");
+    assert_eq!(
+        svc.payment(&checkout.payment_id).await.unwrap().kind(),
+        StageKind::Tokenized
+    );
+    let customer = done.token().unwrap().clone();
     assert!(sim.orders().is_empty(), "tokenize places no order");
+    let mut last = None;
     for month in ["2026-11", "2026-12"] {
+        let payment_id = PaymentId::new(format!("sub-1-{month}")).unwrap();
         let charged = svc
             .charge_customer_token(ChargeRequest {
-                payment_id: PaymentId::new(format!("sub-1-{month}")).unwrap(),
+                payment_id: payment_id.clone(),
                 token: customer.clone(),
                 cart: cart(true),
             })
             .await
             .unwrap();
-        assert_eq!(charged.kind(), StageKind::Ordered);
+        assert_eq!(
+            svc.payment(&payment_id).await.unwrap().kind(),
+            StageKind::Ordered
+        );
+        last = Some(charged);
     }
     // Charging the same month again returns the first charge: still two orders.
+    let payment_id = PaymentId::new("sub-1-2026-12").unwrap();
     let again = svc
         .charge_customer_token(ChargeRequest {
-            payment_id: PaymentId::new("sub-1-2026-12").unwrap(),
+            payment_id: payment_id.clone(),
             token: customer.clone(),
             cart: cart(true),
         })
         .await
         .unwrap();
-    assert_eq!(again.kind(), StageKind::Ordered);
+    assert_eq!(
+        svc.payment(&payment_id).await.unwrap().kind(),
+        StageKind::Ordered
+    );
+    assert_eq!(Some(again.order_id()), last.as_ref().map(|o| o.order_id()));
     assert_eq!(sim.orders().len(), 2);
     let cancelled = svc.cancel_customer_token(&customer).await.unwrap();
     assert_eq!(cancelled.status(), TokenStatus::Cancelled);
     assert_eq!(
-        svc.gateway().read_customer_token(&customer).await.unwrap(),
+        gateway(&sim).read_customer_token(&customer).await.unwrap(),
         TokenStatus::Cancelled
     );
 }
@@ -438,25 +463,27 @@ async fn service_buy_and_tokenize_completes_both() {
     let sim = Simulator::start().await.unwrap();
     let svc = service(&sim, ServiceConfig::default());
     let checkout = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::BuyAndTokenize,
-            cart: cart(true),
-        })
+        .start_checkout(Purchase::new(Intent::BuyAndTokenize, cart(true)).unwrap())
         .await
         .unwrap();
     let token = shopper_approves(&sim, &checkout.session_id);
-    let done = svc
-        .complete(&checkout.payment_id, Some(token))
-        .await
-        .unwrap();
-    let AnyPayment::Ordered(p) = &done else {
-        panic!("expected an ordered payment, got {:?}", done.kind());
+    let done = svc.complete(&checkout.payment_id, token).await.unwrap();
+    let Completed::OrderAndToken {
+        token: Some(made), ..
+    } = &done
+    else {
+        panic!("expected an order and a token, got {done:?}");
+    };
+    let payment = svc.payment(&checkout.payment_id).await.unwrap();
+    let AnyPayment::Ordered(p) = &payment else {
+        panic!("expected an ordered payment, got {:?}", payment.kind());
     };
     let Tokenization::Done(customer) = p.tokenization() else {
         panic!("expected a customer token");
     };
+    assert_eq!(customer, made);
     assert_eq!(
-        svc.gateway().read_customer_token(customer).await.unwrap(),
+        gateway(&sim).read_customer_token(customer).await.unwrap(),
         TokenStatus::Active
     );
     assert_eq!(sim.orders().len(), 1);
@@ -473,10 +500,7 @@ async fn lost_order_answer_is_reconciled_to_exactly_one_order() {
         },
     );
     let checkout = svc
-        .start_checkout(StartCheckout {
-            intent: Intent::Buy,
-            cart: cart(false),
-        })
+        .start_checkout(Purchase::new(Intent::Buy, cart(false)).unwrap())
         .await
         .unwrap();
     let token = shopper_approves(&sim, &checkout.session_id);
@@ -485,10 +509,7 @@ async fn lost_order_answer_is_reconciled_to_exactly_one_order() {
         1,
         Fault::DropAfterEffect,
     ));
-    let err = svc
-        .place_order(&checkout.payment_id, Some(token))
-        .await
-        .unwrap_err();
+    let err = svc.complete(&checkout.payment_id, token).await.unwrap_err();
     assert!(
         matches!(err, ServiceError::OutcomeUnknown { .. }),
         "expected OutcomeUnknown, got {err:?}"

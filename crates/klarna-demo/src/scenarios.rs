@@ -303,13 +303,13 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     cx.sent(format!("O2 capture {} of order {order}", cart.total()));
     let managed = cx
         .payments
-        .capture(&order, amount(step, cart.order_amount())?)
+        .capture(&order, amount(step, cart.total().minor())?)
         .await
         .map_err(|e| failed(step, e))?
         .order;
     if let Some(o) = cx.sim_order(step, &order)? {
         ensure(
-            o.captured_amount == cart.order_amount() && o.status == "CAPTURED",
+            o.captured_amount == cart.total().minor() && o.status == "CAPTURED",
             step,
             || {
                 format!(
@@ -388,7 +388,7 @@ async fn charge(
         .map_err(|e| failed(step, e))?;
     let order = placed.order_id().clone();
     if let Some(o) = cx.sim_order(step, &order)? {
-        ensure(o.order_amount == cart.order_amount(), step, || {
+        ensure(o.order_amount == cart.total().minor(), step, || {
             format!("Klarna's order is {}", sek(o.order_amount))
         })?;
     }
@@ -613,7 +613,7 @@ async fn cart_change(cx: &mut Ctx<'_>) -> Result<(), Stop> {
         .map_err(|e| failed(step, e))?;
     let order = order_of(step, &done)?;
     if let Some(o) = cx.sim_order(step, &order)? {
-        ensure(o.order_amount == bigger.order_amount(), step, || {
+        ensure(o.order_amount == bigger.total().minor(), step, || {
             format!(
                 "Klarna's order is {}, the cart {}",
                 sek(o.order_amount),

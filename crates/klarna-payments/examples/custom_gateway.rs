@@ -131,7 +131,7 @@ impl<G: PaymentGateway> PaymentGateway for TimedGateway<G> {
     async fn capture(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
         self.timed("capture", self.inner.capture(order, amount, key))
@@ -140,7 +140,7 @@ impl<G: PaymentGateway> PaymentGateway for TimedGateway<G> {
     async fn refund(
         &self,
         order: &OrderId,
-        amount: i64,
+        amount: Amount,
         key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
         self.timed("refund", self.inner.refund(order, amount, key))

@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // After the order: ship and capture, then refund one pair of socks.
     let captured = klarna
-        .capture(&order, Amount::new(paid.cart().order_amount())?)
+        .capture(&order, Amount::new(paid.cart().total().minor())?)
         .await?;
     let refunded = klarna.refund(&order, Amount::new(14_900)?).await?.order;
     let money = |minor| Money::new(minor, refunded.currency());

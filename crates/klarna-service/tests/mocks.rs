@@ -75,7 +75,7 @@ async fn the_key_is_the_same_on_every_attempt_and_reference1_is_the_payment_id()
     let mut first = true;
     g.expect_place_order()
         .times(2)
-        .withf(|req, _| req.payment_id.as_str() == "pay-1" && req.cart.order_amount() == 2_000)
+        .withf(|req, _| req.payment_id.as_str() == "pay-1" && req.cart.total().minor() == 2_000)
         .returning(move |_, key| {
             seen.lock().unwrap().push(key.to_string());
             if std::mem::take(&mut first) {

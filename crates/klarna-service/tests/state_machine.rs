@@ -314,7 +314,7 @@ impl Sut {
                 .find(|o| &o.order_id == order_id)
                 .unwrap_or_else(|| panic!("phantom order {order_id}"));
             assert_eq!(remote.merchant_reference1, p.id().as_str());
-            assert_eq!(remote.amount, p.cart().order_amount());
+            assert_eq!(remote.amount, p.cart().total().minor());
             if let Some(local) = self.store.load_order(order_id).await.unwrap() {
                 let l = local.value;
                 assert!(

@@ -80,7 +80,7 @@ impl Purchase {
     /// Checks that `intent` accepts `cart`.
     ///
     /// # Errors
-    /// [`Problem::SubscriptionRequired`](crate::Problem::SubscriptionRequired) on the field
+    /// [`Problem::SubscriptionRequired`] on the field
     /// `order_lines` when a recurring intent has no line with a subscription.
     pub fn new(intent: Intent, cart: Cart) -> Result<Self, CartError> {
         if intent.allows_token() && !cart.has_subscription() {

@@ -222,12 +222,13 @@ where
         &self,
         id: &PaymentId,
         authorization: Option<AuthorizationToken>,
+        known: Option<Versioned<AnyPayment>>,
     ) -> Result<AnyPayment, ServiceError> {
         // The payment's operation counter makes every logical operation's key unique: a
         // re-authorization after a refusal is a new operation with a new key.
         let key = |id: &PaymentId, seq| self.keys.key(id, "create_order", seq);
         let stepped = self
-            .step::<Payments, _>(id, None, |p, now| {
+            .step::<Payments, _>(id, known, |p, now| {
                 decided(
                     id,
                     p.decide_begin_order(authorization.clone(), key, now),
@@ -328,14 +329,18 @@ where
         id: &PaymentId,
         authorization: Option<AuthorizationToken>,
     ) -> Result<AnyPayment, ServiceError> {
-        let intent = self.fetch::<Payments>(id).await?.value.intent();
-        match intent {
-            Intent::Buy => self.place_order(id, authorization).await,
-            Intent::Tokenize => self.create_customer_token(id, authorization).await,
+        // One read serves both the intent and the step's first decision.
+        let stored = self.fetch::<Payments>(id).await?;
+        match stored.value.intent() {
+            Intent::Buy => self.place_order(id, authorization, Some(stored)).await,
+            Intent::Tokenize => {
+                self.create_customer_token(id, authorization, Some(stored))
+                    .await
+            }
             Intent::BuyAndTokenize => {
-                let ordered = self.place_order(id, authorization).await?;
+                let ordered = self.place_order(id, authorization, Some(stored)).await?;
                 if ordered.is_ordered() {
-                    self.create_customer_token(id, None).await
+                    self.create_customer_token(id, None, None).await
                 } else {
                     Ok(ordered)
                 }

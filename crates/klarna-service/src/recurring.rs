@@ -40,10 +40,11 @@ where
         &self,
         id: &PaymentId,
         authorization: Option<AuthorizationToken>,
+        known: Option<Versioned<AnyPayment>>,
     ) -> Result<AnyPayment, ServiceError> {
         let key = |id: &PaymentId, seq| self.keys.key(id, "customer_token", seq);
         let stepped = self
-            .step::<Payments, _>(id, None, |p, now| {
+            .step::<Payments, _>(id, known, |p, now| {
                 decided(
                     id,
                     p.decide_begin_tokenization(authorization.clone(), key, now),

@@ -14,8 +14,8 @@
 use crate::ids::{AuthorizationToken, CustomerTokenId, IdempotencyKey, OrderId, PaymentId};
 use crate::order::{LedgerError, ManagedOrder, OmResult};
 use crate::payment::{
-    AnyPayment, Authorization, FraudStatus, LifecycleError, OrderPending, Payment, PendingOp,
-    PlacedOrder, StageKind, Tokenization,
+    AnyPayment, Authorization, Authorized, FraudStatus, LifecycleError, Open, OrderPending,
+    Payment, PendingOp, PlacedOrder, StageKind, Tokenization,
 };
 use crate::time::Timestamp;
 use crate::token::CustomerToken;
@@ -246,25 +246,13 @@ impl AnyPayment {
         now: Timestamp,
     ) -> Decision<Payment<OrderPending>> {
         let authorized = match self.expire(now) {
-            Self::Open(p) => match authorization {
-                Some(t) => match p.authorize(t, now) {
-                    Ok(p) => p,
-                    Err(f) => return Decision::Refused(f.error),
-                },
-                None => {
-                    return Decision::wrong_stage(
-                        "placing an order without an authorization",
-                        StageKind::Open,
-                    );
-                }
-            },
-            Self::Authorized(p) => match authorization {
-                Some(t) if &t != p.authorization().token() => match p.reauthorize(t, now) {
-                    Ok(p) => p,
-                    Err(f) => return Decision::Refused(f.error),
-                },
-                Some(_) | None => p,
-            },
+            Self::Open(p) => authorize_open(
+                p,
+                authorization,
+                "placing an order without an authorization",
+                now,
+            ),
+            Self::Authorized(p) => with_newest_token(p, authorization, now),
             done @ (Self::Ordered(_) | Self::FraudReview(_)) => return Decision::Done(done),
             Self::OrderPending(_) | Self::TokenPending(_) => return Decision::InProgress,
             other @ (Self::Tokenized(_)
@@ -274,6 +262,10 @@ impl AnyPayment {
             | Self::NeedsReview(_)) => {
                 return Decision::wrong_stage("placing an order", other.kind());
             }
+        };
+        let authorized = match authorized {
+            Ok(a) => a,
+            Err(e) => return Decision::Refused(e),
         };
         let key = key(authorized.id(), authorized.next_op_seq());
         match authorized.begin_order(key, now) {
@@ -293,30 +285,18 @@ impl AnyPayment {
     ) -> Decision<AnyPayment> {
         const OPERATION: &str = "creating a customer token";
         match self.expire(now) {
-            Self::Open(p) => {
-                let Some(t) = authorization else {
-                    return Decision::wrong_stage(
-                        "creating a customer token without an authorization",
-                        StageKind::Open,
-                    );
-                };
-                let a = match p.authorize(t, now) {
-                    Ok(a) => a,
-                    Err(f) => return Decision::Refused(f.error),
-                };
-                let key = key(a.id(), a.next_op_seq());
-                next_or_refused(a.begin_tokenization(key, now))
-            }
+            Self::Open(p) => begin_tokenization(
+                authorize_open(
+                    p,
+                    authorization,
+                    "creating a customer token without an authorization",
+                    now,
+                ),
+                key,
+                now,
+            ),
             Self::Authorized(p) => {
-                let p = match authorization {
-                    Some(t) if &t != p.authorization().token() => match p.reauthorize(t, now) {
-                        Ok(p) => p,
-                        Err(f) => return Decision::Refused(f.error),
-                    },
-                    Some(_) | None => p,
-                };
-                let key = key(p.id(), p.next_op_seq());
-                next_or_refused(p.begin_tokenization(key, now))
+                begin_tokenization(with_newest_token(p, authorization, now), key, now)
             }
             Self::Ordered(p) => match p.tokenization() {
                 Tokenization::Due(_) => {
@@ -634,6 +614,50 @@ impl AnyPayment {
             }
             (other, _) => Decision::Done(other),
         }
+    }
+}
+
+/// Authorizes an open payment with the shopper's token; without one, the step is not due
+/// (`operation` names it).
+fn authorize_open(
+    p: Payment<Open>,
+    token: Option<AuthorizationToken>,
+    operation: &'static str,
+    now: Timestamp,
+) -> Result<Payment<Authorized>, LifecycleError> {
+    let Some(token) = token else {
+        return Err(LifecycleError::WrongStage {
+            operation,
+            stage: StageKind::Open,
+        });
+    };
+    p.authorize(token, now).map_err(|f| f.error)
+}
+
+/// An authorized payment as it is, or re-authorized when `token` is a different one.
+fn with_newest_token(
+    p: Payment<Authorized>,
+    token: Option<AuthorizationToken>,
+    now: Timestamp,
+) -> Result<Payment<Authorized>, LifecycleError> {
+    match token {
+        Some(t) if &t != p.authorization().token() => p.reauthorize(t, now).map_err(|f| f.error),
+        Some(_) | None => Ok(p),
+    }
+}
+
+/// Starts "create customer token" from an authorization (intent `tokenize`).
+fn begin_tokenization(
+    authorized: Result<Payment<Authorized>, LifecycleError>,
+    key: impl FnOnce(&PaymentId, u32) -> IdempotencyKey,
+    now: Timestamp,
+) -> Decision<AnyPayment> {
+    match authorized {
+        Ok(a) => {
+            let key = key(a.id(), a.next_op_seq());
+            next_or_refused(a.begin_tokenization(key, now))
+        }
+        Err(e) => Decision::Refused(e),
     }
 }
 

@@ -274,9 +274,10 @@ impl AnyPayment {
         }
     }
 
-    /// Starts "create customer token": from an authorization (intent `tokenize`), or after
-    /// the order from the same authorization (`buy_and_tokenize`). A payment with its token is
-    /// done; one with an operation in flight is in progress.
+    /// Starts "create customer token" from an authorization: intent `tokenize`, and
+    /// `buy_and_tokenize` before its order (a payment stored before tokens came first may
+    /// still have its token step due after the order). A payment with its token is done; one
+    /// with an operation in flight is in progress.
     pub fn decide_begin_tokenization(
         self,
         authorization: Option<AuthorizationToken>,
@@ -295,6 +296,8 @@ impl AnyPayment {
                 key,
                 now,
             ),
+            // buy_and_tokenize: the token exists, the order is due.
+            Self::Authorized(p) if p.customer_token().is_some() => Decision::Done(p.into()),
             Self::Authorized(p) => {
                 begin_tokenization(with_newest_token(p, authorization, now), key, now)
             }
@@ -409,8 +412,15 @@ impl AnyPayment {
         }
     }
 
+    /// Whether the payment is `buy_and_tokenize`, has its customer token, and waits for its
+    /// order (the step after the token).
+    #[must_use]
+    pub fn awaits_order(&self) -> bool {
+        matches!(self, Self::Authorized(p) if p.customer_token().is_some())
+    }
+
     /// Whether the payment holds an order that is not under fraud review (the point after
-    /// which `buy_and_tokenize` creates its customer token).
+    /// which a `buy_and_tokenize` payment stored before tokens came first creates its token).
     #[must_use]
     pub fn is_ordered(&self) -> bool {
         matches!(self, Self::Ordered(_))
@@ -486,8 +496,13 @@ impl AnyPayment {
         let settled = match (self, attempt) {
             (Self::TokenPending(p), Attempt::Succeeded(token)) => {
                 let record = issued(&Self::TokenPending(p.clone()), &token);
+                let payment = if p.intent() == crate::Intent::BuyAndTokenize {
+                    p.record_token_before_order(token).into()
+                } else {
+                    p.record_token(token, now).into()
+                };
                 Settled {
-                    payment: p.record_token(token, now).into(),
+                    payment,
                     order: None,
                     token: Some(record),
                 }

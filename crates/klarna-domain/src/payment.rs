@@ -390,12 +390,18 @@ pub struct Open {
 pub struct Authorized {
     pub(crate) session: Session,
     pub(crate) authorization: Authorization,
+    /// Intent `buy_and_tokenize`: the customer token made from this authorization before the
+    /// order (Klarna's order of steps: token first, so a refused token never leaves a charged
+    /// shopper whose renewals fail).
+    pub(crate) customer_token: Option<CustomerTokenId>,
 }
 /// Stage: the create-order request may be in flight (in doubt until resolved).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct OrderPending {
     pub(crate) source: OrderSource,
     pub(crate) op: PendingOp,
+    /// Intent `buy_and_tokenize`: the customer token made before this order.
+    pub(crate) customer_token: Option<CustomerTokenId>,
 }
 /// Stage: the create-customer-token request (intent `tokenize`) may be in flight.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -666,6 +672,7 @@ impl Payment<Open> {
         Ok(self.with(Authorized {
             session,
             authorization,
+            customer_token: None,
         }))
     }
 
@@ -722,9 +729,18 @@ impl Payment<Authorized> {
         if !self.stage.session.is_open(now) {
             return self.fail(LifecycleError::SessionExpired);
         }
+        if self.stage.customer_token.is_some() {
+            // The token exists at Klarna: a new cart would need a new authorization and a
+            // second token. The order is due now; the cart stays.
+            return self.fail(LifecycleError::WrongStage {
+                operation: "changing the cart after the customer token was made",
+                stage: StageKind::Authorized,
+            });
+        }
         let Authorized {
             session,
             authorization,
+            ..
         } = self.stage.clone();
         let mut open = self.with(Open { session });
         open.cart = cart;
@@ -764,9 +780,16 @@ impl Payment<Authorized> {
         if let Err(e) = self.check_usable(now, self.intent.allows_order(), "an order") {
             return self.fail(e);
         }
+        if self.intent == Intent::BuyAndTokenize && self.stage.customer_token.is_none() {
+            return self.fail(LifecycleError::WrongStage {
+                operation: "placing the order before the customer token",
+                stage: StageKind::Authorized,
+            });
+        }
         let Authorized {
             session,
             authorization,
+            customer_token,
         } = self.stage.clone();
         let op = PendingOp::new(key, now);
         Ok(self.begin(OrderPending {
@@ -775,29 +798,40 @@ impl Payment<Authorized> {
                 authorization,
             },
             op,
+            customer_token,
         }))
     }
 
-    /// Starts "create customer token" for intent `tokenize` (`buy_and_tokenize` orders first,
-    /// then tokenizes from [`Payment<Ordered>`]).
+    /// The customer token made before the order (`buy_and_tokenize`), once it exists.
+    #[must_use]
+    pub fn customer_token(&self) -> Option<&CustomerTokenId> {
+        self.stage.customer_token.as_ref()
+    }
+
+    /// Starts "create customer token" for intent `tokenize`, and for `buy_and_tokenize`
+    /// before its order (as Klarna documents it: the token first, then the order from the
+    /// same authorization).
     ///
     /// # Errors
-    /// The intent is not `tokenize`, the authorization expired, or the cart changed.
+    /// The intent asks for no token (or it exists), the authorization expired, or the cart
+    /// changed.
     pub fn begin_tokenization(
         self,
         key: IdempotencyKey,
         now: Timestamp,
     ) -> Result<Payment<TokenPending>, TransitionFailed<Self>> {
-        if let Err(e) = self.check_usable(
-            now,
-            self.intent == Intent::Tokenize,
-            "a customer token before the order",
-        ) {
+        let allowed = match self.intent {
+            Intent::Tokenize => true,
+            Intent::BuyAndTokenize => self.stage.customer_token.is_none(),
+            Intent::Buy => false,
+        };
+        if let Err(e) = self.check_usable(now, allowed, "a customer token") {
             return self.fail(e);
         }
         let Authorized {
             session,
             authorization,
+            ..
         } = self.stage.clone();
         Ok(self.begin(TokenPending {
             session,
@@ -856,6 +890,7 @@ impl Payment<OrderPending> {
             stage: OrderPending {
                 source: OrderSource::CustomerToken(token),
                 op: PendingOp::new(key, now),
+                customer_token: None,
             },
         }
     }
@@ -881,12 +916,14 @@ impl Payment<OrderPending> {
     /// Records the order Klarna created.
     #[must_use]
     pub fn record_order(self, order: PlacedOrder) -> OrderOutcome {
-        let tokenization = match (&self.stage.source, self.intent) {
-            (OrderSource::Authorization { authorization, .. }, Intent::BuyAndTokenize) => {
+        let tokenization = match (&self.stage.source, self.intent, &self.stage.customer_token) {
+            (_, Intent::BuyAndTokenize, Some(token)) => Tokenization::Done(token.clone()),
+            // A payment stored before tokens came first: the token step follows the order.
+            (OrderSource::Authorization { authorization, .. }, Intent::BuyAndTokenize, None) => {
                 Tokenization::Due(authorization.clone())
             }
-            (OrderSource::Authorization { .. }, Intent::Buy | Intent::Tokenize)
-            | (OrderSource::CustomerToken(_), _) => Tokenization::NotRequested,
+            (OrderSource::Authorization { .. }, Intent::Buy | Intent::Tokenize, _)
+            | (OrderSource::CustomerToken(_), _, _) => Tokenization::NotRequested,
         };
         match order.fraud_status {
             FraudStatus::Pending => OrderOutcome::FraudReview(self.with(FraudReview {
@@ -951,6 +988,14 @@ impl Payment<OrderPending> {
         if self.stage.op.in_doubt() {
             return self.fail(LifecycleError::NotDefinitive);
         }
+        if self.stage.customer_token.is_some() {
+            // The customer token exists: a new authorization would make a second one. The
+            // refusal is recorded instead (the token stays in the store's token records).
+            return self.fail(LifecycleError::WrongStage {
+                operation: "re-authorization after the customer token was made",
+                stage: StageKind::OrderPending,
+            });
+        }
         match self.stage.source.clone() {
             OrderSource::Authorization { session, .. } if session.is_open(now) => {
                 Ok(self.with(Open { session }))
@@ -986,6 +1031,22 @@ impl Payment<TokenPending> {
         self.stage.op = self.stage.op.clone().attempted(outcome_unknown);
         self
     }
+    /// Records the customer token of intent `buy_and_tokenize`: the payment is authorized
+    /// again, now with its token, and the order from the same authorization is due.
+    #[must_use]
+    pub fn record_token_before_order(self, token: CustomerTokenId) -> Payment<Authorized> {
+        let TokenPending {
+            session,
+            authorization,
+            ..
+        } = self.stage.clone();
+        self.with(Authorized {
+            session,
+            authorization,
+            customer_token: Some(token),
+        })
+    }
+
     /// Records the customer token Klarna created.
     #[must_use]
     pub fn record_token(self, token: CustomerTokenId, now: Timestamp) -> Payment<Tokenized> {
@@ -1508,20 +1569,23 @@ impl AnyPayment {
     /// The customer token this payment created, if any.
     #[must_use]
     pub fn customer_token(&self) -> Option<&CustomerTokenId> {
-        match self {
-            Self::Tokenized(p) => Some(p.customer_token()),
-            Self::Ordered(p) => match p.tokenization() {
+        fn done(t: &Tokenization) -> Option<&CustomerTokenId> {
+            match t {
                 Tokenization::Done(t) => Some(t),
                 Tokenization::NotRequested
                 | Tokenization::Due(_)
                 | Tokenization::Pending(..)
                 | Tokenization::Refused(_) => None,
-            },
+            }
+        }
+        match self {
+            Self::Tokenized(p) => Some(p.customer_token()),
+            Self::Ordered(p) => done(p.tokenization()),
+            Self::FraudReview(p) => done(&p.stage.tokenization),
+            Self::Authorized(p) => p.stage.customer_token.as_ref(),
+            Self::OrderPending(p) => p.stage.customer_token.as_ref(),
             Self::Open(_)
-            | Self::Authorized(_)
-            | Self::OrderPending(_)
             | Self::TokenPending(_)
-            | Self::FraudReview(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
             | Self::Refused(_)

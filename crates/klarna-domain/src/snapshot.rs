@@ -130,10 +130,16 @@ pub enum StageSnapshot {
     Authorized {
         session: SessionSnapshot,
         authorization: AuthorizationSnapshot,
+        /// Absent in rows written before `buy_and_tokenize` made its token first.
+        #[cfg_attr(feature = "serde", serde(default))]
+        customer_token: Option<SecretText>,
     },
     OrderPending {
         source: SourceSnapshot,
         op: OpSnapshot,
+        /// Absent in rows written before `buy_and_tokenize` made its token first.
+        #[cfg_attr(feature = "serde", serde(default))]
+        customer_token: Option<SecretText>,
     },
     TokenPending {
         session: SessionSnapshot,
@@ -227,6 +233,9 @@ fn auth_snap(a: &Authorization) -> AuthorizationSnapshot {
         fingerprint: a.fingerprint().value(),
         authorized_at: a.authorized_at(),
     }
+}
+fn secret(t: &CustomerTokenId) -> SecretText {
+    SecretText(t.expose_secret().to_owned())
 }
 fn op_snap(o: &PendingOp) -> OpSnapshot {
     OpSnapshot {
@@ -325,6 +334,7 @@ impl AnyPayment {
             Self::Authorized(p) => p.snap(StageSnapshot::Authorized {
                 session: session_snap(p.session()),
                 authorization: auth_snap(p.authorization()),
+                customer_token: p.customer_token().map(secret),
             }),
             Self::OrderPending(p) => p.snap(StageSnapshot::OrderPending {
                 source: match p.source() {
@@ -340,6 +350,7 @@ impl AnyPayment {
                     }
                 },
                 op: op_snap(p.op()),
+                customer_token: p.stage().customer_token.as_ref().map(secret),
             }),
             Self::TokenPending(p) => p.snap(StageSnapshot::TokenPending {
                 session: session_snap(p.session()),
@@ -401,6 +412,7 @@ impl PaymentSnapshot {
             StageSnapshot::Authorized {
                 session: s,
                 authorization: a,
+                customer_token: t,
             } => AnyPayment::Authorized(Payment::from_parts(
                 id,
                 intent,
@@ -410,9 +422,14 @@ impl PaymentSnapshot {
                 Authorized {
                     session: session(s)?,
                     authorization: auth(a)?,
+                    customer_token: t.map(|t| CustomerTokenId::new(t.0)).transpose()?,
                 },
             )),
-            StageSnapshot::OrderPending { source, op: o } => {
+            StageSnapshot::OrderPending {
+                source,
+                op: o,
+                customer_token: t,
+            } => {
                 let source = match source {
                     SourceSnapshot::Authorization {
                         session: s,
@@ -431,7 +448,11 @@ impl PaymentSnapshot {
                     cart,
                     created_at,
                     op_seq,
-                    OrderPending { source, op: op(o)? },
+                    OrderPending {
+                        source,
+                        op: op(o)?,
+                        customer_token: t.map(|t| CustomerTokenId::new(t.0)).transpose()?,
+                    },
                 ))
             }
             StageSnapshot::TokenPending {

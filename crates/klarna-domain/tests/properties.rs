@@ -125,12 +125,14 @@ fn apply(p: AnyPayment, c: &Cmd, w: &mut World) -> AnyPayment {
             ))
             .into_any()
         }
-        (AnyPayment::TokenPending(p), Cmd::RecordOrder(_)) => p
-            .record_token(
-                klarna_domain::CustomerTokenId::new(w.next("ct")).unwrap(),
-                now,
-            )
-            .into(),
+        (AnyPayment::TokenPending(p), Cmd::RecordOrder(_)) => {
+            let token = klarna_domain::CustomerTokenId::new(w.next("ct")).unwrap();
+            if p.intent() == Intent::BuyAndTokenize {
+                p.record_token_before_order(token).into()
+            } else {
+                p.record_token(token, now).into()
+            }
+        }
         (AnyPayment::Ordered(p), Cmd::RecordOrder(_)) => p
             .record_token(klarna_domain::CustomerTokenId::new(w.next("ct")).unwrap())
             .map_or_else(|e| (*e.payment).into(), Into::into),
@@ -200,7 +202,11 @@ proptest! {
                 }
                 AnyPayment::TokenPending(x) => {
                     prop_assert_eq!(x.authorization().fingerprint(), x.cart().fingerprint());
-                    prop_assert_eq!(x.intent(), Intent::Tokenize);
+                    prop_assert!(matches!(x.intent(), Intent::Tokenize | Intent::BuyAndTokenize));
+                }
+                // buy_and_tokenize orders only once its customer token exists.
+                AnyPayment::Ordered(x) if x.intent() == Intent::BuyAndTokenize => {
+                    prop_assert!(matches!(x.tokenization(), Tokenization::Done(_)));
                 }
                 AnyPayment::Ordered(x) if !matches!(x.tokenization(), Tokenization::NotRequested) => {
                     prop_assert_eq!(x.intent(), Intent::BuyAndTokenize);
@@ -324,7 +330,7 @@ proptest! {
 }
 
 #[test]
-fn buy_and_tokenize_orders_then_tokenizes() {
+fn buy_and_tokenize_tokenizes_then_orders_from_the_same_authorization() {
     let cart = Cart::new(
         klarna_domain::Market::parse("US", "USD", "en-US").unwrap(),
         vec![
@@ -341,14 +347,101 @@ fn buy_and_tokenize_orders_then_tokenizes() {
     let a = p
         .authorize(AuthorizationToken::new("a").unwrap(), t0)
         .unwrap();
+    // The order before the token is refused: a refused token would leave a charged shopper.
+    let early = a
+        .clone()
+        .begin_order(IdempotencyKey::new("k0").unwrap(), t0)
+        .unwrap_err();
+    assert!(matches!(
+        early.error,
+        klarna_domain::LifecycleError::WrongStage { .. }
+    ));
+    let a = a
+        .begin_tokenization(IdempotencyKey::new("k1").unwrap(), t0)
+        .unwrap()
+        .record_token_before_order(klarna_domain::CustomerTokenId::new("ct").unwrap());
+    assert!(a.customer_token().is_some());
+    assert!(AnyPayment::from(a.clone()).awaits_order());
+    // No second token from the same payment.
     assert!(
         a.clone()
-            .begin_tokenization(IdempotencyKey::new("k0").unwrap(), t0)
+            .begin_tokenization(IdempotencyKey::new("k2").unwrap(), t0)
             .is_err()
     );
     let pending = a
-        .begin_order(IdempotencyKey::new("k1").unwrap(), t0)
+        .begin_order(IdempotencyKey::new("k3").unwrap(), t0)
         .unwrap();
+    // The token survives a store round trip while the order is in flight.
+    let stored = AnyPayment::from(pending.clone())
+        .snapshot()
+        .restore()
+        .unwrap();
+    assert_eq!(stored, AnyPayment::from(pending.clone()));
+    assert!(stored.customer_token().is_some());
+    // A refusal that would reopen the payment records it instead: no second token.
+    assert!(pending.clone().reopen(t0).is_err());
+    let klarna_domain::OrderOutcome::Ordered(o) = pending.record_order(PlacedOrder::new(
+        OrderId::new("o").unwrap(),
+        FraudStatus::Accepted,
+        t0,
+    )) else {
+        panic!("accepted order goes to Ordered")
+    };
+    assert!(matches!(o.tokenization(), Tokenization::Done(_)));
+    assert_eq!(
+        AnyPayment::from(o)
+            .customer_token()
+            .map(|t| t.expose_secret().to_owned()),
+        Some("ct".to_owned())
+    );
+}
+
+/// A `buy_and_tokenize` payment stored by an earlier version (ordered, token step due) still
+/// completes its token step after the order.
+#[test]
+fn a_stored_buy_and_tokenize_with_its_token_due_after_the_order_still_tokenizes() {
+    let cart = Cart::new(
+        klarna_domain::Market::parse("US", "USD", "en-US").unwrap(),
+        vec![
+            klarna_domain::OrderLine::builder("Plan", 1, 1_000)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .unwrap();
+    let AnyPayment::Open(p) = open(Intent::BuyAndTokenize, cart) else {
+        unreachable!()
+    };
+    let t0 = Timestamp::EPOCH;
+    let a = p
+        .authorize(AuthorizationToken::new("a").unwrap(), t0)
+        .unwrap();
+    // The row an earlier version wrote: the order in flight, no token yet.
+    let mut snap = AnyPayment::from(a).snapshot();
+    let klarna_domain::snapshot::StageSnapshot::Authorized {
+        session,
+        authorization,
+        ..
+    } = snap.stage
+    else {
+        unreachable!()
+    };
+    snap.stage = klarna_domain::snapshot::StageSnapshot::OrderPending {
+        source: klarna_domain::snapshot::SourceSnapshot::Authorization {
+            session,
+            authorization,
+        },
+        op: klarna_domain::snapshot::OpSnapshot {
+            key: "k1".to_owned(),
+            attempts: 0,
+            in_doubt: false,
+            started_at: t0,
+        },
+        customer_token: None,
+    };
+    let AnyPayment::OrderPending(pending) = snap.restore().unwrap() else {
+        unreachable!()
+    };
     let klarna_domain::OrderOutcome::Ordered(o) = pending.record_order(PlacedOrder::new(
         OrderId::new("o").unwrap(),
         FraudStatus::Accepted,

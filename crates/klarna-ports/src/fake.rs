@@ -1,7 +1,12 @@
 //! A scripted fake Klarna implementing `PaymentGateway` in memory: idempotent keys, a ledger, fault injection.
 //!
-//! Behaves like Klarna where the service's correctness depends on it: authorizations are
-//! single use, keys replay the first answer, captures and refunds respect the ledger. Faults
+//! Behaves like Klarna where the service's correctness depends on it, and where Klarna's
+//! behaviour is undocumented it takes the less convenient answer: an authorization that made
+//! an order is consumed (a second order, or a customer token after the order, is refused);
+//! keys replay the first answer only where Klarna documents `Klarna-Idempotency-Key` (Order
+//! Management and token charges), not on the Payments API (create order, create customer
+//! token) — [`FakeKlarna::optimistic`] replays every keyed call, for comparison; captures and
+//! refunds respect the ledger. Faults
 //! are scripted per call ([`Fault`]), so property tests can lose responses, time out, fail
 //! with 5xx or refuse, and then check the fake's records ([`FakeKlarna::orders`]) against the
 //! store: no duplicate orders, no lost orders, no over-captures.
@@ -87,6 +92,14 @@ struct State {
 #[derive(Debug, Default)]
 pub struct FakeKlarna {
     state: Mutex<State>,
+    /// Replay keys on the Payments API too (Klarna does not document it).
+    optimistic: bool,
+}
+
+/// Whether Klarna documents idempotency keys on the operation (API.md §1.4): Order
+/// Management and token charges; not the Payments API.
+fn keyed(op: &str) -> bool {
+    op.starts_with("ordermanagement.") || op == "customer_token.create_order"
 }
 
 const NOT_ALLOWED: ErrorAction = ErrorAction::Rejected(Refusal::NotAllowed);
@@ -98,10 +111,20 @@ fn refused(op: &'static str, status: u16, action: ErrorAction, code: &str) -> Ga
 }
 
 impl FakeKlarna {
-    /// A fake with no faults scripted.
+    /// A fake with no faults scripted, pessimistic about replay.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fake that also replays keys on the Payments API (create order, create customer
+    /// token), where Klarna documents none: the kinder Klarna, for comparison figures.
+    #[must_use]
+    pub fn optimistic() -> Self {
+        Self {
+            optimistic: true,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -186,6 +209,7 @@ impl FakeKlarna {
             }
             Fault::None | Fault::LostResponse => {}
         }
+        let key = key.filter(|_| self.optimistic || keyed(op));
         let answer = match key.and_then(|k| s.replies.get(k.as_str()).cloned()) {
             Some(a) => a,
             None => {
@@ -336,7 +360,8 @@ impl PaymentGateway for FakeKlarna {
         match self.run(OP, Some(key), |s| {
             match s.authorizations.get(&token).cloned() {
                 None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
-                Some((_, _, true)) => {
+                // A token already made from it, or an order (the authorization is consumed).
+                Some((_, _, true) | (_, true, _)) => {
                     Answer::Refused(refused(OP, 403, NOT_ALLOWED, "INVALID_OPERATION"))
                 }
                 Some((session, ordered, false)) => {

@@ -300,8 +300,8 @@ where
     }
 
     /// Step 3: completes the payment with the shopper's authorization, as its intent asks:
-    /// `buy` → an order; `tokenize` → a customer token; `buy_and_tokenize` → the order,
-    /// then the customer token. The token is recorded in the same write that begins the
+    /// `buy` → an order; `tokenize` → a customer token; `buy_and_tokenize` → the customer
+    /// token, then the order. The token is recorded in the same write that begins the
     /// operation (if it is new). Exactly once: calling again — a double click, a retry, the
     /// callback racing the browser — answers what the first call made, never a second order.
     ///
@@ -337,12 +337,17 @@ where
                 self.create_customer_token(id, authorization, Some(stored))
                     .await
             }
+            // As Klarna documents it (and WooCommerce does): the customer token first, then
+            // the order from the same authorization. A refused token charges nobody; with the
+            // order first, a refused token would leave a charged shopper whose renewals fail.
             Intent::BuyAndTokenize => {
-                let ordered = self.place_order(id, authorization, Some(stored)).await?;
-                if ordered.is_ordered() {
-                    self.create_customer_token(id, None, None).await
+                let tokenized = self
+                    .create_customer_token(id, authorization, Some(stored))
+                    .await?;
+                if tokenized.awaits_order() {
+                    self.place_order(id, None, None).await
                 } else {
-                    Ok(ordered)
+                    Ok(tokenized)
                 }
             }
         }

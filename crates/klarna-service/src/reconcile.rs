@@ -220,6 +220,13 @@ where
                     Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
                         self.payment(&id).await
                     }
+                    // buy_and_tokenize: the token is resolved, the shopper's order is due.
+                    Ok(p) if p.awaits_order() => match self.place_order(&id, None, None).await {
+                        Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
+                            self.payment(&id).await
+                        }
+                        done => done,
+                    },
                     done => done,
                 },
             };

@@ -21,7 +21,11 @@ use klarna_store_memory::InMemoryStore;
 type Svc = PaymentService<FakeKlarna, InMemoryStore, ManualClock, SequentialKeys>;
 
 fn service() -> (Svc, Arc<FakeKlarna>, Arc<ManualClock>) {
-    let fake = Arc::new(FakeKlarna::new());
+    service_with(FakeKlarna::new())
+}
+
+fn service_with(fake: FakeKlarna) -> (Svc, Arc<FakeKlarna>, Arc<ManualClock>) {
+    let fake = Arc::new(fake);
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
         1_700_000_000_000,
     )));
@@ -245,9 +249,33 @@ async fn cart_change_after_authorization_needs_reauthorization() {
     assert_eq!(fake.orders()[0].amount, 269_700);
 }
 
+/// Klarna documents no key replay on the Payments API: the reconciler's replay of a create
+/// order whose answer was lost meets a consumed authorization, and the session says an order
+/// exists. No second order, and no guess: the payment goes to review with its evidence.
 #[tokio::test]
-async fn lost_response_is_reconciled_to_exactly_one_order() {
+async fn a_lost_create_order_answer_without_replay_goes_to_review_with_one_order() {
     let (svc, fake, clock) = service();
+    let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
+    fake.script([Fault::LostResponse]);
+    let err = svc.complete(&id, token.clone()).await.unwrap_err();
+    assert!(matches!(err, ServiceError::OutcomeUnknown { .. }), "{err}");
+    clock.advance(Span::minutes(1));
+    let report = svc.reconcile_all().await.unwrap();
+    assert_eq!((report.resolved, report.needs_review), (0, 1), "{report:?}");
+    let p = svc.payment(&id).await.unwrap();
+    let AnyPayment::NeedsReview(r) = &p else {
+        panic!("expected review, got {:?}", p.kind())
+    };
+    assert!(r.reason().contains("merchant_reference1"), "{}", r.reason());
+    assert_eq!(fake.orders().len(), 1, "exactly one order at Klarna");
+    assert_eq!(fake.orders()[0].merchant_reference1, id.as_str());
+}
+
+/// The kinder Klarna (keys replayed on the Payments API too) answers the replay with the
+/// first order.
+#[tokio::test]
+async fn lost_response_is_reconciled_to_exactly_one_order_when_klarna_replays() {
+    let (svc, fake, clock) = service_with(FakeKlarna::optimistic());
     let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
     fake.script([Fault::LostResponse]);
     let err = svc.complete(&id, token.clone()).await.unwrap_err();

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use klarna_domain::{
-    Amount, AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId, Purchase,
-    Span, StageKind, Timestamp,
+    Amount, AnyPayment, AuthorizationToken, Cart, Intent, Interval, Market, OrderLine, PaymentId,
+    Purchase, Span, StageKind, Timestamp,
 };
 use klarna_ports::fake::{FakeKlarna, Fault};
 use klarna_ports::{ManualClock, PaymentStore, SequentialKeys};
@@ -341,6 +341,17 @@ impl Sut {
                 .iter()
                 .find(|p| p.id().as_str() == o.merchant_reference1)
                 .unwrap_or_else(|| panic!("Klarna order {} has no payment", o.order_id));
+            if let AnyPayment::NeedsReview(r) = p {
+                // Klarna replays no key on the Payments API, and its session read carries no
+                // order id: an order whose answer was lost is not guessed. It is not lost
+                // either: the review names where to find it, and nobody could touch it.
+                assert!(
+                    r.reason().contains("merchant_reference1") && r.key().is_some(),
+                    "review without its evidence: {r:?}"
+                );
+                assert_eq!((o.captured, o.refunded), (0, 0), "{o:?}");
+                continue;
+            }
             assert_eq!(
                 p.order_id(),
                 Some(&o.order_id),

@@ -17,7 +17,8 @@ use klarna_domain::{
 };
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
-    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionState,
+    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionProgress,
+    SessionState,
 };
 
 use crate::client::KlarnaClient;
@@ -295,7 +296,12 @@ impl PaymentGateway for KlarnaGateway {
             .map_err(|e| gateway_error(Operation::ReadSession, &e))?
             .body;
         Ok(SessionState {
-            complete: read.status == Some(api::SessionStatus::Complete),
+            // Only an explicit status is evidence; an absent or unknown one is not "no order".
+            progress: match read.status {
+                Some(api::SessionStatus::Complete) => SessionProgress::Complete,
+                Some(api::SessionStatus::Incomplete) => SessionProgress::Incomplete,
+                Some(_) | None => SessionProgress::Unknown,
+            },
             expires_at: read.expires_at.as_deref().and_then(parse_timestamp),
             authorization_token: read
                 .authorization_token

@@ -23,7 +23,7 @@ use klarna_domain::{
 
 use crate::gateway::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, NewSession,
-    OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionState,
+    OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionProgress, SessionState,
 };
 
 /// What happens to one call.
@@ -39,6 +39,8 @@ pub enum Fault {
     ServerError,
     /// The connection is refused: the request never leaves.
     Unreachable,
+    /// Klarna answers 403 `REJECTED` without acting (a definitive refusal).
+    Refuse,
 }
 
 /// One order at the fake.
@@ -207,6 +209,7 @@ impl FakeKlarna {
                     Vec::new(),
                 ));
             }
+            Fault::Refuse => return Err(refused(op, 403, NOT_ALLOWED, "REJECTED")),
             Fault::None | Fault::LostResponse => {}
         }
         let key = key.filter(|_| self.optimistic || keyed(op));
@@ -282,7 +285,11 @@ impl PaymentGateway for FakeKlarna {
             )
         })?;
         Ok(SessionState {
-            complete: *complete,
+            progress: if *complete {
+                SessionProgress::Complete
+            } else {
+                SessionProgress::Incomplete
+            },
             expires_at: None,
             authorization_token: None,
         })

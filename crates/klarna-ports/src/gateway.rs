@@ -46,11 +46,23 @@ pub struct CreatedSession {
     pub payment_method_categories: Vec<String>,
 }
 
+/// Whether an order was placed from a session, as its read (P2) says.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SessionProgress {
+    /// `status: complete`: an order exists.
+    Complete,
+    /// `status: incomplete`, said explicitly: no order yet (as far as this read knows; a read
+    /// right after an order may lag, so the service asks only after the call's deadline).
+    Incomplete,
+    /// The status was absent or one this crate does not know: no evidence either way.
+    Unknown,
+}
+
 /// What reading a session (P2) tells.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SessionState {
-    /// `true` once an order was placed from the session (`status: complete`).
-    pub complete: bool,
+    /// Whether an order was placed from the session.
+    pub progress: SessionProgress,
     /// Klarna's expiry, when returned.
     pub expires_at: Option<Timestamp>,
     /// The latest authorization token, when Klarna returns it.

@@ -23,7 +23,8 @@ pub mod forward;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gateway::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
-    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionState,
+    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionProgress,
+    SessionState,
 };
 pub use keys::{IdempotencyKeys, SequentialKeys};
 pub use store::{Alongside, PaymentStore, StoreError, Unique, Versioned};

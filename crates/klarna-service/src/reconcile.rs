@@ -4,7 +4,9 @@ use klarna_domain::order::{OmOperation, OmResult};
 use klarna_domain::{
     AnyPayment, IdempotencyKey, ManagedOrder, OrderSource, OrderStatus, StageKind,
 };
-use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore, Versioned};
+use klarna_ports::{
+    Clock, ErrorAction, IdempotencyKeys, PaymentGateway, PaymentStore, SessionProgress, Versioned,
+};
 use tracing::{info, warn};
 
 use crate::step::{Orders, Payments, Plan, decided};
@@ -170,15 +172,24 @@ where
             let result = self.send_order(&pending).await;
             return match result {
                 Err(e) if e.action.is_refusal() => {
-                    // The replay was refused. Within the key window a replay returns the
-                    // first answer, so for token charges (keys documented) the refusal is
-                    // evidence; for one-time orders, ask whether the session completed.
+                    // The replay was refused. Within the key window a replay of a token charge
+                    // (keys documented) returns the first answer, so its refusal is evidence.
+                    // The Payments API replays nothing: a refused create order is evidence of
+                    // no order only when the authorization itself is gone (not "consumed",
+                    // which means an order exists) AND the session says, explicitly, that it
+                    // is incomplete. An absent or unknown status, or a failed read, is no
+                    // evidence: the operation stays pending (and goes to review once the key
+                    // window has passed).
                     let no_order = match pending.source() {
                         OrderSource::CustomerToken(_) => true,
                         OrderSource::Authorization { session, .. } => {
+                            let consumed = matches!(e.action, ErrorAction::Rejected(_));
                             match self.gateway.read_session(session.id()).await {
-                                Ok(state) => !state.complete,
-                                Err(_) => return Ok(stored.value),
+                                Ok(s) if s.progress == SessionProgress::Complete => false,
+                                Ok(s) if s.progress == SessionProgress::Incomplete && !consumed => {
+                                    true
+                                }
+                                Ok(_) | Err(_) => return Ok(stored.value),
                             }
                         }
                     };
@@ -242,73 +253,15 @@ where
         let Some(pending) = stored.value.pending().cloned() else {
             return Ok(stored.value);
         };
-        let result = self.send_order_operation(&stored.value).await;
         let cancel = pending.operation == OmOperation::Cancel;
-        match result {
-            Err(e) if e.action.is_refusal() => {
-                // Evidence from the order itself decides whether the operation happened.
-                let Ok(remote) = self.gateway.read_order(&order).await else {
-                    return Ok(stored.value);
-                };
-                let value = &stored.value;
-                let applied = match pending.operation {
-                    OmOperation::Capture(a) => {
-                        remote.captured_amount >= value.captured() + a.minor()
-                            && remote
-                                .captures
-                                .iter()
-                                .any(|(id, _)| !value.captures().iter().any(|c| &c.id == id))
-                    }
-                    OmOperation::Refund(a) => {
-                        remote.refunded_amount >= value.refunded() + a.minor()
-                            && remote
-                                .refunds
-                                .iter()
-                                .any(|(id, _)| !value.refunds().iter().any(|r| &r.id == id))
-                    }
-                    OmOperation::Cancel => remote.status == OrderStatus::Cancelled,
-                    OmOperation::ReleaseRemaining => remote.status == OrderStatus::Closed,
-                    OmOperation::ExtendAuthorization => false,
-                };
-                if applied {
-                    let r = match pending.operation {
-                        OmOperation::Capture(_) => OmResult::Captured(
-                            new_id(&remote.captures, |c| {
-                                value.captures().iter().any(|x| &x.id == c)
-                            })
-                            .ok_or_else(|| ServiceError::ContradictoryEvidence(order.clone()))?,
-                        ),
-                        OmOperation::Refund(_) => OmResult::Refunded(
-                            new_id(&remote.refunds, |r| {
-                                value.refunds().iter().any(|x| &x.id == r)
-                            })
-                            .ok_or_else(|| ServiceError::ContradictoryEvidence(order.clone()))?,
-                        ),
-                        OmOperation::Cancel
-                        | OmOperation::ReleaseRemaining
-                        | OmOperation::ExtendAuthorization => OmResult::Done,
-                    };
-                    let done = self
-                        .settle_order_operation(&order, Some(stored), Ok(r), true)
-                        .await?;
-                    if cancel {
-                        self.mark_payment_cancelled(&order).await?;
-                    }
-                    Ok(done)
-                } else {
-                    let key = pending.op.key().clone();
-                    let stepped = self
-                        .step::<Orders, _>(&order, Some(stored), |o, _| {
-                            if o.pending().is_none_or(|p| p.op.key() != &key) {
-                                return Ok(Plan::Answer(o));
-                            }
-                            let cleared = o.not_applied()?;
-                            Ok(Plan::write(cleared.clone(), cleared))
-                        })
-                        .await?;
-                    Ok(stepped.output)
-                }
-            }
+        if !pending.op.key_window_open(self.clock.now()) {
+            // Past Klarna's 24 h the key may no longer de-duplicate: a resend could capture or
+            // refund twice. Never send; the order's own captures and refunds decide.
+            return self.decide_from_order(stored, &pending).await;
+        }
+        match self.send_order_operation(&stored.value).await {
+            // The replay was refused: evidence from the order itself decides.
+            Err(e) if e.action.is_refusal() => self.decide_from_order(stored, &pending).await,
             other => {
                 let done = match self
                     .settle_order_operation(&order, Some(stored), other, true)
@@ -324,6 +277,82 @@ where
                 }
                 Ok(done)
             }
+        }
+    }
+
+    /// Decides an in-doubt Order Management operation from a read of the order: its effect
+    /// and a capture or refund id we do not hold mean it happened; otherwise it did not (a
+    /// request older than the call's deadline is no longer running). An extension of the
+    /// authorization time leaves no trace: it is recorded as not applied, the conservative
+    /// side (the order is treated as expiring earlier than it may). A failed read leaves it
+    /// pending.
+    async fn decide_from_order(
+        &self,
+        stored: Versioned<ManagedOrder>,
+        pending: &klarna_domain::order::PendingOm,
+    ) -> Result<ManagedOrder, ServiceError> {
+        let order = stored.value.order_id().clone();
+        let cancel = pending.operation == OmOperation::Cancel;
+        let Ok(remote) = self.gateway.read_order(&order).await else {
+            return Ok(stored.value);
+        };
+        let value = &stored.value;
+        let applied = match pending.operation {
+            OmOperation::Capture(a) => {
+                remote.captured_amount >= value.captured() + a.minor()
+                    && remote
+                        .captures
+                        .iter()
+                        .any(|(id, _)| !value.captures().iter().any(|c| &c.id == id))
+            }
+            OmOperation::Refund(a) => {
+                remote.refunded_amount >= value.refunded() + a.minor()
+                    && remote
+                        .refunds
+                        .iter()
+                        .any(|(id, _)| !value.refunds().iter().any(|r| &r.id == id))
+            }
+            OmOperation::Cancel => remote.status == OrderStatus::Cancelled,
+            OmOperation::ReleaseRemaining => remote.status == OrderStatus::Closed,
+            OmOperation::ExtendAuthorization => false,
+        };
+        if applied {
+            let r = match pending.operation {
+                OmOperation::Capture(_) => OmResult::Captured(
+                    new_id(&remote.captures, |c| {
+                        value.captures().iter().any(|x| &x.id == c)
+                    })
+                    .ok_or_else(|| ServiceError::ContradictoryEvidence(order.clone()))?,
+                ),
+                OmOperation::Refund(_) => OmResult::Refunded(
+                    new_id(&remote.refunds, |r| {
+                        value.refunds().iter().any(|x| &x.id == r)
+                    })
+                    .ok_or_else(|| ServiceError::ContradictoryEvidence(order.clone()))?,
+                ),
+                OmOperation::Cancel
+                | OmOperation::ReleaseRemaining
+                | OmOperation::ExtendAuthorization => OmResult::Done,
+            };
+            let done = self
+                .settle_order_operation(&order, Some(stored), Ok(r), true)
+                .await?;
+            if cancel {
+                self.mark_payment_cancelled(&order).await?;
+            }
+            Ok(done)
+        } else {
+            let key = pending.op.key().clone();
+            let stepped = self
+                .step::<Orders, _>(&order, Some(stored), |o, _| {
+                    if o.pending().is_none_or(|p| p.op.key() != &key) {
+                        return Ok(Plan::Answer(o));
+                    }
+                    let cleared = o.not_applied()?;
+                    Ok(Plan::write(cleared.clone(), cleared))
+                })
+                .await?;
+            Ok(stepped.output)
         }
     }
 }

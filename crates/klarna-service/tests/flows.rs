@@ -196,6 +196,49 @@ async fn buy_and_tokenize_gives_an_order_and_a_token() {
     assert_eq!(fake.orders().len(), 1);
 }
 
+/// Klarna's order of steps for `buy_and_tokenize`: the customer token, then the order from the
+/// same authorization. A refused token charges nobody (with the order first, the shopper would
+/// be charged and every renewal would fail).
+#[tokio::test]
+async fn buy_and_tokenize_makes_the_token_first_and_a_refused_token_charges_nobody() {
+    let (svc, fake, _) = service();
+    let (id, token) = checkout(
+        &svc,
+        &fake,
+        Intent::BuyAndTokenize,
+        subscription_cart(1_000),
+    )
+    .await;
+    svc.complete(&id, token).await.unwrap();
+    let order: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .map(|(op, _)| op)
+        .filter(|op| op.starts_with("payments.create_"))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "payments.create_session",
+            "payments.create_customer_token",
+            "payments.create_order"
+        ]
+    );
+
+    let (id, token) = checkout(
+        &svc,
+        &fake,
+        Intent::BuyAndTokenize,
+        subscription_cart(1_000),
+    )
+    .await;
+    fake.script([Fault::Refuse]);
+    let err = svc.complete(&id, token).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Refused(_)), "{err}");
+    assert_eq!(svc.payment(&id).await.unwrap().kind(), StageKind::Refused);
+    assert_eq!(fake.orders().len(), 1, "the refused token placed no order");
+}
+
 #[tokio::test]
 async fn cart_change_after_authorization_needs_reauthorization() {
     let (svc, fake, _) = service();
@@ -430,4 +473,33 @@ async fn cancel_before_capture_and_lost_capture_response() {
         (stage(&svc, &id2).await, o.status()),
         (StageKind::Cancelled, OrderStatus::Cancelled)
     );
+}
+
+/// Defect 1 of the exactly-once issue: past Klarna's 24 h key window an in-doubt capture or
+/// refund is never sent again (a resend could capture twice); the order's own captures and
+/// refunds decide it.
+#[tokio::test]
+async fn after_the_key_window_an_in_doubt_capture_is_decided_from_the_order_not_resent() {
+    for (fault, captured) in [(Fault::LostResponse, 1_000), (Fault::TimeoutBefore, 0)] {
+        let (svc, fake, clock) = service();
+        let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
+        let order = order_id(&svc.complete(&id, token).await.unwrap());
+        fake.script([fault]);
+        let err = svc.capture(&order, amount(1_000)).await.unwrap_err();
+        assert!(matches!(err, ServiceError::OutcomeUnknown { .. }), "{err}");
+        let captures = |fake: &FakeKlarna| {
+            fake.calls()
+                .iter()
+                .filter(|(op, _)| *op == "ordermanagement.capture")
+                .count()
+        };
+        assert_eq!(captures(&fake), 1);
+        clock.advance(Span::hours(25));
+        svc.reconcile_all().await.unwrap();
+        assert_eq!(captures(&fake), 1, "{fault:?}: nothing resent after 24 h");
+        let o = svc.order(&order).await.unwrap();
+        assert!(o.pending().is_none(), "{fault:?}: decided");
+        assert_eq!(o.captured(), captured, "{fault:?}");
+        assert_eq!(fake.orders()[0].captured, captured, "{fault:?}");
+    }
 }

@@ -167,7 +167,7 @@ async fn a_refusal_after_an_unknown_attempt_is_not_a_failure() {
     });
     g.expect_read_session().times(1).returning(|_| {
         Ok(SessionState {
-            complete: true,
+            progress: klarna_ports::SessionProgress::Complete,
             expires_at: None,
             authorization_token: None,
         })
@@ -234,4 +234,93 @@ fn invalid_carts_never_reach_the_gateway() {
         panic!("expected a cart error, got {err:?}");
     };
     assert_eq!(e.field().to_string(), "order_lines");
+}
+
+/// Defect 4 of the exactly-once issue: only a session that says, explicitly, `incomplete`
+/// (after a refusal that does not mean "consumed") is evidence that an in-doubt create order
+/// made nothing. An absent or unknown status, or `incomplete` next to a consumed authorization
+/// (a lagging read), keeps the operation pending.
+#[tokio::test]
+async fn only_an_explicit_incomplete_session_clears_an_in_doubt_order() {
+    use klarna_ports::SessionProgress;
+    let not_found = || {
+        GatewayError::new("payments.create_order", ErrorAction::Reauthorize, true).with_answer(
+            404,
+            Some("NOT_FOUND".into()),
+            vec![],
+        )
+    };
+    let consumed = || {
+        GatewayError::new(
+            "payments.create_order",
+            ErrorAction::Rejected(Refusal::NotAllowed),
+            true,
+        )
+        .with_answer(403, Some("INVALID_OPERATION".into()), vec![])
+    };
+    type Refusal_ = fn() -> GatewayError;
+    let cases: [(&str, Refusal_, SessionProgress, StageKind); 4] = [
+        (
+            "unknown status",
+            not_found,
+            SessionProgress::Unknown,
+            StageKind::OrderPending,
+        ),
+        (
+            "lagging read",
+            consumed,
+            SessionProgress::Incomplete,
+            StageKind::OrderPending,
+        ),
+        (
+            "explicit incomplete",
+            not_found,
+            SessionProgress::Incomplete,
+            StageKind::Open,
+        ),
+        (
+            "complete",
+            not_found,
+            SessionProgress::Complete,
+            StageKind::NeedsReview,
+        ),
+    ];
+    for (name, replay, progress, expected) in cases {
+        let mut g = gateway_with_session();
+        let mut first = true;
+        g.expect_place_order().times(2).returning(move |_, _| {
+            if std::mem::take(&mut first) {
+                Err(GatewayError::new(
+                    "payments.create_order",
+                    ErrorAction::OutcomeUnknown,
+                    true,
+                ))
+            } else {
+                Err(replay())
+            }
+        });
+        g.expect_read_session().times(1).returning(move |_| {
+            Ok(SessionState {
+                progress,
+                expires_at: None,
+                authorization_token: None,
+            })
+        });
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(1_000_000)));
+        let svc = service(g, Arc::clone(&clock));
+        let c = svc
+            .start_checkout(Purchase::new(Intent::Buy, cart()).unwrap())
+            .await
+            .unwrap();
+        let _ = svc
+            .complete(&c.payment_id, AuthorizationToken::new("a").unwrap())
+            .await;
+        clock.advance(Span::minutes(2));
+        svc.reconcile(10).await.unwrap();
+        assert_eq!(
+            svc.payment(&c.payment_id).await.unwrap().kind(),
+            expected,
+            "{name}"
+        );
+    }
 }

@@ -109,7 +109,7 @@ async fn every_payments_port_method_against_the_simulator() {
     assert!(!created.payment_method_categories.is_empty());
     assert!(created.client_token.expose_secret().contains('.'));
     let state = gw.read_session(&created.session_id).await.unwrap();
-    assert!(!state.complete);
+    assert_eq!(state.progress, klarna_ports::SessionProgress::Incomplete);
     assert!(state.expires_at.is_some());
     gw.update_session(&created.session_id, &cart(false))
         .await
@@ -129,7 +129,10 @@ async fn every_payments_port_method_against_the_simulator() {
     };
     let placed = gw.place_order(&place, &key("gw-order-1")).await.unwrap();
     assert_eq!(placed.fraud_status, FraudStatus::Accepted);
-    assert!(gw.read_session(&created.session_id).await.unwrap().complete);
+    assert_eq!(
+        gw.read_session(&created.session_id).await.unwrap().progress,
+        klarna_ports::SessionProgress::Complete
+    );
     let at_sim = sim.order(placed.order_id.as_str()).unwrap();
     assert_eq!(at_sim.merchant_reference1.as_deref(), Some("pay_gw_1"));
     assert_eq!(at_sim.order_amount, cart(false).total().minor());

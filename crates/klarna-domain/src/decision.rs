@@ -475,7 +475,12 @@ impl AnyPayment {
                         .map_or_else(|f| AnyPayment::from(*f.payment), AnyPayment::from),
                 )
             }
-            Attempt::NotReached => Settled::alone(pending.attempted(false)),
+            // Nothing left: back to the authorization (a charge stays queued).
+            Attempt::NotReached => Settled::alone(
+                pending
+                    .roll_back()
+                    .map_or_else(|f| AnyPayment::from(f.payment.attempted(false)), Into::into),
+            ),
             Attempt::Unknown => Settled::alone(pending.attempted(true)),
         })
     }
@@ -526,9 +531,14 @@ impl AnyPayment {
                 p.record_token_refusal(reason)
                     .map_or_else(|f| AnyPayment::from(*f.payment), AnyPayment::from),
             ),
+            (Self::TokenPending(p), Attempt::NotReached) if !p.op().in_doubt() => {
+                Settled::alone(p.roll_back())
+            }
             (Self::TokenPending(p), Attempt::NotReached) => Settled::alone(p.attempted(false)),
             (Self::TokenPending(p), Attempt::Unknown) => Settled::alone(p.attempted(true)),
-            (Self::Ordered(p), Attempt::NotReached) => Settled::alone(p.token_attempted(false)),
+            (Self::Ordered(p), Attempt::NotReached) => {
+                Settled::alone(p.token_attempted(false).roll_back_token_step())
+            }
             (Self::Ordered(p), Attempt::Unknown) => Settled::alone(p.token_attempted(true)),
             (
                 other @ (Self::Open(_)
@@ -702,6 +712,10 @@ impl ManagedOrder {
         Ok(Decision::Next(match attempt {
             Attempt::Succeeded(result) => self.attempted(false).complete(result, now)?,
             Attempt::Refused { .. } => self.attempted(false).refused()?,
+            // Nothing left and nothing earlier in doubt: the reservation is released.
+            Attempt::NotReached if self.pending().is_some_and(|p| !p.op.in_doubt()) => {
+                self.attempted(false).not_applied()?
+            }
             Attempt::NotReached => self.attempted(false),
             Attempt::Unknown => self.attempted(true),
         }))

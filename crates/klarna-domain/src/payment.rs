@@ -968,6 +968,36 @@ impl Payment<OrderPending> {
         })
     }
 
+    /// The request never left (a refused connection, nothing earlier in doubt): the order is
+    /// rolled back to the authorization it came from, so "nothing happened, try again" is
+    /// true. A customer-token charge has no earlier stage: it stays pending (queued for the
+    /// reconciler, which sends it with the same key).
+    ///
+    /// # Errors
+    /// A charge, or an operation with an earlier attempt in doubt: it stays as it is.
+    pub fn roll_back(self) -> Result<Payment<Authorized>, TransitionFailed<Self>> {
+        if self.stage.op.in_doubt() {
+            return self.fail(LifecycleError::NotDefinitive);
+        }
+        match self.stage.source.clone() {
+            OrderSource::Authorization {
+                session,
+                authorization,
+            } => {
+                let customer_token = self.stage.customer_token.clone();
+                Ok(self.with(Authorized {
+                    session,
+                    authorization,
+                    customer_token,
+                }))
+            }
+            OrderSource::CustomerToken(_) => self.fail(LifecycleError::WrongStage {
+                operation: "rolling back a token charge",
+                stage: StageKind::OrderPending,
+            }),
+        }
+    }
+
     /// Evidence (a replay with the same key inside Klarna's window, or a session that is still
     /// incomplete) shows that no earlier attempt took effect: the operation is no longer in doubt.
     #[must_use]
@@ -1031,6 +1061,21 @@ impl Payment<TokenPending> {
         self.stage.op = self.stage.op.clone().attempted(outcome_unknown);
         self
     }
+    /// The request never left and nothing earlier is in doubt: back to the authorization.
+    #[must_use]
+    pub fn roll_back(self) -> Payment<Authorized> {
+        let TokenPending {
+            session,
+            authorization,
+            ..
+        } = self.stage.clone();
+        self.with(Authorized {
+            session,
+            authorization,
+            customer_token: None,
+        })
+    }
+
     /// Records the customer token of intent `buy_and_tokenize`: the payment is authorized
     /// again, now with its token, and the order from the same authorization is due.
     #[must_use]
@@ -1212,6 +1257,17 @@ impl Payment<Ordered> {
                 stage: StageKind::Ordered,
             }),
         }
+    }
+
+    /// The token request never left and nothing earlier is in doubt: the step is due again.
+    #[must_use]
+    pub fn roll_back_token_step(mut self) -> Self {
+        if let Tokenization::Pending(auth, op) = self.stage.tokenization.clone()
+            && !op.in_doubt()
+        {
+            self.stage.tokenization = Tokenization::Due(auth);
+        }
+        self
     }
 
     /// Gives up on a pending token step that evidence cannot resolve (a human follows up);

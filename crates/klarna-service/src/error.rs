@@ -104,9 +104,21 @@ pub enum ServiceError {
     /// Klarna answered and refused definitively; the payment records the refusal.
     #[error("Klarna refused the operation")]
     Refused(#[source] GatewayError),
-    /// Klarna could not be reached; nothing happened there. Try again later.
-    #[error("Klarna is unavailable")]
+    /// Klarna could not be reached; nothing happened there, and nothing is left pending (the
+    /// payment or order is back where it was). Try again later.
+    #[error("Klarna is unavailable; nothing is pending")]
     Unavailable(#[source] GatewayError),
+    /// The request did not reach Klarna, and the operation stays pending: the reconciler sends
+    /// it with the same idempotency key (a customer-token charge has no earlier stage to go back
+    /// to). Do not charge again with a new payment id.
+    #[error("payment {payment_id}: not sent yet; queued for the reconciler")]
+    Queued {
+        /// The payment.
+        payment_id: PaymentId,
+        /// What the gateway said.
+        #[source]
+        source: GatewayError,
+    },
     /// Klarna's order shows the effect of an operation, but not the id it created: evidence
     /// that contradicts itself. The operation stays pending.
     #[error("order {0}: Klarna shows the operation's effect but no new capture or refund id")]

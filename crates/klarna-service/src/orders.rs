@@ -224,7 +224,8 @@ where
         };
         info!(order = %order, status = ?next.status(), captured = next.captured(), refunded = next.refunded(), "order operation settled");
         let payment_id = next.payment_id().clone();
-        finished(result, next, &attempt, &payment_id, false)
+        let queued = next.pending().is_some();
+        finished(result, next, &attempt, &payment_id, false, queued)
     }
 
     /// Adopts the status Klarna reports for an order.

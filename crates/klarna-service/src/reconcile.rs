@@ -209,9 +209,11 @@ where
                     }
                 }
                 other => match self.settle_order(&id, Some(stored), other, true).await {
-                    Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
-                        self.payment(&id).await
-                    }
+                    Err(
+                        ServiceError::OutcomeUnknown { .. }
+                        | ServiceError::Queued { .. }
+                        | ServiceError::Unavailable(_),
+                    ) => self.payment(&id).await,
                     done => done,
                 },
             };
@@ -228,14 +230,18 @@ where
                     .await
                 }
                 other => match self.settle_token(&id, Some(stored), other, true).await {
-                    Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
-                        self.payment(&id).await
-                    }
+                    Err(
+                        ServiceError::OutcomeUnknown { .. }
+                        | ServiceError::Queued { .. }
+                        | ServiceError::Unavailable(_),
+                    ) => self.payment(&id).await,
                     // buy_and_tokenize: the token is resolved, the shopper's order is due.
                     Ok(p) if p.awaits_order() => match self.place_order(&id, None, None).await {
-                        Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
-                            self.payment(&id).await
-                        }
+                        Err(
+                            ServiceError::OutcomeUnknown { .. }
+                            | ServiceError::Queued { .. }
+                            | ServiceError::Unavailable(_),
+                        ) => self.payment(&id).await,
                         done => done,
                     },
                     done => done,
@@ -267,9 +273,11 @@ where
                     .settle_order_operation(&order, Some(stored), other, true)
                     .await
                 {
-                    Err(ServiceError::OutcomeUnknown { .. } | ServiceError::Unavailable(_)) => {
-                        self.order(&order).await?
-                    }
+                    Err(
+                        ServiceError::OutcomeUnknown { .. }
+                        | ServiceError::Queued { .. }
+                        | ServiceError::Unavailable(_),
+                    ) => self.order(&order).await?,
                     done => done?,
                 };
                 if cancel && done.status() == OrderStatus::Cancelled {

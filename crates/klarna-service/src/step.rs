@@ -294,7 +294,8 @@ where
         };
         info!(payment = %id, stage = %next.kind(), what, "attempt settled");
         let reopened = next.kind() == StageKind::Open;
-        finished(result, next, &attempt, id, reopened)
+        let queued = next.pending_op().is_some();
+        finished(result, next, &attempt, id, reopened, queued)
     }
 }
 
@@ -327,16 +328,18 @@ fn settled_plan<U>(
 
 /// The answer to the caller once an attempt's outcome is recorded: the value after Klarna's
 /// success, else the error the attempt means.
+/// `queued`: the operation is still pending after the attempt.
 pub(crate) fn finished<T, V, U>(
     result: Result<T, GatewayError>,
     next: V,
     attempt: &Attempt<U>,
     id: &PaymentId,
     reopened: bool,
+    queued: bool,
 ) -> Result<V, ServiceError> {
     match result {
         Ok(_) => Ok(next),
-        Err(e) => Err(failure(id, e, attempt, reopened)),
+        Err(e) => Err(failure(id, e, attempt, reopened, queued)),
     }
 }
 
@@ -370,8 +373,9 @@ pub(crate) fn refused(id: &PaymentId, e: LifecycleError) -> ServiceError {
 }
 
 /// Classifies the outcome of a call for the domain. A refusal is definitive only when no
-/// earlier attempt of the operation is in doubt (DESIGN.md §5, rule 3): `in_doubt` turns it
-/// into "not reached" or "unknown" by whether this attempt may have reached Klarna.
+/// earlier attempt of the operation is in doubt (DESIGN.md §5, rule 3), and so is "not
+/// reached" (the domain rolls the stage back on it): after an earlier attempt in doubt, any
+/// failure is "unknown".
 pub(crate) fn attempt<T, U>(
     result: &Result<T, GatewayError>,
     in_doubt: bool,
@@ -383,7 +387,7 @@ pub(crate) fn attempt<T, U>(
             reason: e.refusal_text().to_owned(),
             reauthorize: e.action == ErrorAction::Reauthorize,
         },
-        Err(e) if !e.may_have_reached_klarna => Attempt::NotReached,
+        Err(e) if !e.may_have_reached_klarna && !in_doubt => Attempt::NotReached,
         Err(_) => Attempt::Unknown,
     }
 }
@@ -395,6 +399,7 @@ fn failure<U>(
     e: GatewayError,
     attempt: &Attempt<U>,
     reopened: bool,
+    queued: bool,
 ) -> ServiceError {
     match attempt {
         Attempt::Refused {
@@ -404,6 +409,10 @@ fn failure<U>(
             source: e,
         },
         Attempt::Refused { .. } | Attempt::Succeeded(_) => ServiceError::Refused(e),
+        Attempt::NotReached if queued => ServiceError::Queued {
+            payment_id: id.clone(),
+            source: e,
+        },
         Attempt::NotReached => ServiceError::Unavailable(e),
         Attempt::Unknown => ServiceError::OutcomeUnknown {
             payment_id: id.clone(),

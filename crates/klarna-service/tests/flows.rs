@@ -503,3 +503,49 @@ async fn after_the_key_window_an_in_doubt_capture_is_decided_from_the_order_not_
         assert_eq!(fake.orders()[0].captured, captured, "{fault:?}");
     }
 }
+
+/// Defect 5 of the exactly-once issue: "Klarna is unavailable" is true only when nothing is
+/// left pending. A refused connection rolls the payment back to its authorization (and an
+/// Order Management operation back to nothing), so the reconciler never sends later what
+/// the shopper was told did not happen; a token charge, which has no earlier stage, says it
+/// is queued.
+#[tokio::test]
+async fn a_request_that_never_left_rolls_back_or_says_it_is_queued() {
+    let (svc, fake, clock) = service();
+    let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
+    fake.script([Fault::Unreachable]);
+    let err = svc.complete(&id, token.clone()).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Unavailable(_)), "{err}");
+    assert_eq!(stage(&svc, &id).await, StageKind::Authorized);
+    clock.advance(Span::minutes(5));
+    assert_eq!(svc.reconcile_all().await.unwrap().examined, 0);
+    assert!(
+        fake.orders().is_empty(),
+        "nothing sent behind the shopper's back"
+    );
+    let order = order_id(&svc.complete(&id, token).await.unwrap());
+    assert_eq!(fake.orders().len(), 1);
+
+    fake.script([Fault::Unreachable]);
+    let err = svc.capture(&order, amount(1_000)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Unavailable(_)), "{err}");
+    assert!(svc.order(&order).await.unwrap().pending().is_none());
+    svc.capture(&order, amount(1_000)).await.unwrap();
+    assert_eq!(fake.orders()[0].captured, 1_000);
+
+    let (tid, ttoken) = checkout(&svc, &fake, Intent::Tokenize, subscription_cart(900)).await;
+    let Completed::Token(ct) = svc.complete(&tid, ttoken).await.unwrap() else {
+        panic!("a token")
+    };
+    fake.script([Fault::Unreachable]);
+    let charge = ChargeRequest {
+        payment_id: PaymentId::new("charge-1").unwrap(),
+        token: ct,
+        cart: subscription_cart(900),
+    };
+    let err = svc.charge_customer_token(charge).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Queued { .. }), "{err}");
+    clock.advance(Span::minutes(5));
+    svc.reconcile_all().await.unwrap();
+    assert_eq!(fake.orders().len(), 2, "the queued charge was sent once");
+}

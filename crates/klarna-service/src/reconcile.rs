@@ -1,9 +1,7 @@
 //! The reconciler: resolves in-doubt operations from evidence, never to "failed".
 
 use klarna_domain::order::{OmOperation, OmResult};
-use klarna_domain::{
-    AnyPayment, IdempotencyKey, ManagedOrder, OrderSource, OrderStatus, StageKind,
-};
+use klarna_domain::{AnyPayment, IdempotencyKey, ManagedOrder, OrderSource, OrderStatus};
 use klarna_ports::{
     Clock, ErrorAction, IdempotencyKeys, PaymentGateway, PaymentStore, SessionProgress, Versioned,
 };
@@ -60,10 +58,10 @@ where
                 report.too_young += 1;
                 continue;
             }
-            match self.reconcile_payment(v).await {
-                Ok(p) if p.pending_op().is_none() && p.kind() == StageKind::NeedsReview => {
-                    report.needs_review += 1
-                }
+            let mut reviewed = false;
+            match self.reconcile_payment(v, &mut reviewed).await {
+                // A review of a token step leaves the ordered payment ordered: still a review.
+                Ok(p) if p.pending_op().is_none() && reviewed => report.needs_review += 1,
                 Ok(p) if p.pending_op().is_none() => report.resolved += 1,
                 Ok(_) => report.still_pending += 1,
                 Err(ServiceError::Refused(_) | ServiceError::Reauthorize { .. }) => {
@@ -129,30 +127,43 @@ where
         stored: Versioned<AnyPayment>,
         key: &IdempotencyKey,
         reason: &str,
+        reviewed: &mut bool,
     ) -> Result<AnyPayment, ServiceError> {
         let id = stored.value.id().clone();
+        // The evidence a human needs: an order may exist at Klarna under our reference.
+        let reason = if stored.value.pending_order().is_some() {
+            format!(
+                "{reason}; find the order at Klarna by merchant_reference1 = {id} (idempotency key {key})"
+            )
+        } else {
+            format!("{reason} (idempotency key {key})")
+        };
+        let reason = reason.as_str();
         let stepped = self
             .step::<Payments, _>(&id, Some(stored), |p, now| {
                 if !pending_with(&p, key) {
-                    return Ok(Plan::Answer(p));
+                    return Ok(Plan::Answer((p, false)));
                 }
                 decided(
                     &id,
                     p.decide_review(reason, now),
-                    |next| Ok(Plan::write(next.clone(), next)),
-                    |p| p,
+                    |next| Ok(Plan::write(next.clone(), (next, true))),
+                    |p| (p, false),
                 )
             })
             .await?;
-        if stepped.output.pending_op().is_none() {
+        let (next, wrote) = stepped.output;
+        if wrote {
+            *reviewed = true;
             warn!(payment = %id, reason, "payment needs review");
         }
-        Ok(stepped.output)
+        Ok(next)
     }
 
     async fn reconcile_payment(
         &self,
         stored: Versioned<AnyPayment>,
+        reviewed: &mut bool,
     ) -> Result<AnyPayment, ServiceError> {
         let now = self.clock.now();
         let id = stored.value.id().clone();
@@ -165,6 +176,7 @@ where
                     stored,
                     op.key(),
                     "the idempotency window elapsed before the outcome was known",
+                    reviewed,
                 )
                 .await;
         }
@@ -203,7 +215,8 @@ where
                         self.review(
                             stored,
                             op.key(),
-                            "Klarna completed the session but the order id is unknown; find it by merchant_reference1",
+                            "Klarna completed the session, and no answer gave the order id",
+                            reviewed,
                         )
                         .await
                     }
@@ -226,6 +239,7 @@ where
                         stored,
                         op.key(),
                         &format!("token creation refused after an in-doubt attempt ({e})"),
+                        reviewed,
                     )
                     .await
                 }

@@ -549,3 +549,68 @@ async fn a_request_that_never_left_rolls_back_or_says_it_is_queued() {
     svc.reconcile_all().await.unwrap();
     assert_eq!(fake.orders().len(), 2, "the queued charge was sent once");
 }
+
+/// Defect 6 of the exactly-once issue: a review of a token step (a `buy_and_tokenize`
+/// payment stored by an earlier version, ordered with its token step in doubt) leaves the
+/// payment ordered, and the reconciler counted it as resolved. It is a review.
+#[tokio::test]
+async fn a_review_of_a_token_step_is_counted_as_a_review() {
+    use klarna_domain::snapshot::{OpSnapshot, OrderSnapshot, StageSnapshot, TokenizationSnapshot};
+    use klarna_ports::{PaymentGateway, PaymentStore};
+    let fake = Arc::new(FakeKlarna::new());
+    let store = Arc::new(InMemoryStore::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+        1_700_000_000_000,
+    )));
+    let svc: Svc = PaymentService::new(
+        Arc::clone(&fake),
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        Arc::new(SequentialKeys::new("pay")),
+        ServiceConfig::default(),
+    );
+    let (id, token) = checkout(&svc, &fake, Intent::BuyAndTokenize, subscription_cart(900)).await;
+    svc.authorize(AuthorizedVia::Browser(&id), token.clone())
+        .await
+        .unwrap();
+    let stored = store.load_payment(&id).await.unwrap().unwrap();
+    let mut snap = stored.value.snapshot();
+    let StageSnapshot::Authorized { authorization, .. } = snap.stage.clone() else {
+        panic!("authorized")
+    };
+    // The row an earlier version wrote: ordered, its token request in doubt.
+    snap.stage = StageSnapshot::Ordered {
+        order: OrderSnapshot {
+            order_id: "legacy-order".to_owned(),
+            fraud_status: FraudStatus::Accepted,
+            placed_at: klarna_ports::Clock::now(clock.as_ref()),
+        },
+        tokenization: TokenizationSnapshot::Pending(
+            authorization,
+            OpSnapshot {
+                key: "legacy-token-key".to_owned(),
+                attempts: 1,
+                in_doubt: true,
+                started_at: klarna_ports::Clock::now(clock.as_ref()),
+            },
+        ),
+    };
+    store
+        .update_payment(
+            stored.version,
+            &snap.restore().unwrap(),
+            &klarna_ports::Alongside::default(),
+        )
+        .await
+        .unwrap();
+    // The authorization is gone at Klarna: the replay is refused, evidence cannot decide.
+    fake.cancel_authorization(&token).await.unwrap();
+    clock.advance(Span::minutes(5));
+    let report = svc.reconcile_all().await.unwrap();
+    assert_eq!((report.needs_review, report.resolved), (1, 0), "{report:?}");
+    assert_eq!(
+        stage(&svc, &id).await,
+        StageKind::Ordered,
+        "the order stands"
+    );
+}

@@ -1,7 +1,8 @@
 //! `HookedStore`: a store that forwards every call to another and calls a hook after each successful write (test-util).
 //!
 //! The one forwarding store to wrap: count writes in a benchmark, abort the process at a crash
-//! point, or log. Reads and claims pass through untouched.
+//! point, fail chosen writes ([`HookedStore::failing`]), or log. Reads and claims pass through
+//! untouched.
 
 use async_trait::async_trait;
 use klarna_domain::{
@@ -27,6 +28,7 @@ pub enum Write<'a> {
 pub struct HookedStore<S> {
     inner: S,
     hook: Box<dyn Fn(Write<'_>) + Send + Sync>,
+    check: Box<dyn Fn(Write<'_>) -> Result<(), StoreError> + Send + Sync>,
 }
 
 impl<S> std::fmt::Debug for HookedStore<S> {
@@ -41,7 +43,19 @@ impl<S> HookedStore<S> {
         Self {
             inner,
             hook: Box::new(hook),
+            check: Box::new(|_| Ok(())),
         }
+    }
+
+    /// Also asks `check` before every write: an error fails the write without making it (a
+    /// store outage at a chosen point).
+    #[must_use]
+    pub fn failing(
+        mut self,
+        check: impl Fn(Write<'_>) -> Result<(), StoreError> + Send + Sync + 'static,
+    ) -> Self {
+        self.check = Box::new(check);
+        self
     }
 
     /// The wrapped store.
@@ -60,6 +74,7 @@ impl<S> HookedStore<S> {
 #[async_trait]
 impl<S: PaymentStore> PaymentStore for HookedStore<S> {
     async fn insert_payment(&self, p: &AnyPayment) -> Result<u64, StoreError> {
+        (self.check)(Write::Payment(p))?;
         let r = self.inner.insert_payment(p).await;
         self.after(r, Write::Payment(p))
     }
@@ -75,6 +90,7 @@ impl<S: PaymentStore> PaymentStore for HookedStore<S> {
         p: &AnyPayment,
         also: &Alongside,
     ) -> Result<u64, StoreError> {
+        (self.check)(Write::Payment(p))?;
         let r = self.inner.update_payment(expected, p, also).await;
         self.after(r, Write::Payment(p))
     }
@@ -102,6 +118,7 @@ impl<S: PaymentStore> PaymentStore for HookedStore<S> {
         self.inner.claim_in_doubt_payments(now, lease, limit).await
     }
     async fn insert_customer_token(&self, t: &CustomerToken) -> Result<u64, StoreError> {
+        (self.check)(Write::Token(t))?;
         let r = self.inner.insert_customer_token(t).await;
         self.after(r, Write::Token(t))
     }
@@ -116,10 +133,12 @@ impl<S: PaymentStore> PaymentStore for HookedStore<S> {
         expected: u64,
         t: &CustomerToken,
     ) -> Result<u64, StoreError> {
+        (self.check)(Write::Token(t))?;
         let r = self.inner.update_customer_token(expected, t).await;
         self.after(r, Write::Token(t))
     }
     async fn insert_order(&self, o: &ManagedOrder) -> Result<u64, StoreError> {
+        (self.check)(Write::Order(o))?;
         let r = self.inner.insert_order(o).await;
         self.after(r, Write::Order(o))
     }
@@ -130,6 +149,7 @@ impl<S: PaymentStore> PaymentStore for HookedStore<S> {
         self.inner.load_order(id).await
     }
     async fn update_order(&self, expected: u64, o: &ManagedOrder) -> Result<u64, StoreError> {
+        (self.check)(Write::Order(o))?;
         let r = self.inner.update_order(expected, o).await;
         self.after(r, Write::Order(o))
     }

@@ -295,6 +295,7 @@ where
             |placed, now| PlacedOrder::new(placed.order_id.clone(), placed.fraud_status, now),
             AnyPayment::settle_order,
             "order",
+            |placed| format!("order_id {}", placed.order_id),
         )
         .await
     }

@@ -123,6 +123,17 @@ pub enum ServiceError {
     /// that contradicts itself. The operation stays pending.
     #[error("order {0}: Klarna shows the operation's effect but no new capture or refund id")]
     ContradictoryEvidence(OrderId),
+    /// Klarna did it, but the store could not record it (tried again, then given up): the
+    /// operation stays pending, the reconciler resolves it, and the error log names Klarna's
+    /// id. Never do it again under a new id.
+    #[error("{record}: Klarna succeeded but the store could not record it; the reconciler will")]
+    NotRecorded {
+        /// The payment or order.
+        record: RecordId,
+        /// What the store said.
+        #[source]
+        source: StoreError,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -10,7 +10,7 @@ use klarna_ports::{
 use tracing::info;
 
 use crate::step::{Orders, PaymentOfOrder, Plan, attempt, decided, finished};
-use crate::{PaymentService, ServiceError};
+use crate::{PaymentService, RecordId, ServiceError};
 
 /// A capture Klarna made.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -201,23 +201,44 @@ where
     pub(crate) async fn settle_order_operation(
         &self,
         order: &OrderId,
-        known: Option<Versioned<ManagedOrder>>,
+        mut known: Option<Versioned<ManagedOrder>>,
         result: Result<OmResult, GatewayError>,
         recovering: bool,
     ) -> Result<ManagedOrder, ServiceError> {
-        let stepped = self
-            .step::<Orders, _>(order, known, |o, now| {
-                let in_doubt = recovering || o.pending().is_some_and(|p| p.op.in_doubt());
-                let attempt = attempt(&result, in_doubt, OmResult::clone);
-                let payment_id = o.payment_id().clone();
-                match o.settle(attempt.clone(), now)? {
-                    Decision::Next(next) => Ok(Plan::write(next.clone(), (next, Some(attempt)))),
-                    Decision::Done(o) => Ok(Plan::Answer((o, None))),
-                    Decision::InProgress => Err(ServiceError::InProgress(payment_id)),
-                    Decision::Refused(e) => Err(ServiceError::Lifecycle(e)),
+        let mut failures = 0;
+        let stepped = loop {
+            let stepped = self
+                .step::<Orders, _>(order, known.take(), |o, now| {
+                    let in_doubt = recovering || o.pending().is_some_and(|p| p.op.in_doubt());
+                    let attempt = attempt(&result, in_doubt, OmResult::clone);
+                    let payment_id = o.payment_id().clone();
+                    match o.settle(attempt.clone(), now)? {
+                        Decision::Next(next) => {
+                            Ok(Plan::write(next.clone(), (next, Some(attempt))))
+                        }
+                        Decision::Done(o) => Ok(Plan::Answer((o, None))),
+                        Decision::InProgress => Err(ServiceError::InProgress(payment_id)),
+                        Decision::Refused(e) => Err(ServiceError::Lifecycle(e)),
+                    }
+                })
+                .await;
+            match stepped {
+                // Klarna did it: the store must not lose its id (tried again, then logged).
+                Err(ServiceError::Store(e)) if result.is_ok() => {
+                    failures += 1;
+                    if failures > crate::step::SETTLE_STORE_RETRIES {
+                        tracing::error!(order = %order, klarna = ?result.as_ref().ok(), error = %e,
+                            "Klarna succeeded but the store failed; the operation stays pending for the reconciler");
+                        return Err(ServiceError::NotRecorded {
+                            record: RecordId::Order(order.clone()),
+                            source: e,
+                        });
+                    }
+                    tracing::warn!(order = %order, error = %e, "recording Klarna's success failed; trying again");
                 }
-            })
-            .await?;
+                other => break other?,
+            }
+        };
         let (next, attempt) = stepped.output;
         let Some(attempt) = attempt else {
             return Ok(next);

@@ -103,6 +103,7 @@ where
             |token, _| token.clone(),
             AnyPayment::settle_token,
             "customer token",
+            |_| "a customer token (a secret: not logged)".to_owned(),
         )
         .await
     }

@@ -18,7 +18,10 @@ use klarna_ports::{
     Alongside, Clock, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway, PaymentStore,
     StoreError, Versioned,
 };
-use tracing::info;
+use tracing::{error, info, warn};
+
+/// How often recording Klarna's success is tried again after a store failure.
+pub(crate) const SETTLE_STORE_RETRIES: u32 = 3;
 
 use crate::error::RecordId;
 use crate::{PaymentService, ServiceError};
@@ -260,7 +263,10 @@ where
     /// Applies the outcome of a call to the payment's pending operation (`known`: the value
     /// just written, else it is loaded), through the domain's `settle` decision. `recovering`
     /// marks reconciler replays: every earlier attempt is then in doubt, because a crash may
-    /// have hidden it. `success` makes the domain's record of Klarna's answer.
+    /// have hidden it. `success` makes the domain's record of Klarna's answer; `evidence`
+    /// names it for the log (never a secret) when the store cannot record it: a store failure
+    /// after Klarna's success is tried again, then logged at error level and answered
+    /// [`ServiceError::NotRecorded`], the operation still pending for the reconciler.
     #[allow(
         clippy::too_many_arguments,
         reason = "one call site per operation kind; a struct would only rename the arguments"
@@ -268,25 +274,45 @@ where
     pub(crate) async fn settle_payment<T, U: Clone>(
         &self,
         id: &PaymentId,
-        known: Option<Versioned<AnyPayment>>,
+        mut known: Option<Versioned<AnyPayment>>,
         result: Result<T, GatewayError>,
         recovering: bool,
         success: impl Fn(&T, Timestamp) -> U,
         settle: impl Fn(AnyPayment, Attempt<U>, Timestamp) -> Decision<Settled>,
         what: &'static str,
+        evidence: impl Fn(&T) -> String,
     ) -> Result<AnyPayment, ServiceError> {
-        let stepped = self
-            .step::<Payments, _>(id, known, |p, now| {
-                let in_doubt = recovering || p.pending_op().is_some_and(|op| op.in_doubt());
-                let attempt = attempt(&result, in_doubt, |t| success(t, now));
-                decided(
-                    id,
-                    settle(p, attempt.clone(), now),
-                    |s| Ok(settled_plan(s, attempt)),
-                    |p| (p, None),
-                )
-            })
-            .await?;
+        let mut failures = 0;
+        let stepped = loop {
+            let stepped = self
+                .step::<Payments, _>(id, known.take(), |p, now| {
+                    let in_doubt = recovering || p.pending_op().is_some_and(|op| op.in_doubt());
+                    let attempt = attempt(&result, in_doubt, |t| success(t, now));
+                    decided(
+                        id,
+                        settle(p, attempt.clone(), now),
+                        |s| Ok(settled_plan(s, attempt)),
+                        |p| (p, None),
+                    )
+                })
+                .await;
+            match stepped {
+                Err(ServiceError::Store(e)) if result.is_ok() => {
+                    failures += 1;
+                    if failures > SETTLE_STORE_RETRIES {
+                        // Klarna's ids are not secrets: the log keeps what the store lost.
+                        error!(payment = %id, what, klarna = %result.as_ref().map(&evidence).unwrap_or_default(), error = %e,
+                            "Klarna succeeded but the store failed; the operation stays pending for the reconciler");
+                        return Err(ServiceError::NotRecorded {
+                            record: RecordId::Payment(id.clone()),
+                            source: e,
+                        });
+                    }
+                    warn!(payment = %id, what, error = %e, "recording Klarna's success failed; trying again");
+                }
+                other => break other?,
+            }
+        };
         let (next, attempt) = stepped.output;
         let Some(attempt) = attempt else {
             // Someone else (the reconciler, a racing caller) resolved it first.

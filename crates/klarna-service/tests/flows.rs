@@ -614,3 +614,58 @@ async fn a_review_of_a_token_step_is_counted_as_a_review() {
         "the order stands"
     );
 }
+
+/// Defect 7 of the exactly-once issue: a store failure after Klarna's success lost the order
+/// id. The write is tried again; when the store stays down the caller hears `NotRecorded` (not
+/// "nothing happened") and the operation stays pending for the reconciler.
+#[tokio::test]
+async fn a_store_failure_after_klarnas_success_is_retried_then_kept_pending() {
+    use klarna_ports::StoreError;
+    use klarna_ports::{HookedStore, Write};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    for (failures, ordered) in [(2_u32, true), (u32::MAX, false)] {
+        let left = Arc::new(AtomicU32::new(failures));
+        let gate = Arc::clone(&left);
+        let store = Arc::new(HookedStore::new(InMemoryStore::new(), |_| {}).failing(
+            move |w| match w {
+                Write::Payment(p) if p.order_id().is_some() => {
+                    match gate
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    {
+                        Ok(_) => Err(StoreError::Backend("connection reset".into())),
+                        Err(_) => Ok(()),
+                    }
+                }
+                _ => Ok(()),
+            },
+        ));
+        let fake = Arc::new(FakeKlarna::new());
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+            1_700_000_000_000,
+        )));
+        let svc = PaymentService::new(
+            Arc::clone(&fake),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::new(SequentialKeys::new("pay")),
+            ServiceConfig::default(),
+        );
+        let c = svc
+            .start_checkout(Purchase::new(Intent::Buy, cart()).unwrap())
+            .await
+            .unwrap();
+        let token = fake.authorize(&c.session_id);
+        let done = svc.complete(&c.payment_id, token).await;
+        let p = svc.payment(&c.payment_id).await.unwrap();
+        if ordered {
+            assert!(done.is_ok(), "{done:?}");
+            assert_eq!(p.order_id(), Some(&fake.orders()[0].order_id));
+        } else {
+            let err = done.unwrap_err();
+            assert!(matches!(err, ServiceError::NotRecorded { .. }), "{err}");
+            assert_eq!(p.kind(), StageKind::OrderPending, "kept for the reconciler");
+            assert_eq!(fake.orders().len(), 1);
+        }
+        left.store(0, Ordering::SeqCst);
+    }
+}

@@ -428,19 +428,49 @@ impl AnyPayment {
 
     /// Applies the outcome of a create-order call (P5 or a token charge) to the pending
     /// payment. Anything but `OrderPending` was resolved by someone else first: done.
+    ///
+    /// A success that arrives when its operation is no longer pending is never dropped: a
+    /// payment in review takes the order (it is what the review was about); a payment left
+    /// without an order (cleared, rolled back, refused, expired) goes to review naming Klarna's
+    /// order id; one with that very order is done.
     pub fn settle_order(self, attempt: Attempt<PlacedOrder>, now: Timestamp) -> Decision<Settled> {
-        let pending = match self {
-            Self::OrderPending(p) => p,
-            other @ (Self::Open(_)
-            | Self::Authorized(_)
-            | Self::TokenPending(_)
-            | Self::FraudReview(_)
-            | Self::Ordered(_)
-            | Self::Tokenized(_)
-            | Self::Cancelled(_)
-            | Self::Expired(_)
-            | Self::Refused(_)
-            | Self::NeedsReview(_)) => return Decision::Done(other),
+        let (pending, attempt) = match (self, attempt) {
+            (Self::OrderPending(p), attempt) => (p, attempt),
+            (Self::NeedsReview(p), Attempt::Succeeded(order)) => {
+                let managed = ManagedOrder::new(
+                    order.order_id().clone(),
+                    p.id().clone(),
+                    p.cart().total(),
+                    now,
+                );
+                return Decision::Next(Settled {
+                    payment: p.resolve_with_order(order).into(),
+                    order: Some(managed),
+                    token: None,
+                });
+            }
+            (other, Attempt::Succeeded(order)) if other.order_id().is_none() => {
+                let reason = format!(
+                    "Klarna answered order_id {} after the operation was resolved as {}",
+                    order.order_id(),
+                    other.kind()
+                );
+                let review: Payment<crate::payment::NeedsReview> = match other {
+                    Self::Open(p) => p.contradicted(reason, now),
+                    Self::Authorized(p) => p.contradicted(reason, now),
+                    Self::TokenPending(p) => p.contradicted(reason, now),
+                    Self::Tokenized(p) => p.contradicted(reason, now),
+                    Self::Cancelled(p) => p.contradicted(reason, now),
+                    Self::Expired(p) => p.contradicted(reason, now),
+                    Self::Refused(p) => p.contradicted(reason, now),
+                    done @ (Self::OrderPending(_)
+                    | Self::FraudReview(_)
+                    | Self::Ordered(_)
+                    | Self::NeedsReview(_)) => return Decision::Done(done),
+                };
+                return Decision::Next(Settled::alone(review));
+            }
+            (other, _) => return Decision::Done(other),
         };
         Decision::Next(match attempt {
             Attempt::Succeeded(order) => {
@@ -492,12 +522,35 @@ impl AnyPayment {
         attempt: Attempt<CustomerTokenId>,
         now: Timestamp,
     ) -> Decision<Settled> {
-        if self.pending_tokenization().is_none() {
-            return Decision::Done(self);
-        }
         let issued = |p: &Self, token: &CustomerTokenId| {
             CustomerToken::issued(token.clone(), p.id().clone(), p.cart().market(), now)
         };
+        if self.pending_tokenization().is_none() {
+            // A late success is never dropped: a `tokenize` payment in review takes its
+            // token; any other payment without this token keeps its stage, and the token is
+            // recorded beside it (it exists at Klarna, and it is a secret nobody may log).
+            return match (self, attempt) {
+                (Self::NeedsReview(p), Attempt::Succeeded(token))
+                    if p.intent() == crate::Intent::Tokenize =>
+                {
+                    let record = issued(&Self::NeedsReview(p.clone()), &token);
+                    Decision::Next(Settled {
+                        payment: p.resolve_with_token(token, now).into(),
+                        order: None,
+                        token: Some(record),
+                    })
+                }
+                (other, Attempt::Succeeded(token)) if other.customer_token() != Some(&token) => {
+                    let record = issued(&other, &token);
+                    Decision::Next(Settled {
+                        payment: other,
+                        order: None,
+                        token: Some(record),
+                    })
+                }
+                (other, _) => Decision::Done(other),
+            };
+        }
         let settled = match (self, attempt) {
             (Self::TokenPending(p), Attempt::Succeeded(token)) => {
                 let record = issued(&Self::TokenPending(p.clone()), &token);
@@ -782,6 +835,46 @@ mod tests {
         assert_eq!(again, Decision::Done(authorized.clone()));
         let replaced = next(authorized.decide_authorization(token("b"), t(3)));
         assert_eq!(replaced.authorization_token(), Some(&token("b")));
+    }
+
+    /// Defect 2 of the exactly-once issue: a success that arrives when its operation is no
+    /// longer pending was dropped (`Done`). A review takes the order; a stage without an order
+    /// goes to review naming Klarna's id; the same order again is done.
+    #[test]
+    fn a_late_success_is_never_dropped() {
+        let placed =
+            || PlacedOrder::new(OrderId::new("o-late").unwrap(), FraudStatus::Accepted, t(9));
+        let pending = AnyPayment::from(next(open(Intent::Buy).decide_begin_order(
+            Some(token("a")),
+            key,
+            t(1),
+        )));
+        let review = next(pending.decide_review("unresolved", t(5)));
+        let s = next(review.settle_order(Attempt::Succeeded(placed()), t(9)));
+        assert_eq!(s.payment.order_id().map(OrderId::as_str), Some("o-late"));
+        assert_eq!(
+            s.order.map(|o| o.order_id().clone()),
+            s.payment.order_id().cloned()
+        );
+
+        let authorized = next(open(Intent::Buy).decide_authorization(token("a"), t(1)));
+        let s = next(authorized.settle_order(Attempt::Succeeded(placed()), t(9)));
+        let AnyPayment::NeedsReview(r) = &s.payment else {
+            panic!("review, got {:?}", s.payment.kind())
+        };
+        assert!(r.reason().contains("o-late"), "{}", r.reason());
+        assert!(s.order.is_none());
+
+        let ordered = next(open(Intent::Buy).decide_begin_order(Some(token("a")), key, t(1)));
+        let ordered =
+            next(AnyPayment::from(ordered).settle_order(Attempt::Succeeded(placed()), t(2)))
+                .payment;
+        assert!(matches!(
+            ordered
+                .clone()
+                .settle_order(Attempt::Succeeded(placed()), t(3)),
+            Decision::Done(_)
+        ));
     }
 
     #[test]

@@ -460,6 +460,18 @@ impl ManagedOrder {
         Ok(self)
     }
 
+    /// Fences the pending operation until `until` (see [`PendingOp::fenced_until`]).
+    #[must_use]
+    pub fn fenced_until(mut self, until: Timestamp) -> Self {
+        if let Some(p) = self.pending.take() {
+            self.pending = Some(PendingOm {
+                operation: p.operation,
+                op: p.op.fenced_until(until),
+            });
+        }
+        self
+    }
+
     /// Records an attempt of the pending operation.
     #[must_use]
     pub fn attempted(mut self, outcome_unknown: bool) -> Self {

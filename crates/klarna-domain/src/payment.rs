@@ -243,6 +243,7 @@ pub struct PendingOp {
     attempts: u32,
     in_doubt: bool,
     started_at: Timestamp,
+    fence: Timestamp,
 }
 
 impl PendingOp {
@@ -254,6 +255,7 @@ impl PendingOp {
             attempts: 0,
             in_doubt: false,
             started_at,
+            fence: started_at,
         }
     }
     /// Rebuilds a stored operation.
@@ -269,7 +271,21 @@ impl PendingOp {
             attempts,
             in_doubt,
             started_at,
+            fence: started_at,
         }
+    }
+    /// The same operation, fenced until `until`: the caller's call may run until then (its
+    /// whole deadline), and no reconciler takes the operation before. Never earlier than the
+    /// start.
+    #[must_use]
+    pub fn fenced_until(mut self, until: Timestamp) -> Self {
+        self.fence = until.max(self.started_at);
+        self
+    }
+    /// Until when the caller's call may still be running: the reconciler waits for it.
+    #[must_use]
+    pub fn fence(&self) -> Timestamp {
+        self.fence
     }
     /// The idempotency key: the same on every attempt.
     #[must_use]
@@ -586,6 +602,16 @@ impl<S: Stage> Payment<S> {
             op_seq,
             stage,
         }
+    }
+
+    /// Evidence contradicts the stage (e.g. Klarna's success arrived after the operation was
+    /// resolved otherwise): a human decides, with `reason` naming what Klarna said.
+    pub(crate) fn contradicted(self, reason: String, now: Timestamp) -> Payment<NeedsReview> {
+        self.with(NeedsReview {
+            reason,
+            key: None,
+            at: now,
+        })
     }
 
     fn with<T: Stage>(self, stage: T) -> Payment<T> {
@@ -910,6 +936,13 @@ impl Payment<OrderPending> {
     #[must_use]
     pub fn attempted(mut self, outcome_unknown: bool) -> Self {
         self.stage.op = self.stage.op.clone().attempted(outcome_unknown);
+        self
+    }
+
+    /// Fences the pending request until `until` (see [`PendingOp::fenced_until`]).
+    #[must_use]
+    pub fn fenced_until(mut self, until: Timestamp) -> Self {
+        self.stage.op = self.stage.op.clone().fenced_until(until);
         self
     }
 
@@ -1332,6 +1365,14 @@ impl Payment<NeedsReview> {
     pub fn key(&self) -> Option<&IdempotencyKey> {
         self.stage.key.as_ref()
     }
+    /// Late evidence (Klarna's answer after the review) gave the customer token: record it.
+    #[must_use]
+    pub fn resolve_with_token(self, token: CustomerTokenId, now: Timestamp) -> Payment<Tokenized> {
+        self.with(Tokenized {
+            customer_token: token,
+            at: now,
+        })
+    }
     /// A human (or late evidence) found the order: record it.
     #[must_use]
     pub fn resolve_with_order(self, order: PlacedOrder) -> Payment<Ordered> {
@@ -1494,6 +1535,32 @@ into_any!(
 );
 
 impl AnyPayment {
+    /// Fences the pending operation, if any, until `until` (see [`PendingOp::fenced_until`]).
+    #[must_use]
+    pub fn fenced_until(self, until: Timestamp) -> Self {
+        match self {
+            Self::OrderPending(p) => Self::OrderPending(p.fenced_until(until)),
+            Self::TokenPending(mut p) => {
+                p.stage.op = p.stage.op.clone().fenced_until(until);
+                Self::TokenPending(p)
+            }
+            Self::Ordered(mut p) => {
+                if let Tokenization::Pending(auth, op) = p.stage.tokenization.clone() {
+                    p.stage.tokenization = Tokenization::Pending(auth, op.fenced_until(until));
+                }
+                Self::Ordered(p)
+            }
+            other @ (Self::Open(_)
+            | Self::Authorized(_)
+            | Self::FraudReview(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_)) => other,
+        }
+    }
+
     /// Our payment id.
     #[must_use]
     pub fn id(&self) -> &PaymentId {

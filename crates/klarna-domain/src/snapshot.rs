@@ -71,6 +71,10 @@ pub struct OpSnapshot {
     pub in_doubt: bool,
     /// Start.
     pub started_at: Timestamp,
+    /// Until when the caller's call may run (absent in rows written before it existed: the
+    /// start).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub fence: Option<Timestamp>,
 }
 
 /// A stored order reference.
@@ -243,6 +247,7 @@ fn op_snap(o: &PendingOp) -> OpSnapshot {
         attempts: o.attempts(),
         in_doubt: o.in_doubt(),
         started_at: o.started_at(),
+        fence: Some(o.fence()),
     }
 }
 fn order_snap(o: &PlacedOrder) -> OrderSnapshot {
@@ -284,7 +289,8 @@ fn op(o: OpSnapshot) -> Result<PendingOp, RestoreError> {
         o.attempts,
         o.in_doubt,
         o.started_at,
-    ))
+    )
+    .fenced_until(o.fence.unwrap_or(o.started_at)))
 }
 fn order(o: OrderSnapshot) -> Result<PlacedOrder, RestoreError> {
     Ok(PlacedOrder::new(

@@ -436,6 +436,7 @@ fn a_stored_buy_and_tokenize_with_its_token_due_after_the_order_still_tokenizes(
             attempts: 0,
             in_doubt: false,
             started_at: t0,
+            fence: None,
         },
         customer_token: None,
     };

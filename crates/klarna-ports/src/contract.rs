@@ -118,9 +118,16 @@ fn dup(r: Result<u64, StoreError>, which: Unique, rule: &str) {
 
 /// Payments in every kind of stage round-trip unchanged, at version 1.
 pub async fn round_trips_payments<S: PaymentStore>(s: S) {
-    let b_and_t = open_payment(7, Intent::BuyAndTokenize)
-        .authorize(AuthorizationToken::new("auth-bt").unwrap(), T0)
-        .unwrap()
+    // buy_and_tokenize: the customer token first, then the order (with the token).
+    let tokenized = |n: u32| {
+        open_payment(n, Intent::BuyAndTokenize)
+            .authorize(AuthorizationToken::new(format!("auth-bt{n}")).unwrap(), T0)
+            .unwrap()
+            .begin_tokenization(IdempotencyKey::new(format!("k-ct{n}")).unwrap(), T0)
+            .unwrap()
+            .record_token_before_order(CustomerTokenId::new(format!("ct-bt{n}")).unwrap())
+    };
+    let b_and_t = tokenized(7)
         .begin_order(IdempotencyKey::new("k-bt").unwrap(), T0)
         .unwrap()
         .attempted(true)
@@ -137,6 +144,12 @@ pub async fn round_trips_payments<S: PaymentStore>(s: S) {
         ordered(4, "o-4"),
         open_payment(5, Intent::Tokenize).cancel(T0).into(),
         b_and_t,
+        tokenized(8).into(),
+        tokenized(9)
+            .begin_order(IdempotencyKey::new("k-bt9").unwrap(), T0)
+            .unwrap()
+            .fenced_until(T0.plus(Span::minutes(2)))
+            .into(),
     ];
     for p in cases {
         assert_eq!(
@@ -460,6 +473,85 @@ pub async fn claims_in_doubt_payments_once_per_lease<S: PaymentStore + 'static>(
     );
 }
 
+/// A pending operation's fence rides on its write: the record is not claimable before it
+/// (the caller's call may still run), whether written by an insert or an update, for payments
+/// and orders alike; after it, claims take it as usual.
+pub async fn claims_wait_for_the_fence<S: PaymentStore>(s: S) {
+    let fence = T0.plus(Span::minutes(10));
+    let lease = Span::minutes(5);
+    s.insert_payment(&pending(1, "t1", "k1").fenced_until(fence).into())
+        .await
+        .unwrap();
+    s.insert_payment(&authorized(2, "t2").into()).await.unwrap();
+    let begun = authorized(2, "t2")
+        .begin_order(IdempotencyKey::new("k2").unwrap(), T0)
+        .unwrap()
+        .fenced_until(fence);
+    s.update_payment(1, &begun.into(), &Alongside::default())
+        .await
+        .unwrap();
+    let o = managed("o-1", 1);
+    s.insert_order(&o).await.unwrap();
+    let capturing = o
+        .begin(
+            OmOperation::Capture(klarna_domain::Amount::new(600).expect("positive")),
+            IdempotencyKey::new("cap-1").unwrap(),
+            T0,
+        )
+        .unwrap()
+        .fenced_until(fence);
+    s.update_order(1, &capturing).await.unwrap();
+    let early = T0.plus(Span::minutes(9));
+    assert!(
+        s.claim_in_doubt_payments(early, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no payment claimed before its fence"
+    );
+    assert!(
+        s.claim_in_doubt_orders(early, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no order claimed before its fence"
+    );
+    assert_eq!(
+        s.claim_in_doubt_payments(fence, lease, 10)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "both payments claimed at the fence"
+    );
+    let claimed = s.claim_in_doubt_orders(fence, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the order claimed at the fence");
+    // Its operation settles and a new one begins: the old lease does not hold the new one.
+    let next_fence = fence.plus(Span::minutes(1));
+    let next = claimed[0]
+        .value
+        .clone()
+        .attempted(false)
+        .complete(OmResult::Captured(CaptureId::new("c-1").unwrap()), fence)
+        .unwrap()
+        .begin(
+            OmOperation::Capture(klarna_domain::Amount::new(100).expect("positive")),
+            IdempotencyKey::new("cap-2").unwrap(),
+            fence,
+        )
+        .unwrap()
+        .fenced_until(next_fence);
+    s.update_order(claimed[0].version, &next).await.unwrap();
+    assert_eq!(
+        s.claim_in_doubt_orders(next_fence, lease, 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a new operation waits for its own fence, not the old lease"
+    );
+}
+
 /// Customer tokens: insert, load, compare-and-set, uniqueness.
 pub async fn stores_customer_tokens<S: PaymentStore>(s: S) {
     assert_eq!(s.insert_customer_token(&token("ct-1")).await.unwrap(), 1);
@@ -555,7 +647,7 @@ macro_rules! store_contract_tests {
             one_winner_among_concurrent_updates, refuses_duplicate_order_ids,
             refuses_duplicate_authorization_tokens, refuses_duplicate_idempotency_keys,
             writes_also_atomically, finds_by_order_and_session, claims_in_doubt_payments_once_per_lease,
-            stores_customer_tokens, stores_managed_orders);
+            stores_customer_tokens, stores_managed_orders, claims_wait_for_the_fence);
     };
     (@each $make:expr; $($check:ident),+) => {
         $(

@@ -41,6 +41,9 @@ pub enum Fault {
     Unreachable,
     /// Klarna answers 403 `REJECTED` without acting (a definitive refusal).
     Refuse,
+    /// Klarna performs the call, and its answer arrives only once [`FakeKlarna::release`] is
+    /// called: a call still in flight, answering late (past any grace).
+    Held,
 }
 
 /// One order at the fake.
@@ -88,12 +91,16 @@ struct State {
     script: VecDeque<Fault>,
     calls: Vec<(&'static str, Option<String>)>,
     fraud: VecDeque<FraudStatus>,
+    /// The call just run was scripted [`Fault::Held`].
+    held: bool,
 }
 
 /// The fake. See the module docs.
 #[derive(Debug, Default)]
 pub struct FakeKlarna {
     state: Mutex<State>,
+    /// Releases held answers.
+    release: tokio::sync::Notify,
     /// Replay keys on the Payments API too (Klarna does not document it).
     optimistic: bool,
 }
@@ -210,6 +217,7 @@ impl FakeKlarna {
                 ));
             }
             Fault::Refuse => return Err(refused(op, 403, NOT_ALLOWED, "REJECTED")),
+            Fault::Held => s.held = true,
             Fault::None | Fault::LostResponse => {}
         }
         let key = key.filter(|_| self.optimistic || keyed(op));
@@ -230,6 +238,25 @@ impl FakeKlarna {
             Answer::Refused(e) => Err(e),
             a => Ok(a),
         }
+    }
+
+    /// [`Self::run`], then waits for [`Self::release`] if the call was [`Fault::Held`].
+    async fn run_held(
+        &self,
+        op: &'static str,
+        key: Option<&IdempotencyKey>,
+        act: impl FnOnce(&mut State) -> Answer + Send,
+    ) -> Result<Answer, GatewayError> {
+        let answer = self.run(op, key, act);
+        if std::mem::take(&mut self.lock().held) {
+            self.release.notified().await;
+        }
+        answer
+    }
+
+    /// Lets the held answer (see [`Fault::Held`]) arrive.
+    pub fn release(&self) {
+        self.release.notify_one();
     }
 
     fn new_order(s: &mut State, reference: String, amount: i64, source: String) -> OrderPlaced {
@@ -336,22 +363,27 @@ impl PaymentGateway for FakeKlarna {
         let token = request.authorization.expose_secret().to_owned();
         let reference = request.payment_id.to_string();
         let amount = request.cart.total().minor();
-        match self.run(OP, Some(key), |s| {
-            match s.authorizations.get(&token).cloned() {
-                None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
-                Some((_, true, _)) => {
-                    Answer::Refused(refused(OP, 403, NOT_ALLOWED, "INVALID_OPERATION"))
-                }
-                Some((session, false, tok)) => {
-                    s.authorizations
-                        .insert(token.clone(), (session.clone(), true, tok));
-                    if let Some(entry) = s.sessions.get_mut(&session) {
-                        entry.1 = true;
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.authorizations.get(&token).cloned() {
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND"))
                     }
-                    Answer::Order(Self::new_order(s, reference, amount, token.clone()))
+                    Some((_, true, _)) => {
+                        Answer::Refused(refused(OP, 403, NOT_ALLOWED, "INVALID_OPERATION"))
+                    }
+                    Some((session, false, tok)) => {
+                        s.authorizations
+                            .insert(token.clone(), (session.clone(), true, tok));
+                        if let Some(entry) = s.sessions.get_mut(&session) {
+                            entry.1 = true;
+                        }
+                        Answer::Order(Self::new_order(s, reference, amount, token.clone()))
+                    }
                 }
-            }
-        })? {
+            })
+            .await?
+        {
             Answer::Order(o) => Ok(o),
             _ => Err(unexpected(OP)),
         }
@@ -364,23 +396,28 @@ impl PaymentGateway for FakeKlarna {
     ) -> Result<CustomerTokenId, GatewayError> {
         const OP: &str = "payments.create_customer_token";
         let token = request.authorization.expose_secret().to_owned();
-        match self.run(OP, Some(key), |s| {
-            match s.authorizations.get(&token).cloned() {
-                None => Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND")),
-                // A token already made from it, or an order (the authorization is consumed).
-                Some((_, _, true) | (_, true, _)) => {
-                    Answer::Refused(refused(OP, 403, NOT_ALLOWED, "INVALID_OPERATION"))
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.authorizations.get(&token).cloned() {
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::Reauthorize, "NOT_FOUND"))
+                    }
+                    // A token already made from it, or an order (the authorization is consumed).
+                    Some((_, _, true) | (_, true, _)) => {
+                        Answer::Refused(refused(OP, 403, NOT_ALLOWED, "INVALID_OPERATION"))
+                    }
+                    Some((session, ordered, false)) => {
+                        s.authorizations
+                            .insert(token.clone(), (session, ordered, true));
+                        s.seq += 1;
+                        let id = format!("fake-ct-{}", s.seq);
+                        s.tokens.insert(id.clone(), TokenStatus::Active);
+                        Answer::Token(CustomerTokenId::new(id).expect("valid id"))
+                    }
                 }
-                Some((session, ordered, false)) => {
-                    s.authorizations
-                        .insert(token.clone(), (session, ordered, true));
-                    s.seq += 1;
-                    let id = format!("fake-ct-{}", s.seq);
-                    s.tokens.insert(id.clone(), TokenStatus::Active);
-                    Answer::Token(CustomerTokenId::new(id).expect("valid id"))
-                }
-            }
-        })? {
+            })
+            .await?
+        {
             Answer::Token(t) => Ok(t),
             _ => Err(unexpected(OP)),
         }
@@ -428,13 +465,16 @@ impl PaymentGateway for FakeKlarna {
         let token = request.token.expose_secret().to_owned();
         let reference = request.payment_id.to_string();
         let amount = request.cart.total().minor();
-        match self.run(OP, Some(key), |s| match s.tokens.get(&token) {
-            Some(TokenStatus::Active) => {
-                Answer::Order(Self::new_order(s, reference, amount, token.clone()))
-            }
-            Some(_) => Answer::Refused(refused(OP, 403, TOKEN_CANCELLED, "TOKEN_CANCELED")),
-            None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "TOKEN_NOT_FOUND")),
-        })? {
+        match self
+            .run_held(OP, Some(key), |s| match s.tokens.get(&token) {
+                Some(TokenStatus::Active) => {
+                    Answer::Order(Self::new_order(s, reference, amount, token.clone()))
+                }
+                Some(_) => Answer::Refused(refused(OP, 403, TOKEN_CANCELLED, "TOKEN_CANCELED")),
+                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "TOKEN_NOT_FOUND")),
+            })
+            .await?
+        {
             Answer::Order(o) => Ok(o),
             _ => Err(unexpected(OP)),
         }
@@ -480,26 +520,35 @@ impl PaymentGateway for FakeKlarna {
     ) -> Result<CaptureId, GatewayError> {
         let amount = amount.minor();
         const OP: &str = "ordermanagement.capture";
-        match self.run(OP, Some(key), |s| {
-            s.seq += 1;
-            let id = CaptureId::new(format!("fake-capture-{}", s.seq)).expect("valid id");
-            match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                Some(o)
-                    if o.status.capturable() && o.captured + amount <= o.amount && amount > 0 =>
-                {
-                    o.captured += amount;
-                    o.captures.push((id.clone(), amount));
-                    o.status = if o.captured == o.amount {
-                        OrderStatus::Captured
-                    } else {
-                        OrderStatus::PartCaptured
-                    };
-                    Answer::Capture(id)
+        match self
+            .run_held(OP, Some(key), |s| {
+                s.seq += 1;
+                let id = CaptureId::new(format!("fake-capture-{}", s.seq)).expect("valid id");
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o)
+                        if o.status.capturable()
+                            && o.captured + amount <= o.amount
+                            && amount > 0 =>
+                    {
+                        o.captured += amount;
+                        o.captures.push((id.clone(), amount));
+                        o.status = if o.captured == o.amount {
+                            OrderStatus::Captured
+                        } else {
+                            OrderStatus::PartCaptured
+                        };
+                        Answer::Capture(id)
+                    }
+                    Some(_) => {
+                        Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CAPTURE_NOT_ALLOWED"))
+                    }
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
                 }
-                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CAPTURE_NOT_ALLOWED")),
-                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
-            }
-        })? {
+            })
+            .await?
+        {
             Answer::Capture(c) => Ok(c),
             _ => Err(unexpected(OP)),
         }
@@ -513,19 +562,24 @@ impl PaymentGateway for FakeKlarna {
     ) -> Result<RefundId, GatewayError> {
         let amount = amount.minor();
         const OP: &str = "ordermanagement.refund";
-        match self.run(OP, Some(key), |s| {
-            s.seq += 1;
-            let id = RefundId::new(format!("fake-refund-{}", s.seq)).expect("valid id");
-            match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                Some(o) if o.refunded + amount <= o.captured && amount > 0 => {
-                    o.refunded += amount;
-                    o.refunds.push((id.clone(), amount));
-                    Answer::Refund(id)
+        match self
+            .run_held(OP, Some(key), |s| {
+                s.seq += 1;
+                let id = RefundId::new(format!("fake-refund-{}", s.seq)).expect("valid id");
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o) if o.refunded + amount <= o.captured && amount > 0 => {
+                        o.refunded += amount;
+                        o.refunds.push((id.clone(), amount));
+                        Answer::Refund(id)
+                    }
+                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "REFUND_NOT_ALLOWED")),
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
                 }
-                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "REFUND_NOT_ALLOWED")),
-                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
-            }
-        })? {
+            })
+            .await?
+        {
             Answer::Refund(r) => Ok(r),
             _ => Err(unexpected(OP)),
         }
@@ -537,16 +591,21 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.cancel";
-        match self.run(OP, Some(key), |s| {
-            match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                Some(o) if o.status == OrderStatus::Authorized => {
-                    o.status = OrderStatus::Cancelled;
-                    Answer::Done
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o) if o.status == OrderStatus::Authorized => {
+                        o.status = OrderStatus::Cancelled;
+                        Answer::Done
+                    }
+                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CANCEL_NOT_ALLOWED")),
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
                 }
-                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CANCEL_NOT_ALLOWED")),
-                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
-            }
-        })? {
+            })
+            .await?
+        {
             Answer::Done => Ok(()),
             _ => Err(unexpected(OP)),
         }
@@ -558,16 +617,21 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.release_remaining_authorization";
-        match self.run(OP, Some(key), |s| {
-            match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                Some(o) if o.status == OrderStatus::PartCaptured => {
-                    o.status = OrderStatus::Closed;
-                    Answer::Done
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o) if o.status == OrderStatus::PartCaptured => {
+                        o.status = OrderStatus::Closed;
+                        Answer::Done
+                    }
+                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
                 }
-                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
-                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
-            }
-        })? {
+            })
+            .await?
+        {
             Answer::Done => Ok(()),
             _ => Err(unexpected(OP)),
         }
@@ -579,13 +643,18 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.extend_authorization_time";
-        match self.run(OP, Some(key), |s| {
-            match s.orders.iter().find(|o| &o.order_id == order) {
-                Some(o) if o.status.capturable() => Answer::Done,
-                Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
-                None => Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER")),
-            }
-        })? {
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.orders.iter().find(|o| &o.order_id == order) {
+                    Some(o) if o.status.capturable() => Answer::Done,
+                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
+                }
+            })
+            .await?
+        {
             Answer::Done => Ok(()),
             _ => Err(unexpected(OP)),
         }

@@ -232,7 +232,11 @@ where
                 decided(
                     id,
                     p.decide_begin_order(authorization.clone(), key, now),
-                    |pending| Ok(Plan::write(pending.clone().into(), Begun::Sent(pending))),
+                    |pending| {
+                        // The fence rides on the pending write: no reconciler before our deadline.
+                        let pending = pending.fenced_until(now.plus(self.config.call_deadline));
+                        Ok(Plan::write(pending.clone().into(), Begun::Sent(pending)))
+                    },
                     Begun::Done,
                 )
             })

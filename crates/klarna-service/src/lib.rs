@@ -43,9 +43,18 @@ pub struct ServiceConfig {
     pub urls: MerchantUrls,
     /// Description of customer tokens (shown to the shopper), 1..=255 characters.
     pub token_description: String,
-    /// The reconciler leaves operations younger than this to their caller.
+    /// The longest one gateway call may take, every retry and `Retry-After` wait included
+    /// (the HTTP client's deadline; the facade sets it from the client). Each pending
+    /// operation is fenced until its start plus this, and the reconciler never takes it
+    /// earlier: it cannot race a call still in flight. Too short is unsafe, too long only
+    /// delays reconciliation.
+    pub call_deadline: Span,
+    /// The reconciler leaves operations younger than this to their caller (on top of the
+    /// fence).
     pub reconcile_grace: Span,
-    /// How long a reconciler's claim on a record lasts.
+    /// How long a reconciler's claim on a record lasts. Records are claimed one at a time, and
+    /// the lease is at least three call deadlines (a replay and the reads that decide it), so
+    /// it outlives the work on the record.
     pub claim_lease: Span,
     /// How often a use case re-reads and retries after losing a compare-and-set.
     pub max_cas_retries: u32,
@@ -56,6 +65,7 @@ impl Default for ServiceConfig {
         Self {
             urls: MerchantUrls::default(),
             token_description: "Subscription".to_owned(),
+            call_deadline: Span::minutes(2),
             reconcile_grace: Span::seconds(30),
             claim_lease: Span::seconds(60),
             max_cas_retries: 8,

@@ -141,7 +141,10 @@ where
                 }
                 let name = format!("order:{}", o.order_id());
                 let key = self.keys.key(o.payment_id(), &name, o.next_op_seq());
-                let begun = o.expire(now).begin(operation, key, now)?;
+                let begun = o
+                    .expire(now)
+                    .begin(operation, key, now)?
+                    .fenced_until(now.plus(self.config.call_deadline));
                 Ok(Plan::write(begun.clone(), begun))
             })
             .await?;

@@ -1,7 +1,10 @@
 //! The reconciler: resolves in-doubt operations from evidence, never to "failed".
 
 use klarna_domain::order::{OmOperation, OmResult};
-use klarna_domain::{AnyPayment, IdempotencyKey, ManagedOrder, OrderSource, OrderStatus};
+use klarna_domain::payment::PendingOp;
+use klarna_domain::{
+    AnyPayment, IdempotencyKey, ManagedOrder, OrderSource, OrderStatus, Span, Timestamp,
+};
 use klarna_ports::{
     Clock, ErrorAction, IdempotencyKeys, PaymentGateway, PaymentStore, SessionProgress, Versioned,
 };
@@ -44,17 +47,25 @@ where
     /// Store errors while claiming; per-record failures are counted, not returned.
     pub async fn reconcile(&self, limit: usize) -> Result<ReconcileReport, ServiceError> {
         let mut report = ReconcileReport::default();
-        let now = self.clock.now();
-        let payments = self
-            .store
-            .claim_in_doubt_payments(now, self.config.claim_lease, limit)
-            .await?;
-        for v in payments {
+        let lease = self.claim_lease();
+        // One record at a time: each claim's lease covers the work on that record (a replay
+        // and the reads that decide it, each within the call deadline), never a whole pass.
+        for _ in 0..limit {
+            let now = self.clock.now();
+            let Some(v) = self
+                .store
+                .claim_in_doubt_payments(now, lease, 1)
+                .await?
+                .into_iter()
+                .next()
+            else {
+                break;
+            };
             report.examined += 1;
             let Some(op) = v.value.pending_op() else {
                 continue;
             };
-            if now.since(op.started_at()) < self.config.reconcile_grace {
+            if !self.may_take(op, now) {
                 report.too_young += 1;
                 continue;
             }
@@ -73,14 +84,20 @@ where
                 }
             }
         }
-        let orders = self
-            .store
-            .claim_in_doubt_orders(now, self.config.claim_lease, limit)
-            .await?;
-        for v in orders {
+        for _ in 0..limit {
+            let now = self.clock.now();
+            let Some(v) = self
+                .store
+                .claim_in_doubt_orders(now, lease, 1)
+                .await?
+                .into_iter()
+                .next()
+            else {
+                break;
+            };
             report.examined += 1;
             let Some(p) = v.value.pending() else { continue };
-            if now.since(p.op.started_at()) < self.config.reconcile_grace {
+            if !self.may_take(&p.op, now) {
                 report.too_young += 1;
                 continue;
             }
@@ -98,6 +115,19 @@ where
             info!(?report, "reconciler pass");
         }
         Ok(report)
+    }
+
+    /// The claim lease: the configured one, but never shorter than three call deadlines (a
+    /// replay and the reads that decide it), so a claim outlives the work on its record.
+    pub(crate) fn claim_lease(&self) -> Span {
+        let floor = self.config.call_deadline.as_millis().saturating_mul(3);
+        Span::millis(self.config.claim_lease.as_millis().max(floor))
+    }
+
+    /// Whether the reconciler may take the operation at `now`: past its fence (the caller's
+    /// call may run until then) and past the grace the caller has to finish it.
+    fn may_take(&self, op: &PendingOp, now: Timestamp) -> bool {
+        now >= op.fence() && now.since(op.started_at()) >= self.config.reconcile_grace
     }
 
     /// Reconciles until nothing in doubt is left that evidence can resolve now (bounded).

@@ -48,7 +48,10 @@ where
                 decided(
                     id,
                     p.decide_begin_tokenization(authorization.clone(), key, now),
-                    |next| Ok(Plan::write(next.clone(), Begun::Sent(next))),
+                    |next| {
+                        let next = next.fenced_until(now.plus(self.config.call_deadline));
+                        Ok(Plan::write(next.clone(), Begun::Sent(next)))
+                    },
                     Begun::Done,
                 )
             })
@@ -161,7 +164,8 @@ where
             request.token.clone(),
             key,
             now,
-        );
+        )
+        .fenced_until(now.plus(self.config.call_deadline));
         match self.store.insert_payment(&pending.clone().into()).await {
             Ok(version) => {
                 let result = self.send_order(&pending).await;

@@ -319,6 +319,13 @@ where
             return Ok(next);
         };
         info!(payment = %id, stage = %next.kind(), what, "attempt settled");
+        if let Ok(t) = &result
+            && next.kind() == StageKind::NeedsReview
+        {
+            // Klarna's ids are not secrets: the log keeps what a human needs.
+            warn!(payment = %id, what, klarna = %evidence(t),
+                "Klarna's success arrived after the operation was resolved otherwise; the payment needs review");
+        }
         let reopened = next.kind() == StageKind::Open;
         let queued = next.pending_op().is_some();
         finished(result, next, &attempt, id, reopened, queued)

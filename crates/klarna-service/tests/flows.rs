@@ -302,7 +302,7 @@ async fn a_lost_create_order_answer_without_replay_goes_to_review_with_one_order
     fake.script([Fault::LostResponse]);
     let err = svc.complete(&id, token.clone()).await.unwrap_err();
     assert!(matches!(err, ServiceError::OutcomeUnknown { .. }), "{err}");
-    clock.advance(Span::minutes(1));
+    clock.advance(Span::minutes(3));
     let report = svc.reconcile_all().await.unwrap();
     assert_eq!((report.resolved, report.needs_review), (0, 1), "{report:?}");
     let p = svc.payment(&id).await.unwrap();
@@ -332,7 +332,7 @@ async fn lost_response_is_reconciled_to_exactly_one_order_when_klarna_replays() 
         svc.complete(&id, token).await,
         Err(ServiceError::InProgress(_))
     ));
-    clock.advance(Span::minutes(1));
+    clock.advance(Span::minutes(3));
     let report = svc.reconcile_all().await.unwrap();
     assert_eq!(report.resolved, 1);
     let p = svc.payment(&id).await.unwrap();
@@ -362,7 +362,7 @@ async fn in_doubt_attempt_then_expired_authorization_reopens_without_an_order() 
     // The shopper's authorization is withdrawn before the reconciler runs.
     use klarna_ports::PaymentGateway;
     fake.cancel_authorization(&token).await.unwrap();
-    clock.advance(Span::minutes(2));
+    clock.advance(Span::minutes(3));
     svc.reconcile_all().await.unwrap();
     let p = svc.payment(&id).await.unwrap();
     assert_eq!(
@@ -456,7 +456,7 @@ async fn cancel_before_capture_and_lost_capture_response() {
         ),
         "one operation at a time"
     );
-    clock.advance(Span::minutes(1));
+    clock.advance(Span::minutes(3));
     svc.reconcile_all().await.unwrap();
     let o = svc.order(&order).await.unwrap();
     assert_eq!(o.captured(), 1_000);
@@ -592,6 +592,7 @@ async fn a_review_of_a_token_step_is_counted_as_a_review() {
                 attempts: 1,
                 in_doubt: true,
                 started_at: klarna_ports::Clock::now(clock.as_ref()),
+                fence: None,
             },
         ),
     };
@@ -668,4 +669,36 @@ async fn a_store_failure_after_klarnas_success_is_retried_then_kept_pending() {
         }
         left.store(0, Ordering::SeqCst);
     }
+}
+
+/// Defect 2 of the exactly-once issue: the reconciler raced a call still in flight (the grace
+/// was shorter than one call may take). Every pending operation is fenced until its start plus
+/// the call deadline, so a reconciler running while the caller's request is still at Klarna
+/// leaves it alone; the late success is recorded by its caller, not dropped.
+#[tokio::test]
+async fn the_reconciler_never_takes_an_operation_whose_call_may_still_run() {
+    let (svc, fake, clock) = service();
+    let svc = Arc::new(svc);
+    let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
+    fake.script([Fault::Held]);
+    let caller = {
+        let (svc, id) = (Arc::clone(&svc), id.clone());
+        tokio::spawn(async move { svc.complete(&id, token).await })
+    };
+    // The order exists at Klarna; the answer is still on its way.
+    while fake.orders().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    // Past the grace, inside the call deadline: a reconciler runs meanwhile.
+    clock.advance(Span::seconds(90));
+    let report = svc.reconcile_all().await.unwrap();
+    assert_eq!(report.examined, 0, "the fence holds: {report:?}");
+    fake.release();
+    let done = caller.await.unwrap().unwrap();
+    assert_eq!(
+        done.order().map(|o| o.order_id()),
+        Some(&fake.orders()[0].order_id)
+    );
+    assert_eq!(stage(&svc, &id).await, StageKind::Ordered);
+    assert_eq!(fake.orders().len(), 1);
 }

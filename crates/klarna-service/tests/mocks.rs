@@ -99,7 +99,7 @@ async fn the_key_is_the_same_on_every_attempt_and_reference1_is_the_payment_id()
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::OutcomeUnknown { .. }));
-    clock.advance(Span::minutes(1));
+    clock.advance(Span::minutes(3));
     svc.reconcile_all().await.unwrap();
     let keys = keys.lock().unwrap().clone();
     assert_eq!(keys.len(), 2);
@@ -181,7 +181,7 @@ async fn a_refusal_after_an_unknown_attempt_is_not_a_failure() {
     let _ = svc
         .complete(&c.payment_id, AuthorizationToken::new("a").unwrap())
         .await;
-    clock.advance(Span::minutes(1));
+    clock.advance(Span::minutes(3));
     let report = svc.reconcile_all().await.unwrap();
     assert_eq!(report.needs_review, 1);
     let p = svc.payment(&c.payment_id).await.unwrap();
@@ -315,7 +315,7 @@ async fn only_an_explicit_incomplete_session_clears_an_in_doubt_order() {
         let _ = svc
             .complete(&c.payment_id, AuthorizationToken::new("a").unwrap())
             .await;
-        clock.advance(Span::minutes(2));
+        clock.advance(Span::minutes(3));
         svc.reconcile(10).await.unwrap();
         assert_eq!(
             svc.payment(&c.payment_id).await.unwrap().kind(),

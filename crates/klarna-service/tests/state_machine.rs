@@ -284,7 +284,7 @@ impl Sut {
             }
             Step::Advance(m) => self.clock.advance(Span::minutes(i64::from(m))),
             Step::Reconcile => {
-                self.clock.advance(Span::minutes(1));
+                self.clock.advance(Span::minutes(3));
                 self.svc.reconcile_all().await.unwrap();
                 self.check_nothing_lost().await;
             }
@@ -440,7 +440,7 @@ impl StateMachineTest for ServiceMachine {
 
     fn teardown(sut: Sut, _: Model) {
         sut.rt.block_on(async {
-            sut.clock.advance(Span::minutes(1));
+            sut.clock.advance(Span::minutes(3));
             sut.svc.reconcile_all().await.unwrap();
             sut.check_nothing_lost().await;
         });

@@ -171,7 +171,7 @@ impl Inner {
             Row {
                 version: 1,
                 value: o.clone(),
-                claimed_until: Timestamp::EPOCH,
+                claimed_until: order_fence(o),
                 seq,
             },
         );
@@ -260,6 +260,27 @@ impl InMemoryStore {
     }
 }
 
+/// Until when a payment is not claimable: its pending operation's fence (the caller's call
+/// may still run), which rides on the pending write.
+fn payment_fence(p: &AnyPayment) -> Timestamp {
+    p.pending_op().map_or(Timestamp::EPOCH, |op| op.fence())
+}
+
+/// As [`payment_fence`], for an order.
+fn order_fence(o: &ManagedOrder) -> Timestamp {
+    o.pending().map_or(Timestamp::EPOCH, |p| p.op.fence())
+}
+
+/// The claim after a write: the same pending operation keeps its lease (and at least its
+/// fence); a new or finished one drops any lease on the old one and waits for its own fence.
+fn rewrite_claim(claimed_until: Timestamp, same_op: bool, fence: Timestamp) -> Timestamp {
+    if same_op {
+        claimed_until.max(fence)
+    } else {
+        fence
+    }
+}
+
 fn claim<T: Clone>(
     rows: Vec<&mut Row<T>>,
     now: Timestamp,
@@ -299,7 +320,7 @@ impl PaymentStore for InMemoryStore {
             Row {
                 version: 1,
                 value: payment.clone(),
-                claimed_until: Timestamp::EPOCH,
+                claimed_until: payment_fence(payment),
                 seq,
             },
         );
@@ -342,6 +363,9 @@ impl PaymentStore for InMemoryStore {
             .payments
             .get_mut(payment.id())
             .ok_or(StoreError::NotFound)?;
+        let same_op =
+            row.value.pending_op().map(|o| o.key()) == payment.pending_op().map(|o| o.key());
+        row.claimed_until = rewrite_claim(row.claimed_until, same_op, payment_fence(payment));
         row.version += 1;
         row.value = payment.clone();
         Ok(row.version)
@@ -475,6 +499,9 @@ impl PaymentStore for InMemoryStore {
             .orders
             .get_mut(order.order_id())
             .ok_or(StoreError::NotFound)?;
+        let same_op =
+            row.value.pending().map(|p| p.op.key()) == order.pending().map(|p| p.op.key());
+        row.claimed_until = rewrite_claim(row.claimed_until, same_op, order_fence(order));
         row.version += 1;
         row.value = order.clone();
         Ok(row.version)

@@ -72,6 +72,8 @@ pub(crate) struct PaymentRow {
     pub(crate) pending_key: Option<String>,
     pub(crate) session_id: Option<String>,
     pub(crate) has_pending: bool,
+    /// The pending operation's fence (ms): the row is not claimable before it.
+    pub(crate) fence_ms: i64,
 }
 
 pub(crate) fn payment_row(c: &Crypto, p: &AnyPayment) -> Result<PaymentRow, StoreError> {
@@ -90,6 +92,7 @@ pub(crate) fn payment_row(c: &Crypto, p: &AnyPayment) -> Result<PaymentRow, Stor
         pending_key: p.pending_op().map(|o| o.key().to_string()),
         session_id: p.session_id().map(ToString::to_string),
         has_pending: p.pending_op().is_some(),
+        fence_ms: p.pending_op().map_or(0, |o| o.fence().unix_millis()),
         id,
     })
 }
@@ -136,6 +139,9 @@ struct PendingData {
     attempts: u32,
     in_doubt: bool,
     started_at: Timestamp,
+    /// Until when the caller's call may run (absent in rows written before it existed).
+    #[serde(default)]
+    fence: Option<Timestamp>,
 }
 
 /// The `data` column of a managed order (plain JSON: amounts and Klarna ids, no secrets).
@@ -162,6 +168,8 @@ pub(crate) struct OrderRow {
     pub(crate) data: String,
     pub(crate) pending_key: Option<String>,
     pub(crate) has_pending: bool,
+    /// The pending operation's fence (ms): the row is not claimable before it.
+    pub(crate) fence_ms: i64,
 }
 
 pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
@@ -195,6 +203,7 @@ pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
             attempts: pm.op.attempts(),
             in_doubt: pm.op.in_doubt(),
             started_at: pm.op.started_at(),
+            fence: Some(pm.op.fence()),
         }),
         op_seq: p.op_seq,
         created_at: p.created_at,
@@ -205,6 +214,7 @@ pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
         data: serde_json::to_string(&data).map_err(backend)?,
         pending_key: o.pending().map(|pm| pm.op.key().to_string()),
         has_pending: o.pending().is_some(),
+        fence_ms: o.pending().map_or(0, |p| p.op.fence().unix_millis()),
     })
 }
 
@@ -244,7 +254,8 @@ pub(crate) fn order_from_row(order_id: &str, data: &str) -> Result<ManagedOrder,
                 pd.attempts,
                 pd.in_doubt,
                 pd.started_at,
-            ),
+            )
+            .fenced_until(pd.fence.unwrap_or(pd.started_at)),
         }),
     };
     ManagedOrder::restore(ManagedOrderParts {

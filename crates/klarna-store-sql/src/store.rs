@@ -219,7 +219,7 @@ impl SqlStore {
         let sql = AssertSqlSafe(format!(
             "INSERT INTO payments (id, version, stage, snapshot, order_id, auth_token_hash, \
              pending_key, session_id, has_pending, claimed_until, created_seq) \
-             VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, 0, {})",
+             VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, {})",
             self.seq("payments")
         ));
         let owner = payment_owner(&r.id);
@@ -235,6 +235,7 @@ impl SqlStore {
                 Val::OptText(r.pending_key),
                 Val::OptText(r.session_id),
                 Val::Bool(r.has_pending),
+                Val::I64(r.fence_ms),
             ],
         )
         .await?;
@@ -252,7 +253,7 @@ impl SqlStore {
         // Only our own identifiers are spliced in (`&'static str`); every value is bound.
         let sql = AssertSqlSafe(format!(
             "INSERT INTO managed_orders (order_id, version, data, pending_key, has_pending, \
-             claimed_until, created_seq) VALUES ($1, 1, $2, $3, $4, 0, {})",
+             claimed_until, created_seq) VALUES ($1, 1, $2, $3, $4, $5, {})",
             self.seq("managed_orders")
         ));
         let owner = order_owner(&r.order_id);
@@ -264,6 +265,7 @@ impl SqlStore {
                 Val::Text(r.data),
                 Val::OptText(r.pending_key),
                 Val::Bool(r.has_pending),
+                Val::I64(r.fence_ms),
             ],
         )
         .await?;
@@ -303,13 +305,17 @@ impl SqlStore {
         let id = r.id.clone();
         let key = r.pending_key.clone();
         // `session_id` keeps the session once the stage stops naming it, so the
-        // authorization callback finds the payment for its whole life.
+        // authorization callback finds the payment for its whole life. The claim: the same
+        // pending operation keeps its lease (and at least its fence); a new or finished one
+        // drops the old lease and waits for its own fence (SET reads the old row).
         let n = tx
             .exec(
                 "UPDATE payments SET version = version + 1, stage = $3, snapshot = $4, \
                  order_id = $5, auth_token_hash = $6, pending_key = $7, \
-                 session_id = COALESCE($8, session_id), \
-                 has_pending = $9 WHERE id = $1 AND version = $2",
+                 session_id = COALESCE($8, session_id), has_pending = $9, \
+                 claimed_until = CASE WHEN pending_key = $7 THEN \
+                 (CASE WHEN $10 > claimed_until THEN $10 ELSE claimed_until END) ELSE $10 END \
+                 WHERE id = $1 AND version = $2",
                 &[
                     Val::Text(r.id),
                     Val::I64(expected),
@@ -320,6 +326,7 @@ impl SqlStore {
                     Val::OptText(r.pending_key),
                     Val::OptText(r.session_id),
                     Val::Bool(r.has_pending),
+                    Val::I64(r.fence_ms),
                 ],
             )
             .await?;
@@ -343,13 +350,17 @@ impl SqlStore {
         let n = tx
             .exec(
                 "UPDATE managed_orders SET version = version + 1, data = $3, pending_key = $4, \
-                 has_pending = $5 WHERE order_id = $1 AND version = $2",
+                 has_pending = $5, \
+                 claimed_until = CASE WHEN pending_key = $4 THEN \
+                 (CASE WHEN $6 > claimed_until THEN $6 ELSE claimed_until END) ELSE $6 END \
+                 WHERE order_id = $1 AND version = $2",
                 &[
                     Val::Text(r.order_id),
                     Val::I64(expected),
                     Val::Text(r.data),
                     Val::OptText(r.pending_key),
                     Val::Bool(r.has_pending),
+                    Val::I64(r.fence_ms),
                 ],
             )
             .await?;

@@ -1446,3 +1446,36 @@ fn plain_http_is_for_loopback_hosts_only() {
     );
     assert!(err.to_string().contains("https is required"), "{err}");
 }
+
+/// Klarna's Order Management answers `409 CONFLICT` to a request whose key's first request is
+/// still in flight: that first request may yet succeed, so this is no refusal.
+#[tokio::test]
+async fn a_conflict_on_a_keyed_call_is_an_unknown_outcome_not_a_refusal() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({
+            "error_code": "CONFLICT",
+            "error_messages": ["A request with this idempotency key is being processed"],
+        })))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let capture = typed(&json!({"captured_amount": 100}));
+    let err = client
+        .capture_order(ORDER_ID, &capture, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
+    let port = klarna_gateway_http::gateway_error(Operation::CaptureOrder, &err);
+    assert_eq!(port.action, ErrorAction::OutcomeUnknown);
+    assert!(port.may_have_reached_klarna);
+    assert!(!port.action.is_refusal());
+    let charge = typed(&fixture("token_order.request.json"));
+    let err = client
+        .create_token_order(CUSTOMER_TOKEN, &charge, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
+    // Not repeated at once: the first request would only be met again.
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}

@@ -1,5 +1,12 @@
 //! The API commands: one per operation of Klarna's API (API.md §0, CLI.md), with bodies parsed
 //! into `klarna-api` models and validated locally before anything is sent.
+//!
+//! Tokens (authorization and customer tokens) are secrets in the URL path: an argument `-`
+//! reads one from standard input, `@FILE` from a file (one trailing newline dropped), so it
+//! stays out of `ps` and shell history. A mutating call's `Klarna-Idempotency-Key` is fixed
+//! before sending (`--idempotency-key` or a fresh UUID v4) and named on exit 1 (in the JSON
+//! object, `idempotency_key`) and exit 3 (a line on stderr), so the operator can repeat the
+//! same operation with `--idempotency-key`.
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -8,7 +15,7 @@ use clap::Subcommand;
 use klarna_api as wire;
 use klarna_cli::validate::{self, ValidationError};
 use klarna_gateway_http::{
-    Credentials, Environment, IdempotencyKey, KlarnaClient, KlarnaError, Region,
+    Credentials, Environment, IdempotencyKey, KlarnaClient, KlarnaError, Region, UuidKeys,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,6 +27,13 @@ use crate::{EXIT_USAGE, Global, RegionArg};
 const EXIT_KLARNA: u8 = 1;
 /// Exit code: no answer could be had.
 const EXIT_NO_ANSWER: u8 = 3;
+
+/// Help of every authorization-token argument.
+const AUTH_TOKEN_HELP: &str = "The authorization token. `-` reads it from standard input, `@FILE` \
+     from a file (one trailing newline is dropped), so it stays out of `ps` and shell history";
+/// Help of every customer-token argument.
+const CUSTOMER_TOKEN_HELP: &str = "The customer token. `-` reads it from standard input, `@FILE` \
+     from a file (one trailing newline is dropped), so it stays out of `ps` and shell history";
 
 /// `klarna sessions …`
 #[derive(Debug, Subcommand)]
@@ -50,12 +64,14 @@ pub(crate) enum Sessions {
 pub(crate) enum Authorizations {
     /// P4: cancel (release) an authorization.
     Cancel {
-        /// The authorization token.
+        /// The authorization token, literally, `-` (standard input) or `@FILE`.
+        #[arg(help = AUTH_TOKEN_HELP, value_name = "AUTH_TOKEN")]
         auth_token: String,
     },
     /// P5: create an order from an authorization.
     CreateOrder {
-        /// The authorization token.
+        /// The authorization token, literally, `-` (standard input) or `@FILE`.
+        #[arg(help = AUTH_TOKEN_HELP, value_name = "AUTH_TOKEN")]
         auth_token: String,
         /// JSON `create_order_request` body; `-` reads standard input.
         #[arg(long, value_name = "FILE")]
@@ -63,7 +79,8 @@ pub(crate) enum Authorizations {
     },
     /// P6: create a customer token from an authorization.
     CreateCustomerToken {
-        /// The authorization token.
+        /// The authorization token, literally, `-` (standard input) or `@FILE`.
+        #[arg(help = AUTH_TOKEN_HELP, value_name = "AUTH_TOKEN")]
         auth_token: String,
         /// JSON `customer_token_creation_request` body; `-` reads standard input.
         #[arg(long, value_name = "FILE")]
@@ -76,12 +93,14 @@ pub(crate) enum Authorizations {
 pub(crate) enum CustomerTokens {
     /// T1: read a customer token.
     Get {
-        /// The customer token.
+        /// The customer token, literally, `-` (standard input) or `@FILE`.
+        #[arg(help = CUSTOMER_TOKEN_HELP, value_name = "TOKEN")]
         token: String,
     },
     /// T2: charge a customer token (create an order).
     CreateOrder {
-        /// The customer token.
+        /// The customer token, literally, `-` (standard input) or `@FILE`.
+        #[arg(help = CUSTOMER_TOKEN_HELP, value_name = "TOKEN")]
         token: String,
         /// JSON `customer_token_order` body; `-` reads standard input.
         #[arg(long, value_name = "FILE")]
@@ -89,7 +108,8 @@ pub(crate) enum CustomerTokens {
     },
     /// T3: cancel a customer token (irreversible).
     Cancel {
-        /// The customer token.
+        /// The customer token, literally, `-` (standard input) or `@FILE`.
+        #[arg(help = CUSTOMER_TOKEN_HELP, value_name = "TOKEN")]
         token: String,
     },
 }
@@ -202,8 +222,9 @@ enum Failure {
     Usage(String),
     /// The body is invalid: nothing sent.
     Invalid(ValidationError),
-    /// The client failed (Klarna refused, or no answer).
-    Klarna(KlarnaError),
+    /// The client failed (Klarna refused, or no answer); with the `Klarna-Idempotency-Key` the
+    /// call used, for a mutating call.
+    Klarna(KlarnaError, Option<IdempotencyKey>),
 }
 
 impl From<ValidationError> for Failure {
@@ -219,7 +240,7 @@ impl From<KlarnaError> for Failure {
             KlarnaError::InvalidInput { field, reason } => {
                 Self::Usage(format!("invalid {field}: {reason}"))
             }
-            other => Self::Klarna(other),
+            other => Self::Klarna(other, None),
         }
     }
 }
@@ -255,7 +276,7 @@ fn report(failure: &Failure) -> ExitCode {
             );
             ExitCode::from(EXIT_USAGE)
         }
-        Failure::Klarna(e) => klarna_failure(e),
+        Failure::Klarna(e, key) => klarna_failure(e, key.as_ref()),
     }
 }
 
@@ -267,7 +288,7 @@ fn reached_text(e: &KlarnaError) -> &'static str {
     }
 }
 
-fn klarna_failure(e: &KlarnaError) -> ExitCode {
+fn klarna_failure(e: &KlarnaError, key: Option<&IdempotencyKey>) -> ExitCode {
     match e {
         KlarnaError::Api {
             status,
@@ -276,18 +297,29 @@ fn klarna_failure(e: &KlarnaError) -> ExitCode {
             correlation_id,
             ..
         } if *status < 500 => {
-            let body = json!({
+            let mut body = json!({
                 "http_status": status,
                 "error_code": error_code,
                 "error_messages": error_messages,
                 "correlation_id": correlation_id,
             });
+            // Still one JSON object: the key rides in it (repeat with `--idempotency-key`).
+            if let (Some(key), Some(fields)) = (key, body.as_object_mut()) {
+                fields.insert("idempotency_key".to_owned(), json!(key.as_str()));
+            }
             eprintln!("{body}");
             ExitCode::from(EXIT_KLARNA)
         }
         // 5xx after the retries, transport failures, unreadable answers: no usable answer.
         other => {
             eprintln!("klarna: no answer: {other}; {}", reached_text(other));
+            if let Some(key) = key {
+                eprintln!(
+                    "klarna: idempotency key: {key}; to repeat this same operation (not a new \
+                     one), run the command again with --idempotency-key {key}",
+                    key = key.as_str()
+                );
+            }
             ExitCode::from(EXIT_NO_ANSWER)
         }
     }
@@ -360,7 +392,7 @@ fn empty() -> Result<Value, Failure> {
 }
 
 async fn execute(global: &Global, command: ApiCommand) -> Result<Value, Failure> {
-    let key = global
+    let given = global
         .idempotency_key
         .as_deref()
         .map(IdempotencyKey::new)
@@ -369,7 +401,17 @@ async fn execute(global: &Global, command: ApiCommand) -> Result<Value, Failure>
     // Parse and validate the body before credentials or network: invalid input never leaves.
     let prepared = prepare(command)?;
     let client = client(global)?;
-    send(&client, prepared, key).await
+    // A mutating call's key is fixed here (the given one or a fresh one), so that a failure
+    // can name it and the operator can repeat the same operation with it.
+    let key = prepared
+        .is_mutating()
+        .then(|| given.unwrap_or_else(UuidKeys::random_key));
+    send(&client, prepared, key.clone())
+        .await
+        .map_err(|failure| match failure {
+            Failure::Klarna(e, _) => Failure::Klarna(e, key),
+            other => other,
+        })
 }
 
 /// A command with its body parsed and validated.
@@ -398,6 +440,83 @@ enum Prepared {
     ShippingInfo(String, wire::UpdateShippingInfo),
 }
 
+impl Prepared {
+    /// Whether the call changes state at Klarna (and so carries `Klarna-Idempotency-Key`).
+    fn is_mutating(&self) -> bool {
+        !matches!(
+            self,
+            Self::ReadSession(_)
+                | Self::ReadToken(_)
+                | Self::GetOrder(_)
+                | Self::ListCaptures(_)
+                | Self::GetCapture(..)
+                | Self::GetRefund(..)
+        )
+    }
+}
+
+/// Where a token argument comes from: `-` is standard input, `@FILE` a file, anything else the
+/// token itself.
+enum TokenSource {
+    Stdin,
+    File(String),
+    Literal(String),
+}
+
+impl TokenSource {
+    fn of(arg: String) -> Self {
+        if arg == "-" {
+            Self::Stdin
+        } else if let Some(path) = arg.strip_prefix('@') {
+            Self::File(path.to_owned())
+        } else {
+            Self::Literal(arg)
+        }
+    }
+}
+
+/// Drops one trailing newline (`\n` or `\r\n`), as `echo` and editors leave it.
+fn trim_one_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+/// Reads a token argument (`what` names it in messages, never its value). `body` is the
+/// command's `--body`, if any: only one of them can read standard input.
+fn token(arg: String, what: &str, body: Option<&str>) -> Result<String, Failure> {
+    let text = match TokenSource::of(arg) {
+        TokenSource::Literal(token) => return Ok(token),
+        TokenSource::Stdin => {
+            if body == Some("-") {
+                return Err(Failure::Usage(format!(
+                    "the {what} and --body cannot both be read from standard input (`-`): \
+                     give one of them as @FILE / FILE"
+                )));
+            }
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::Usage(format!("cannot read the {what} from stdin: {e}")))?;
+            text
+        }
+        TokenSource::File(path) => std::fs::read_to_string(&path)
+            .map_err(|e| Failure::Usage(format!("cannot read the {what} from {path}: {e}")))?,
+    };
+    let token = trim_one_newline(text);
+    if token.is_empty() {
+        return Err(Failure::Usage(format!("the {what} is empty")));
+    }
+    Ok(token)
+}
+
+const AUTH: &str = "authorization token";
+const CUSTOMER: &str = "customer token";
+
 fn checked<T>(
     source: &str,
     check: impl FnOnce(&T) -> Result<(), ValidationError>,
@@ -423,21 +542,28 @@ fn prepare(command: ApiCommand) -> Result<Prepared, Failure> {
             }
         },
         ApiCommand::Authorizations(c) => match c {
-            Authorizations::Cancel { auth_token } => P::CancelAuthorization(auth_token),
+            Authorizations::Cancel { auth_token } => {
+                P::CancelAuthorization(token(auth_token, AUTH, None)?)
+            }
             Authorizations::CreateOrder { auth_token, body } => {
+                let auth_token = token(auth_token, AUTH, Some(&body))?;
                 P::CreateOrder(auth_token, checked(&body, validate::create_order)?)
             }
-            Authorizations::CreateCustomerToken { auth_token, body } => P::CreateCustomerToken(
-                auth_token,
-                checked(&body, validate::customer_token_creation)?,
-            ),
+            Authorizations::CreateCustomerToken { auth_token, body } => {
+                let auth_token = token(auth_token, AUTH, Some(&body))?;
+                P::CreateCustomerToken(
+                    auth_token,
+                    checked(&body, validate::customer_token_creation)?,
+                )
+            }
         },
         ApiCommand::CustomerTokens(c) => match c {
-            CustomerTokens::Get { token } => P::ReadToken(token),
-            CustomerTokens::CreateOrder { token, body } => {
-                P::TokenOrder(token, checked(&body, validate::token_order)?)
+            CustomerTokens::Get { token: t } => P::ReadToken(token(t, CUSTOMER, None)?),
+            CustomerTokens::CreateOrder { token: t, body } => {
+                let t = token(t, CUSTOMER, Some(&body))?;
+                P::TokenOrder(t, checked(&body, validate::token_order)?)
             }
-            CustomerTokens::Cancel { token } => P::CancelToken(token),
+            CustomerTokens::Cancel { token: t } => P::CancelToken(token(t, CUSTOMER, None)?),
         },
         ApiCommand::Orders(c) => match c {
             Orders::Get { order_id } => P::GetOrder(order_id),

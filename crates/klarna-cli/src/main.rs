@@ -9,7 +9,14 @@
 //!
 //! Exit codes: `0` success (the response as JSON on stdout), `1` Klarna answered with an error
 //! (one JSON object on stderr), `2` bad usage or invalid input (nothing sent), `3` no answer
-//! could be had (the message says whether the request may have reached Klarna).
+//! could be had (the message says whether the request may have reached Klarna). On `1` and `3`
+//! after a mutating call, stderr names the `Klarna-Idempotency-Key` used (`idempotency_key` in
+//! the JSON object on `1`, a line on `3`), to repeat the same operation with
+//! `--idempotency-key`.
+//!
+//! Authorization and customer tokens may be given as `-` (read from standard input) or `@FILE`
+//! (read from a file), so they stay out of `ps` and shell history. A `--base-url` with plain
+//! `http://` is accepted for loopback hosts only (exit 2 otherwise, nothing sent).
 
 mod api;
 mod demo;
@@ -29,8 +36,12 @@ const EXIT_USAGE: u8 = 2;
     version,
     about = "Klarna Payments from the command line: every API operation, a local simulator, a demo.",
     after_help = "Credentials for API commands come from KLARNA_USERNAME and KLARNA_PASSWORD.\n\
+                  Tokens: give an authorization or customer token as `-` (standard input) or \
+                  `@FILE` to keep it out of `ps` and shell history.\n\
                   Exit codes: 0 success, 1 Klarna refused (JSON error on stderr), 2 invalid usage or \
-                  input (nothing sent), 3 no answer (says whether the request may have reached Klarna)."
+                  input (nothing sent), 3 no answer (says whether the request may have reached Klarna). \
+                  On 1 and 3 after a mutating call, stderr names the idempotency key used: repeat the \
+                  same operation with --idempotency-key KEY."
 )]
 struct Cli {
     #[command(flatten)]
@@ -42,7 +53,8 @@ struct Cli {
 /// Options that come before the command group.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Global {
-    /// Send to this base URL instead of the region's (the simulator, a proxy).
+    /// Send to this base URL instead of the region's (the simulator, a proxy); plain http only
+    /// to a loopback host (127.0.0.0/8, ::1, localhost).
     #[arg(long, env = "KLARNA_BASE_URL", value_name = "URL")]
     pub(crate) base_url: Option<String>,
     /// Region of the merchant account.
@@ -51,7 +63,8 @@ pub(crate) struct Global {
     /// Use Klarna's production hosts (default: the playground).
     #[arg(long, env = "KLARNA_PRODUCTION", value_parser = clap::builder::FalseyValueParser::new())]
     pub(crate) production: bool,
-    /// For mutating commands: send this Klarna-Idempotency-Key instead of a fresh one.
+    /// For mutating commands: send this Klarna-Idempotency-Key instead of a fresh one (to
+    /// repeat an operation whose outcome is unknown, give the key its failure named).
     #[arg(long, value_name = "KEY")]
     pub(crate) idempotency_key: Option<String>,
     /// Log each attempt to stderr (never secrets, never bodies); RUST_LOG overrides the filter.

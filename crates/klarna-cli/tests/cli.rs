@@ -695,3 +695,241 @@ fn help_lists_every_command() {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
 }
+
+/// An order at the simulator, placed through the CLI; returns its id.
+async fn placed_order(sim: &Simulator) -> String {
+    let (_, token) = authorized(sim, "buy", socks_line()).await;
+    let order = klarna(
+        sim,
+        &["authorizations", "create-order", &token],
+        Some(order_body(socks_line())),
+    )
+    .await
+    .json();
+    order["order_id"].as_str().unwrap().to_owned()
+}
+
+/// The key a failure names on stderr (`… --idempotency-key KEY`).
+fn named_key(stderr: &str) -> String {
+    let (_, rest) = stderr
+        .split_once("--idempotency-key ")
+        .unwrap_or_else(|| panic!("no key named: {stderr}"));
+    rest.split_whitespace().next().unwrap().to_owned()
+}
+
+/// Issue 11, defect 3: after exit 3 the operator must be able to repeat *the same* operation.
+/// Every attempt of the capture takes effect (the first) or is replayed (the retries) and then
+/// loses its answer: the outcome is unknown. The key the CLI names is the one it sent: a rerun
+/// with it is answered from the first capture instead of making a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_3_names_the_idempotency_key_so_the_same_operation_can_be_repeated() {
+    let sim = Simulator::start().await.unwrap();
+    let order_id = placed_order(&sim).await;
+    sim.add_fault(FaultRule::new("orders.capture", 3, Fault::DropAfterEffect));
+    let capture = json!({"captured_amount": 6000});
+    let out = klarna(
+        &sim,
+        &["orders", "capture", &order_id],
+        Some(capture.clone()),
+    )
+    .await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr.contains("may have reached Klarna"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("idempotency key: "), "{}", out.stderr);
+    let key = named_key(&out.stderr);
+    assert_eq!(key.len(), 36, "a fresh UUID: {key}");
+    assert_eq!(sim.order(&order_id).unwrap().captures, 1);
+
+    let again = klarna(
+        &sim,
+        &["--idempotency-key", &key, "orders", "capture", &order_id],
+        Some(capture),
+    )
+    .await
+    .json();
+    assert!(again["capture_id"].as_str().is_some(), "{again}");
+    let order = sim.order(&order_id).unwrap();
+    assert_eq!(
+        (order.captures, order.captured_amount),
+        (1, 6000),
+        "the rerun repeated the same capture"
+    );
+
+    // A read has no key to name.
+    sim.add_fault(FaultRule::new(
+        "orders.get",
+        3,
+        Fault::Status { status: 503 },
+    ));
+    let out = klarna(&sim, &["orders", "get", &order_id], None).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(!out.stderr.contains("idempotency"), "{}", out.stderr);
+}
+
+/// Exit 1 after a mutating call: the one JSON object names the key (given or minted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_1_names_the_idempotency_key_in_its_json() {
+    let sim = Simulator::start().await.unwrap();
+    let order_id = placed_order(&sim).await;
+    // Nothing captured: a refund is refused.
+    let refund = json!({"refunded_amount": 1000});
+    let out = klarna(
+        &sim,
+        &[
+            "--idempotency-key",
+            "refund-key-1",
+            "orders",
+            "refund",
+            &order_id,
+        ],
+        Some(refund.clone()),
+    )
+    .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let error = out.error_json();
+    assert_eq!(error["http_status"], 403);
+    assert_eq!(error["idempotency_key"], "refund-key-1");
+
+    let out = klarna(&sim, &["orders", "refund", &order_id], Some(refund)).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let minted = out.error_json()["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(minted.len(), 36, "{minted}");
+
+    // A read carries no key.
+    let out = klarna(&sim, &["orders", "get", "no-such-order"], None).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.error_json().get("idempotency_key").is_none());
+}
+
+/// Issue 11, defect 11: tokens from standard input (`-`) or a file (`@FILE`), never on the
+/// command line; one trailing newline is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_come_from_standard_input_or_a_file() {
+    let sim = Simulator::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = || vec!["--base-url".to_owned(), sim.base_url().to_owned()];
+    let creds = Some((sim.username(), sim.password()));
+    let args = |rest: &[&str]| {
+        let mut all = base();
+        all.extend(rest.iter().map(|a| (*a).to_owned()));
+        all
+    };
+
+    // P6 with the authorization token on stdin, the body from a file.
+    let (_, auth_token) = authorized(&sim, "tokenize", subscription_line()).await;
+    let body = dir.path().join("token.json");
+    std::fs::write(
+        &body,
+        json!({"purchase_country": "SE", "purchase_currency": "SEK", "locale": "sv-SE",
+               "description": "Sock club", "intended_use": "SUBSCRIPTION"})
+        .to_string(),
+    )
+    .unwrap();
+    let body = body.display().to_string();
+    let created = run_with(
+        creds,
+        args(&[
+            "authorizations",
+            "create-customer-token",
+            "-",
+            "--body",
+            &body,
+        ]),
+        Some(format!("{auth_token}\n")),
+    )
+    .await
+    .json();
+    let customer_token = created["token_id"].as_str().unwrap().to_owned();
+
+    // T1 with the customer token from a file (CRLF line end).
+    let token_file = dir.path().join("customer-token");
+    std::fs::write(&token_file, format!("{customer_token}\r\n")).unwrap();
+    let at_file = format!("@{}", token_file.display());
+    let read = run_with(creds, args(&["customer-tokens", "get", &at_file]), None)
+        .await
+        .json();
+    assert_eq!(read["status"], "ACTIVE");
+
+    // P4 with the authorization token from a file, T3 with the customer token on stdin.
+    let (_, other_auth) = authorized(&sim, "buy", socks_line()).await;
+    let auth_file = dir.path().join("auth-token");
+    std::fs::write(&auth_file, &other_auth).unwrap();
+    let out = run_with(
+        creds,
+        args(&[
+            "authorizations",
+            "cancel",
+            &format!("@{}", auth_file.display()),
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(out.json(), json!({}));
+    let out = run_with(
+        creds,
+        args(&["customer-tokens", "cancel", "-"]),
+        Some(format!("{customer_token}\n")),
+    )
+    .await;
+    assert_eq!(out.json(), json!({}));
+    let read = klarna(&sim, &["customer-tokens", "get", &customer_token], None)
+        .await
+        .json();
+    assert_eq!(read["status"], "CANCELLED");
+
+    // Both from stdin cannot be; an empty or missing file is bad usage. Nothing is sent.
+    let before = total_requests(&sim);
+    for (rest, stdin) in [
+        (
+            vec!["customer-tokens", "create-order", "-", "--body", "-"],
+            Some("tok\n".to_owned()),
+        ),
+        (vec!["customer-tokens", "get", "-"], Some("\n".to_owned())),
+        (vec!["customer-tokens", "get", "@/nonexistent/token"], None),
+    ] {
+        let out = run_with(creds, args(&rest), stdin).await;
+        assert_eq!(out.code, 2, "{rest:?}: {out:?}");
+    }
+    assert_eq!(total_requests(&sim), before, "nothing may reach Klarna");
+
+    // And `--help` says so for every token argument.
+    for command in [
+        vec!["authorizations", "create-order", "--help"],
+        vec!["authorizations", "cancel", "--help"],
+        vec!["customer-tokens", "create-order", "--help"],
+        vec!["customer-tokens", "get", "--help"],
+    ] {
+        let out = Command::new(BIN).args(&command).output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            help.contains("standard input") && help.contains("@FILE"),
+            "{command:?}:\n{help}"
+        );
+    }
+}
+
+/// Issue 11, defect 10: plain http to a host that is not loopback is refused before sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_a_remote_host_exits_2() {
+    let out = run_with(
+        Some(("u", "p")),
+        vec![
+            "--base-url".into(),
+            "http://10.255.255.1:9".into(),
+            "orders".into(),
+            "get".into(),
+            "o-1".into(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("https is required"), "{}", out.stderr);
+}

@@ -1,5 +1,17 @@
 //! `KlarnaClient` and its builder: the request pipeline shared by every operation
-//! (headers, idempotency key, retries, capped body reading, error mapping, tracing).
+//! (headers, idempotency key, retries under one deadline, capped body reading, error mapping,
+//! tracing).
+//!
+//! Every call has one deadline ([`KlarnaClientBuilder::deadline`], default
+//! [`DEFAULT_DEADLINE`]) over all its attempts, backoffs and `Retry-After` waits: a retry is
+//! started only when its wait plus one attempt's whole-request timeout end before the deadline,
+//! and an attempt still in flight at the deadline is cut (the call then ends `MaybeSent`). So a
+//! call started at `t` is over by `t + deadline`, which is what a reconciler must wait for
+//! before it takes the call's operation over ([`KlarnaClient::deadline`]).
+//!
+//! Once an attempt may have taken effect (sent without a usable answer, a 5xx), the call can no
+//! longer end in "nothing happened": a later refusal (4xx, 429) or connect failure of a retry
+//! makes the outcome `MaybeSent` (DESIGN.md §5, rule 3).
 
 use std::fmt;
 use std::time::Duration;
@@ -24,6 +36,11 @@ use klarna_domain::IdempotencyKey;
 
 /// Default cap on response bodies: Klarna's documents are small; anything bigger is wrong.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Default deadline of one call, all attempts and waits included: 60 s, twice the default
+/// whole-request timeout. With the defaults (3 attempts of at most 30 s) a call that fails fast
+/// (5xx, 429, refused connection) is retried, one whose first attempt timed out is not.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 const IDEMPOTENCY_HEADER: &str = "klarna-idempotency-key";
 const CORRELATION_HEADER: &str = "klarna-correlation-id";
@@ -85,7 +102,8 @@ pub struct RefundCreated {
 }
 
 /// Builder of a [`KlarnaClient`]. Defaults: EU playground, 10 s connect / 30 s total
-/// timeouts, [`RetryConfig::default`], 4 MiB response cap.
+/// timeouts, [`RetryConfig::default`], a [`DEFAULT_DEADLINE`] of 60 s per call, 4 MiB response
+/// cap.
 #[derive(Debug, Clone)]
 pub struct KlarnaClientBuilder {
     credentials: Credentials,
@@ -94,6 +112,7 @@ pub struct KlarnaClientBuilder {
     base_url: Option<String>,
     timeouts: Timeouts,
     retry: RetryConfig,
+    deadline: Option<Duration>,
     max_response_bytes: usize,
 }
 
@@ -108,6 +127,7 @@ impl KlarnaClientBuilder {
             base_url: None,
             timeouts: Timeouts::default(),
             retry: RetryConfig::default(),
+            deadline: Some(DEFAULT_DEADLINE),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
@@ -127,7 +147,9 @@ impl KlarnaClientBuilder {
     }
 
     /// Sends to this base URL instead of the region's (the simulator, a proxy). Overrides
-    /// region and environment; plain `http` is allowed here.
+    /// region and environment. It must be `https`, except for a loopback host (`127.0.0.0/8`,
+    /// `::1`, `localhost`), where plain `http` is allowed ([`build`](Self::build) refuses
+    /// anything else, so credentials never go out in clear on a typo).
     #[must_use]
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into());
@@ -162,6 +184,29 @@ impl KlarnaClientBuilder {
         self
     }
 
+    /// The deadline of one call: every attempt, backoff and `Retry-After` wait of the call
+    /// ends within it (default [`DEFAULT_DEADLINE`]). No retry is started that could end past
+    /// it (its wait plus one attempt's whole-request timeout), no `Retry-After` wait is taken
+    /// that would end past it, and an attempt still in flight at the deadline is cut; a call
+    /// cut so, or ending at its deadline after an attempt that may have been sent, is
+    /// [`KlarnaError::MaybeSent`]. Must be longer than zero and at least the connect and
+    /// whole-request timeouts ([`build`](Self::build) checks it).
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// No deadline per call (only the attempts, timeouts and waits bound it); then
+    /// [`KlarnaClient::deadline`] answers [`Duration::MAX`]. Only for tests on a paused tokio
+    /// clock, where any pending timer fires as soon as the runtime waits for a socket; never in
+    /// production, where a reconciler relies on the deadline.
+    #[must_use]
+    pub fn without_deadline(mut self) -> Self {
+        self.deadline = None;
+        self
+    }
+
     /// Cap on a response body in bytes.
     #[must_use]
     pub fn max_response_bytes(mut self, limit: usize) -> Self {
@@ -172,10 +217,13 @@ impl KlarnaClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`KlarnaError::InvalidInput`] for a bad base URL (field `base_url`: not http(s), no
-    /// host, has credentials, query or fragment), credentials that do not fit in a header
-    /// (field `credentials`), or an HTTP stack that cannot start (field `http_client`).
+    /// [`KlarnaError::InvalidInput`] for a bad base URL (field `base_url`: not http(s), plain
+    /// `http` to a host that is not loopback, no host, has credentials, query or fragment), a
+    /// deadline of zero or shorter than a timeout (field `deadline`), credentials that do not
+    /// fit in a header (field `credentials`), or an HTTP stack that cannot start (field
+    /// `http_client`).
     pub fn build(self) -> Result<KlarnaClient, KlarnaError> {
+        validate_deadline(self.deadline, self.timeouts)?;
         let (base, custom) = match &self.base_url {
             Some(url) => (validate_base_url(url)?, true),
             None => (
@@ -207,8 +255,45 @@ impl KlarnaClientBuilder {
             base,
             auth,
             retry: self.retry,
+            deadline: self.deadline,
+            attempt_timeout: self.timeouts.total,
             max_response_bytes: self.max_response_bytes,
         })
+    }
+}
+
+fn validate_deadline(deadline: Option<Duration>, timeouts: Timeouts) -> Result<(), KlarnaError> {
+    let Some(deadline) = deadline else {
+        return Ok(());
+    };
+    let invalid = |reason: String| KlarnaError::InvalidInput {
+        field: "deadline",
+        reason,
+    };
+    if deadline.is_zero() {
+        return Err(invalid("must be longer than zero".to_owned()));
+    }
+    for (name, timeout) in [("connect", timeouts.connect), ("total", timeouts.total)] {
+        if let Some(timeout) = timeout
+            && deadline < timeout
+        {
+            return Err(invalid(format!(
+                "{} ms is shorter than the {name} timeout of one attempt ({} ms)",
+                deadline.as_millis(),
+                timeout.as_millis()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `url`'s host is a loopback address (`127.0.0.0/8`, `::1`) or `localhost`.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -223,6 +308,12 @@ fn validate_base_url(raw: &str) -> Result<String, KlarnaError> {
     }
     if url.host_str().is_none() {
         return Err(invalid("must have a host"));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(invalid(
+            "https is required: plain http is allowed for loopback hosts only \
+             (127.0.0.0/8, ::1, localhost), so credentials never go out in clear",
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("must not contain credentials"));
@@ -260,6 +351,10 @@ pub struct KlarnaClient {
     base: String,
     auth: HeaderValue,
     retry: RetryConfig,
+    /// `None` only through [`KlarnaClientBuilder::without_deadline`].
+    deadline: Option<Duration>,
+    /// The whole-request timeout of one attempt, if any.
+    attempt_timeout: Option<Duration>,
     max_response_bytes: usize,
 }
 
@@ -268,6 +363,7 @@ impl fmt::Debug for KlarnaClient {
         f.debug_struct("KlarnaClient")
             .field("base_url", &self.base)
             .field("retry", &self.retry)
+            .field("deadline", &self.deadline)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
@@ -383,6 +479,14 @@ impl KlarnaClient {
         &self.base
     }
 
+    /// The deadline of one call ([`KlarnaClientBuilder::deadline`]): a call started at `t` has
+    /// ended, with every attempt, by `t + deadline`. [`Duration::MAX`] only after
+    /// [`KlarnaClientBuilder::without_deadline`].
+    #[must_use]
+    pub fn deadline(&self) -> Duration {
+        self.deadline.unwrap_or(Duration::MAX)
+    }
+
     /// Serializes a request body.
     pub(crate) fn encode<B: Serialize>(body: &B) -> Result<Bytes, KlarnaError> {
         serde_json::to_vec(body)
@@ -431,6 +535,9 @@ impl KlarnaClient {
         key: Option<IdempotencyKey>,
     ) -> Result<RawResponse, KlarnaError> {
         let span = tracing::Span::current();
+        let deadline = self
+            .deadline
+            .and_then(|d| tokio::time::Instant::now().checked_add(d));
         let mut attempt: u32 = 0;
         // Whether an earlier attempt of this call may have had its effect at Klarna.
         let mut earlier_uncertain = false;
@@ -438,16 +545,29 @@ impl KlarnaClient {
             attempt = attempt.saturating_add(1);
             span.record("attempt", attempt);
             tracing::debug!(attempt, "sending request");
-            let (error, outcome, retry_after) =
-                match self.attempt(op, &url, body.as_ref(), key.as_ref()).await {
-                    Ok(raw) => {
-                        tracing::debug!(attempt, status = raw.status, "request succeeded");
-                        return Ok(raw);
+            let sending = self.attempt(op, &url, body.as_ref(), key.as_ref());
+            let result = match deadline {
+                // Cut at the deadline when the attempt's own timeout could outlast it.
+                Some(at) if self.may_outlast(at) => {
+                    match tokio::time::timeout_at(at, sending).await {
+                        Ok(result) => result,
+                        Err(_elapsed) => {
+                            tracing::info!(attempt, "deadline reached with the request in flight");
+                            return Err(self.cut_at_deadline(op));
+                        }
                     }
-                    Err(failure) => failure,
-                };
+                }
+                _ => sending.await,
+            };
+            let (error, outcome, retry_after) = match result {
+                Ok(raw) => {
+                    tracing::debug!(attempt, status = raw.status, "request succeeded");
+                    return Ok(raw);
+                }
+                Err(failure) => failure,
+            };
             let jitter = rand::random::<u32>() % 1001;
-            match decide(
+            let delay = match decide(
                 attempt,
                 outcome,
                 op.retry_safe(),
@@ -457,19 +577,55 @@ impl KlarnaClient {
             ) {
                 Decision::GiveUp => {
                     tracing::info!(attempt, error = %error, "request failed");
-                    return Err(refusal_after_uncertain(op, earlier_uncertain, error));
+                    return Err(outcome_after_uncertain(op, earlier_uncertain, error));
                 }
-                Decision::RetryAfter(delay) => {
-                    earlier_uncertain |= may_have_taken_effect(&error);
-                    tracing::warn!(
-                        attempt,
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        error = %error,
-                        "retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
+                Decision::RetryAfter(delay) => delay,
+            };
+            if let Some(at) = deadline
+                && !self.room_for_retry(at, delay)
+            {
+                tracing::info!(
+                    attempt,
+                    error = %error,
+                    "request failed; the call's deadline leaves no room for another attempt"
+                );
+                return Err(outcome_after_uncertain(op, earlier_uncertain, error));
             }
+            earlier_uncertain |= may_have_taken_effect(&error);
+            tracing::warn!(
+                attempt,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Whether an attempt started now could still be running at `deadline` (no whole-request
+    /// timeout, or one that ends past it).
+    fn may_outlast(&self, deadline: tokio::time::Instant) -> bool {
+        self.attempt_timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t))
+            .is_none_or(|end| end > deadline)
+    }
+
+    /// Whether a retry after `delay` (its wait plus one whole attempt) ends before `deadline`.
+    fn room_for_retry(&self, deadline: tokio::time::Instant, delay: Duration) -> bool {
+        tokio::time::Instant::now()
+            .checked_add(delay)
+            .and_then(|t| t.checked_add(self.attempt_timeout.unwrap_or(Duration::ZERO)))
+            .is_some_and(|end| end < deadline)
+    }
+
+    /// The error of an attempt cut at the call's deadline: it may have been sent.
+    fn cut_at_deadline(&self, op: Operation) -> KlarnaError {
+        KlarnaError::MaybeSent {
+            operation: op,
+            detail: format!(
+                "deadline: the call's deadline of {} ms passed with an attempt in flight",
+                self.deadline().as_millis()
+            ),
         }
     }
 
@@ -680,21 +836,29 @@ fn may_have_taken_effect(error: &KlarnaError) -> bool {
     }
 }
 
-/// A 4xx after an attempt that may have taken effect is no refusal: the first attempt may have
-/// succeeded (a capture done, then refused as over the remaining amount; an order created, then
-/// "already consumed"). The call's outcome is unknown (DESIGN.md §5, rule 3).
-fn refusal_after_uncertain(
+/// The call's outcome once an earlier attempt may have taken effect: whatever the last attempt
+/// ended with, it cannot say "nothing happened". A 4xx (429 included) is no refusal: the first
+/// attempt may have succeeded (a capture done, then refused as over the remaining amount; an
+/// order created, then "already consumed"); a connect failure (`NotSent`) only says the *last*
+/// attempt did not leave. The outcome is unknown, `MaybeSent` (DESIGN.md §5, rule 3). Errors
+/// that already say "may have reached Klarna" (5xx, timeouts, unusable answers) stay as they
+/// are.
+fn outcome_after_uncertain(
     op: Operation,
     earlier_uncertain: bool,
     error: KlarnaError,
 ) -> KlarnaError {
+    if !(earlier_uncertain && op.is_mutating()) {
+        return error;
+    }
     match &error {
         KlarnaError::Api {
             status: 400..=499, ..
-        } if earlier_uncertain && op.is_mutating() => KlarnaError::MaybeSent {
+        }
+        | KlarnaError::NotSent { .. } => KlarnaError::MaybeSent {
             operation: op,
             detail: format!(
-                "an earlier attempt may have reached Klarna, then a retry was refused ({error})"
+                "an earlier attempt may have reached Klarna, then a retry failed ({error})"
             ),
         },
         _ => error,
@@ -750,6 +914,28 @@ mod tests {
             validate_base_url("https://proxy.example/klarna/").unwrap(),
             "https://proxy.example/klarna"
         );
+        // Plain http only for loopback hosts.
+        for loopback in [
+            "http://localhost:8080/",
+            "http://LOCALHOST/",
+            "http://127.5.6.7/",
+            "http://[::1]:9000/",
+        ] {
+            assert!(validate_base_url(loopback).is_ok(), "{loopback}");
+        }
+        for clear in [
+            "http://api.klarna.com/",
+            "http://10.0.0.1/",
+            "http://localhost.evil.example/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0.0.0.0/",
+        ] {
+            let err = validate_base_url(clear).unwrap_err();
+            assert!(
+                matches!(&err, KlarnaError::InvalidInput { field: "base_url", reason } if reason.contains("https is required")),
+                "{clear}: {err:?}"
+            );
+        }
         for bad in [
             "ftp://x/",
             "not a url",
@@ -768,6 +954,110 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_host_is_refused_by_build() {
+        let err = KlarnaClient::builder(Credentials::new("u", "p"))
+            .base_url("http://api.playground.klarna.com/")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                KlarnaError::InvalidInput {
+                    field: "base_url",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("https is required"), "{err}");
+    }
+
+    #[test]
+    fn the_deadline_is_checked_and_exposed() {
+        let builder = || KlarnaClient::builder(Credentials::new("u", "p"));
+        assert_eq!(builder().build().unwrap().deadline(), DEFAULT_DEADLINE);
+        assert!(DEFAULT_DEADLINE >= Timeouts::default().total.unwrap());
+        let client = builder().deadline(Duration::from_secs(45)).build().unwrap();
+        assert_eq!(client.deadline(), Duration::from_secs(45));
+        assert!(format!("{client:?}").contains("deadline"));
+        for (deadline, timeouts) in [
+            (Duration::ZERO, Timeouts::default()),
+            (Duration::from_secs(29), Timeouts::default()),
+            (
+                Duration::from_secs(5),
+                Timeouts {
+                    connect: Some(Duration::from_secs(10)),
+                    total: None,
+                },
+            ),
+        ] {
+            let err = builder()
+                .timeouts(timeouts)
+                .deadline(deadline)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    KlarnaError::InvalidInput {
+                        field: "deadline",
+                        ..
+                    }
+                ),
+                "{deadline:?}: {err:?}"
+            );
+        }
+        // Equal to the whole-request timeout is enough: one attempt fits.
+        assert!(builder().deadline(Duration::from_secs(30)).build().is_ok());
+        assert_eq!(
+            builder().without_deadline().build().unwrap().deadline(),
+            Duration::MAX
+        );
+    }
+
+    #[test]
+    fn after_an_uncertain_attempt_nothing_says_nothing_happened() {
+        let op = Operation::CaptureOrder;
+        let not_sent = || KlarnaError::NotSent {
+            operation: op,
+            detail: "connect".into(),
+        };
+        let api = |status| KlarnaError::Api {
+            operation: op,
+            status,
+            error_code: None,
+            error_messages: vec![],
+            correlation_id: None,
+            retry_after: None,
+        };
+        for last in [not_sent(), api(403), api(429), api(404)] {
+            let e = outcome_after_uncertain(op, true, last);
+            assert!(matches!(e, KlarnaError::MaybeSent { .. }), "{e:?}");
+            assert!(e.may_have_reached_klarna());
+        }
+        // Without earlier uncertainty, or for a read, the last error stands.
+        assert!(matches!(
+            outcome_after_uncertain(op, false, not_sent()),
+            KlarnaError::NotSent { .. }
+        ));
+        assert!(matches!(
+            outcome_after_uncertain(
+                Operation::GetOrder,
+                true,
+                KlarnaError::NotSent {
+                    operation: Operation::GetOrder,
+                    detail: "connect".into()
+                }
+            ),
+            KlarnaError::NotSent { .. }
+        ));
+        assert!(matches!(
+            outcome_after_uncertain(op, true, api(503)),
+            KlarnaError::Api { status: 503, .. }
+        ));
     }
 
     #[test]

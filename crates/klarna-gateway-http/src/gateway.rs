@@ -53,6 +53,14 @@ impl KlarnaGateway {
     pub fn client(&self) -> &KlarnaClient {
         &self.client
     }
+
+    /// The deadline of one port call ([`KlarnaClient::deadline`]): a call started at `t` has
+    /// ended, every attempt with it, by `t + deadline`, so an operation it left pending may be
+    /// taken over only after that.
+    #[must_use]
+    pub fn deadline(&self) -> std::time::Duration {
+        self.client.deadline()
+    }
 }
 
 // ----- errors -----

@@ -14,6 +14,15 @@
 //! * retries by the pure policy [`retry::decide`]: transport errors, 429 and 5xx only, only
 //!   when safe ([`Operation::retry_safe`]), exponential backoff with jitter, `Retry-After`
 //!   honoured and capped;
+//! * one deadline per call over every attempt and wait ([`KlarnaClientBuilder::deadline`],
+//!   default [`DEFAULT_DEADLINE`], 60 s; [`KlarnaClient::deadline`] and
+//!   [`KlarnaGateway::deadline`] tell a reconciler how long a call can still be in flight): no
+//!   retry is started that could end past it, an attempt in flight at the deadline is cut and
+//!   the call ends `MaybeSent`;
+//! * once an attempt may have taken effect, the call never ends "not sent" or refused: a later
+//!   connect failure or 4xx of a retry makes it `MaybeSent`;
+//! * plain `http://` base URLs only for loopback hosts (`127.0.0.0/8`, `::1`, `localhost`):
+//!   anything else is refused by `build()` (field `base_url`) before anything is sent;
 //! * errors are one [`KlarnaError`] with [`KlarnaError::action`] (the port's `ErrorAction`,
 //!   from the one table, see [`gateway_error`]) and [`KlarnaError::may_have_reached_klarna`]; successes are a [`Response`] carrying the
 //!   `Klarna-Correlation-Id`;
@@ -47,8 +56,8 @@ mod outcome;
 pub mod retry;
 
 pub use client::{
-    CaptureCreated, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient, KlarnaClientBuilder, RefundCreated,
-    Response,
+    CaptureCreated, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient,
+    KlarnaClientBuilder, RefundCreated, Response,
 };
 pub use config::{Credentials, Environment, Timeouts};
 pub use error::KlarnaError;

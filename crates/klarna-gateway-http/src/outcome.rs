@@ -81,9 +81,12 @@ fn order_management(op: Operation) -> bool {
 fn read(op: Operation) -> bool {
     !op.is_mutating()
 }
+fn keyed(op: Operation) -> bool {
+    op.idempotency_documented()
+}
 
 /// The one table (see the module docs, which list the same rows with their sources).
-const TABLE: [Row; 22] = [
+const TABLE: [Row; 23] = [
     row(all, (429, 429), &[], act(ErrorAction::Retry)),
     row(all, (401, 401), &[], act(ErrorAction::Unauthorized)),
     row(
@@ -147,6 +150,7 @@ const TABLE: [Row; 22] = [
         &["PAYMENT_METHOD_FAILED"],
         act(ErrorAction::Rejected(Refusal::Declined)),
     ),
+    row(keyed, (409, 409), &["CONFLICT"], Then::Unknown),
     row(token_order, (409, 409), &[], REJECTED_NOT_ALLOWED),
     row(
         update_session,
@@ -237,14 +241,15 @@ impl KlarnaError {
 /// | 12 | T2 | 403 | `TOKEN_CANCELED`, `TOKEN_CANCELLED` | `Rejected(TokenUnusable(Cancelled))` | §3.2, §11.6 |
 /// | 13 | T2 | 403 | `TOKEN_SUSPENDED` | `Rejected(TokenUnusable(Suspended))` | §3.2 |
 /// | 14 | T2 | 403 | `PAYMENT_METHOD_FAILED` | `Rejected(Declined)` | §3.2 |
-/// | 15 | T2 | 409 | any | `Rejected(NotAllowed)` (data does not match the token) | §3.2 |
-/// | 16 | P3 | 404 | `SESSION_COMPLETED` | `Rejected(NotAllowed)` (the session is closed) | §2.3 |
-/// | 17 | all but P1 | 404 | any | `NotFound` | §2.2–§4.3 |
-/// | 18 | all | 403 | any | `Rejected(NotAllowed)` | §1.5, §3.2, §11.6 |
-/// | 19 | Order Management | 409 | any | `Rejected(NotAllowed)` (`CONFLICT`) | §1.5 |
-/// | 20 | Order Management | 422 | any | `InvalidRequest` (field validation) | §11.4 |
-/// | 21 | reads | 4xx | any | `InvalidRequest` (nothing changed) | — |
-/// | 22 | all | anything else (3xx, other 4xx on a mutation) | any | unknown | silent: pessimistic |
+/// | 15 | keyed: Order Management mutations, T2 | 409 | `CONFLICT` | unknown: a request with the same `Klarna-Idempotency-Key` is still in flight and may yet succeed | §1.4, §1.5 |
+/// | 16 | T2 | 409 | any | `Rejected(NotAllowed)` (data does not match the token) | §3.2 |
+/// | 17 | P3 | 404 | `SESSION_COMPLETED` | `Rejected(NotAllowed)` (the session is closed) | §2.3 |
+/// | 18 | all but P1 | 404 | any | `NotFound` | §2.2–§4.3 |
+/// | 19 | all | 403 | any | `Rejected(NotAllowed)` | §1.5, §3.2, §11.6 |
+/// | 20 | Order Management | 409 | any | `Rejected(NotAllowed)` (another conflict with the order's state) | §1.5 |
+/// | 21 | Order Management | 422 | any | `InvalidRequest` (field validation) | §11.4 |
+/// | 22 | reads | 4xx | any | `InvalidRequest` (nothing changed) | — |
+/// | 23 | all | anything else (3xx, other 4xx on a mutation) | any | unknown | silent: pessimistic |
 ///
 /// Transport: not sent → `Retry`; invalid local input → `InvalidRequest` (neither reached
 /// Klarna); sent without a usable answer (timeout, reset, malformed, oversized) → unknown.
@@ -433,7 +438,18 @@ mod tests {
             (CaptureOrder, 404, Some("NO_SUCH_ORDER"), NotFound),
             (GetCapture, 404, Some("NO_SUCH_CAPTURE"), NotFound),
             (GetRefund, 404, Some("NOT_FOUND"), NotFound),
-            (CaptureOrder, 409, Some("CONFLICT"), NOT_ALLOWED),
+            // 409 CONFLICT on a keyed call: the first request with the same key is still in
+            // flight (it may yet succeed); any other 409 is a refusal.
+            (CaptureOrder, 409, Some("CONFLICT"), OutcomeUnknown),
+            (RefundOrder, 409, Some("CONFLICT"), OutcomeUnknown),
+            (CancelOrder, 409, Some("CONFLICT"), OutcomeUnknown),
+            (UpdateAuthorization, 409, Some("CONFLICT"), OutcomeUnknown),
+            (CreateTokenOrder, 409, Some("CONFLICT"), OutcomeUnknown),
+            (CaptureOrder, 409, None, NOT_ALLOWED),
+            (CaptureOrder, 409, Some("BAD_VALUE"), NOT_ALLOWED),
+            (CreateTokenOrder, 409, Some("BAD_VALUE"), NOT_ALLOWED),
+            (CreateOrder, 409, Some("CONFLICT"), Reauthorize),
+            (GetOrder, 409, Some("CONFLICT"), NOT_ALLOWED),
             (CaptureOrder, 413, Some("REQUEST_TOO_LARGE"), InvalidRequest),
             (CaptureOrder, 413, None, InvalidRequest),
             (CaptureOrder, 422, Some("INVALID_ADDRESS"), InvalidRequest),
@@ -496,6 +512,7 @@ mod tests {
             Some("TOKEN_CANCELED"),
             Some("TOKEN_SUSPENDED"),
             Some("PAYMENT_METHOD_FAILED"),
+            Some("CONFLICT"),
         ];
         let mut used = [false; TABLE.len()];
         for op in Operation::ALL {

@@ -2,7 +2,9 @@
 //!
 //! Rules (DESIGN.md §6, reliability.md §0 item 5, API.md §1.5):
 //! * only transport failures, 429 and 5xx are retried, never another status (a Klarna 409
-//!   means "does not match the authorization", a definitive answer);
+//!   means "does not match the authorization", a definitive answer; or, as `CONFLICT` on a
+//!   keyed call, that the first request with the same key is still in flight, which a repeat
+//!   at once would only meet again: the call's outcome is left unknown, see `gateway_error`);
 //! * a request that certainly did not reach Klarna (connect failure) and a 429 (Klarna refused
 //!   it before processing) are retried for every operation; everything else only when the
 //!   operation is safe to repeat (a read, or an idempotency key Klarna honours);

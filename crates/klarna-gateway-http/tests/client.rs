@@ -55,8 +55,8 @@ fn typed<T: DeserializeOwned>(value: &Value) -> T {
     serde_json::from_value(value.clone()).unwrap()
 }
 
-/// Test client: no timeouts (paused-time tests would otherwise fire them while waiting on
-/// the socket) and short backoff.
+/// Test client: no timeouts and no deadline (paused-time tests would otherwise fire them
+/// while waiting on the socket) and short backoff.
 fn client_with(server_uri: &str, retry: RetryConfig) -> KlarnaClient {
     KlarnaClient::builder(Credentials::new(USERNAME, PASSWORD))
         .base_url(server_uri)
@@ -64,6 +64,7 @@ fn client_with(server_uri: &str, retry: RetryConfig) -> KlarnaClient {
             connect: None,
             total: None,
         })
+        .without_deadline()
         .retry(retry)
         .build()
         .unwrap()
@@ -1234,5 +1235,247 @@ async fn a_refusal_after_an_uncertain_attempt_is_an_unknown_outcome() {
     let port =
         klarna_gateway_http::gateway_error(klarna_gateway_http::Operation::CaptureOrder, &err);
     assert_eq!(port.action, klarna_ports::ErrorAction::OutcomeUnknown);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+/// Reads one HTTP/1.1 request (head, then as many body bytes as `Content-Length` says).
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut request = Vec::new();
+    let mut buf = [0_u8; 4096];
+    let body_start = loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "client closed early");
+        request.extend_from_slice(&buf[..n]);
+        if let Some(pos) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&request[..body_start]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    while request.len() < body_start + length {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "client closed mid-body");
+        request.extend_from_slice(&buf[..n]);
+    }
+    request
+}
+
+/// Defect 3 of issue 11: the first attempt is read and hung up on (it may have taken effect),
+/// the retry finds nothing listening (connection refused). "Not sent" would tell the caller
+/// that nothing happened; the first capture may well have: the outcome is unknown.
+#[tokio::test]
+async fn a_connect_failure_after_an_uncertain_attempt_is_an_unknown_outcome() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let request = read_request(&mut stream).await;
+        // The listener goes first, so the retry cannot reach anything; then the connection
+        // closes without an answer.
+        drop(listener);
+        drop(stream);
+        request
+    });
+    let retry = RetryConfig {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(10),
+        ..RetryConfig::default()
+    };
+    // Real time, default timeouts and deadline.
+    let client = KlarnaClient::builder(Credentials::new(USERNAME, PASSWORD))
+        .base_url(url)
+        .retry(retry)
+        .build()
+        .unwrap();
+    let body = typed(&json!({"captured_amount": 100}));
+    let err = client
+        .capture_order(ORDER_ID, &body, None)
+        .await
+        .unwrap_err();
+    let first = server.await.unwrap();
+    assert!(idempotency_header_of(&first).is_some());
+    // The last attempt was refused at connect, and that is what the message says…
+    assert!(
+        matches!(&err, KlarnaError::MaybeSent { detail, .. } if detail.contains("request not sent")),
+        "{err:?}"
+    );
+    // …but the call may have reached Klarna: unknown, never "retry, nothing happened".
+    assert!(err.may_have_reached_klarna());
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
+    let port = klarna_gateway_http::gateway_error(Operation::CaptureOrder, &err);
+    assert!(port.may_have_reached_klarna);
+    assert_eq!(port.action, ErrorAction::OutcomeUnknown);
+}
+
+/// Defect 2 of issue 11: a server that answers `503`, then `429 Retry-After: 1` forever, would
+/// keep the client retrying for `max_attempts` seconds. With a deadline of 2.5 s and attempts
+/// of at most 1 s, a retry is started only if its wait plus one whole attempt ends before the
+/// deadline: the second (at about 1 s, could end at 2 s) is, a third (would start at 2 s and
+/// could end at 3 s) is not. The first attempt may have taken effect, so the call ends
+/// `MaybeSent`.
+#[tokio::test]
+async fn retries_and_retry_after_waits_stay_within_the_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let retry = RetryConfig {
+        max_attempts: 10,
+        ..RetryConfig::default()
+    };
+    let client = KlarnaClient::builder(Credentials::new(USERNAME, PASSWORD))
+        .base_url(server.uri())
+        .timeouts(Timeouts {
+            connect: None,
+            total: Some(Duration::from_secs(1)),
+        })
+        .deadline(Duration::from_millis(2500))
+        .retry(retry)
+        .build()
+        .unwrap();
+    assert_eq!(client.deadline(), Duration::from_millis(2500));
+    let start = std::time::Instant::now();
+    let body = typed(&json!({"captured_amount": 100}));
+    let err = client
+        .capture_order(ORDER_ID, &body, None)
+        .await
+        .unwrap_err();
+    let attempts = server.received_requests().await.unwrap().len();
+    // Two, or one on a machine so slow that the first attempt took half a second.
+    assert!((1..=2).contains(&attempts), "{attempts} attempts");
+    // Loose: without the deadline the ten attempts take nine seconds of Retry-After.
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, KlarnaError::MaybeSent { .. }), "{err:?}");
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
+}
+
+/// Defect 2 of issue 11: an attempt still in flight at the deadline is cut there (paused
+/// clock: the deadline is the only timer) and may have been sent.
+#[tokio::test(start_paused = true)]
+async fn an_attempt_in_flight_at_the_deadline_is_cut_and_may_have_been_sent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    // Accepts, reads and never answers (holds the connection until the test ends).
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let _request = read_request(&mut stream).await;
+        std::future::pending::<()>().await;
+    });
+    let client = KlarnaClient::builder(Credentials::new(USERNAME, PASSWORD))
+        .base_url(url)
+        .timeouts(Timeouts {
+            connect: None,
+            total: None,
+        })
+        .deadline(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let body = typed(&json!({"captured_amount": 100}));
+    // Without the cut nothing would ever answer: the test's own bound fails it instead.
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.capture_order(ORDER_ID, &body, None),
+    )
+    .await
+    .expect("the deadline cuts the call")
+    .unwrap_err();
+    let elapsed = start.elapsed();
+    server.abort();
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(6),
+        "{elapsed:?}"
+    );
+    assert!(
+        matches!(&err, KlarnaError::MaybeSent { detail, .. } if detail.starts_with("deadline")),
+        "{err:?}"
+    );
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
+    let read = KlarnaError::MaybeSent {
+        operation: Operation::GetOrder,
+        detail: "deadline".into(),
+    };
+    assert_eq!(read.action(), ErrorAction::Retry);
+}
+
+#[test]
+fn plain_http_is_for_loopback_hosts_only() {
+    for url in [
+        "http://127.0.0.1:1/",
+        "http://localhost:1/",
+        "http://[::1]:1/",
+    ] {
+        assert!(
+            KlarnaClient::builder(Credentials::new(USERNAME, PASSWORD))
+                .base_url(url)
+                .build()
+                .is_ok(),
+            "{url}"
+        );
+    }
+    let err = KlarnaClient::builder(Credentials::new(USERNAME, PASSWORD))
+        .base_url("http://api.klarna.com/")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            KlarnaError::InvalidInput {
+                field: "base_url",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("https is required"), "{err}");
+}
+
+/// Klarna's Order Management answers `409 CONFLICT` to a request whose key's first request is
+/// still in flight: that first request may yet succeed, so this is no refusal.
+#[tokio::test]
+async fn a_conflict_on_a_keyed_call_is_an_unknown_outcome_not_a_refusal() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({
+            "error_code": "CONFLICT",
+            "error_messages": ["A request with this idempotency key is being processed"],
+        })))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let capture = typed(&json!({"captured_amount": 100}));
+    let err = client
+        .capture_order(ORDER_ID, &capture, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
+    let port = klarna_gateway_http::gateway_error(Operation::CaptureOrder, &err);
+    assert_eq!(port.action, ErrorAction::OutcomeUnknown);
+    assert!(port.may_have_reached_klarna);
+    assert!(!port.action.is_refusal());
+    let charge = typed(&fixture("token_order.request.json"));
+    let err = client
+        .create_token_order(CUSTOMER_TOKEN, &charge, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.action(), ErrorAction::OutcomeUnknown);
+    // Not repeated at once: the first request would only be met again.
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }

@@ -245,7 +245,9 @@ impl KlarnaBuilder {
         self
     }
 
-    /// Sends to this base URL instead of a region's (the simulator, a proxy).
+    /// Sends to this base URL instead of a region's (the simulator, a proxy). It must be
+    /// `https`, or plain `http` to a loopback host (`127.0.0.0/8`, `::1`, `localhost`);
+    /// [`build`](Self::build) refuses anything else with [`BuildError::Invalid`].
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.target = Target::BaseUrl(url.into());
@@ -347,7 +349,8 @@ impl KlarnaBuilder {
     ///
     /// # Errors
     /// [`BuildError::Missing`] for missing credentials or store URL, [`BuildError::Invalid`]
-    /// for settings that do not parse, [`BuildError::FeatureDisabled`] when the configuration
+    /// for settings that do not parse (a base URL with plain `http` to a host that is not
+    /// loopback among them), [`BuildError::FeatureDisabled`] when the configuration
     /// needs an adapter that is not compiled in, [`BuildError::Store`] when the database cannot
     /// be opened or migrated.
     pub async fn build(self) -> Result<Klarna, BuildError> {
@@ -424,7 +427,18 @@ impl KlarnaBuilder {
                 builder.region(*region).environment(environment)
             }
         };
-        let client = builder.build().map_err(BuildError::Gateway)?;
+        let client = builder.build().map_err(|e| match e {
+            // Named as the setting it came from, e.g. plain http to a host that is not
+            // loopback (nothing has been sent).
+            klarna_gateway_http::KlarnaError::InvalidInput {
+                field: "base_url",
+                reason,
+            } => BuildError::Invalid {
+                name: "base URL (KLARNA_BASE_URL)",
+                reason,
+            },
+            other => BuildError::Gateway(other),
+        })?;
         Ok(Arc::new(KlarnaGateway::new(client)))
     }
 

@@ -124,6 +124,34 @@ async fn missing_or_invalid_settings_are_named() {
     assert!(built.is_ok());
 }
 
+/// Defect 10 of issue 11: a base URL with plain http to a host that is not loopback would
+/// send Basic credentials in clear; the builder refuses it, naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_base_url_is_refused_unless_loopback() {
+    let with_url = |url: &str| {
+        KlarnaBuilder::new()
+            .credentials("merchant-user", "hunter2-secret")
+            .base_url(url)
+            .keys(Arc::new(SequentialKeys::new("t")))
+            .store(Arc::new(klarna_store_memory::InMemoryStore::new()))
+    };
+    let e = error(with_url("http://api.playground.klarna.com")).await;
+    assert!(
+        matches!(e, BuildError::Invalid { .. })
+            && e.to_string().contains("KLARNA_BASE_URL")
+            && e.to_string().contains("https is required"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("hunter2-secret"), "{e}");
+    for loopback in [
+        "http://127.0.0.1:9",
+        "http://localhost:9",
+        "https://proxy.example",
+    ] {
+        assert!(with_url(loopback).build().await.is_ok(), "{loopback}");
+    }
+}
+
 #[test]
 fn debug_output_never_shows_credentials_or_the_store_key() {
     let b = KlarnaBuilder::new()

@@ -358,22 +358,22 @@ impl KlarnaBuilder {
             Some(k) => k,
             None => self.default_keys()?,
         };
+        let mut config = self.config.clone();
         let gateway = match self.gateway.clone() {
             Some(g) => g,
-            None => self.http_gateway()?,
+            None => {
+                let (gateway, deadline) = self.http_gateway()?;
+                // Pending operations are fenced for the client's whole deadline.
+                config.call_deadline = deadline;
+                gateway
+            }
         };
         let store = match self.store.clone() {
             Some(s) => s,
             None => self.open_store().await?,
         };
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        Ok(PaymentService::new(
-            gateway,
-            store,
-            clock,
-            keys,
-            self.config,
-        ))
+        Ok(PaymentService::new(gateway, store, clock, keys, config))
     }
 
     #[cfg(feature = "http")]
@@ -404,8 +404,9 @@ impl KlarnaBuilder {
         })
     }
 
+    /// The HTTP gateway, and its call deadline.
     #[cfg(feature = "http")]
-    fn http_gateway(&self) -> Result<Arc<dyn PaymentGateway>, BuildError> {
+    fn http_gateway(&self) -> Result<(Arc<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
         use klarna_gateway_http::{Credentials, Environment, KlarnaClient, KlarnaGateway};
         let username = self
             .username
@@ -439,11 +440,14 @@ impl KlarnaBuilder {
             },
             other => BuildError::Gateway(other),
         })?;
-        Ok(Arc::new(KlarnaGateway::new(client)))
+        let deadline = klarna_domain::Span::millis(
+            i64::try_from(client.deadline().as_millis()).unwrap_or(i64::MAX),
+        );
+        Ok((Arc::new(KlarnaGateway::new(client)), deadline))
     }
 
     #[cfg(not(feature = "http"))]
-    fn http_gateway(&self) -> Result<Arc<dyn PaymentGateway>, BuildError> {
+    fn http_gateway(&self) -> Result<(Arc<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
         Err(BuildError::FeatureDisabled {
             what: "talking to Klarna without KlarnaBuilder::gateway".to_owned(),
             feature: "http",

@@ -234,7 +234,7 @@ where
                     p.decide_begin_order(authorization.clone(), key, now),
                     |pending| {
                         // The fence rides on the pending write: no reconciler before our deadline.
-                        let pending = pending.fenced_until(now.plus(self.config.call_deadline));
+                        let pending = pending.fenced_until(self.fence_from(now));
                         Ok(Plan::write(pending.clone().into(), Begun::Sent(pending)))
                     },
                     Begun::Done,

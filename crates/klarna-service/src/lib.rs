@@ -123,4 +123,11 @@ where
     pub fn config(&self) -> &ServiceConfig {
         &self.config
     }
+
+    /// The fence of an operation begun at `now`: its call may run for the whole call deadline,
+    /// and its caller then has the grace to record the answer. No reconciler takes it before.
+    pub(crate) fn fence_from(&self, now: klarna_domain::Timestamp) -> klarna_domain::Timestamp {
+        now.plus(self.config.call_deadline)
+            .plus(self.config.reconcile_grace)
+    }
 }

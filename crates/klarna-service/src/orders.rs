@@ -144,7 +144,7 @@ where
                 let begun = o
                     .expire(now)
                     .begin(operation, key, now)?
-                    .fenced_until(now.plus(self.config.call_deadline));
+                    .fenced_until(self.fence_from(now));
                 Ok(Plan::write(begun.clone(), begun))
             })
             .await?;

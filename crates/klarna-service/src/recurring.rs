@@ -49,7 +49,7 @@ where
                     id,
                     p.decide_begin_tokenization(authorization.clone(), key, now),
                     |next| {
-                        let next = next.fenced_until(now.plus(self.config.call_deadline));
+                        let next = next.fenced_until(self.fence_from(now));
                         Ok(Plan::write(next.clone(), Begun::Sent(next)))
                     },
                     Begun::Done,
@@ -165,7 +165,7 @@ where
             key,
             now,
         )
-        .fenced_until(now.plus(self.config.call_deadline));
+        .fenced_until(self.fence_from(now));
         match self.store.insert_payment(&pending.clone().into()).await {
             Ok(version) => {
                 let result = self.send_order(&pending).await;

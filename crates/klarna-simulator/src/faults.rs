@@ -53,7 +53,9 @@ impl FaultRule {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Fault {
-    /// Wait `ms` milliseconds (real time) before handling the call normally.
+    /// Wait `ms` milliseconds (real time) before handling the call normally. This is before the
+    /// effect: a client that gives up during the wait closes its connection, the call is
+    /// abandoned and nothing happens.
     Latency {
         /// Added delay in milliseconds.
         ms: u64,
@@ -70,8 +72,17 @@ pub enum Fault {
         /// Seconds for the `Retry-After` header.
         retry_after: u64,
     },
-    /// Perform the operation (recording its idempotent response), then close the connection
-    /// without a usable answer: the client sees a transport error although the effect happened.
+    /// Perform the operation (recording its replay entry, if the operation is replayed), then
+    /// hold the answer `ms` milliseconds of real time before sending it: a client whose whole
+    /// deadline is shorter times out although the effect happened. The key stays in flight for
+    /// the whole hold, even if the client goes away (a duplicate meanwhile gets `409 CONFLICT`).
+    LatencyAfterEffect {
+        /// How long the answer is held after the effect, in milliseconds.
+        ms: u64,
+    },
+    /// Perform the operation (recording its replay entry, if the operation is replayed), then
+    /// close the connection without a usable answer: the client sees a transport error although
+    /// the effect happened.
     DropAfterEffect,
     /// Close the connection without performing the operation.
     DropBeforeEffect,
@@ -143,6 +154,14 @@ mod tests {
         assert_eq!(
             r,
             FaultRule::new("orders.capture", 3, Fault::RateLimit { retry_after: 2 })
+        );
+        let r: FaultRule = serde_json::from_str(
+            r#"{"operation":"orders.*","fault":{"kind":"latency_after_effect","ms":2500}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            FaultRule::new("orders.*", 1, Fault::LatencyAfterEffect { ms: 2500 })
         );
     }
 }

@@ -160,7 +160,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use engine::{
-    Engine, FraudDecision, OrderSource, OrderSummary, Population, Reply, ShopperDecision, Stats,
+    Engine, FraudDecision, OrderSource, OrderSummary, Population, ReplayPolicy, Reply,
+    ShopperDecision, Stats,
 };
 pub use faults::{Fault, FaultRule};
 pub use ops::Operation;
@@ -180,6 +181,9 @@ pub struct SimulatorConfig {
     /// Base URL to advertise (in `Location`, `redirect_url`, the client token); default
     /// `http://<bound address>`.
     pub public_base_url: Option<String>,
+    /// Which operations are replayed by `Klarna-Idempotency-Key` (default
+    /// [`ReplayPolicy::Pessimistic`]; switchable later with `POST /sim/faults`).
+    pub replay: ReplayPolicy,
 }
 
 impl Default for SimulatorConfig {
@@ -188,6 +192,7 @@ impl Default for SimulatorConfig {
             username: DEFAULT_USERNAME.to_owned(),
             password: DEFAULT_PASSWORD.to_owned(),
             public_base_url: None,
+            replay: ReplayPolicy::default(),
         }
     }
 }
@@ -198,6 +203,7 @@ impl std::fmt::Debug for SimulatorConfig {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("public_base_url", &self.public_base_url)
+            .field("replay", &self.replay)
             .finish()
     }
 }
@@ -256,8 +262,10 @@ fn base_url_for(addr: SocketAddr, config: &SimulatorConfig) -> String {
 }
 
 fn shared_for(base_url: &str, config: &SimulatorConfig) -> Arc<http::Shared> {
+    let engine = Engine::new(base_url);
+    engine.set_replay_policy(config.replay);
     Arc::new(http::Shared::new(
-        Engine::new(base_url),
+        engine,
         config.username.clone(),
         config.password.clone(),
     ))
@@ -333,6 +341,15 @@ impl SimulatorBuilder {
     #[must_use]
     pub fn public_base_url(mut self, url: impl Into<String>) -> Self {
         self.config.public_base_url = Some(url.into());
+        self
+    }
+
+    /// Which operations are replayed by `Klarna-Idempotency-Key`: the default
+    /// [`ReplayPolicy::Pessimistic`] (Order Management writes and T2 only), or
+    /// [`ReplayPolicy::Optimistic`] (every mutating call, P1–P6 included).
+    #[must_use]
+    pub fn replay(mut self, policy: ReplayPolicy) -> Self {
+        self.config.replay = policy;
         self
     }
 
@@ -464,6 +481,16 @@ impl Simulator {
     /// Moves the simulated clock forward.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.engine.advance_clock(by);
+    }
+
+    /// Which operations are replayed by key now.
+    pub fn replay_policy(&self) -> ReplayPolicy {
+        self.shared.engine.replay_policy()
+    }
+
+    /// Switches the replay policy while running (same as `POST /sim/faults {"replay": ...}`).
+    pub fn set_replay_policy(&self, policy: ReplayPolicy) {
+        self.shared.engine.set_replay_policy(policy);
     }
 
     /// Adds a fault rule.

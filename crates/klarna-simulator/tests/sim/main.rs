@@ -16,5 +16,6 @@ mod js;
 mod orders;
 mod payments;
 mod props;
+mod replay;
 mod tokens;
 mod validation;

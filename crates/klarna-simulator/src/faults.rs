@@ -86,6 +86,20 @@ pub enum Fault {
     DropAfterEffect,
     /// Close the connection without performing the operation.
     DropBeforeEffect,
+    /// Stop accepting TCP connections for `ms` milliseconds of real time, starting with this
+    /// call: connection attempts in that window fail with `ECONNREFUSED` (a client sees a
+    /// connect error: the request was never sent), and idle keep-alive connections are closed so
+    /// pooled clients must connect again. This call itself is performed first if `after_effect`
+    /// (recording its replay entry), else not at all, and its connection is then closed without
+    /// an answer. The window is real time, not a number of attempts (a socket that does not
+    /// listen cannot count them). See the crate docs, "Connection refusal".
+    RefuseConnections {
+        /// How long connection attempts are refused, in milliseconds.
+        ms: u64,
+        /// Whether this call takes effect before its connection is closed (default `false`).
+        #[serde(default)]
+        after_effect: bool,
+    },
 }
 
 /// The ordered rule list.
@@ -162,6 +176,28 @@ mod tests {
         assert_eq!(
             r,
             FaultRule::new("orders.*", 1, Fault::LatencyAfterEffect { ms: 2500 })
+        );
+        let r: FaultRule = serde_json::from_str(
+            r#"{"operation":"*","fault":{"kind":"refuse_connections","ms":800}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.fault,
+            Fault::RefuseConnections {
+                ms: 800,
+                after_effect: false
+            }
+        );
+        let r: FaultRule = serde_json::from_str(
+            r#"{"operation":"*","fault":{"kind":"refuse_connections","ms":1,"after_effect":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.fault,
+            Fault::RefuseConnections {
+                ms: 1,
+                after_effect: true
+            }
         );
     }
 }

@@ -22,6 +22,7 @@ use crate::engine::{
 };
 use crate::faults::{Fault, FaultRule, Faults};
 use crate::js::KLARNA_PAYMENTS_JS;
+use crate::listener::Gate;
 use crate::ops::Operation;
 
 /// Klarna's request body limit (API.md §1.6).
@@ -32,13 +33,15 @@ pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) faults: Mutex<Faults>,
+    /// Whether the listener accepts connections (the `refuse_connections` fault).
+    pub(crate) gate: Arc<Gate>,
     username: String,
     password: String,
     http: reqwest::Client,
 }
 
 impl Shared {
-    pub(crate) fn new(engine: Engine, username: String, password: String) -> Self {
+    pub(crate) fn new(engine: Engine, username: String, password: String, gate: Arc<Gate>) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(4))
@@ -48,6 +51,7 @@ impl Shared {
         Self {
             engine,
             faults: Mutex::new(Faults::default()),
+            gate,
             username,
             password,
             http,
@@ -117,6 +121,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .get(sim_list_faults)
                 .delete(sim_clear_faults),
         )
+        .route("/sim/connections/refuse", post(sim_refuse_connections))
         .route("/sim/orders", get(sim_orders))
         .route("/sim/orders/{id}", get(sim_order))
         .route("/sim/orders/{id}/fraud", post(sim_fraud))
@@ -236,6 +241,14 @@ async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         Some(Fault::DropBeforeEffect) => return dropped(),
         Some(Fault::DropAfterEffect) => after = After::Drop,
         Some(Fault::LatencyAfterEffect { ms }) => after = After::Hold(ms),
+        Some(Fault::RefuseConnections { ms, after_effect }) => {
+            if after_effect {
+                sh.engine.dispatch(op, &params, key.as_deref(), &bytes);
+            }
+            // Refusing before this call's connection is closed: the client's retry is refused.
+            sh.gate.refuse_for(Duration::from_millis(ms));
+            return dropped();
+        }
     }
     let reply = sh.engine.dispatch(op, &params, key.as_deref(), &bytes);
     match after {
@@ -423,6 +436,26 @@ async fn sim_list_faults(State(sh): State<Arc<Shared>>) -> Response {
 async fn sim_clear_faults(State(sh): State<Arc<Shared>>) -> Response {
     sh.faults().clear();
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct RefuseBody {
+    ms: u64,
+}
+
+/// `POST /sim/connections/refuse {"ms": N}`: answers, then refuses connections for N ms.
+async fn sim_refuse_connections(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse_json::<RefuseBody>(&body) {
+        Ok(b) => {
+            sh.gate.refuse_for(Duration::from_millis(b.ms));
+            let mut r = axum::Json(json!({"refusing_ms": b.ms})).into_response();
+            // This connection is closed after the answer (the refusal closes idle ones anyway).
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        Err(r) => *r,
+    }
 }
 
 async fn sim_orders(State(sh): State<Arc<Shared>>) -> Response {

@@ -147,6 +147,7 @@ mod engine;
 mod faults;
 mod http;
 mod js;
+mod listener;
 mod ops;
 mod validate;
 
@@ -261,13 +262,18 @@ fn base_url_for(addr: SocketAddr, config: &SimulatorConfig) -> String {
         .to_owned()
 }
 
-fn shared_for(base_url: &str, config: &SimulatorConfig) -> Arc<http::Shared> {
+fn shared_for(
+    base_url: &str,
+    config: &SimulatorConfig,
+    gate: Arc<listener::Gate>,
+) -> Arc<http::Shared> {
     let engine = Engine::new(base_url);
     engine.set_replay_policy(config.replay);
     Arc::new(http::Shared::new(
         engine,
         config.username.clone(),
         config.password.clone(),
+        gate,
     ))
 }
 
@@ -282,6 +288,10 @@ pub async fn serve(listener: TcpListener, config: SimulatorConfig) -> std::io::R
 
 /// Serves the simulator on `listener` until `shutdown` completes (then stops gracefully).
 ///
+/// A listener you bound to port 0 yourself loses its port while a connection refusal is armed
+/// and binds it again afterwards (see "Connection refusal" in the crate docs); [`run`] and
+/// [`Simulator::builder`] bind so that the port stays reserved.
+///
 /// # Errors
 ///
 /// I/O errors from the listener.
@@ -291,10 +301,10 @@ pub async fn serve_with_shutdown(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let shared = shared_for(&base_url_for(addr, &config), &config);
-    axum::serve(listener, http::router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let gate = Arc::new(listener::Gate::new(&listener)?);
+    let shared = shared_for(&base_url_for(addr, &config), &config, Arc::clone(&gate));
+    listener::serve(listener, http::router(shared), gate, shutdown).await;
+    Ok(())
 }
 
 /// Binds `addr` and serves until the process ends; calls `on_bound` with the base URL first
@@ -308,7 +318,7 @@ pub async fn run(
     config: SimulatorConfig,
     on_bound: impl FnOnce(&str),
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = listener::bind(addr)?;
     let base = base_url_for(listener.local_addr()?, &config);
     on_bound(&base);
     serve(listener, config).await
@@ -359,19 +369,16 @@ impl SimulatorBuilder {
     ///
     /// Binding errors.
     pub async fn start(self) -> std::io::Result<Simulator> {
-        let listener = TcpListener::bind(self.addr).await?;
+        let listener = listener::bind(self.addr)?;
         let addr = listener.local_addr()?;
         let base_url = base_url_for(addr, &self.config);
-        let shared = shared_for(&base_url, &self.config);
+        let gate = Arc::new(listener::Gate::new(&listener)?);
+        let shared = shared_for(&base_url, &self.config, Arc::clone(&gate));
         let (tx, rx) = oneshot::channel::<()>();
         let app = http::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(listener::serve(listener, app, gate, async {
+            let _ = rx.await;
+        }));
         Ok(Simulator {
             shared,
             config: self.config,
@@ -390,7 +397,7 @@ pub struct Simulator {
     base_url: String,
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -491,6 +498,26 @@ impl Simulator {
     /// Switches the replay policy while running (same as `POST /sim/faults {"replay": ...}`).
     pub fn set_replay_policy(&self, policy: ReplayPolicy) {
         self.shared.engine.set_replay_policy(policy);
+    }
+
+    /// Refuses TCP connections for `window` of real time from now: connection attempts fail
+    /// with `ECONNREFUSED` (a client's connect error), idle keep-alive connections are closed.
+    /// A window already running is extended, never shortened; [`Duration::MAX`] refuses until
+    /// [`Simulator::accept_connections`]. The `/sim/...` endpoints share the port, so they are
+    /// unreachable meanwhile too.
+    pub fn refuse_connections(&self, window: Duration) {
+        self.shared.gate.refuse_for(window);
+    }
+
+    /// Ends any connection refusal now: when this returns, the simulator listens again (or, in
+    /// the rare case that its port was taken meanwhile, keeps retrying every 50 ms).
+    pub fn accept_connections(&self) {
+        self.shared.gate.accept();
+    }
+
+    /// Whether connections are being refused now.
+    pub fn refusing_connections(&self) -> bool {
+        self.shared.gate.refusing()
     }
 
     /// Adds a fault rule.

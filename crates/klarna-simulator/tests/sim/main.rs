@@ -10,6 +10,7 @@
 
 mod callbacks;
 mod common;
+mod connections;
 mod faults;
 mod idempotency;
 mod js;

@@ -53,7 +53,9 @@ impl FaultRule {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Fault {
-    /// Wait `ms` milliseconds (real time) before handling the call normally.
+    /// Wait `ms` milliseconds (real time) before handling the call normally. This is before the
+    /// effect: a client that gives up during the wait closes its connection, the call is
+    /// abandoned and nothing happens.
     Latency {
         /// Added delay in milliseconds.
         ms: u64,
@@ -70,11 +72,34 @@ pub enum Fault {
         /// Seconds for the `Retry-After` header.
         retry_after: u64,
     },
-    /// Perform the operation (recording its idempotent response), then close the connection
-    /// without a usable answer: the client sees a transport error although the effect happened.
+    /// Perform the operation (recording its replay entry, if the operation is replayed), then
+    /// hold the answer `ms` milliseconds of real time before sending it: a client whose whole
+    /// deadline is shorter times out although the effect happened. The key stays in flight for
+    /// the whole hold, even if the client goes away (a duplicate meanwhile gets `409 CONFLICT`).
+    LatencyAfterEffect {
+        /// How long the answer is held after the effect, in milliseconds.
+        ms: u64,
+    },
+    /// Perform the operation (recording its replay entry, if the operation is replayed), then
+    /// close the connection without a usable answer: the client sees a transport error although
+    /// the effect happened.
     DropAfterEffect,
     /// Close the connection without performing the operation.
     DropBeforeEffect,
+    /// Stop accepting TCP connections for `ms` milliseconds of real time, starting with this
+    /// call: connection attempts in that window fail with `ECONNREFUSED` (a client sees a
+    /// connect error: the request was never sent), and idle keep-alive connections are closed so
+    /// pooled clients must connect again. This call itself is performed first if `after_effect`
+    /// (recording its replay entry), else not at all, and its connection is then closed without
+    /// an answer. The window is real time, not a number of attempts (a socket that does not
+    /// listen cannot count them). See the crate docs, "Connection refusal".
+    RefuseConnections {
+        /// How long connection attempts are refused, in milliseconds.
+        ms: u64,
+        /// Whether this call takes effect before its connection is closed (default `false`).
+        #[serde(default)]
+        after_effect: bool,
+    },
 }
 
 /// The ordered rule list.
@@ -143,6 +168,36 @@ mod tests {
         assert_eq!(
             r,
             FaultRule::new("orders.capture", 3, Fault::RateLimit { retry_after: 2 })
+        );
+        let r: FaultRule = serde_json::from_str(
+            r#"{"operation":"orders.*","fault":{"kind":"latency_after_effect","ms":2500}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            FaultRule::new("orders.*", 1, Fault::LatencyAfterEffect { ms: 2500 })
+        );
+        let r: FaultRule = serde_json::from_str(
+            r#"{"operation":"*","fault":{"kind":"refuse_connections","ms":800}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.fault,
+            Fault::RefuseConnections {
+                ms: 800,
+                after_effect: false
+            }
+        );
+        let r: FaultRule = serde_json::from_str(
+            r#"{"operation":"*","fault":{"kind":"refuse_connections","ms":1,"after_effect":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.fault,
+            Fault::RefuseConnections {
+                ms: 1,
+                after_effect: true
+            }
         );
     }
 }

@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -15,9 +17,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::engine::{Callback, Engine, FraudDecision, Reply, ShopperDecision, random_uuid};
+use crate::engine::{
+    Callback, Engine, FraudDecision, ReplayPolicy, Reply, ShopperDecision, random_uuid,
+};
 use crate::faults::{Fault, FaultRule, Faults};
 use crate::js::KLARNA_PAYMENTS_JS;
+use crate::listener::Gate;
 use crate::ops::Operation;
 
 /// Klarna's request body limit (API.md §1.6).
@@ -28,13 +33,15 @@ pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) faults: Mutex<Faults>,
+    /// Whether the listener accepts connections (the `refuse_connections` fault).
+    pub(crate) gate: Arc<Gate>,
     username: String,
     password: String,
     http: reqwest::Client,
 }
 
 impl Shared {
-    pub(crate) fn new(engine: Engine, username: String, password: String) -> Self {
+    pub(crate) fn new(engine: Engine, username: String, password: String, gate: Arc<Gate>) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(4))
@@ -44,6 +51,7 @@ impl Shared {
         Self {
             engine,
             faults: Mutex::new(Faults::default()),
+            gate,
             username,
             password,
             http,
@@ -113,6 +121,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .get(sim_list_faults)
                 .delete(sim_clear_faults),
         )
+        .route("/sim/connections/refuse", post(sim_refuse_connections))
         .route("/sim/orders", get(sim_orders))
         .route("/sim/orders/{id}", get(sim_order))
         .route("/sim/orders/{id}/fraud", post(sim_fraud))
@@ -204,8 +213,22 @@ async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return too_large();
     };
+    let key = parts
+        .headers
+        .get("klarna-idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // A replayed key is in flight from here until the answer is out; a duplicate meanwhile is
+    // answered 409 CONFLICT without using up a fault.
+    let in_flight = match sh.engine.enter_key(op, key.as_deref()) {
+        Ok(marked) => InFlight {
+            shared: Arc::clone(&sh),
+            key: marked,
+        },
+        Err(conflict) => return to_response(conflict),
+    };
     let fault = sh.faults().take(op.name());
-    let mut drop_after = false;
+    let mut after = After::Answer;
     match fault {
         None => {}
         Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
@@ -216,18 +239,61 @@ async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
             return to_response(reply);
         }
         Some(Fault::DropBeforeEffect) => return dropped(),
-        Some(Fault::DropAfterEffect) => drop_after = true,
+        Some(Fault::DropAfterEffect) => after = After::Drop,
+        Some(Fault::LatencyAfterEffect { ms }) => after = After::Hold(ms),
+        Some(Fault::RefuseConnections { ms, after_effect }) => {
+            if after_effect {
+                sh.engine.dispatch(op, &params, key.as_deref(), &bytes);
+            }
+            // Refusing before this call's connection is closed: the client's retry is refused.
+            sh.gate.refuse_for(Duration::from_millis(ms));
+            return dropped();
+        }
     }
-    let key = parts
-        .headers
-        .get("klarna-idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let reply = sh.engine.dispatch(op, &params, key.as_deref(), &bytes);
-    if drop_after {
-        return dropped();
+    match after {
+        After::Answer => {}
+        After::Drop => return dropped(),
+        After::Hold(ms) => {
+            // The hold runs on its own task, which owns the in-flight mark: the key stays in
+            // flight for the whole hold even if the client gives up and its connection closes.
+            let (tx, rx) = oneshot::channel::<()>();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                drop(in_flight);
+                let _ = tx.send(());
+            });
+            let _ = rx.await;
+            return to_response(reply);
+        }
     }
+    drop(in_flight);
     to_response(reply)
+}
+
+/// What happens to a call's answer after the effect.
+enum After {
+    /// Sent at once.
+    Answer,
+    /// Lost: the connection is aborted.
+    Drop,
+    /// Sent after this many milliseconds.
+    Hold(u64),
+}
+
+/// A key marked in flight by [`Engine::enter_key`]; the mark is cleared when this is dropped
+/// (also when the handler is cancelled because the client went away).
+struct InFlight {
+    shared: Arc<Shared>,
+    key: Option<String>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.shared.engine.leave_key(&k);
+        }
+    }
 }
 
 fn sim_error(status: u16, code: &str, msg: impl Into<String>) -> Response {
@@ -319,33 +385,77 @@ async fn sim_clock(State(sh): State<Arc<Shared>>) -> Response {
     axum::Json(json!({"now": sh.engine.now()})).into_response()
 }
 
+/// The body of `POST /sim/faults`: one rule, an array of rules, or an object with optional
+/// `rules` and `replay` (the [`ReplayPolicy`] switch).
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum OneOrMany {
+enum FaultConfig {
     One(FaultRule),
     Many(Vec<FaultRule>),
+    Settings(FaultSettings),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultSettings {
+    #[serde(default)]
+    rules: Vec<FaultRule>,
+    #[serde(default)]
+    replay: Option<ReplayPolicy>,
+}
+
+/// `{"rules": [...], "replay": "pessimistic"|"optimistic"}`: what `/sim/faults` answers.
+fn fault_state(sh: &Shared) -> Response {
+    let rules = sh.faults().list();
+    axum::Json(json!({"rules": rules, "replay": sh.engine.replay_policy()})).into_response()
 }
 
 async fn sim_add_faults(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
-    let rules = match parse_json::<OneOrMany>(&body) {
-        Ok(OneOrMany::One(r)) => vec![r],
-        Ok(OneOrMany::Many(v)) => v,
+    let (rules, replay) = match parse_json::<FaultConfig>(&body) {
+        Ok(FaultConfig::One(r)) => (vec![r], None),
+        Ok(FaultConfig::Many(v)) => (v, None),
+        Ok(FaultConfig::Settings(s)) => (s.rules, s.replay),
         Err(r) => return *r,
     };
-    let mut f = sh.faults();
-    for r in rules {
-        f.add(r);
+    if let Some(policy) = replay {
+        sh.engine.set_replay_policy(policy);
     }
-    axum::Json(json!({"rules": f.list()})).into_response()
+    {
+        let mut f = sh.faults();
+        for r in rules {
+            f.add(r);
+        }
+    }
+    fault_state(&sh)
 }
 
 async fn sim_list_faults(State(sh): State<Arc<Shared>>) -> Response {
-    axum::Json(json!({"rules": sh.faults().list()})).into_response()
+    fault_state(&sh)
 }
 
 async fn sim_clear_faults(State(sh): State<Arc<Shared>>) -> Response {
     sh.faults().clear();
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct RefuseBody {
+    ms: u64,
+}
+
+/// `POST /sim/connections/refuse {"ms": N}`: answers, then refuses connections for N ms.
+async fn sim_refuse_connections(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse_json::<RefuseBody>(&body) {
+        Ok(b) => {
+            sh.gate.refuse_for(Duration::from_millis(b.ms));
+            let mut r = axum::Json(json!({"refusing_ms": b.ms})).into_response();
+            // This connection is closed after the answer (the refusal closes idle ones anyway).
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        Err(r) => *r,
+    }
 }
 
 async fn sim_orders(State(sh): State<Arc<Shared>>) -> Response {

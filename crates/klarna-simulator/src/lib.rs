@@ -147,6 +147,7 @@ mod engine;
 mod faults;
 mod http;
 mod js;
+mod listener;
 mod ops;
 mod validate;
 
@@ -160,7 +161,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use engine::{
-    Engine, FraudDecision, OrderSource, OrderSummary, Population, Reply, ShopperDecision, Stats,
+    Engine, FraudDecision, OrderSource, OrderSummary, Population, ReplayPolicy, Reply,
+    ShopperDecision, Stats,
 };
 pub use faults::{Fault, FaultRule};
 pub use ops::Operation;
@@ -180,6 +182,9 @@ pub struct SimulatorConfig {
     /// Base URL to advertise (in `Location`, `redirect_url`, the client token); default
     /// `http://<bound address>`.
     pub public_base_url: Option<String>,
+    /// Which operations are replayed by `Klarna-Idempotency-Key` (default
+    /// [`ReplayPolicy::Pessimistic`]; switchable later with `POST /sim/faults`).
+    pub replay: ReplayPolicy,
 }
 
 impl Default for SimulatorConfig {
@@ -188,6 +193,7 @@ impl Default for SimulatorConfig {
             username: DEFAULT_USERNAME.to_owned(),
             password: DEFAULT_PASSWORD.to_owned(),
             public_base_url: None,
+            replay: ReplayPolicy::default(),
         }
     }
 }
@@ -198,6 +204,7 @@ impl std::fmt::Debug for SimulatorConfig {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("public_base_url", &self.public_base_url)
+            .field("replay", &self.replay)
             .finish()
     }
 }
@@ -255,11 +262,18 @@ fn base_url_for(addr: SocketAddr, config: &SimulatorConfig) -> String {
         .to_owned()
 }
 
-fn shared_for(base_url: &str, config: &SimulatorConfig) -> Arc<http::Shared> {
+fn shared_for(
+    base_url: &str,
+    config: &SimulatorConfig,
+    gate: Arc<listener::Gate>,
+) -> Arc<http::Shared> {
+    let engine = Engine::new(base_url);
+    engine.set_replay_policy(config.replay);
     Arc::new(http::Shared::new(
-        Engine::new(base_url),
+        engine,
         config.username.clone(),
         config.password.clone(),
+        gate,
     ))
 }
 
@@ -274,6 +288,10 @@ pub async fn serve(listener: TcpListener, config: SimulatorConfig) -> std::io::R
 
 /// Serves the simulator on `listener` until `shutdown` completes (then stops gracefully).
 ///
+/// A listener you bound to port 0 yourself loses its port while a connection refusal is armed
+/// and binds it again afterwards (see "Connection refusal" in the crate docs); [`run`] and
+/// [`Simulator::builder`] bind so that the port stays reserved.
+///
 /// # Errors
 ///
 /// I/O errors from the listener.
@@ -283,10 +301,10 @@ pub async fn serve_with_shutdown(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let shared = shared_for(&base_url_for(addr, &config), &config);
-    axum::serve(listener, http::router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let gate = Arc::new(listener::Gate::new(&listener)?);
+    let shared = shared_for(&base_url_for(addr, &config), &config, Arc::clone(&gate));
+    listener::serve(listener, http::router(shared), gate, shutdown).await;
+    Ok(())
 }
 
 /// Binds `addr` and serves until the process ends; calls `on_bound` with the base URL first
@@ -300,7 +318,7 @@ pub async fn run(
     config: SimulatorConfig,
     on_bound: impl FnOnce(&str),
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = listener::bind(addr)?;
     let base = base_url_for(listener.local_addr()?, &config);
     on_bound(&base);
     serve(listener, config).await
@@ -336,25 +354,31 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Which operations are replayed by `Klarna-Idempotency-Key`: the default
+    /// [`ReplayPolicy::Pessimistic`] (Order Management writes and T2 only), or
+    /// [`ReplayPolicy::Optimistic`] (every mutating call, P1–P6 included).
+    #[must_use]
+    pub fn replay(mut self, policy: ReplayPolicy) -> Self {
+        self.config.replay = policy;
+        self
+    }
+
     /// Binds and starts serving on the current tokio runtime.
     ///
     /// # Errors
     ///
     /// Binding errors.
     pub async fn start(self) -> std::io::Result<Simulator> {
-        let listener = TcpListener::bind(self.addr).await?;
+        let listener = listener::bind(self.addr)?;
         let addr = listener.local_addr()?;
         let base_url = base_url_for(addr, &self.config);
-        let shared = shared_for(&base_url, &self.config);
+        let gate = Arc::new(listener::Gate::new(&listener)?);
+        let shared = shared_for(&base_url, &self.config, Arc::clone(&gate));
         let (tx, rx) = oneshot::channel::<()>();
         let app = http::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(listener::serve(listener, app, gate, async {
+            let _ = rx.await;
+        }));
         Ok(Simulator {
             shared,
             config: self.config,
@@ -373,7 +397,7 @@ pub struct Simulator {
     base_url: String,
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -464,6 +488,36 @@ impl Simulator {
     /// Moves the simulated clock forward.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.engine.advance_clock(by);
+    }
+
+    /// Which operations are replayed by key now.
+    pub fn replay_policy(&self) -> ReplayPolicy {
+        self.shared.engine.replay_policy()
+    }
+
+    /// Switches the replay policy while running (same as `POST /sim/faults {"replay": ...}`).
+    pub fn set_replay_policy(&self, policy: ReplayPolicy) {
+        self.shared.engine.set_replay_policy(policy);
+    }
+
+    /// Refuses TCP connections for `window` of real time from now: connection attempts fail
+    /// with `ECONNREFUSED` (a client's connect error), idle keep-alive connections are closed.
+    /// A window already running is extended, never shortened; [`Duration::MAX`] refuses until
+    /// [`Simulator::accept_connections`]. The `/sim/...` endpoints share the port, so they are
+    /// unreachable meanwhile too.
+    pub fn refuse_connections(&self, window: Duration) {
+        self.shared.gate.refuse_for(window);
+    }
+
+    /// Ends any connection refusal now: when this returns, the simulator listens again (or, in
+    /// the rare case that its port was taken meanwhile, keeps retrying every 50 ms).
+    pub fn accept_connections(&self) {
+        self.shared.gate.accept();
+    }
+
+    /// Whether connections are being refused now.
+    pub fn refusing_connections(&self) -> bool {
+        self.shared.gate.refusing()
     }
 
     /// Adds a fault rule.

@@ -126,7 +126,10 @@ impl Operation {
         }
     }
 
-    /// Whether the operation changes state (and so honours `Klarna-Idempotency-Key`).
+    /// Whether the operation changes state (and so has its answers replayed by
+    /// `Klarna-Idempotency-Key` under [`crate::ReplayPolicy::Optimistic`]; the default
+    /// [`crate::ReplayPolicy::Pessimistic`] replays only
+    /// [`documents_idempotency_key`](Self::documents_idempotency_key) operations).
     pub fn is_mutating(self) -> bool {
         !matches!(
             self,
@@ -137,6 +140,29 @@ impl Operation {
                 | Self::GetCapture
                 | Self::GetRefund
                 | Self::ExtendDueDateOptions
+        )
+    }
+
+    /// Whether Klarna documents `Klarna-Idempotency-Key` on the operation (API.md §1.4): every
+    /// Order Management write (O2, O5, O7–O15, O17, O18) and the token charge T2. The Payments API
+    /// (P1–P6) and T1/T3 declare no such header.
+    pub fn documents_idempotency_key(self) -> bool {
+        matches!(
+            self,
+            Self::TokenOrder
+                | Self::Capture
+                | Self::Refund
+                | Self::CancelOrder
+                | Self::ReleaseRemainingAuthorization
+                | Self::ExtendAuthorizationTime
+                | Self::UpdateAuthorization
+                | Self::UpdateMerchantReferences
+                | Self::UpdateCustomerDetails
+                | Self::AddShippingInfo
+                | Self::AddCaptureShippingInfo
+                | Self::TriggerSendOut
+                | Self::ExtendDueDate
+                | Self::Acknowledge
         )
     }
 
@@ -291,5 +317,23 @@ mod tests {
             Some((Operation::CreateOrder, vec!["abc".to_owned()]))
         );
         assert_eq!(Operation::route("PUT", "/payments/v1/sessions/x"), None);
+    }
+
+    #[test]
+    fn documented_keys_are_order_management_writes_and_token_charges_only() {
+        for op in Operation::ALL {
+            let name = op.name();
+            let expected =
+                (name.starts_with("orders.") && op.is_mutating()) || op == Operation::TokenOrder;
+            assert_eq!(op.documents_idempotency_key(), expected, "{name}");
+            // A documented key is only ever on a write.
+            assert!(
+                !op.documents_idempotency_key() || op.is_mutating(),
+                "{name}"
+            );
+        }
+        assert!(!Operation::CreateOrder.documents_idempotency_key());
+        assert!(!Operation::CreateCustomerToken.documents_idempotency_key());
+        assert!(!Operation::UpdateTokenStatus.documents_idempotency_key());
     }
 }

@@ -17,16 +17,20 @@
 //! | `orders` | Order Management writes (O2, O5, O7–O15, O17, O18) |
 //! | `order_reads` | Order Management reads (O1, O3, O4, O6, O16) and the order's JSON |
 //! | `shopper` | the shopper's step and fraud-review resolution (the `/sim/...` side) |
-//! | `replay` | keyed replay: the table and the replay policy |
+//! | `replay` | keyed replay: the table, the in-flight keys and the [`ReplayPolicy`] |
 //!
 //! Validation is not here: it is `crate::validate`, over JSON and independent of `klarna-domain`.
 //!
+//! # Replay and in-flight keys
+//!
+//! `dispatch` consults the [`ReplayPolicy`] (held in the state, switchable at run time) to decide
+//! whether an operation's `Klarna-Idempotency-Key` is looked up and recorded; the HTTP layer
+//! brackets a replayed request with [`Engine::enter_key`] / [`Engine::leave_key`] so a duplicate
+//! arriving meanwhile is answered `409 CONFLICT`. The engine's own `dispatch` is synchronous
+//! under the lock, so a request can only be "in flight" across the HTTP layer's awaits (faults).
+//!
 //! # Where coming features go
 //!
-//! * **Pessimistic replay** (P1–P6 not replayed by key) and **duplicate in-flight keys answered
-//!   `409 CONFLICT`**: the replay policy in `replay`, consulted by `dispatch`.
-//! * **New faults** (connection refused for N attempts, answers delayed past the deadline):
-//!   `crate::faults` (the rule) and `crate::http` (acting on it); the engine is not involved.
 //! * **Stricter answers**: the family module of the operation (e.g. `payments` for P5's
 //!   answer), with any new request rule in `crate::validate`.
 //! * **Hosted Payment Page**: a new family module `hpp` next to `payments` (its sessions in
@@ -55,6 +59,7 @@ use crate::clock::{SimClock, format_time};
 use crate::ops::Operation;
 
 use json::parse_id;
+pub use replay::ReplayPolicy;
 pub use reply::Reply;
 pub(crate) use reply::{Callback, random_uuid};
 pub use shopper::{FraudDecision, ShopperDecision};
@@ -123,6 +128,42 @@ impl Engine {
         }
     }
 
+    /// Which operations are replayed by key.
+    pub fn replay_policy(&self) -> ReplayPolicy {
+        self.lock().policy
+    }
+
+    /// Switches the replay policy. Answers recorded before stay in the table (for their 24 h)
+    /// but are served only while the policy replays their operation.
+    pub fn set_replay_policy(&self, policy: ReplayPolicy) {
+        self.lock().policy = policy;
+    }
+
+    /// Marks a request's key in flight before it is handled: `Ok(Some(key))` when the key was
+    /// marked (pass it to [`Engine::leave_key`] once the answer is out), `Ok(None)` when there is
+    /// nothing to mark (no key, or an operation the policy does not replay), and `Err` with the
+    /// `409 CONFLICT` answer when a request with that key is still in flight.
+    pub(crate) fn enter_key(
+        &self,
+        op: Operation,
+        key: Option<&str>,
+    ) -> Result<Option<String>, Reply> {
+        let mut st = self.lock();
+        let Some(k) = key.filter(|_| st.policy.replays(op)) else {
+            return Ok(None);
+        };
+        if st.replay.begin(k) {
+            Ok(Some(k.to_owned()))
+        } else {
+            Err(replay::in_flight_conflict())
+        }
+    }
+
+    /// Clears the in-flight mark set by [`Engine::enter_key`].
+    pub(crate) fn leave_key(&self, key: &str) {
+        self.lock().replay.end(key);
+    }
+
     /// Runs the lazy sweep now (it also runs by itself at most once per simulated minute).
     pub fn sweep(&self) {
         let now = self.clock.now();
@@ -149,7 +190,9 @@ impl Engine {
 
     /// Handles one Klarna operation (already routed, see [`Operation::route`]) with its path
     /// parameters, the optional `Klarna-Idempotency-Key`, and the raw body. This is exactly what
-    /// the HTTP layer runs, minus authentication, body limits and faults.
+    /// the HTTP layer runs, minus authentication, body limits, faults and the in-flight check.
+    /// The key is looked up and the answer recorded only when the [`ReplayPolicy`] replays `op`;
+    /// otherwise the operation runs as if no key had been sent.
     pub fn dispatch(
         &self,
         op: Operation,
@@ -160,7 +203,7 @@ impl Engine {
         let now = self.clock.now();
         let mut st = self.lock();
         st.sweep(now);
-        let key = idempotency_key.filter(|_| op.is_mutating());
+        let key = idempotency_key.filter(|_| st.policy.replays(op));
         if let Some(k) = key
             && let Some(stored) = st.replay.lookup(k, now)
         {

@@ -216,7 +216,10 @@ impl Engine {
                 "Not allowed to create customer token for intent buy",
             ));
         }
-        if auth.customer_token.is_some() {
+        // One token per authorization, and none after the order: with `buy_and_tokenize` the
+        // token comes first (P6, then P5), as Klarna's recurring guide and the WooCommerce
+        // integration do it; an order consumes the authorization (API.md §11.1, §11.2).
+        if auth.customer_token.is_some() || auth.order_id.is_some() {
             return Err(Reply::error(
                 403,
                 "INVALID_OPERATION",

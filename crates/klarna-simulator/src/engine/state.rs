@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::clock::{DAY, HOUR, MINUTE, Millis};
 
 use super::json::parse_id;
-use super::replay::ReplayTable;
+use super::replay::{ReplayPolicy, ReplayTable};
 use super::reply::{Reply, Res, invalid_token, no_such_order};
 use super::session::SessionBody;
 use super::status::{FraudStatus, Intent, OrderStatus, SessionStatus, TokenStatus};
@@ -250,6 +250,8 @@ pub(super) struct State {
     pub(super) tokens: HashMap<Uuid, CustomerToken>,
     pub(super) orders: HashMap<Uuid, Order>,
     pub(super) replay: ReplayTable,
+    /// Which operations `replay` serves (switchable at run time).
+    pub(super) policy: ReplayPolicy,
     pub(super) next_seq: u64,
     pub(super) last_sweep: Millis,
 }

@@ -1,6 +1,6 @@
 //! Shared helpers: a started simulator with a reqwest client, valid carts, and error assertions.
 
-use klarna_simulator::{ShopperDecision, Simulator};
+use klarna_simulator::{ShopperDecision, Simulator, SimulatorBuilder};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -34,6 +34,14 @@ impl Ctx {
     pub(crate) async fn new() -> Self {
         Self {
             sim: Simulator::start().await.unwrap(),
+            http: client(),
+        }
+    }
+
+    /// A context over a simulator started from `builder`.
+    pub(crate) async fn with(builder: SimulatorBuilder) -> Self {
+        Self {
+            sim: builder.start().await.unwrap(),
             http: client(),
         }
     }

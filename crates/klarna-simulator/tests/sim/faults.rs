@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use klarna_simulator::{Fault, FaultRule};
+use klarna_simulator::{Fault, FaultRule, ReplayPolicy, Simulator};
 use serde_json::json;
 
 use crate::common::*;
@@ -99,9 +99,8 @@ async fn rate_limit_answers_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn drop_after_effect_loses_the_answer_but_not_the_order() {
-    let ctx = Ctx::new().await;
+/// P5 with `drop_after_effect`: the order exists, the client saw only a transport error.
+async fn dropped_create_order(ctx: &Ctx) -> (String, serde_json::Value) {
     let (_, token, body) = ctx.authorized("buy").await;
     ctx.sim.add_fault(FaultRule::new(
         "payments.create_order",
@@ -122,9 +121,31 @@ async fn drop_after_effect_loses_the_answer_but_not_the_order() {
         attempt.is_err(),
         "the client must see a transport error: {attempt:?}"
     );
-    let orders = ctx.sim.orders();
-    assert_eq!(orders.len(), 1, "the effect happened");
-    // A retry with the same key recovers the answer.
+    assert_eq!(ctx.sim.orders().len(), 1, "the effect happened");
+    (token, body)
+}
+
+#[tokio::test]
+async fn drop_after_effect_loses_the_answer_but_not_the_order() {
+    let ctx = Ctx::new().await;
+    let (token, body) = dropped_create_order(&ctx).await;
+    // Pessimistic by default: a retry with the same key is not replayed, it finds the
+    // authorization consumed and cannot learn the order id.
+    let retry = ctx
+        .post_key(
+            &format!("/payments/v1/authorizations/{token}/order"),
+            &order_body(&body),
+            "drop-1",
+        )
+        .await;
+    assert_error(&retry, 403, "INVALID_OPERATION", "already consumed");
+    assert_eq!(ctx.sim.orders().len(), 1);
+}
+
+#[tokio::test]
+async fn drop_after_effect_is_recovered_by_the_key_when_optimistic() {
+    let ctx = Ctx::with(Simulator::builder().replay(ReplayPolicy::Optimistic)).await;
+    let (token, body) = dropped_create_order(&ctx).await;
     let retry = ctx
         .post_key(
             &format!("/payments/v1/authorizations/{token}/order"),
@@ -133,8 +154,9 @@ async fn drop_after_effect_loses_the_answer_but_not_the_order() {
         )
         .await;
     assert_eq!(retry.status, 200, "{}", retry.text);
+    let orders = ctx.sim.orders();
+    assert_eq!(orders.len(), 1);
     assert_eq!(retry.body["order_id"], orders[0].order_id.as_str());
-    assert_eq!(ctx.sim.orders().len(), 1);
 }
 
 #[tokio::test]

@@ -2,13 +2,29 @@
 
 use std::time::Duration;
 
+use klarna_simulator::{ReplayPolicy, Simulator};
 use serde_json::json;
 
 use crate::common::*;
 
 #[tokio::test]
-async fn same_key_on_create_order_replays_the_first_answer() {
+async fn same_key_on_create_order_is_not_replayed_by_default() {
     let ctx = Ctx::new().await;
+    let (_, token, body) = ctx.authorized("buy").await;
+    let path = format!("/payments/v1/authorizations/{token}/order");
+    let first = ctx.post_key(&path, &order_body(&body), "key-1").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    // Klarna documents no key on P5: the repeat runs again and finds the token consumed.
+    let second = ctx.post_key(&path, &order_body(&body), "key-1").await;
+    assert_error(&second, 403, "INVALID_OPERATION", "already consumed");
+    assert_eq!(ctx.sim.orders().len(), 1);
+    assert_eq!(ctx.sim.engine().population().idempotency_entries, 0);
+}
+
+#[tokio::test]
+async fn same_key_on_create_order_replays_the_first_answer_when_optimistic() {
+    let ctx = Ctx::with(Simulator::builder().replay(ReplayPolicy::Optimistic)).await;
+    assert_eq!(ctx.sim.replay_policy(), ReplayPolicy::Optimistic);
     let (_, token, body) = ctx.authorized("buy").await;
     let path = format!("/payments/v1/authorizations/{token}/order");
     let first = ctx.post_key(&path, &order_body(&body), "key-1").await;

@@ -10,11 +10,13 @@
 
 mod callbacks;
 mod common;
+mod connections;
 mod faults;
 mod idempotency;
 mod js;
 mod orders;
 mod payments;
 mod props;
+mod replay;
 mod tokens;
 mod validation;

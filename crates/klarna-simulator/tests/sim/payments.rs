@@ -453,16 +453,10 @@ async fn customer_token_request_is_validated() {
 }
 
 #[tokio::test]
-async fn buy_and_tokenize_allows_one_order_and_one_token_with_the_same_authorization() {
+async fn buy_and_tokenize_takes_the_token_first_then_one_order() {
     let ctx = Ctx::new().await;
-    let (_, token, body) = ctx.authorized("buy_and_tokenize").await;
-    let o = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
-    assert_eq!(o.status, 200, "{}", o.text);
+    let (sid, token, body) = ctx.authorized("buy_and_tokenize").await;
+    // P6 first (Klarna's recurring guide, the WooCommerce integration): the session stays open.
     let t = ctx
         .post(
             &format!("/payments/v1/authorizations/{token}/customer-token"),
@@ -470,13 +464,8 @@ async fn buy_and_tokenize_allows_one_order_and_one_token_with_the_same_authoriza
         )
         .await;
     assert_eq!(t.status, 200, "{}", t.text);
-    let o2 = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
-    assert_error(&o2, 403, "INVALID_OPERATION", "already consumed");
+    let read = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
+    assert_eq!(read.body["status"], "incomplete");
     let t2 = ctx
         .post(
             &format!("/payments/v1/authorizations/{token}/customer-token"),
@@ -484,6 +473,60 @@ async fn buy_and_tokenize_allows_one_order_and_one_token_with_the_same_authoriza
         )
         .await;
     assert_error(&t2, 403, "INVALID_OPERATION", "already consumed");
+    // Then P5 on the same authorization.
+    let o = ctx
+        .post(
+            &format!("/payments/v1/authorizations/{token}/order"),
+            &order_body(&body),
+        )
+        .await;
+    assert_eq!(o.status, 200, "{}", o.text);
+    let read = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
+    assert_eq!(read.body["status"], "complete");
+    let o2 = ctx
+        .post(
+            &format!("/payments/v1/authorizations/{token}/order"),
+            &order_body(&body),
+        )
+        .await;
+    assert_error(&o2, 403, "INVALID_OPERATION", "already consumed");
+    assert_eq!(ctx.sim.orders().len(), 1);
+    assert_eq!(ctx.sim.engine().population().customer_tokens, 1);
+}
+
+#[tokio::test]
+async fn an_order_consumes_the_authorization_so_a_later_customer_token_is_refused() {
+    let ctx = Ctx::new().await;
+    let (sid, token, body) = ctx.authorized("buy_and_tokenize").await;
+    let o = ctx
+        .post(
+            &format!("/payments/v1/authorizations/{token}/order"),
+            &order_body(&body),
+        )
+        .await;
+    assert_eq!(o.status, 200, "{}", o.text);
+    assert_eq!(
+        ctx.get(&format!("/payments/v1/sessions/{sid}")).await.body["status"],
+        "complete"
+    );
+    // P5 then P6 on one authorization: refused, same key or not, and no token is made.
+    for key in [None, Some("p6-after-p5")] {
+        let t = ctx
+            .send(
+                reqwest::Method::POST,
+                &format!("/payments/v1/authorizations/{token}/customer-token"),
+                Some(&customer_token_body()),
+                key,
+            )
+            .await;
+        assert_error(
+            &t,
+            403,
+            "INVALID_OPERATION",
+            "Authorization token already consumed",
+        );
+    }
+    assert_eq!(ctx.sim.engine().population().customer_tokens, 0);
 }
 
 #[tokio::test]

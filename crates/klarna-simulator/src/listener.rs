@@ -1,0 +1,327 @@
+//! The simulator's own accept loop, and the gate that makes connection attempts fail with a real
+//! `ECONNREFUSED` (the `refuse_connections` fault, [`crate::Simulator::refuse_connections`]).
+//!
+//! # How a refusal works
+//!
+//! A TCP connection that the kernel accepted is not refused, whatever the server does next, so
+//! the simulator refuses *before* the kernel accepts: it stops listening. On Linux,
+//! `shutdown(SHUT_RD)` on a listening socket ends the listen state (connection attempts are
+//! answered with a reset, which a client sees as `ECONNREFUSED`; connections queued but not yet
+//! accepted are reset too) while the socket stays open, so listening resumes on the *same
+//! socket* with `listen()` again. A socket bound to an explicit port keeps that port reserved
+//! while it is not listening (the simulator binds its own listeners so: see [`bind`]), so no
+//! other process can take the port and resuming cannot fail for that reason. A listener bound
+//! elsewhere to port 0 loses its port reservation when it stops listening; resuming then binds
+//! the same port again, and if that fails (another socket took the port meanwhile) the gate
+//! keeps refusing and retries every [`RETRY`] until it succeeds.
+//!
+//! While a refusal is armed the simulator also closes its idle keep-alive connections (busy
+//! ones close after their answer), so a client with a connection pool must connect again and is
+//! refused. A client that sends on a pooled connection at the very moment the refusal is armed
+//! may still get through, or see a transport error.
+//!
+//! The refusal is a window of real time (or "until cleared"), not a number of attempts: a
+//! socket that does not listen cannot count the attempts it refuses.
+
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How often a failed resume is retried.
+pub(crate) const RETRY: Duration = Duration::from_millis(50);
+
+/// The listen backlog.
+const BACKLOG: i32 = 1024;
+
+/// How many fresh ports [`bind`] tries when a port picked for `:0` is taken meanwhile.
+const BIND_TRIES: u32 = 32;
+
+/// Whether connections are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Accepting,
+    Until(Instant),
+    UntilCleared,
+}
+
+#[derive(Debug)]
+struct GateState {
+    refusal: Refusal,
+    /// Bumped each time a refusal starts: connections close when idle.
+    generation: u64,
+}
+
+/// Controls whether the listening socket listens. Shared by the accept loop, the request
+/// handlers (the fault) and the in-process [`crate::Simulator`].
+#[derive(Debug)]
+pub(crate) struct Gate {
+    /// The listening socket (a duplicate of the accept loop's descriptor: same socket).
+    socket: Option<Socket>,
+    addr: SocketAddr,
+    state: Mutex<GateState>,
+    /// The generation, for the accept loop and the connections to watch.
+    changed: watch::Sender<u64>,
+}
+
+impl Gate {
+    /// A gate over `listener`'s socket. If the socket cannot be duplicated, refusals are logged
+    /// and ignored.
+    pub(crate) fn new(listener: &TcpListener) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let socket = match socket2::SockRef::from(listener).try_clone() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "simulator cannot refuse connections on this listener");
+                None
+            }
+        };
+        Ok(Self {
+            socket,
+            addr,
+            state: Mutex::new(GateState {
+                refusal: Refusal::Accepting,
+                generation: 0,
+            }),
+            changed: watch::channel(0).0,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Refuses connections for `window` of real time from now (extending a refusal already
+    /// armed; a window too large for the clock means until [`Gate::accept`]).
+    pub(crate) fn refuse_for(&self, window: Duration) {
+        let until = Instant::now()
+            .checked_add(window)
+            .map_or(Refusal::UntilCleared, Refusal::Until);
+        self.refuse(until);
+    }
+
+    fn refuse(&self, until: Refusal) {
+        let Some(socket) = &self.socket else {
+            tracing::warn!("simulator cannot refuse connections: ignored");
+            return;
+        };
+        let mut st = self.lock();
+        let was = st.refusal;
+        st.refusal = match (was, until) {
+            (Refusal::UntilCleared, _) | (_, Refusal::UntilCleared) => Refusal::UntilCleared,
+            (Refusal::Until(a), Refusal::Until(b)) => Refusal::Until(a.max(b)),
+            (Refusal::Accepting, u) => u,
+            (_, Refusal::Accepting) => was,
+        };
+        if was == Refusal::Accepting {
+            if let Err(e) = socket.shutdown(std::net::Shutdown::Read) {
+                tracing::warn!(error = %e, "simulator cannot stop listening: connections are not refused");
+            }
+            st.generation += 1;
+        }
+        let generation = st.generation;
+        drop(st);
+        self.changed.send_replace(generation);
+    }
+
+    /// Accepts connections again now (ends any refusal). If listening cannot resume, the gate
+    /// keeps refusing and the accept loop retries.
+    pub(crate) fn accept(&self) {
+        let mut st = self.lock();
+        if st.refusal == Refusal::Accepting {
+            return;
+        }
+        st.refusal = match self.listen_again() {
+            Ok(()) => Refusal::Accepting,
+            Err(e) => {
+                tracing::warn!(error = %e, addr = %self.addr, "simulator cannot listen again yet; retrying");
+                Refusal::Until(Instant::now() + RETRY)
+            }
+        };
+        let generation = st.generation;
+        drop(st);
+        self.changed.send_replace(generation);
+    }
+
+    /// Ends a timed refusal whose window has passed.
+    fn accept_if_due(&self) {
+        let due = matches!(self.lock().refusal, Refusal::Until(t) if t <= Instant::now());
+        if due {
+            self.accept();
+        }
+    }
+
+    /// Whether connections are being refused now.
+    pub(crate) fn refusing(&self) -> bool {
+        self.lock().refusal != Refusal::Accepting
+    }
+
+    fn refusal(&self) -> Refusal {
+        self.lock().refusal
+    }
+
+    /// Listens again on the same socket: binds the port again first when the socket lost it
+    /// (`EINVAL` means it is still bound, as for the simulator's own listeners).
+    fn listen_again(&self) -> std::io::Result<()> {
+        let Some(socket) = &self.socket else {
+            return Ok(());
+        };
+        if let Err(e) = socket.bind(&SockAddr::from(self.addr))
+            && e.kind() != std::io::ErrorKind::InvalidInput
+        {
+            return Err(e);
+        }
+        socket.listen(BACKLOG)
+    }
+}
+
+/// Binds `addr` so that its port stays reserved while a refusal stops listening: an explicit
+/// port is bound as given; for port 0 a free port is picked first and then bound explicitly
+/// (trying another if that port was taken in between).
+///
+/// # Errors
+///
+/// Socket errors, or `AddrInUse` after [`BIND_TRIES`] taken ports.
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    if addr.port() != 0 {
+        return bind_exact(addr);
+    }
+    let mut last = None;
+    for _ in 0..BIND_TRIES {
+        let probe = std::net::TcpListener::bind(addr)?;
+        let picked = probe.local_addr()?;
+        drop(probe);
+        match bind_exact(picked) {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrInUse)))
+}
+
+fn bind_exact(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::from(addr))?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(std::net::TcpListener::from(socket))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, honouring `gate`: no accepting
+/// while it refuses, idle connections closed when a refusal starts. On shutdown it stops
+/// accepting, lets every connection finish its request and waits for them.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    gate: Arc<Gate>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    // Every connection holds a clone of `alive_rx`; the loop waits for all to be dropped.
+    let (alive_tx, alive_rx) = watch::channel(());
+    let mut generation = gate.changed.subscribe();
+    let mut stop = stop_rx.clone();
+    let mut reregister = false;
+    let mut listener = listener;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let refusal = gate.refusal();
+        if refusal != Refusal::Accepting {
+            reregister = true;
+            let due = async {
+                match refusal {
+                    Refusal::Until(t) => tokio::time::sleep_until(t).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = due => gate.accept_if_due(),
+                _ = generation.changed() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        if reregister {
+            // The reactor saw the socket hang up when it stopped listening and would report it
+            // readable for ever: register it afresh.
+            match listener.into_std().and_then(TcpListener::from_std) {
+                Ok(l) => listener = l,
+                Err(e) => {
+                    tracing::error!(error = %e, "simulator lost its listener");
+                    drop(alive_rx);
+                    alive_tx.closed().await;
+                    return;
+                }
+            }
+            reregister = false;
+        }
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = generation.changed() => continue,
+            _ = stop.changed() => continue,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                if !gate.refusing() {
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(RETRY).await;
+                }
+                continue;
+            }
+        };
+        let svc = TowerToHyperService::new(router.clone());
+        let mut close = gate.changed.subscribe();
+        let start = *close.borrow_and_update();
+        let mut stop = stop_rx.clone();
+        let alive = alive_rx.clone();
+        tokio::spawn(async move {
+            let builder = Builder::new(TokioExecutor::new());
+            let mut conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), svc));
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::trace!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    changed = close.changed(), if !closing => {
+                        // A new refusal (not the end of one): close once idle.
+                        if changed.is_err() || *close.borrow_and_update() != start {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                    changed = stop.changed(), if !closing => {
+                        let _ = changed;
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(alive);
+        });
+    }
+    drop(listener);
+    drop(alive_rx);
+    alive_tx.closed().await;
+}

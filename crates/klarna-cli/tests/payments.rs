@@ -299,11 +299,11 @@ async fn an_operator_lists_shows_and_resolves_payments_in_review() {
         "{e}"
     );
 
-    let shown = env
-        .klarna(&["payments", "show", "pay-review-1"])
-        .await
-        .json();
+    let out = env.klarna(&["payments", "show", "pay-review-1"]).await;
+    assert!(!out.stdout.contains(&token_1), "no authorization token");
+    let shown = out.json();
     assert_eq!(shown["stage"], "needs_review", "refusals wrote nothing");
+    assert_eq!(shown["pending"], Value::Null);
 
     // The right order: ordered, with its managed order.
     let resolved = env

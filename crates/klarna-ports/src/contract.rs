@@ -432,7 +432,10 @@ pub async fn lists_payments_by_stage<S: PaymentStore>(s: S) {
         "setup: the newest 3 do not hold the old payment in review"
     );
     assert_eq!(
-        ids(s.list_payments_in_stage(StageKind::NeedsReview, 3).await.unwrap()),
+        ids(s
+            .list_payments_in_stage(StageKind::NeedsReview, 3)
+            .await
+            .unwrap()),
         vec!["pay-1"],
         "the stage is selected before the limit"
     );
@@ -441,12 +444,18 @@ pub async fn lists_payments_by_stage<S: PaymentStore>(s: S) {
         .await
         .unwrap();
     assert_eq!(
-        ids(s.list_payments_in_stage(StageKind::NeedsReview, 10).await.unwrap()),
+        ids(s
+            .list_payments_in_stage(StageKind::NeedsReview, 10)
+            .await
+            .unwrap()),
         vec!["pay-7", "pay-1"],
         "newest first"
     );
     assert_eq!(
-        ids(s.list_payments_in_stage(StageKind::NeedsReview, 1).await.unwrap()),
+        ids(s
+            .list_payments_in_stage(StageKind::NeedsReview, 1)
+            .await
+            .unwrap()),
         vec!["pay-7"],
         "the limit holds"
     );

@@ -20,6 +20,7 @@
 
 mod api;
 mod demo;
+mod payments;
 mod sim;
 
 use std::process::ExitCode;
@@ -97,6 +98,10 @@ enum Command {
     /// Order Management (O1–O13).
     #[command(subcommand)]
     Orders(api::Orders),
+    /// The operator's commands over the payment store (KLARNA_STORE_URL): list, show,
+    /// reconcile, resolve a payment in review.
+    #[command(subcommand)]
+    Payments(payments::Payments),
     /// Run the local Klarna simulator; prints its base URL on the first line of stdout.
     Sim(sim::SimArgs),
     /// The end-to-end demo: one-time, recurring, buy-and-tokenize and re-authorization, through
@@ -137,6 +142,7 @@ async fn main() -> ExitCode {
             api::run(&cli.global, api::ApiCommand::CustomerTokens(c)).await
         }
         Command::Orders(c) => api::run(&cli.global, api::ApiCommand::Orders(c)).await,
+        Command::Payments(c) => payments::run(&cli.global, c).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }

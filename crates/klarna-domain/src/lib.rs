@@ -25,6 +25,7 @@ pub mod market;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod resolve;
 pub mod snapshot;
 pub mod time;
 pub mod token;
@@ -49,5 +50,6 @@ pub use payment::{
     AnyPayment, Authorization, FraudStatus, Intent, LifecycleError, OrderOutcome, OrderSource,
     Payment, PendingOp, PlacedOrder, Purchase, Session, StageKind, Tokenization, TransitionFailed,
 };
+pub use resolve::{OrderEvidence, ResolveMismatch};
 pub use time::{Span, Timestamp};
 pub use token::{CustomerToken, TokenStatus};

@@ -22,7 +22,7 @@ use klarna_domain::order::{OmOperation, OmResult};
 use klarna_domain::{
     AnyPayment, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerToken, CustomerTokenId,
     FraudStatus, IdempotencyKey, Intent, ManagedOrder, Market, Money, OrderId, OrderLine, Payment,
-    PaymentId, PlacedOrder, Session, SessionId, Span, Timestamp, TokenStatus,
+    PaymentId, PlacedOrder, Session, SessionId, Span, StageKind, Timestamp, TokenStatus,
 };
 
 use crate::store::{Alongside, PaymentStore, StoreError, Unique};
@@ -414,6 +414,99 @@ pub async fn finds_by_order_and_session<S: PaymentStore>(s: S) {
     );
 }
 
+/// Stage queries select by stage before the limit (an old payment in review is found under
+/// any number of newer ones), newest first, and follow updates into and out of the stage.
+pub async fn lists_payments_by_stage<S: PaymentStore>(s: S) {
+    let review = |n: u32| -> AnyPayment {
+        pending(n, &format!("t{n}"), &format!("k{n}"))
+            .attempted(true)
+            .needs_review("in doubt", T0)
+            .into()
+    };
+    s.insert_payment(&review(1)).await.unwrap();
+    for n in 2..7 {
+        s.insert_payment(&open_payment(n, Intent::Buy).into())
+            .await
+            .unwrap();
+    }
+    s.insert_payment(&pending(7, "t7", "k7").into())
+        .await
+        .unwrap();
+    for n in 8..12 {
+        s.insert_payment(&open_payment(n, Intent::Buy).into())
+            .await
+            .unwrap();
+    }
+    let ids = |v: Vec<crate::store::Versioned<AnyPayment>>| -> Vec<String> {
+        v.into_iter().map(|p| p.value.id().to_string()).collect()
+    };
+    assert!(
+        !ids(s.list_payments(3).await.unwrap()).contains(&"pay-1".to_owned()),
+        "setup: the newest 3 do not hold the old payment in review"
+    );
+    assert_eq!(
+        ids(s
+            .list_payments_in_stage(StageKind::NeedsReview, 3)
+            .await
+            .unwrap()),
+        vec!["pay-1"],
+        "the stage is selected before the limit"
+    );
+    // pay-7 goes to review by an update: the stage follows the write.
+    s.update_payment(1, &review(7), &Alongside::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(s
+            .list_payments_in_stage(StageKind::NeedsReview, 10)
+            .await
+            .unwrap()),
+        vec!["pay-7", "pay-1"],
+        "newest first"
+    );
+    assert_eq!(
+        ids(s
+            .list_payments_in_stage(StageKind::NeedsReview, 1)
+            .await
+            .unwrap()),
+        vec!["pay-7"],
+        "the limit holds"
+    );
+    assert!(
+        s.list_payments_in_stage(StageKind::OrderPending, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "pay-7 left order_pending"
+    );
+    assert_eq!(
+        s.list_payments_in_stage(StageKind::Open, 100)
+            .await
+            .unwrap()
+            .len(),
+        9,
+        "every open payment"
+    );
+    // Resolved: pay-1 leaves the queue.
+    s.update_payment(1, &ordered(1, "o-1"), &Alongside::default())
+        .await
+        .unwrap();
+    let left = s
+        .list_payments_in_stage(StageKind::NeedsReview, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(left.clone()), vec!["pay-7"], "pay-1 left the queue");
+    assert_eq!(left[0].version, 2, "versions come with the list");
+    assert_eq!(left[0].value, review(7), "the payment round-trips");
+    assert!(
+        s.list_payments_in_stage(StageKind::NeedsReview, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "limit 0"
+    );
+}
+
 /// Claims return in-doubt payments only, once per lease, and disjointly to racing claimers.
 pub async fn claims_in_doubt_payments_once_per_lease<S: PaymentStore + 'static>(s: S) {
     s.insert_payment(&open_payment(1, Intent::Buy).into())
@@ -646,7 +739,8 @@ macro_rules! store_contract_tests {
             round_trips_payments, refuses_duplicate_payment_ids, updates_are_compare_and_set,
             one_winner_among_concurrent_updates, refuses_duplicate_order_ids,
             refuses_duplicate_authorization_tokens, refuses_duplicate_idempotency_keys,
-            writes_also_atomically, finds_by_order_and_session, claims_in_doubt_payments_once_per_lease,
+            writes_also_atomically, finds_by_order_and_session, lists_payments_by_stage,
+            claims_in_doubt_payments_once_per_lease,
             stores_customer_tokens, stores_managed_orders, claims_wait_for_the_fence);
     };
     (@each $make:expr; $($check:ident),+) => {

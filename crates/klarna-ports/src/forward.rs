@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
-    Timestamp,
+    StageKind, Timestamp,
 };
 
 use crate::store::{Alongside, PaymentStore, StoreError, Versioned};
@@ -108,6 +108,13 @@ impl<S: PaymentStore> PaymentStore for HookedStore<S> {
     }
     async fn list_payments(&self, limit: usize) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
         self.inner.list_payments(limit).await
+    }
+    async fn list_payments_in_stage(
+        &self,
+        kind: StageKind,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        self.inner.list_payments_in_stage(kind, limit).await
     }
     async fn claim_in_doubt_payments(
         &self,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
-    Timestamp,
+    StageKind, Timestamp,
 };
 
 /// A stored value and the version it was stored at. Versions start at 1 and grow by 1 on
@@ -119,6 +119,15 @@ pub trait PaymentStore: Send + Sync {
     ) -> Result<Option<Versioned<AnyPayment>>, StoreError>;
     /// Payments, newest first, at most `limit` (for admin views).
     async fn list_payments(&self, limit: usize) -> Result<Vec<Versioned<AnyPayment>>, StoreError>;
+    /// Payments whose stored stage is `kind`, newest first, at most `limit` (the operator's
+    /// queue: `NeedsReview`). MUST select by stage before the limit, so old payments in the
+    /// stage are found however many newer payments there are. The stage is the stored one
+    /// (no clock applied).
+    async fn list_payments_in_stage(
+        &self,
+        kind: StageKind,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError>;
     /// Claims up to `limit` payments with a pending operation whose previous claim (if any)
     /// ended before `now`, leasing them until `now + lease`.
     async fn claim_in_doubt_payments(

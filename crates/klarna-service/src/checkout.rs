@@ -80,15 +80,14 @@ where
             .collect())
     }
 
-    /// The payments a human must decide (`NeedsReview`), newest first, among the newest
-    /// `limit`.
+    /// The payments a human must decide (`NeedsReview`), newest first, at most `limit`:
+    /// [`Self::payments_in_stage`], so an old one is found under any number of newer payments.
     ///
     /// # Errors
     /// Store errors.
     pub async fn payments_in_review(&self, limit: usize) -> Result<Vec<AnyPayment>, ServiceError> {
-        let mut all = self.payments(limit).await?;
-        all.retain(|p| p.kind() == klarna_domain::StageKind::NeedsReview);
-        Ok(all)
+        self.payments_in_stage(klarna_domain::StageKind::NeedsReview, limit)
+            .await
     }
 
     /// Step 1: creates the Klarna session and stores the payment (one write).

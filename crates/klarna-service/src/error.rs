@@ -9,7 +9,9 @@ use std::fmt;
 use klarna_domain::order::LedgerError;
 use klarna_domain::payment::LifecycleError;
 use klarna_domain::token::TokenNotChargeable;
-use klarna_domain::{CartError, Currency, OrderId, PaymentId, SessionId, StageKind};
+use klarna_domain::{
+    CartError, Currency, OrderId, PaymentId, ResolveMismatch, SessionId, StageKind,
+};
 use klarna_ports::{GatewayError, StoreError};
 
 /// A stored record, named by its typed id (a customer token is never named: it is a secret).
@@ -133,6 +135,16 @@ pub enum ServiceError {
         /// What the store said.
         #[source]
         source: StoreError,
+    },
+    /// The order an operator named for a payment in review does not fit it (the source names
+    /// the field: `merchant_reference1`, `order_amount`, …); nothing was written.
+    #[error("payment {payment_id}: Klarna's order does not fit the payment")]
+    OrderMismatch {
+        /// The payment in review.
+        payment_id: PaymentId,
+        /// What differs.
+        #[source]
+        mismatch: ResolveMismatch,
     },
     /// The store failed.
     #[error(transparent)]

@@ -20,6 +20,7 @@
 mod checkout;
 mod error;
 mod notifications;
+mod operator;
 mod orders;
 mod reconcile;
 mod recurring;

@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
-    Timestamp,
+    StageKind, Timestamp,
 };
 use klarna_ports::{Alongside, PaymentStore, StoreError, Unique, Versioned};
 
@@ -405,6 +405,25 @@ impl PaymentStore for InMemoryStore {
             .values()
             .rev()
             .filter_map(|id| g.payments.get(id))
+            .take(limit)
+            .map(|r| Versioned {
+                version: r.version,
+                value: r.value.clone(),
+            })
+            .collect())
+    }
+
+    async fn list_payments_in_stage(
+        &self,
+        kind: StageKind,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        let g = self.lock();
+        Ok(g.by_seq
+            .values()
+            .rev()
+            .filter_map(|id| g.payments.get(id))
+            .filter(|r| r.value.kind() == kind)
             .take(limit)
             .map(|r| Versioned {
                 version: r.version,

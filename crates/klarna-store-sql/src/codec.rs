@@ -7,7 +7,7 @@ use klarna_domain::payment::PendingOp;
 use klarna_domain::snapshot::PaymentSnapshot;
 use klarna_domain::{
     AnyPayment, CaptureId, Currency, CustomerToken, CustomerTokenId, IdempotencyKey, ManagedOrder,
-    Market, OrderId, OrderStatus, PaymentId, RefundId, Timestamp, TokenStatus,
+    Market, OrderId, OrderStatus, PaymentId, RefundId, StageKind, Timestamp, TokenStatus,
 };
 use klarna_ports::StoreError;
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,11 @@ pub(crate) struct PaymentRow {
     pub(crate) fence_ms: i64,
 }
 
+/// The `stage` column's value for a stage (what [`payment_row`] writes and stage queries match).
+pub(crate) fn stage_cell(kind: StageKind) -> String {
+    format!("{kind:?}")
+}
+
 pub(crate) fn payment_row(c: &Crypto, p: &AnyPayment) -> Result<PaymentRow, StoreError> {
     let id = p.id().to_string();
     // The whole snapshot is encrypted: it holds the client token, the authorization token
@@ -83,7 +88,7 @@ pub(crate) fn payment_row(c: &Crypto, p: &AnyPayment) -> Result<PaymentRow, Stor
     let json = serde_json::to_vec(&p.snapshot()).map_err(backend)?;
     let snapshot = c.seal(&payment_aad(&id), &json).map_err(backend)?;
     Ok(PaymentRow {
-        stage: format!("{:?}", p.kind()),
+        stage: stage_cell(p.kind()),
         snapshot,
         order_id: p.order_id().map(ToString::to_string),
         auth_token_hash: p

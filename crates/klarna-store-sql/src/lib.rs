@@ -19,7 +19,7 @@
 //!
 //! | table | columns |
 //! |---|---|
-//! | `payments` | `id` PK, `version`, `stage`, `snapshot` (encrypted), `order_id` UNIQUE NULL, `auth_token_hash` UNIQUE NULL, `pending_key`, `session_id` (indexed), `has_pending`, `claimed_until` (ms), `created_seq` |
+//! | `payments` | `id` PK, `version`, `stage` (indexed with `created_seq`, for stage queries), `snapshot` (encrypted), `order_id` UNIQUE NULL, `auth_token_hash` UNIQUE NULL, `pending_key`, `session_id` (indexed), `has_pending`, `claimed_until` (ms), `created_seq` |
 //! | `managed_orders` | `order_id` PK, `version`, `data` (JSON), `pending_key`, `has_pending`, `claimed_until`, `created_seq` |
 //! | `customer_tokens` | `lookup_hash` PK, `version`, `token_enc` (encrypted token), `data` (JSON: origin, market, status, created) |
 //! | `idempotency_keys` | `key` PK, `owner` (`payment:<id>` or `order:<id>`): the keys of pending operations, unique across payments and orders |

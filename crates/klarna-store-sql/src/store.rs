@@ -5,14 +5,15 @@ use std::fmt;
 use async_trait::async_trait;
 use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
-    Timestamp,
+    StageKind, Timestamp,
 };
 use klarna_ports::{Alongside, PaymentStore, StoreError, Versioned};
 use sqlx::AssertSqlSafe;
 
 use crate::codec::{
     OrderRow, PaymentRow, TokenRow, corrupt, order_from_row, order_owner, order_row,
-    payment_from_row, payment_owner, payment_row, token_from_row, token_lookup, token_row,
+    payment_from_row, payment_owner, payment_row, stage_cell, token_from_row, token_lookup,
+    token_row,
 };
 use crate::db::{Backend, Cells, Col, Pool, Tx, Val};
 use crate::key::{Crypto, StoreKey};
@@ -550,6 +551,24 @@ impl PaymentStore for SqlStore {
             .fetch(
                 "SELECT id, version, snapshot FROM payments ORDER BY created_seq DESC LIMIT $1",
                 &[Val::I64(limit_i64(limit))],
+                PAYMENT_COLS,
+            )
+            .await?
+            .into_iter()
+            .map(|r| self.payment_cells(r))
+            .collect()
+    }
+
+    async fn list_payments_in_stage(
+        &self,
+        kind: StageKind,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        self.pool
+            .fetch(
+                "SELECT id, version, snapshot FROM payments WHERE stage = $1 \
+                 ORDER BY created_seq DESC LIMIT $2",
+                &[Val::Text(stage_cell(kind)), Val::I64(limit_i64(limit))],
                 PAYMENT_COLS,
             )
             .await?

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
-    Timestamp,
+    StageKind, Timestamp,
 };
 use klarna_ports::{Alongside, PaymentStore, StoreError, Versioned};
 use klarna_store_sql::{SqlStore, SqlStoreOptions, StoreKey};
@@ -195,6 +195,13 @@ impl PaymentStore for TestStore {
     }
     async fn list_payments(&self, limit: usize) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
         self.store.list_payments(limit).await
+    }
+    async fn list_payments_in_stage(
+        &self,
+        kind: StageKind,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        self.store.list_payments_in_stage(kind, limit).await
     }
     async fn claim_in_doubt_payments(
         &self,

@@ -26,7 +26,7 @@ pub use gateway::{
     NewSession, OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionState,
 };
 pub use keys::{IdempotencyKeys, SequentialKeys};
-pub use store::{Alongside, PaymentStore, StoreError, Unique, Versioned};
+pub use store::{Alongside, InstallationId, PaymentStore, StoreError, Unique, Versioned};
 
 #[cfg(feature = "test-util")]
 pub use clock::MockClock;

@@ -19,6 +19,7 @@
 
 mod checkout;
 mod error;
+mod fraud_poll;
 mod notifications;
 mod orders;
 mod reconcile;
@@ -32,6 +33,7 @@ use klarna_ports::{Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, Payment
 
 pub use checkout::{AuthorizedVia, Checkout};
 pub use error::{RecordId, ServiceError};
+pub use fraud_poll::FraudPollReport;
 pub use orders::{Capture, Refund};
 pub use reconcile::ReconcileReport;
 pub use recurring::ChargeRequest;
@@ -49,6 +51,10 @@ pub struct ServiceConfig {
     pub claim_lease: Span,
     /// How often a use case re-reads and retries after losing a compare-and-set.
     pub max_cas_retries: u32,
+    /// How long a payment under fraud review waits for Klarna's notification before the
+    /// reconciler reads its order at Klarna, and then how long between two reads
+    /// ([`PaymentService::poll_fraud_reviews`]). Default 15 minutes.
+    pub fraud_poll_interval: Span,
 }
 
 impl Default for ServiceConfig {
@@ -59,6 +65,7 @@ impl Default for ServiceConfig {
             reconcile_grace: Span::seconds(30),
             claim_lease: Span::seconds(60),
             max_cas_retries: 8,
+            fraud_poll_interval: Span::minutes(15),
         }
     }
 }

@@ -14,6 +14,10 @@
 //!    same body from the stored, immutable cart;
 //! 5. what cannot be resolved goes to `NeedsReview`, never to failed.
 //!
+//! Nothing waits on a message alone: a payment in fraud review whose notification never
+//! came is polled by the reconciler after [`ServiceConfig::fraud_poll_interval`]
+//! ([`PaymentService::poll_fraud_reviews`]).
+//!
 //! Every order carries our payment id as `merchant_reference1`.
 #![warn(clippy::wildcard_enum_match_arm)]
 

@@ -17,7 +17,8 @@ pub struct FraudPollReport {
     /// [`crate::ServiceConfig::fraud_poll_interval`].
     pub still_pending: usize,
     /// Placed less than [`crate::ServiceConfig::fraud_poll_interval`] ago: left to Klarna's
-    /// notification for now, polled on a pass after the interval.
+    /// notification for now; claimed for one interval all the same, so polled on the first
+    /// pass after that (between one and two intervals after the order).
     pub too_young: usize,
 }
 

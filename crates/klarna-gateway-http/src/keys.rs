@@ -8,9 +8,10 @@ use uuid::Uuid;
 /// Idempotency keys as UUID v5 of `"{payment}:{operation}:{seq}"` in a per-installation
 /// namespace, and payment ids `pay_<uuid v4 simple>`.
 ///
-/// The namespace comes from configuration and must stay the same for the life of an
-/// installation (a new namespace gives every pending operation a new key); two installations
-/// sharing a Klarna account must use different namespaces.
+/// The namespace must stay the same for the life of an installation (a new namespace gives
+/// every new operation a new key); two installations sharing a Klarna account must use
+/// different namespaces. `klarna-payments`' builder derives it from the store's installation
+/// id (`PaymentStore::installation_id`), which gives both by construction.
 ///
 /// ```
 /// use klarna_gateway_http::UuidKeys;

@@ -69,6 +69,9 @@ pub enum BuildError {
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("cannot open the store")]
     Store(#[source] klarna_store_sql::SqlStoreError),
+    /// The store could not read or make its installation id (the default key namespace).
+    #[error("cannot read the store's installation id (the default key namespace)")]
+    InstallationId(#[source] klarna_ports::StoreError),
 }
 
 /// Where payments are stored: a store URL, parsed (`KLARNA_STORE_URL`).
@@ -293,8 +296,15 @@ impl KlarnaBuilder {
         self.store_key_hex(key.expose_hex())
     }
 
-    /// The UUID that names this installation's idempotency keys. Defaults to one derived from
-    /// the username; installations sharing a Klarna account should set different ones.
+    /// The UUID that names this installation's idempotency keys (`KLARNA_KEY_NAMESPACE`); it
+    /// wins over the default.
+    ///
+    /// By default the namespace is derived from the store's installation id
+    /// ([`PaymentStore::installation_id`]: random, made once and kept in the store). So it is
+    /// per store, not per account: two installations sharing a Klarna account (and perhaps
+    /// choosing the same charge ids) never mint the same key, and one installation keeps its
+    /// keys across restarts, as long as it keeps its store. Set one explicitly only to keep
+    /// keys stable across a move to another store; never give two stores the same one.
     #[must_use]
     pub fn key_namespace(mut self, uuid: impl Into<String>) -> Self {
         self.key_namespace = Some(uuid.into());
@@ -354,10 +364,6 @@ impl KlarnaBuilder {
     /// needs an adapter that is not compiled in, [`BuildError::Store`] when the database cannot
     /// be opened or migrated.
     pub async fn build(self) -> Result<Klarna, BuildError> {
-        let keys = match self.keys.clone() {
-            Some(k) => k,
-            None => self.default_keys()?,
-        };
         let mut config = self.config.clone();
         let gateway = match self.gateway.clone() {
             Some(g) => g,
@@ -372,32 +378,46 @@ impl KlarnaBuilder {
             Some(s) => s,
             None => self.open_store().await?,
         };
+        let keys = match self.keys.clone() {
+            Some(k) => k,
+            None => self.default_keys(store.as_ref()).await?,
+        };
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         Ok(PaymentService::new(gateway, store, clock, keys, config))
     }
 
     #[cfg(feature = "http")]
-    fn default_keys(&self) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
+    async fn default_keys(
+        &self,
+        store: &dyn PaymentStore,
+    ) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
         let namespace = match &self.key_namespace {
             Some(text) => uuid::Uuid::parse_str(text.trim()).map_err(|e| BuildError::Invalid {
                 name: "key namespace (KLARNA_KEY_NAMESPACE)",
                 reason: e.to_string(),
             })?,
-            // Deterministic per account, so a restart keeps the keys of pending operations.
-            None => uuid::Uuid::new_v5(
-                &uuid::Uuid::NAMESPACE_URL,
-                format!(
-                    "klarna-payments:{}",
-                    self.username.as_deref().unwrap_or_default()
-                )
-                .as_bytes(),
-            ),
+            // Per store, never per account: the store's random installation id, made once and
+            // kept, so two installations never collide and a restart keeps its keys.
+            None => {
+                let id = store
+                    .installation_id()
+                    .await
+                    .map_err(BuildError::InstallationId)?;
+                namespace_of(id)
+            }
         };
         Ok(Arc::new(klarna_gateway_http::UuidKeys::new(namespace)))
     }
 
     #[cfg(not(feature = "http"))]
-    fn default_keys(&self) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
+    #[allow(
+        clippy::unused_async,
+        reason = "the same signature as with the `http` feature"
+    )]
+    async fn default_keys(
+        &self,
+        _store: &dyn PaymentStore,
+    ) -> Result<Arc<dyn IdempotencyKeys>, BuildError> {
         Err(BuildError::FeatureDisabled {
             what: "minting ids without KlarnaBuilder::keys".to_owned(),
             feature: "http",
@@ -521,4 +541,14 @@ impl KlarnaBuilder {
             feature: scheme,
         })
     }
+}
+
+/// The UUID v5 namespace of a store's idempotency keys, derived from its installation id.
+#[cfg(feature = "http")]
+fn namespace_of(id: klarna_ports::InstallationId) -> uuid::Uuid {
+    let name = format!(
+        "klarna-payments:installation:{}",
+        uuid::Uuid::from_bytes(id.to_bytes()).simple()
+    );
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
 }

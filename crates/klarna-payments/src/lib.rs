@@ -69,7 +69,7 @@
 //! | `KLARNA_BASE_URL` | any base URL instead of the region's (the simulator, a proxy) |
 //! | `KLARNA_STORE_URL` | `memory:`, `sqlite://file.db?mode=rwc`, `postgres://…` |
 //! | `KLARNA_STORE_KEY` | 64 hex digits: the key that encrypts tokens at rest in SQL stores |
-//! | `KLARNA_KEY_NAMESPACE` | a UUID naming this installation's idempotency keys |
+//! | `KLARNA_KEY_NAMESPACE` | a UUID naming this installation's idempotency keys (default: derived from the store's installation id, made once and kept in the store) |
 //!
 //! Every setting also has a builder method, and your own adapters plug in with
 //! [`KlarnaBuilder::gateway`], [`KlarnaBuilder::store`], [`KlarnaBuilder::clock`] and

@@ -730,6 +730,166 @@ pub async fn stores_managed_orders<S: PaymentStore>(s: S) {
     );
 }
 
+/// The installation id is made once: the same on every call, also for racing first callers.
+pub async fn keeps_one_installation_id<S: PaymentStore + 'static>(s: S) {
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(
+            async move { s.installation_id().await.unwrap() },
+        ));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    let first = ids[0];
+    assert!(
+        ids.iter().all(|id| *id == first),
+        "racing first calls agree on one installation id"
+    );
+    assert_eq!(
+        s.installation_id().await.unwrap(),
+        first,
+        "the installation id stays the same"
+    );
+    assert_ne!(
+        first.to_bytes(),
+        [0; 16],
+        "the installation id is random, not zero"
+    );
+    s.insert_payment(&open_payment(1, Intent::Buy).into())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.installation_id().await.unwrap(),
+        first,
+        "writes leave the installation id alone"
+    );
+}
+
+/// Fraud-review claims return payments under fraud review only, once per lease, disjointly to
+/// racing claimers, oldest first, and independently of the in-doubt claims.
+pub async fn claims_fraud_reviews_once_per_lease<S: PaymentStore + 'static>(s: S) {
+    let review = |n: u32| {
+        pending(n, &format!("t{n}"), &format!("k{n}"))
+            .record_order(PlacedOrder::new(
+                OrderId::new(format!("o-{n}")).unwrap(),
+                FraudStatus::Pending,
+                T0,
+            ))
+            .into_any()
+    };
+    s.insert_payment(&ordered(1, "o-1")).await.unwrap();
+    s.insert_payment(&pending(2, "t2", "k2").into())
+        .await
+        .unwrap();
+    for n in 3..9 {
+        let p = review(n);
+        assert_eq!(p.kind(), klarna_domain::StageKind::FraudReview);
+        s.insert_payment(&p).await.unwrap();
+    }
+    let lease = Span::minutes(15);
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            s.claim_fraud_reviews(T0, lease, 100).await.unwrap()
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.extend(
+            t.await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.value.id().to_string()),
+        );
+    }
+    seen.sort();
+    let before = seen.len();
+    seen.dedup();
+    assert_eq!(
+        before,
+        seen.len(),
+        "no fraud review claimed twice within a lease"
+    );
+    assert_eq!(
+        seen,
+        ["pay-3", "pay-4", "pay-5", "pay-6", "pay-7", "pay-8"],
+        "every payment under fraud review claimed, no other"
+    );
+    assert!(
+        s.claim_fraud_reviews(T0.plus(Span::minutes(14)), lease, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the fraud-review lease holds"
+    );
+    let in_doubt = s
+        .claim_in_doubt_payments(T0, Span::minutes(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        in_doubt
+            .iter()
+            .map(|p| p.value.id().as_str())
+            .collect::<Vec<_>>(),
+        ["pay-2"],
+        "fraud-review claims leave the in-doubt claims alone"
+    );
+    let again = s
+        .claim_fraud_reviews(T0.plus(Span::minutes(15)), lease, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|p| p.value.id().as_str())
+            .collect::<Vec<_>>(),
+        ["pay-3", "pay-4"],
+        "after the lease, claims resume oldest first and honour the limit"
+    );
+    let rest = s
+        .claim_fraud_reviews(T0.plus(Span::minutes(15)), lease, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.len(),
+        4,
+        "the others come next, not the ones just claimed"
+    );
+    let accepted = match review(3) {
+        AnyPayment::FraudReview(p) => p.resolve(true, T0),
+        other => panic!("expected fraud review, got {:?}", other.kind()),
+    };
+    s.update_payment(1, &accepted, &Alongside::default())
+        .await
+        .unwrap();
+    let later = s
+        .claim_fraud_reviews(T0.plus(Span::hours(1)), lease, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        later.len(),
+        5,
+        "a payment out of fraud review is no longer claimed"
+    );
+    assert!(
+        later.iter().all(|p| p.value.id().as_str() != "pay-3"),
+        "the accepted payment is left out"
+    );
+    assert!(
+        s.claim_fraud_reviews(T0, lease, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a limit of 0 claims nothing"
+    );
+}
+
 /// Expands to one `#[tokio::test]` per contract check, each on a fresh store from `$make`
 /// (an expression, evaluated once per test; `.await` is allowed in it).
 #[macro_export]
@@ -741,7 +901,8 @@ macro_rules! store_contract_tests {
             refuses_duplicate_authorization_tokens, refuses_duplicate_idempotency_keys,
             writes_also_atomically, finds_by_order_and_session, lists_payments_by_stage,
             claims_in_doubt_payments_once_per_lease,
-            stores_customer_tokens, stores_managed_orders, claims_wait_for_the_fence);
+            stores_customer_tokens, stores_managed_orders, claims_wait_for_the_fence,
+            keeps_one_installation_id, claims_fraud_reviews_once_per_lease);
     };
     (@each $make:expr; $($check:ident),+) => {
         $(

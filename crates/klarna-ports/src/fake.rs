@@ -93,6 +93,9 @@ struct State {
     fraud: VecDeque<FraudStatus>,
     /// The call just run was scripted [`Fault::Held`].
     held: bool,
+    /// Orders placed with fraud status `PENDING` that [`FakeKlarna::decide_fraud`] has not
+    /// decided: reads answer `PENDING` for them, as Klarna does until its review ends.
+    fraud_pending: Vec<OrderId>,
 }
 
 /// The fake. See the module docs.
@@ -187,6 +190,7 @@ impl FakeKlarna {
 
     /// Resolves a PENDING order's fraud review.
     pub fn decide_fraud(&self, order: &OrderId, accept: bool) {
+        self.lock().fraud_pending.retain(|o| o != order);
         if accept {
             return;
         }
@@ -263,6 +267,9 @@ impl FakeKlarna {
         s.seq += 1;
         let order_id = OrderId::new(format!("fake-order-{}", s.seq)).expect("valid id");
         let fraud = s.fraud.pop_front().unwrap_or(FraudStatus::Accepted);
+        if fraud == FraudStatus::Pending {
+            s.fraud_pending.push(order_id.clone());
+        }
         s.orders.push(FakeOrder {
             order_id: order_id.clone(),
             merchant_reference1: reference,
@@ -497,7 +504,9 @@ impl PaymentGateway for FakeKlarna {
         Ok(RemoteOrder {
             order_id: o.order_id.clone(),
             status: o.status,
-            fraud_status: Some(if o.status == OrderStatus::Cancelled {
+            fraud_status: Some(if s.fraud_pending.contains(&o.order_id) {
+                FraudStatus::Pending
+            } else if o.status == OrderStatus::Cancelled {
                 FraudStatus::Rejected
             } else {
                 FraudStatus::Accepted

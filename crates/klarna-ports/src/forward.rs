@@ -10,7 +10,7 @@ use klarna_domain::{
     StageKind, Timestamp,
 };
 
-use crate::store::{Alongside, PaymentStore, StoreError, Versioned};
+use crate::store::{Alongside, InstallationId, PaymentStore, StoreError, Versioned};
 
 /// A successful store write, as [`HookedStore`] reports it.
 #[derive(Clone, Copy, Debug)]
@@ -167,5 +167,16 @@ impl<S: PaymentStore> PaymentStore for HookedStore<S> {
         limit: usize,
     ) -> Result<Vec<Versioned<ManagedOrder>>, StoreError> {
         self.inner.claim_in_doubt_orders(now, lease, limit).await
+    }
+    async fn claim_fraud_reviews(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        self.inner.claim_fraud_reviews(now, lease, limit).await
+    }
+    async fn installation_id(&self) -> Result<InstallationId, StoreError> {
+        self.inner.installation_id().await
     }
 }

@@ -27,7 +27,7 @@ pub use gateway::{
     SessionState,
 };
 pub use keys::{IdempotencyKeys, SequentialKeys};
-pub use store::{Alongside, PaymentStore, StoreError, Unique, Versioned};
+pub use store::{Alongside, InstallationId, PaymentStore, StoreError, Unique, Versioned};
 
 #[cfg(feature = "test-util")]
 pub use clock::MockClock;

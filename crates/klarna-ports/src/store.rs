@@ -42,6 +42,37 @@ pub enum Unique {
     CustomerToken,
 }
 
+/// A random value a store makes once, on first use, and keeps for its whole life: the
+/// installation's own namespace for idempotency keys.
+///
+/// Two installations that share a Klarna account but not a store have different ids, so their
+/// keys never collide even when callers choose the same payment ids; one installation keeps
+/// its id across restarts (it is in the store), so the keys of its pending operations stay
+/// the same and in-doubt replays still match. Treat it like a secret: whoever knows it can
+/// predict the installation's keys. `Debug` does not show it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InstallationId([u8; 16]);
+
+impl InstallationId {
+    /// The id made of these bytes (an adapter's stored value, or fresh random bytes).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 16 bytes (to derive a key namespace from, or to store).
+    #[must_use]
+    pub const fn to_bytes(self) -> [u8; 16] {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for InstallationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstallationId([REDACTED])")
+    }
+}
+
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -88,7 +119,12 @@ pub enum StoreError {
 /// - Loading MUST rebuild values through the domain's constructors: a corrupt record is a
 ///   [`StoreError::Corrupt`], never a panic.
 /// - Claims ([`PaymentStore::claim_in_doubt_payments`]) MUST hand each record to at most one
-///   claimer per lease, so several instances can reconcile one database.
+///   claimer per lease, so several instances can reconcile one database. The same holds for
+///   [`PaymentStore::claim_fraud_reviews`], whose lease is independent of the in-doubt one.
+/// - [`PaymentStore::installation_id`] MUST answer the same value on every call for the
+///   store's whole life, across restarts and from every instance on one database: made once
+///   at random (at least 122 random bits) and kept, with insert-if-absent, so that instances
+///   starting at once agree (the loser of the insert reads the winner's value).
 #[cfg_attr(feature = "test-util", mockall::automock)]
 #[async_trait]
 pub trait PaymentStore: Send + Sync {
@@ -165,4 +201,19 @@ pub trait PaymentStore: Send + Sync {
         lease: Span,
         limit: usize,
     ) -> Result<Vec<Versioned<ManagedOrder>>, StoreError>;
+
+    /// Claims up to `limit` payments in stage `FraudReview` (an order Klarna holds for fraud
+    /// review) whose previous fraud-review claim (if any) ended at or before `now`, oldest
+    /// first, leasing them until `now + lease`, so each is polled at most once per lease and
+    /// by one instance. The lease is separate from the one of
+    /// [`PaymentStore::claim_in_doubt_payments`].
+    async fn claim_fraud_reviews(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError>;
+
+    /// The store's [`InstallationId`]: made at random on first use, then the same forever.
+    async fn installation_id(&self) -> Result<InstallationId, StoreError>;
 }

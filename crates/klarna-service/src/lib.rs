@@ -14,11 +14,16 @@
 //!    same body from the stored, immutable cart;
 //! 5. what cannot be resolved goes to `NeedsReview`, never to failed.
 //!
+//! Nothing waits on a message alone: a payment in fraud review whose notification never
+//! came is polled by the reconciler after [`ServiceConfig::fraud_poll_interval`]
+//! ([`PaymentService::poll_fraud_reviews`]).
+//!
 //! Every order carries our payment id as `merchant_reference1`.
 #![warn(clippy::wildcard_enum_match_arm)]
 
 mod checkout;
 mod error;
+mod fraud_poll;
 mod notifications;
 mod operator;
 mod orders;
@@ -33,6 +38,7 @@ use klarna_ports::{Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, Payment
 
 pub use checkout::{AuthorizedVia, Checkout};
 pub use error::{RecordId, ServiceError};
+pub use fraud_poll::FraudPollReport;
 pub use orders::{Capture, Refund};
 pub use reconcile::ReconcileReport;
 pub use recurring::ChargeRequest;
@@ -59,6 +65,10 @@ pub struct ServiceConfig {
     pub claim_lease: Span,
     /// How often a use case re-reads and retries after losing a compare-and-set.
     pub max_cas_retries: u32,
+    /// How long a payment under fraud review waits for Klarna's notification before the
+    /// reconciler reads its order at Klarna, and then how long between two reads
+    /// ([`PaymentService::poll_fraud_reviews`]). Default 15 minutes.
+    pub fraud_poll_interval: Span,
 }
 
 impl Default for ServiceConfig {
@@ -70,6 +80,7 @@ impl Default for ServiceConfig {
             reconcile_grace: Span::seconds(30),
             claim_lease: Span::seconds(60),
             max_cas_retries: 8,
+            fraud_poll_interval: Span::minutes(15),
         }
     }
 }

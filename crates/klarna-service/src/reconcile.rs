@@ -26,6 +26,10 @@ pub struct ReconcileReport {
     pub needs_review: usize,
     /// Left to their caller: younger than the grace period.
     pub too_young: usize,
+    /// Payments under fraud review whose decision the pass read from Klarna's order
+    /// (accepted or rejected), because no notification had resolved them
+    /// ([`PaymentService::poll_fraud_reviews`]).
+    pub fraud_resolved: usize,
 }
 
 impl<G, S, C, K> PaymentService<G, S, C, K>
@@ -111,6 +115,7 @@ where
                 }
             }
         }
+        report.fraud_resolved = self.poll_fraud_reviews(limit).await?.resolved;
         if report.examined > 0 {
             info!(?report, "reconciler pass");
         }
@@ -142,6 +147,7 @@ where
             total.resolved += r.resolved;
             total.needs_review += r.needs_review;
             total.too_young += r.too_young;
+            total.fraud_resolved += r.fraud_resolved;
             total.still_pending = r.still_pending;
             if r.resolved == 0 && r.needs_review == 0 {
                 break;

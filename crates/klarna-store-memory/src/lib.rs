@@ -12,7 +12,9 @@
 //! assert_eq!(store.len(), 0);
 //! ```
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -20,7 +22,7 @@ use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
     StageKind, Timestamp,
 };
-use klarna_ports::{Alongside, PaymentStore, StoreError, Unique, Versioned};
+use klarna_ports::{Alongside, InstallationId, PaymentStore, StoreError, Unique, Versioned};
 
 #[derive(Debug)]
 struct Row<T> {
@@ -52,6 +54,23 @@ struct Inner {
     key_owner: HashMap<String, Owner>,
     /// Session → payment.
     session_owner: HashMap<String, PaymentId>,
+    /// Payment under fraud review → end of its fraud-review claim (separate from in-doubt
+    /// claims).
+    fraud_claimed_until: HashMap<PaymentId, Timestamp>,
+    /// Made on first use, then the same for this store's life.
+    installation: Option<InstallationId>,
+}
+
+/// 128 random bits from the standard library's randomly keyed hasher (its keys come from the
+/// operating system's generator and differ per hasher), so no two stores share an id.
+fn random_installation_id() -> InstallationId {
+    let mut bytes = [0_u8; 16];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let mut h = RandomState::new().build_hasher();
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    InstallationId::from_bytes(bytes)
 }
 
 /// The unique values a payment holds.
@@ -204,6 +223,10 @@ impl Inner {
 }
 
 /// An in-memory [`PaymentStore`]: one mutex, every contract rule, nothing persisted.
+///
+/// Its [`InstallationId`] is random per store value: a new store (a restarted process) gets
+/// a new one, so its idempotency keys never repeat those of an earlier life, whose payments
+/// it no longer holds anyway.
 #[derive(Default)]
 pub struct InMemoryStore {
     inner: Mutex<Inner>,
@@ -539,5 +562,62 @@ impl PaymentStore for InMemoryStore {
             .filter(|r| r.value.pending().is_some())
             .collect();
         Ok(claim(rows, now, lease, limit))
+    }
+
+    async fn claim_fraud_reviews(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let mut due: Vec<(u64, &PaymentId, &Row<AnyPayment>)> = inner
+            .payments
+            .iter()
+            .filter(|(id, r)| {
+                r.value.kind() == StageKind::FraudReview
+                    && inner
+                        .fraud_claimed_until
+                        .get(*id)
+                        .is_none_or(|until| *until <= now)
+            })
+            .map(|(id, r)| (r.seq, id, r))
+            .collect();
+        due.sort_by_key(|(seq, _, _)| *seq);
+        let claimed: Vec<(PaymentId, Versioned<AnyPayment>)> = due
+            .into_iter()
+            .take(limit)
+            .map(|(_, id, r)| {
+                (
+                    id.clone(),
+                    Versioned {
+                        version: r.version,
+                        value: r.value.clone(),
+                    },
+                )
+            })
+            .collect();
+        // Forget the leases of payments no longer under review, so the map stays small.
+        let payments = &inner.payments;
+        inner.fraud_claimed_until.retain(|id, _| {
+            payments
+                .get(id)
+                .is_some_and(|r| r.value.kind() == StageKind::FraudReview)
+        });
+        Ok(claimed
+            .into_iter()
+            .map(|(id, v)| {
+                inner.fraud_claimed_until.insert(id, now.plus(lease));
+                v
+            })
+            .collect())
+    }
+
+    async fn installation_id(&self) -> Result<InstallationId, StoreError> {
+        Ok(*self
+            .lock()
+            .installation
+            .get_or_insert_with(random_installation_id))
     }
 }

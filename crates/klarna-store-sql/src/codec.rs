@@ -159,11 +159,33 @@ struct OrderData {
     captures: Vec<RecordData>,
     refunds: Vec<RecordData>,
     pending: Option<PendingData>,
-    /// Operations begun so far (absent in rows written before it existed).
+    /// Operations begun so far. Absent (or null) in rows written before it existed: such a
+    /// row loads with [`legacy_op_seq`], never with 0.
     #[serde(default)]
-    op_seq: u32,
+    op_seq: Option<u32>,
     created_at: Timestamp,
     expires_at: Timestamp,
+}
+
+/// Where the operation numbers of an order row without `op_seq` start again.
+///
+/// Such a row's operations were keyed with numbers we no longer know, and a key is
+/// `IdempotencyKeys::key(payment, operation, seq)`: restarting at 0 would send a new capture
+/// under the key of one already made, and Klarna would answer by replaying the old capture
+/// instead of capturing. `ManagedOrder::begin` raises the number by exactly one per
+/// operation begun, so a row can only have reached seq N after N operations, each a call to
+/// Klarna within the order's authorization (28 days, extendable). 2^20 (over a million
+/// operations on one order) is far beyond anything reachable, so no key already minted for
+/// the order can be at or above the floor.
+pub(crate) const LEGACY_OP_SEQ_FLOOR: u32 = 1 << 20;
+
+/// The next operation number for an order row without `op_seq` (see
+/// [`LEGACY_OP_SEQ_FLOOR`]): the floor plus the captures and refunds recorded. The records
+/// move it on if the row ever loses its `op_seq` again (an older build writing it back after
+/// this one keyed an operation at the floor): each such operation that completed left one.
+fn legacy_op_seq(captures: usize, refunds: usize) -> u32 {
+    let recorded = u32::try_from(captures.saturating_add(refunds)).unwrap_or(u32::MAX);
+    LEGACY_OP_SEQ_FLOOR.saturating_add(recorded)
 }
 
 /// The columns of a managed-order row.
@@ -210,7 +232,7 @@ pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
             started_at: pm.op.started_at(),
             fence: Some(pm.op.fence()),
         }),
-        op_seq: p.op_seq,
+        op_seq: Some(p.op_seq),
         created_at: p.created_at,
         expires_at: p.expires_at,
     };
@@ -250,6 +272,9 @@ pub(crate) fn order_from_row(order_id: &str, data: &str) -> Result<ManagedOrder,
         })
         .collect::<Result<Vec<_>, klarna_domain::IdError>>()
         .map_err(|e| bad(&e))?;
+    let op_seq = d
+        .op_seq
+        .unwrap_or_else(|| legacy_op_seq(captures.len(), refunds.len()));
     let pending = match d.pending {
         None => None,
         Some(pd) => Some(PendingOm {
@@ -272,7 +297,7 @@ pub(crate) fn order_from_row(order_id: &str, data: &str) -> Result<ManagedOrder,
         captures,
         refunds,
         pending,
-        op_seq: d.op_seq,
+        op_seq,
         created_at: d.created_at,
         expires_at: d.expires_at,
     })
@@ -353,7 +378,8 @@ mod tests {
     use klarna_domain::snapshot::RestoreError;
     use klarna_domain::{Cart, Market};
 
-    use super::chain;
+    use super::{chain, payment_from_row, payment_row};
+    use crate::key::{Crypto, StoreKey};
 
     #[test]
     fn a_corrupt_record_keeps_the_field_its_cause_names() {
@@ -367,5 +393,30 @@ mod tests {
         );
         assert!(text.contains(&field), "{text} names {field}");
         assert_eq!(text.matches("invalid cart").count(), 1, "{text}");
+    }
+
+    /// A payment snapshot without `op_seq` never loads as 0 (that would re-mint the payment's
+    /// old keys): it is corrupt, named, and the rest of the store goes on.
+    #[test]
+    fn a_payment_snapshot_without_op_seq_is_corrupt_not_zero() {
+        let c = Crypto::new(&StoreKey::generate()).unwrap();
+        let p = klarna_ports::contract::ordered(1, "o-1");
+        let row = payment_row(&c, &p).unwrap();
+        assert!(payment_from_row(&c, &row.id, &row.snapshot).is_ok());
+        let mut json: serde_json::Value = serde_json::to_value(p.snapshot()).unwrap();
+        assert!(json.as_object_mut().unwrap().remove("op_seq").is_some());
+        let sealed = c
+            .seal(
+                &super::payment_aad(&row.id),
+                &serde_json::to_vec(&json).unwrap(),
+            )
+            .unwrap();
+        match payment_from_row(&c, &row.id, &sealed) {
+            Err(klarna_ports::StoreError::Corrupt { id, reason }) => {
+                assert_eq!(id, row.id);
+                assert!(reason.contains("does not parse"), "{reason}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
     }
 }

@@ -86,6 +86,17 @@ impl StoreKey {
         Self(out)
     }
 
+    /// 16 fresh random bytes from the operating system's generator (the installation id).
+    pub(crate) fn random_16() -> Result<[u8; 16], String> {
+        let k = Key::<Aes256Gcm>::try_generate()
+            .map_err(|e| format!("no random bytes from the operating system: {e}"))?;
+        let mut out = [0_u8; 16];
+        for (o, b) in out.iter_mut().zip(k.as_slice()) {
+            *o = *b;
+        }
+        Ok(out)
+    }
+
     /// The key as 64 hexadecimal digits, to save a generated key. Handle like a password.
     #[must_use]
     pub fn expose_hex(&self) -> String {

@@ -19,10 +19,16 @@
 //!
 //! | table | columns |
 //! |---|---|
-//! | `payments` | `id` PK, `version`, `stage` (indexed with `created_seq`, for stage queries), `snapshot` (encrypted), `order_id` UNIQUE NULL, `auth_token_hash` UNIQUE NULL, `pending_key`, `session_id` (indexed), `has_pending`, `claimed_until` (ms), `created_seq` |
+//! | `payments` | `id` PK, `version`, `stage` (indexed with `created_seq`, for stage queries), `snapshot` (encrypted), `order_id` UNIQUE NULL, `auth_token_hash` UNIQUE NULL, `pending_key`, `session_id` (indexed), `has_pending`, `claimed_until` (ms, the in-doubt claims' lease and the pending operation's fence), `fraud_claimed_until` (ms, the fraud-review polls' lease; partial index on stage `FraudReview`), `created_seq` |
 //! | `managed_orders` | `order_id` PK, `version`, `data` (JSON), `pending_key`, `has_pending`, `claimed_until`, `created_seq` |
 //! | `customer_tokens` | `lookup_hash` PK, `version`, `token_enc` (encrypted token), `data` (JSON: origin, market, status, created) |
 //! | `idempotency_keys` | `key` PK, `owner` (`payment:<id>` or `order:<id>`): the keys of pending operations, unique across payments and orders |
+//! | `klarna_meta` | `id` PK (always 1), `installation_id` (16 random bytes: the default namespace of idempotency keys, made on first use by insert-if-absent and kept) |
+//!
+//! Migrations are never edited once shipped; a change is a new file in both folders.
+//! A managed order's `data` written before `op_seq` existed loads with the next operation
+//! number at 2^20 plus its recorded captures and refunds, never 0, so it cannot re-mint a key
+//! already used.
 //!
 //! # Consistency
 //! - Every change is a compare-and-set: `UPDATE … SET version = version + 1 … WHERE id = ?
@@ -39,7 +45,9 @@
 //!   they wait in order instead of polling SQLite's busy handler. `sqlite::memory:` uses
 //!   exactly one connection (each connection would otherwise be its own database).
 //! - PostgreSQL: READ COMMITTED plus compare-and-set; claims lease rows with
-//!   `FOR UPDATE SKIP LOCKED`, so several instances can reconcile one database.
+//!   `FOR UPDATE SKIP LOCKED`, so several instances can reconcile one database. Instances
+//!   starting at once agree on the installation id: `INSERT … ON CONFLICT DO NOTHING` waits
+//!   for the winner's commit, and the loser reads the winner's row.
 //!
 //! # Secrets at rest
 //! A [`StoreKey`] (32 bytes, kept outside the database) derives an AES-256-GCM key and an

@@ -7,7 +7,7 @@ use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
     StageKind, Timestamp,
 };
-use klarna_ports::{Alongside, PaymentStore, StoreError, Versioned};
+use klarna_ports::{Alongside, InstallationId, PaymentStore, StoreError, Versioned};
 use sqlx::AssertSqlSafe;
 
 use crate::codec::{
@@ -420,10 +420,17 @@ impl SqlStore {
         // committed fails the re-checked `claimed_until` condition; on SQLite the
         // `BEGIN IMMEDIATE` transaction runs alone.
         // Only our own identifiers are spliced in (`&'static str`); every value is bound.
+        // The picked ids are a MATERIALIZED CTE: as a plain `IN (subquery)`, PostgreSQL may
+        // rescan the subquery per row it updates, skipping the rows this statement just leased,
+        // so more than `limit` rows would be leased (and those not returned would sit out a
+        // whole lease: the reconciler claims one at a time).
         let sql = AssertSqlSafe(format!(
-            "UPDATE {table} SET claimed_until = $1 WHERE {id_col} IN (\
+            "WITH picked AS MATERIALIZED (\
              SELECT {id_col} FROM {table} WHERE has_pending = TRUE AND claimed_until <= $2 \
              ORDER BY created_seq LIMIT $3{skip}) \
+             UPDATE {table} SET claimed_until = $1 \
+             WHERE {id_col} IN (SELECT {id_col} FROM picked) \
+             AND has_pending = TRUE AND claimed_until <= $2 \
              RETURNING {id_col}, version, {data_col}, created_seq",
             skip = self.skip_locked()
         ));
@@ -460,6 +467,82 @@ impl SqlStore {
         Ok(rows)
     }
 }
+
+/// The stage column of a payment under fraud review (`format!("{:?}", StageKind::FraudReview)`,
+/// as `payment_row` writes it); the partial index `payments_fraud_reviews` names it too.
+const FRAUD_REVIEW_STAGE: &str = "FraudReview";
+
+impl SqlStore {
+    /// Leases up to `limit` payments under fraud review whose fraud-review lease ended, in one
+    /// short write transaction, as [`SqlStore::claim`] does for in-doubt records (on its own
+    /// column, `fraud_claimed_until`, so the two leases never delay each other).
+    async fn claim_fraud(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Cells>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The stage is a literal so PostgreSQL can use the partial index; only our own
+        // constants are spliced in, every value is bound. The picked ids are a MATERIALIZED
+        // CTE: as a plain `IN (subquery)`, PostgreSQL may rescan the subquery per row it
+        // updates, and each rescan skips the rows this statement just leased and picks the
+        // next `limit`, so the limit would not hold.
+        let sql = AssertSqlSafe(format!(
+            "WITH picked AS MATERIALIZED (\
+             SELECT id FROM payments WHERE stage = '{FRAUD_REVIEW_STAGE}' \
+             AND fraud_claimed_until <= $2 ORDER BY created_seq LIMIT $3{skip}) \
+             UPDATE payments SET fraud_claimed_until = $1 \
+             WHERE id IN (SELECT id FROM picked) \
+             AND stage = '{FRAUD_REVIEW_STAGE}' AND fraud_claimed_until <= $2 \
+             RETURNING id, version, snapshot, created_seq",
+            skip = self.skip_locked()
+        ));
+        let mut tx = self.pool.begin_write().await?;
+        let r = tx
+            .fetch(
+                sql,
+                &[
+                    Val::I64(now.plus(lease).unix_millis()),
+                    Val::I64(now.unix_millis()),
+                    Val::I64(limit_i64(limit)),
+                ],
+                &[Col::Text, Col::I64, Col::Blob, Col::I64],
+            )
+            .await;
+        let mut rows = tx.finish(r).await?;
+        rows.sort_by_key(|r| match r.get(3) {
+            Some(Val::I64(n)) => *n,
+            _ => i64::MAX,
+        });
+        for r in &mut rows {
+            r.truncate(3);
+        }
+        Ok(rows)
+    }
+
+    /// The installation id in a row read from `klarna_meta`.
+    fn installation_cells(rows: Vec<Cells>) -> Result<Option<InstallationId>, StoreError> {
+        rows.into_iter()
+            .next()
+            .map(|r| {
+                let bytes = blob(r.into_iter().next())?;
+                <[u8; 16]>::try_from(bytes.as_slice())
+                    .map(InstallationId::from_bytes)
+                    .map_err(|_| {
+                        corrupt(
+                            "klarna_meta",
+                            format!("installation_id has {} bytes, not 16", bytes.len()),
+                        )
+                    })
+            })
+            .transpose()
+    }
+}
+
+const INSTALLATION_SQL: &str = "SELECT installation_id FROM klarna_meta WHERE id = 1";
 
 /// Decodes claimed rows. A corrupt row is logged and left out (its lease keeps it from
 /// being handed out again until the lease ends), so one bad row cannot stop reconciliation
@@ -670,5 +753,40 @@ impl PaymentStore for SqlStore {
             .claim("managed_orders", "order_id", "data", now, lease, limit)
             .await?;
         Ok(keep_decodable(rows, Self::order_cells))
+    }
+
+    async fn claim_fraud_reviews(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        let rows = self.claim_fraud(now, lease, limit).await?;
+        Ok(keep_decodable(rows, |r| self.payment_cells(r)))
+    }
+
+    /// Insert-if-absent in one write transaction: the first caller's random bytes win, and a
+    /// racing caller (another instance starting on the same PostgreSQL) waits for the
+    /// winner's commit at the insert, inserts nothing, and reads the winner's value.
+    async fn installation_id(&self) -> Result<InstallationId, StoreError> {
+        let stored = self.pool.fetch(INSTALLATION_SQL, &[], &[Col::Blob]).await?;
+        if let Some(id) = Self::installation_cells(stored)? {
+            return Ok(id);
+        }
+        let fresh = StoreKey::random_16().map_err(StoreError::Backend)?;
+        let mut tx = self.pool.begin_write().await?;
+        let r = async {
+            tx.exec(
+                "INSERT INTO klarna_meta (id, installation_id) VALUES (1, $1) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[Val::Blob(fresh.to_vec())],
+            )
+            .await?;
+            let rows = tx.fetch(INSTALLATION_SQL, &[], &[Col::Blob]).await?;
+            Self::installation_cells(rows)?
+                .ok_or_else(|| corrupt("klarna_meta", "no installation id after inserting one"))
+        }
+        .await;
+        tx.finish(r).await
     }
 }

@@ -18,7 +18,7 @@ use klarna_domain::{
     AnyPayment, CustomerToken, CustomerTokenId, ManagedOrder, OrderId, PaymentId, SessionId, Span,
     StageKind, Timestamp,
 };
-use klarna_ports::{Alongside, PaymentStore, StoreError, Versioned};
+use klarna_ports::{Alongside, InstallationId, PaymentStore, StoreError, Versioned};
 use klarna_store_sql::{SqlStore, SqlStoreOptions, StoreKey};
 
 /// What a test database must clean up when the store is dropped.
@@ -246,6 +246,17 @@ impl PaymentStore for TestStore {
         limit: usize,
     ) -> Result<Vec<Versioned<ManagedOrder>>, StoreError> {
         self.store.claim_in_doubt_orders(now, lease, limit).await
+    }
+    async fn claim_fraud_reviews(
+        &self,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Versioned<AnyPayment>>, StoreError> {
+        self.store.claim_fraud_reviews(now, lease, limit).await
+    }
+    async fn installation_id(&self) -> Result<InstallationId, StoreError> {
+        self.store.installation_id().await
     }
 }
 

@@ -147,10 +147,25 @@ impl Gate {
     /// Accepts connections again now (ends any refusal). If listening cannot resume, the gate
     /// keeps refusing and the accept loop retries.
     pub(crate) fn accept(&self) {
+        self.resume(false);
+    }
+
+    /// Ends a timed refusal whose window has passed (checked under the lock, so a refusal
+    /// extended meanwhile is kept).
+    fn accept_if_due(&self) {
+        self.resume(true);
+    }
+
+    fn resume(&self, only_if_due: bool) {
         // Lock order, here as in `refuse`: the socket, then the state.
         let socket = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
         let mut st = self.lock();
-        if st.refusal == Refusal::Accepting {
+        let due = match st.refusal {
+            Refusal::Accepting => return,
+            Refusal::Until(t) => t <= Instant::now(),
+            Refusal::UntilCleared => false,
+        };
+        if only_if_due && !due {
             return;
         }
         st.refusal = match listen_again(socket.as_ref(), self.addr) {
@@ -164,14 +179,6 @@ impl Gate {
         drop(st);
         drop(socket);
         self.changed.send_replace(generation);
-    }
-
-    /// Ends a timed refusal whose window has passed.
-    fn accept_if_due(&self) {
-        let due = matches!(self.lock().refusal, Refusal::Until(t) if t <= Instant::now());
-        if due {
-            self.accept();
-        }
     }
 
     /// Whether connections are being refused now.
@@ -340,4 +347,50 @@ pub(crate) async fn serve(
     gate.close();
     drop(alive_rx);
     alive_tx.closed().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn windows_extend_never_shorten_and_only_a_due_window_ends_by_itself() {
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let gate = Gate::new(&listener).unwrap();
+        assert_eq!(gate.refusal(), Refusal::Accepting);
+        gate.refuse_for(Duration::from_secs(30));
+        gate.refuse_for(Duration::from_millis(1));
+        let Refusal::Until(t) = gate.refusal() else {
+            panic!("{:?}", gate.refusal());
+        };
+        assert!(t > Instant::now() + Duration::from_secs(20), "shortened");
+        gate.accept_if_due();
+        assert!(gate.refusing(), "not due yet");
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+        gate.refuse_for(Duration::MAX);
+        assert_eq!(gate.refusal(), Refusal::UntilCleared);
+        gate.accept_if_due();
+        assert!(gate.refusing(), "until cleared is never due");
+        gate.accept();
+        assert!(!gate.refusing());
+        // The same port, listening again: the kernel accepts the connection.
+        assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+        assert_eq!(listener.local_addr().unwrap(), addr);
+        // Once serving has ended, the gate no longer touches the socket.
+        gate.close();
+        gate.refuse_for(Duration::MAX);
+        assert!(!gate.refusing());
+    }
+
+    #[tokio::test]
+    async fn an_explicit_port_is_bound_as_given() {
+        let first = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let addr = first.local_addr().unwrap();
+        assert_ne!(addr.port(), 0);
+        // Taken: binding it again fails instead of picking another port.
+        assert!(bind(addr).is_err());
+        drop(first);
+        assert_eq!(bind(addr).unwrap().local_addr().unwrap(), addr);
+    }
 }

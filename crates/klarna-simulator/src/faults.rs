@@ -53,9 +53,9 @@ impl FaultRule {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Fault {
-    /// Wait `ms` milliseconds (real time) before handling the call normally. This is before the
-    /// effect: a client that gives up during the wait closes its connection, the call is
-    /// abandoned and nothing happens.
+    /// Wait `ms` milliseconds (real time) before handling the call normally. The wait is before
+    /// the effect: if the client gives up meanwhile, the simulator normally notices the closed
+    /// connection and abandons the call (not promised either way).
     Latency {
         /// Added delay in milliseconds.
         ms: u64,

@@ -6,8 +6,9 @@
 //! (`error_code`, `error_messages`, `correlation_id`) and a `Klarna-Correlation-Id` header on
 //! every response. It keeps state (sessions, authorizations, customer tokens, orders with
 //! captures and refunds), validates requests the way Klarna does (independently of
-//! `klarna-domain`, so the two check each other), replays idempotent requests, runs lifetimes on
-//! a controllable clock, and injects faults.
+//! `klarna-domain`, so the two check each other), replays requests by idempotency key where
+//! Klarna documents it (pessimistic by default, see [`ReplayPolicy`]), runs lifetimes on a
+//! controllable clock, and injects faults, down to refused connections.
 //!
 //! # Starting it in your own integration tests
 //!
@@ -47,7 +48,7 @@
 //! # }
 //! ```
 //!
-//! Other ways to run it: [`Simulator::builder`] (credentials, address), and [`serve`] /
+//! Other ways to run it: [`Simulator::builder`] (credentials, address, replay policy), and [`serve`] /
 //! [`serve_with_shutdown`] / [`run`] for a command line (`klarna sim`), which serve on a listener
 //! you bound.
 //!
@@ -62,9 +63,13 @@
 //!   NOT_FOUND "Invalid session id"`. Updates are refused with `404 SESSION_COMPLETED` once an
 //!   order (or, for `tokenize`, a customer token) exists.
 //! * **Authorizations** (from the shopper step) live 60 minutes; each shopper step issues a new
-//!   token and the old one is gone (`404`). One order per token (`403 INVALID_OPERATION
-//!   "Authorization token already consumed"`); with `buy_and_tokenize` one P5 and one P6 each.
-//!   P6 on intent `buy` and P5 on intent `tokenize` → `403 INVALID_OPERATION`. A cart, currency,
+//!   token and the old one is gone (`404`). An order (P5) consumes the authorization: a second
+//!   P5, same key or not, and any later P6 get `403 INVALID_OPERATION "Authorization token
+//!   already consumed"` (API.md §2.5, §11.2). With `buy_and_tokenize` the customer token comes
+//!   first, as Klarna's recurring guide and the WooCommerce integration do it: P6, then P5, on
+//!   the same authorization (P2 says `incomplete` between the two and `complete` after the
+//!   order). With `tokenize` P6 consumes it (a second P6 → `403`). P6 on intent `buy` and P5 on
+//!   intent `tokenize` → `403 INVALID_OPERATION`. A cart, currency,
 //!   country or address that differs from the authorized one → `409 BAD_VALUE "Not matching
 //!   fields: [...]"`.
 //! * **Customer tokens** are `ACTIVE` until T3 cancels them (`202`, plain text); charging a
@@ -75,11 +80,24 @@
 //!   `REFUND_NOT_ALLOWED`, `CANCEL_NOT_ALLOWED`, `NOT_ALLOWED`) and `404 NO_SUCH_ORDER`. Captures
 //!   are refused while fraud status is not `ACCEPTED`. A fraud `REJECTED`/`STOPPED` decision
 //!   cancels the order.
-//! * **Idempotency**: a repeated `Klarna-Idempotency-Key` on any mutating call (every non-GET
-//!   operation, *including* P1–P6, where Klarna does not document it but our client sends it:
-//!   replaying is the safe behaviour) replays the first response — status, headers, body — for
-//!   24 h of simulator time. Matching is by key only, as at Klarna. 5xx answers are not
-//!   recorded.
+//! * **Idempotency**, by [`ReplayPolicy`]. The default, [`ReplayPolicy::Pessimistic`], honours
+//!   `Klarna-Idempotency-Key` only where Klarna documents it (API.md §1.4): Order Management
+//!   writes and the token charge T2 ([`Operation::documents_idempotency_key`]). A repeated key
+//!   there replays the first response — status, headers, body — for 24 h of simulator time.
+//!   A Payments API call (P1–P6) or T3 sent again with the same key runs again and answers
+//!   whatever the state says now: a second P5 is `403` "already consumed", so a client that
+//!   lost a P5 answer cannot recover the order id by retrying. [`ReplayPolicy::Optimistic`]
+//!   (opt-in: [`SimulatorBuilder::replay`], [`SimulatorConfig::replay`],
+//!   [`Simulator::set_replay_policy`], `POST /sim/faults {"replay": "optimistic"}`,
+//!   `klarna sim --optimistic-replay`) replays every mutating operation, P1–P6 included, as
+//!   the simulator did before. Either way matching is by key only, as at Klarna, and 5xx
+//!   answers are not recorded.
+//! * **Keys in flight**: while a request with a replayed key is being handled (from its
+//!   acceptance until its answer is handed to the connection, so across `latency` and
+//!   `latency_after_effect`), a second request with that key is answered `409 CONFLICT` ("A
+//!   request with the same idempotency key is still being processed") without running and
+//!   without being recorded, as Klarna's Order Management does. Only keys the policy replays
+//!   are marked: under the default, two concurrent P5 with one key both run.
 //! * **Clock**: simulator time = real time + an offset that only grows
 //!   ([`Simulator::advance_clock`], `POST /sim/clock/advance`).
 //! * **Memory**: expired state is evicted by a lazy sweep (at most once per simulated minute):
@@ -99,9 +117,10 @@
 //! | `POST /sim/sessions/{id}/authorize` | shopper step, body [`ShopperDecision`] `{"approve": bool, "billing_address"?, "shipping_address"?, "customer"?, "fraud_status"?: "ACCEPTED"\|"PENDING"\|"REJECTED"}` → `200 {"approved": true, "show_form": true, "authorization_token": "...", "finalize_required": false}` or `{"approved": false, "show_form": false}`; CORS-enabled for the JS stand-in |
 //! | `POST /sim/clock/advance` | body `{"seconds": N}` → `{"now": "<RFC 3339>"}` |
 //! | `GET /sim/clock` | `{"now": "<RFC 3339>"}` |
-//! | `POST /sim/faults` | add one [`FaultRule`] or an array of them → `{"rules": [...]}` |
-//! | `GET /sim/faults` | the live rules |
-//! | `DELETE /sim/faults` | clear all rules (`204`) |
+//! | `POST /sim/faults` | add one [`FaultRule`], an array of them, or `{"rules"?: [...], "replay"?: "pessimistic"\|"optimistic"}` (the [`ReplayPolicy`] switch) → `{"rules": [...], "replay": "..."}` |
+//! | `GET /sim/faults` | the live rules and the replay policy |
+//! | `DELETE /sim/faults` | clear all rules (`204`; the replay policy stays) |
+//! | `POST /sim/connections/refuse` | body `{"ms": N}` → `200 {"refusing_ms": N}`, then connections are refused for N ms (this endpoint shares the port, so it is unreachable meanwhile too) |
 //! | `GET /sim/orders` | every order as [`OrderSummary`] (amounts, status, `merchant_reference1/2`, [`OrderSource`]) |
 //! | `GET /sim/orders/{id}` | one [`OrderSummary`] |
 //! | `POST /sim/orders/{id}/fraud` | body `{"decision": "ACCEPTED"\|"REJECTED"\|"STOPPED"}` resolves a `PENDING` order (`204`) and notifies |
@@ -125,17 +144,49 @@
 //! {"operation": "tokens.create_order", "fault": {"kind": "rate_limit", "retry_after": 3}}
 //! {"operation": "payments.create_order", "fault": {"kind": "drop_after_effect"}}
 //! {"operation": "payments.create_order", "fault": {"kind": "drop_before_effect"}}
+//! {"operation": "orders.refund", "fault": {"kind": "latency_after_effect", "ms": 40000}}
+//! {"operation": "payments.create_order", "fault": {"kind": "refuse_connections", "ms": 2000, "after_effect": true}}
 //! ```
 //!
-//! `latency` waits (real time) then answers normally; `status` answers that status with a Klarna
-//! error body without doing anything; `rate_limit` answers `429` with `Retry-After`;
-//! `drop_after_effect` performs the operation (recording its idempotent response) and then
-//! aborts the connection, so the client sees a transport error although the effect happened;
-//! `drop_before_effect` aborts without doing anything. `times` defaults to 1.
+//! | fault | before or after the effect | what the client sees |
+//! |---|---|---|
+//! | `latency` | waits `ms` (real time), then handles the call normally | a slow answer; if the client gives up during the wait, the simulator normally notices the closed connection and abandons the call before its effect (not promised either way) |
+//! | `status` | instead of the effect | that status with a Klarna error body |
+//! | `rate_limit` | instead of the effect | `429` with `Retry-After` |
+//! | `drop_before_effect` | instead of the effect | a transport error (the connection is aborted) |
+//! | `drop_after_effect` | after the effect (its replay entry recorded) | a transport error although the effect happened |
+//! | `latency_after_effect` | after the effect (its replay entry recorded), the answer is held `ms` | a timeout if its whole deadline is shorter; the key stays in flight for the whole hold even if the client leaves, so its retry meanwhile gets `409 CONFLICT` |
+//! | `refuse_connections` | after the effect if `after_effect` (default `false`: no effect) | this call: a transport error; every connection attempt for the next `ms` ms: a connect error (`ECONNREFUSED`) |
+//!
+//! The rule holds throughout: a call dropped before its effect leaves nothing at Klarna (no
+//! state, no replay entry, no in-flight mark). `times` defaults to 1.
+//!
+//! # Connection refusal
+//!
+//! A TCP connection the kernel accepted is not "refused", whatever the server does next, so the
+//! simulator serves through its own accept loop and refuses by not listening: it calls
+//! `shutdown(SHUT_RD)` on its listening socket (Linux ends the listen state; attempts get a
+//! reset, which clients see as `ECONNREFUSED`, reqwest as `is_connect()`) and `listen()` again
+//! on the same socket when the refusal ends. The socket stays bound meanwhile, so the port
+//! cannot be taken by anyone else: [`Simulator::builder`] and [`run`] bind an explicit port
+//! (for `:0`, a free port is picked, then bound explicitly). A listener bound to port 0 by the
+//! caller of [`serve`] loses its port while not listening; it is bound again afterwards, with a
+//! retry every 50 ms if the port was taken. When a refusal starts, idle keep-alive connections
+//! are closed (busy ones after their answer) so pooled clients must connect again; a request
+//! sent on a pooled connection at that very moment may still get through.
+//!
+//! The refusal is a window of real time, not a count of attempts (a socket that does not listen
+//! cannot count what it refuses): the `refuse_connections` fault (armed by the call it matches,
+//! before that call's connection is closed, so the client's retry is refused),
+//! [`Simulator::refuse_connections`] (a window, or until [`Simulator::accept_connections`] with
+//! [`Duration::MAX`]), or `POST /sim/connections/refuse`. Windows extend, never shorten, one
+//! another. Elsewhere than Linux the listening socket may not stop listening; the simulator
+//! then logs a warning and keeps accepting.
 //!
 //! # Performance
 //!
-//! Measured on the 2-core build machine (shared with other jobs), release build:
+//! Measured on the 2-core build machine (shared with other jobs), release build, before the
+//! simulator had its own accept loop (which serves each connection as `axum::serve` did):
 //! `cargo bench -p klarna-simulator --bench throughput` — create-session over keep-alive on
 //! loopback ≈ 26,000/s with 64 requests in flight (≈ 9,800/s one at a time), read-session
 //! ≈ 28,000/s (≈ 33,000/s one at a time), client included on the same cores.

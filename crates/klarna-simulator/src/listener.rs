@@ -65,8 +65,9 @@ struct GateState {
 /// handlers (the fault) and the in-process [`crate::Simulator`].
 #[derive(Debug)]
 pub(crate) struct Gate {
-    /// The listening socket (a duplicate of the accept loop's descriptor: same socket).
-    socket: Option<Socket>,
+    /// The listening socket (a duplicate of the accept loop's descriptor: same socket); taken
+    /// (closed) when serving ends, so a stopped simulator refuses connections as before.
+    socket: Mutex<Option<Socket>>,
     addr: SocketAddr,
     state: Mutex<GateState>,
     /// The generation, for the accept loop and the connections to watch.
@@ -86,7 +87,7 @@ impl Gate {
             }
         };
         Ok(Self {
-            socket,
+            socket: Mutex::new(socket),
             addr,
             state: Mutex::new(GateState {
                 refusal: Refusal::Accepting,
@@ -110,8 +111,9 @@ impl Gate {
     }
 
     fn refuse(&self, until: Refusal) {
-        let Some(socket) = &self.socket else {
-            tracing::warn!("simulator cannot refuse connections: ignored");
+        let held = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(socket) = held.as_ref() else {
+            tracing::warn!("simulator cannot refuse connections (not serving): ignored");
             return;
         };
         let mut st = self.lock();
@@ -130,17 +132,43 @@ impl Gate {
         }
         let generation = st.generation;
         drop(st);
+        drop(held);
         self.changed.send_replace(generation);
+    }
+
+    /// Closes this gate's handle on the socket (serving has ended).
+    fn close(&self) {
+        self.socket
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 
     /// Accepts connections again now (ends any refusal). If listening cannot resume, the gate
     /// keeps refusing and the accept loop retries.
     pub(crate) fn accept(&self) {
+        self.resume(false);
+    }
+
+    /// Ends a timed refusal whose window has passed (checked under the lock, so a refusal
+    /// extended meanwhile is kept).
+    fn accept_if_due(&self) {
+        self.resume(true);
+    }
+
+    fn resume(&self, only_if_due: bool) {
+        // Lock order, here as in `refuse`: the socket, then the state.
+        let socket = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
         let mut st = self.lock();
-        if st.refusal == Refusal::Accepting {
+        let due = match st.refusal {
+            Refusal::Accepting => return,
+            Refusal::Until(t) => t <= Instant::now(),
+            Refusal::UntilCleared => false,
+        };
+        if only_if_due && !due {
             return;
         }
-        st.refusal = match self.listen_again() {
+        st.refusal = match listen_again(socket.as_ref(), self.addr) {
             Ok(()) => Refusal::Accepting,
             Err(e) => {
                 tracing::warn!(error = %e, addr = %self.addr, "simulator cannot listen again yet; retrying");
@@ -149,15 +177,8 @@ impl Gate {
         };
         let generation = st.generation;
         drop(st);
+        drop(socket);
         self.changed.send_replace(generation);
-    }
-
-    /// Ends a timed refusal whose window has passed.
-    fn accept_if_due(&self) {
-        let due = matches!(self.lock().refusal, Refusal::Until(t) if t <= Instant::now());
-        if due {
-            self.accept();
-        }
     }
 
     /// Whether connections are being refused now.
@@ -168,20 +189,20 @@ impl Gate {
     fn refusal(&self) -> Refusal {
         self.lock().refusal
     }
+}
 
-    /// Listens again on the same socket: binds the port again first when the socket lost it
-    /// (`EINVAL` means it is still bound, as for the simulator's own listeners).
-    fn listen_again(&self) -> std::io::Result<()> {
-        let Some(socket) = &self.socket else {
-            return Ok(());
-        };
-        if let Err(e) = socket.bind(&SockAddr::from(self.addr))
-            && e.kind() != std::io::ErrorKind::InvalidInput
-        {
-            return Err(e);
-        }
-        socket.listen(BACKLOG)
+/// Listens again on the same socket: binds the port again first when the socket lost it
+/// (`EINVAL` means it is still bound, as for the simulator's own listeners).
+fn listen_again(socket: Option<&Socket>, addr: SocketAddr) -> std::io::Result<()> {
+    let Some(socket) = socket else {
+        return Ok(());
+    };
+    if let Err(e) = socket.bind(&SockAddr::from(addr))
+        && e.kind() != std::io::ErrorKind::InvalidInput
+    {
+        return Err(e);
     }
+    socket.listen(BACKLOG)
 }
 
 /// Binds `addr` so that its port stays reserved while a refusal stops listening: an explicit
@@ -265,6 +286,7 @@ pub(crate) async fn serve(
                 Ok(l) => listener = l,
                 Err(e) => {
                     tracing::error!(error = %e, "simulator lost its listener");
+                    gate.close();
                     drop(alive_rx);
                     alive_tx.closed().await;
                     return;
@@ -322,6 +344,53 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
+    gate.close();
     drop(alive_rx);
     alive_tx.closed().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn windows_extend_never_shorten_and_only_a_due_window_ends_by_itself() {
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let gate = Gate::new(&listener).unwrap();
+        assert_eq!(gate.refusal(), Refusal::Accepting);
+        gate.refuse_for(Duration::from_secs(30));
+        gate.refuse_for(Duration::from_millis(1));
+        let Refusal::Until(t) = gate.refusal() else {
+            panic!("{:?}", gate.refusal());
+        };
+        assert!(t > Instant::now() + Duration::from_secs(20), "shortened");
+        gate.accept_if_due();
+        assert!(gate.refusing(), "not due yet");
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+        gate.refuse_for(Duration::MAX);
+        assert_eq!(gate.refusal(), Refusal::UntilCleared);
+        gate.accept_if_due();
+        assert!(gate.refusing(), "until cleared is never due");
+        gate.accept();
+        assert!(!gate.refusing());
+        // The same port, listening again: the kernel accepts the connection.
+        assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+        assert_eq!(listener.local_addr().unwrap(), addr);
+        // Once serving has ended, the gate no longer touches the socket.
+        gate.close();
+        gate.refuse_for(Duration::MAX);
+        assert!(!gate.refusing());
+    }
+
+    #[tokio::test]
+    async fn an_explicit_port_is_bound_as_given() {
+        let first = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let addr = first.local_addr().unwrap();
+        assert_ne!(addr.port(), 0);
+        // Taken: binding it again fails instead of picking another port.
+        assert!(bind(addr).is_err());
+        drop(first);
+        assert_eq!(bind(addr).unwrap().local_addr().unwrap(), addr);
+    }
 }

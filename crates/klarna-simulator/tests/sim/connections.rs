@@ -211,3 +211,14 @@ async fn the_fault_before_the_effect_leaves_nothing_at_klarna() {
     assert_eq!(ok.status(), 201);
     assert_eq!(ctx.sim.order(&id).unwrap().captures, 1);
 }
+
+#[tokio::test]
+async fn a_stopped_simulator_refuses_connections_even_after_a_refusal() {
+    let sim = klarna_simulator::Simulator::start().await.unwrap();
+    let addr = sim.addr();
+    sim.refuse_connections(Duration::from_millis(1));
+    sim.accept_connections();
+    assert!(!refused(addr).await);
+    sim.shutdown().await;
+    assert!(refused(addr).await);
+}

@@ -220,7 +220,7 @@ async fn create_order_keys_are_not_in_flight_by_default_but_are_when_optimistic(
 async fn latency_after_effect_outlasts_the_client_deadline_and_keeps_the_key_in_flight() {
     let ctx = Ctx::new().await;
     let id = ctx.placed_order().await;
-    let hold = Duration::from_millis(2000);
+    let hold = Duration::from_millis(4000);
     ctx.sim.add_fault(FaultRule::new(
         "orders.capture",
         1,
@@ -237,7 +237,7 @@ async fn latency_after_effect_outlasts_the_client_deadline_and_keeps_the_key_in_
         .basic_auth("sim_user", Some("sim_password"))
         .header("Klarna-Idempotency-Key", "slow")
         .json(&body)
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(1000))
         .send()
         .await;
     assert!(attempt.unwrap_err().is_timeout());

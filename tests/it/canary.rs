@@ -249,20 +249,7 @@ async fn client_flows(sim: &Simulator, out: &Captured) -> Vec<(&'static str, Str
     out.debug(&read);
     let token = shopper(sim, &session_id);
     minted.push(("authorization token", token.clone()));
-    let order_req = order_body();
-    out.debug(&order_req);
-    let order = c
-        .create_order(&token, &order_req, Some(UuidKeys::random_key()))
-        .await
-        .unwrap();
-    out.debug(&order);
-
-    // The same authorization again: consumed, a 403 whose error must not carry the token.
-    let again = c.create_order(&token, &order_req, None).await.unwrap_err();
-    out.error(&again);
-    out.debug(&again.action());
-
-    // Customer token from the same (buy_and_tokenize) authorization, then a token order.
+    // buy_and_tokenize: the customer token first, then the order, from one authorization.
     let ct_req = CustomerTokenCreationRequest {
         purchase_country: "SE".to_owned(),
         purchase_currency: "SEK".to_owned(),
@@ -280,6 +267,20 @@ async fn client_flows(sim: &Simulator, out: &Captured) -> Vec<(&'static str, Str
     out.debug(&ct);
     let customer_token = ct.body.token_id.clone();
     minted.push(("customer token", customer_token.clone()));
+    let order_req = order_body();
+    out.debug(&order_req);
+    let order = c
+        .create_order(&token, &order_req, Some(UuidKeys::random_key()))
+        .await
+        .unwrap();
+    out.debug(&order);
+
+    // The same authorization again: consumed, a 403 whose error must not carry the token.
+    let again = c.create_order(&token, &order_req, None).await.unwrap_err();
+    out.error(&again);
+    out.debug(&again.action());
+
+    // Then a token order from the customer token made first.
     let read_ct = c.read_customer_token(&customer_token).await.unwrap();
     out.debug(&read_ct);
     let token_order = CustomerTokenOrder {

@@ -12,11 +12,11 @@ use klarna_domain::{
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{
-    ChargeToken, CreateCustomerToken, ErrorAction, MerchantUrls, NewSession, PaymentGateway,
-    PlaceOrder, Refusal, SystemClock,
+    ChargeToken, Clock, CreateCustomerToken, ErrorAction, ManualClock, MerchantUrls, NewSession,
+    PaymentGateway, PlaceOrder, Refusal, SystemClock,
 };
 use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, ServiceError};
-use klarna_simulator::{Fault, FaultRule, ShopperDecision, Simulator};
+use klarna_simulator::{Fault, FaultRule, ReplayPolicy, ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
 
 /// A positive amount (the tests' amounts are literals).
@@ -492,47 +492,80 @@ async fn service_buy_and_tokenize_completes_both() {
     assert_eq!(sim.orders().len(), 1);
 }
 
+/// A create order whose answer is lost after Klarna made the order, against both Klarnas.
+/// Pessimistic (the default, as Klarna documents no key on the Payments API): the reconciler's
+/// replay meets a consumed authorization and a complete session, so the payment goes to review
+/// with its evidence, and the operator's resolution (the order found by `merchant_reference1`,
+/// checked with Order Management) records it. Optimistic: the replay answers the first order.
+/// The service's clock is manual: the reconciler runs after the fence (call deadline plus
+/// grace, at their real defaults), as a real one would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_order_answer_is_reconciled_to_exactly_one_order() {
-    let sim = Simulator::start().await.unwrap();
-    let svc = service(
-        &sim,
-        ServiceConfig {
-            reconcile_grace: Span::seconds(0),
-            ..ServiceConfig::default()
-        },
-    );
-    let checkout = svc
-        .start_checkout(Purchase::new(Intent::Buy, cart(false)).unwrap())
-        .await
-        .unwrap();
-    let token = shopper_approves(&sim, &checkout.session_id);
-    sim.add_fault(FaultRule::new(
-        "payments.create_order",
-        1,
-        Fault::DropAfterEffect,
-    ));
-    let err = svc.complete(&checkout.payment_id, token).await.unwrap_err();
-    assert!(
-        matches!(err, ServiceError::OutcomeUnknown { .. }),
-        "expected OutcomeUnknown, got {err:?}"
-    );
-    assert_eq!(
-        svc.payment(&checkout.payment_id).await.unwrap().kind(),
-        StageKind::OrderPending
-    );
-    assert_eq!(sim.orders().len(), 1, "the order exists at Klarna");
-
-    let report = svc.reconcile_all().await.unwrap();
-    assert!(report.resolved >= 1, "{report:?}");
-    let payment = svc.payment(&checkout.payment_id).await.unwrap();
-    assert_eq!(payment.kind(), StageKind::Ordered);
-    let orders = sim.orders();
-    assert_eq!(orders.len(), 1, "exactly one order at Klarna");
-    assert_eq!(
-        payment.order_id().map(OrderId::as_str),
-        Some(orders[0].order_id.as_str())
-    );
+    for policy in [ReplayPolicy::Pessimistic, ReplayPolicy::Optimistic] {
+        let sim = Simulator::builder().replay(policy).start().await.unwrap();
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let svc = PaymentService::new(
+            Arc::new(gateway(&sim)),
+            Arc::new(InMemoryStore::new()),
+            Arc::clone(&clock),
+            Arc::new(UuidKeys::new(uuid::Uuid::from_u128(0x6b6c_6172_6e61))),
+            ServiceConfig::default(),
+        );
+        let checkout = svc
+            .start_checkout(Purchase::new(Intent::Buy, cart(false)).unwrap())
+            .await
+            .unwrap();
+        let token = shopper_approves(&sim, &checkout.session_id);
+        sim.add_fault(FaultRule::new(
+            "payments.create_order",
+            1,
+            Fault::DropAfterEffect,
+        ));
+        let err = svc.complete(&checkout.payment_id, token).await.unwrap_err();
+        assert!(
+            matches!(err, ServiceError::OutcomeUnknown { .. }),
+            "{policy:?}: expected OutcomeUnknown, got {err:?}"
+        );
+        assert_eq!(
+            sim.orders().len(),
+            1,
+            "{policy:?}: the order exists at Klarna"
+        );
+        let early = svc.reconcile_all().await.unwrap();
+        assert_eq!(
+            early.examined, 0,
+            "{policy:?}: fenced while its call may run"
+        );
+        let config = ServiceConfig::default();
+        clock.advance(config.call_deadline);
+        clock.advance(config.reconcile_grace);
+        let report = svc.reconcile_all().await.unwrap();
+        let orders = sim.orders();
+        let payment = match policy {
+            ReplayPolicy::Pessimistic => {
+                assert_eq!((report.needs_review, report.resolved), (1, 0), "{report:?}");
+                let AnyPayment::NeedsReview(r) = svc.payment(&checkout.payment_id).await.unwrap()
+                else {
+                    panic!("expected review")
+                };
+                assert!(r.reason().contains("merchant_reference1"), "{}", r.reason());
+                let found = OrderId::new(orders[0].order_id.clone()).unwrap();
+                svc.resolve_with_order(&checkout.payment_id, &found)
+                    .await
+                    .unwrap()
+            }
+            _ => {
+                assert_eq!(report.resolved, 1, "{report:?}");
+                svc.payment(&checkout.payment_id).await.unwrap()
+            }
+        };
+        assert_eq!(payment.kind(), StageKind::Ordered, "{policy:?}");
+        assert_eq!(orders.len(), 1, "{policy:?}: exactly one order at Klarna");
+        assert_eq!(
+            payment.order_id().map(OrderId::as_str),
+            Some(orders[0].order_id.as_str())
+        );
+    }
 }
 
 // ----- error mapping against scripted answers -----

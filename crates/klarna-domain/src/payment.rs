@@ -244,6 +244,7 @@ pub struct PendingOp {
     in_doubt: bool,
     started_at: Timestamp,
     fence: Timestamp,
+    request: Option<u64>,
 }
 
 impl PendingOp {
@@ -256,6 +257,7 @@ impl PendingOp {
             in_doubt: false,
             started_at,
             fence: started_at,
+            request: None,
         }
     }
     /// Rebuilds a stored operation.
@@ -272,7 +274,22 @@ impl PendingOp {
             in_doubt,
             started_at,
             fence: started_at,
+            request: None,
         }
+    }
+    /// The same operation, remembering a fingerprint of the parts of its request that come
+    /// from configuration rather than from the stored record (callback URLs, a token's
+    /// description), as first sent: a replay whose request would differ is not sent under the
+    /// same key.
+    #[must_use]
+    pub fn with_request(mut self, fingerprint: Option<u64>) -> Self {
+        self.request = fingerprint;
+        self
+    }
+    /// The fingerprint of the request's configured parts, as first sent.
+    #[must_use]
+    pub fn request(&self) -> Option<u64> {
+        self.request
     }
     /// The same operation, fenced until `until`: the caller's call may run until then (its
     /// whole deadline), and no reconciler takes the operation before. Never earlier than the
@@ -946,6 +963,13 @@ impl Payment<OrderPending> {
         self
     }
 
+    /// Remembers the request's configured parts (see [`PendingOp::with_request`]).
+    #[must_use]
+    pub fn with_request(mut self, fingerprint: Option<u64>) -> Self {
+        self.stage.op = self.stage.op.clone().with_request(fingerprint);
+        self
+    }
+
     /// Records the order Klarna created.
     #[must_use]
     pub fn record_order(self, order: PlacedOrder) -> OrderOutcome {
@@ -1538,15 +1562,29 @@ impl AnyPayment {
     /// Fences the pending operation, if any, until `until` (see [`PendingOp::fenced_until`]).
     #[must_use]
     pub fn fenced_until(self, until: Timestamp) -> Self {
+        self.map_op(|op| op.fenced_until(until))
+    }
+
+    /// Remembers the pending request's configured parts (see [`PendingOp::with_request`]).
+    #[must_use]
+    pub fn with_request(self, fingerprint: Option<u64>) -> Self {
+        self.map_op(|op| op.with_request(fingerprint))
+    }
+
+    /// Changes the pending operation, if any.
+    fn map_op(self, f: impl FnOnce(PendingOp) -> PendingOp) -> Self {
         match self {
-            Self::OrderPending(p) => Self::OrderPending(p.fenced_until(until)),
+            Self::OrderPending(mut p) => {
+                p.stage.op = f(p.stage.op.clone());
+                Self::OrderPending(p)
+            }
             Self::TokenPending(mut p) => {
-                p.stage.op = p.stage.op.clone().fenced_until(until);
+                p.stage.op = f(p.stage.op.clone());
                 Self::TokenPending(p)
             }
             Self::Ordered(mut p) => {
                 if let Tokenization::Pending(auth, op) = p.stage.tokenization.clone() {
-                    p.stage.tokenization = Tokenization::Pending(auth, op.fenced_until(until));
+                    p.stage.tokenization = Tokenization::Pending(auth, f(op));
                 }
                 Self::Ordered(p)
             }

@@ -75,6 +75,9 @@ pub struct OpSnapshot {
     /// start).
     #[cfg_attr(feature = "serde", serde(default))]
     pub fence: Option<Timestamp>,
+    /// Fingerprint of the request's configured parts as first sent (absent in older rows).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub request: Option<u64>,
 }
 
 /// A stored order reference.
@@ -248,6 +251,7 @@ fn op_snap(o: &PendingOp) -> OpSnapshot {
         in_doubt: o.in_doubt(),
         started_at: o.started_at(),
         fence: Some(o.fence()),
+        request: o.request(),
     }
 }
 fn order_snap(o: &PlacedOrder) -> OrderSnapshot {
@@ -290,7 +294,8 @@ fn op(o: OpSnapshot) -> Result<PendingOp, RestoreError> {
         o.in_doubt,
         o.started_at,
     )
-    .fenced_until(o.fence.unwrap_or(o.started_at)))
+    .fenced_until(o.fence.unwrap_or(o.started_at))
+    .with_request(o.request))
 }
 fn order(o: OrderSnapshot) -> Result<PlacedOrder, RestoreError> {
     Ok(PlacedOrder::new(

@@ -437,6 +437,7 @@ fn a_stored_buy_and_tokenize_with_its_token_due_after_the_order_still_tokenizes(
             in_doubt: false,
             started_at: t0,
             fence: None,
+            request: None,
         },
         customer_token: None,
     };

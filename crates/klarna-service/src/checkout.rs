@@ -233,7 +233,9 @@ where
                     p.decide_begin_order(authorization.clone(), key, now),
                     |pending| {
                         // The fence rides on the pending write: no reconciler before our deadline.
-                        let pending = pending.fenced_until(self.fence_from(now));
+                        let pending = pending
+                            .fenced_until(self.fence_from(now))
+                            .with_request(Some(self.order_request()));
                         Ok(Plan::write(pending.clone().into(), Begun::Sent(pending)))
                     },
                     Begun::Done,

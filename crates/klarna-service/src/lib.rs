@@ -43,6 +43,30 @@ pub use orders::{Capture, Refund};
 pub use reconcile::ReconcileReport;
 pub use recurring::ChargeRequest;
 
+/// FNV-1a 64 over configured parts of a request, each absent or length-prefixed (so no two
+/// lists share a fingerprint by concatenation). Stable across processes and versions, unlike
+/// `std`'s hasher, because it is stored with pending operations.
+fn configured(parts: &[Option<&str>]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for part in parts {
+        match part {
+            None => eat(&[0]),
+            Some(s) => {
+                eat(&[1]);
+                eat(&(s.len() as u64).to_le_bytes());
+                eat(s.as_bytes());
+            }
+        }
+    }
+    h
+}
+
 /// Settings of the service.
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
@@ -134,6 +158,22 @@ where
     /// The configuration.
     pub fn config(&self) -> &ServiceConfig {
         &self.config
+    }
+
+    /// Fingerprint of what a create order (P5) takes from configuration: the callback URLs.
+    pub(crate) fn order_request(&self) -> u64 {
+        let u = &self.config.urls;
+        configured(&[
+            u.authorization.as_deref(),
+            u.notification.as_deref(),
+            u.confirmation.as_deref(),
+            u.push.as_deref(),
+        ])
+    }
+
+    /// Fingerprint of what a create customer token (P6) takes from configuration.
+    pub(crate) fn token_request(&self) -> u64 {
+        configured(&[Some(self.config.token_description.as_str())])
     }
 
     /// The fence of an operation begun at `now`: its call may run for the whole call deadline,

@@ -216,6 +216,32 @@ where
                 )
                 .await;
         }
+        // A replay sends the request as first sent: if what it takes from configuration
+        // changed since (callback URLs, the token description), it is not sent under the
+        // same key; a human decides.
+        let now_request = if stored
+            .value
+            .pending_order()
+            .is_some_and(|p| matches!(p.source(), OrderSource::Authorization { .. }))
+        {
+            Some(self.order_request())
+        } else if stored.value.pending_tokenization().is_some() {
+            Some(self.token_request())
+        } else {
+            None
+        };
+        if let (Some(first), Some(now_request)) = (op.request(), now_request)
+            && first != now_request
+        {
+            return self
+                .review(
+                    stored,
+                    op.key(),
+                    "the configured part of the request (callback URLs or token description) changed since it was first sent; a replay would send other bytes under the same key",
+                    reviewed,
+                )
+                .await;
+        }
         if let Some(pending) = stored.value.pending_order().cloned() {
             let result = self.send_order(&pending).await;
             return match result {

@@ -49,7 +49,9 @@ where
                     id,
                     p.decide_begin_tokenization(authorization.clone(), key, now),
                     |next| {
-                        let next = next.fenced_until(self.fence_from(now));
+                        let next = next
+                            .fenced_until(self.fence_from(now))
+                            .with_request(Some(self.token_request()));
                         Ok(Plan::write(next.clone(), Begun::Sent(next)))
                     },
                     Begun::Done,

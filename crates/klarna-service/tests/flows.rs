@@ -593,6 +593,7 @@ async fn a_review_of_a_token_step_is_counted_as_a_review() {
                 in_doubt: true,
                 started_at: klarna_ports::Clock::now(clock.as_ref()),
                 fence: None,
+                request: None,
             },
         ),
     };
@@ -701,4 +702,59 @@ async fn the_reconciler_never_takes_an_operation_whose_call_may_still_run() {
     );
     assert_eq!(stage(&svc, &id).await, StageKind::Ordered);
     assert_eq!(fake.orders().len(), 1);
+}
+
+/// Defect 8 of the exactly-once issue: a replay rebuilt its request from today's
+/// configuration, so a changed callback URL changed the body under the same key. The
+/// configured parts are fingerprinted with the pending operation; a replay that would send
+/// other bytes is not sent, and the payment goes to review.
+#[tokio::test]
+async fn a_replay_never_sends_other_bytes_under_the_same_key() {
+    let fake = Arc::new(FakeKlarna::optimistic());
+    let store = Arc::new(InMemoryStore::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+        1_700_000_000_000,
+    )));
+    let keys = Arc::new(SequentialKeys::new("pay"));
+    let with_urls = |confirmation: &str| {
+        let mut config = ServiceConfig::default();
+        config.urls.confirmation = Some(confirmation.to_owned());
+        PaymentService::new(
+            Arc::clone(&fake),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&keys),
+            config,
+        )
+    };
+    let before = with_urls("https://shop.example/thanks");
+    let (id, token) = checkout(&before, &fake, Intent::Buy, cart()).await;
+    fake.script([Fault::LostResponse]);
+    assert!(before.complete(&id, token).await.is_err());
+    // A new release with another confirmation URL reconciles.
+    let after = with_urls("https://shop.example/thank-you");
+    clock.advance(Span::minutes(3));
+    let report = after.reconcile_all().await.unwrap();
+    assert_eq!(report.needs_review, 1, "{report:?}");
+    let sent = fake
+        .calls()
+        .iter()
+        .filter(|(op, _)| *op == "payments.create_order")
+        .count();
+    assert_eq!(sent, 1, "no replay with other bytes under the first key");
+    let AnyPayment::NeedsReview(r) = after.payment(&id).await.unwrap() else {
+        panic!("review")
+    };
+    assert!(
+        r.reason().contains("changed since it was first sent"),
+        "{}",
+        r.reason()
+    );
+    // The same configuration replays as before (the kinder Klarna answers the first order).
+    let (id2, token2) = checkout(&after, &fake, Intent::Buy, cart()).await;
+    fake.script([Fault::LostResponse]);
+    assert!(after.complete(&id2, token2).await.is_err());
+    clock.advance(Span::minutes(3));
+    after.reconcile_all().await.unwrap();
+    assert_eq!(stage(&after, &id2).await, StageKind::Ordered);
 }

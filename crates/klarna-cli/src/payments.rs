@@ -256,7 +256,13 @@ fn failure(e: &ServiceError) -> Failure {
             gateway_fields(&mut body, g);
             ("no_answer", EXIT_NO_ANSWER)
         }
-        ServiceError::Store(_) | ServiceError::Contended(_) => ("store", EXIT_NO_ANSWER),
+        ServiceError::Queued { source: g, .. } => {
+            gateway_fields(&mut body, g);
+            ("queued", EXIT_NO_ANSWER)
+        }
+        ServiceError::Store(_) | ServiceError::Contended(_) | ServiceError::NotRecorded { .. } => {
+            ("store", EXIT_NO_ANSWER)
+        }
         _ => ("service", EXIT_KLARNA),
     };
     body.insert("error".to_owned(), json!(kind));

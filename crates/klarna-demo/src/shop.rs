@@ -278,11 +278,33 @@ fn service_error(e: &ServiceError, payment: Option<&str>) -> Response {
             &format!("{e}. Nothing was changed."),
             Some(("/", "Back to the shop")),
         ),
-        _ => page(
+        // The request never left and nothing is pending: "nothing was charged" is true.
+        ServiceError::Unavailable(_) => page(
             StatusCode::SERVICE_UNAVAILABLE,
             pages::error(
                 "Please try again",
-                &format!("Klarna or the store is unavailable ({e}). Nothing was charged."),
+                &format!("Klarna is unavailable ({e}). Nothing was sent and nothing was charged."),
+                Some(("/", "Back to the shop")),
+            ),
+        ),
+        // Queued or not yet recorded: the operation is pending, so never "nothing happened".
+        ServiceError::Queued { payment_id, .. } => page(
+            StatusCode::ACCEPTED,
+            pages::error(
+                "Still confirming",
+                &format!(
+                    "Payment {payment_id} is queued and will be sent to Klarna shortly: do not pay again."
+                ),
+                Some((&format!("/payments/{payment_id}"), "Check the payment")),
+            ),
+        ),
+        _ => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::error(
+                "Not confirmed yet",
+                &format!(
+                    "Your payment is not confirmed yet ({e}). It is recorded and will be resolved: check it before paying again."
+                ),
                 Some(("/", "Back to the shop")),
             ),
         ),

@@ -412,25 +412,62 @@ impl SqlStore {
         lease: Span,
         limit: usize,
     ) -> Result<Vec<Cells>, StoreError> {
+        let data = if table == "payments" {
+            Col::Blob
+        } else {
+            Col::Text
+        };
+        self.lease_rows(
+            Leased {
+                table,
+                id_col,
+                data_col,
+                data,
+                which: "has_pending = TRUE",
+                lease_col: "claimed_until",
+            },
+            now,
+            lease,
+            limit,
+        )
+        .await
+    }
+
+    /// Leases up to `limit` rows that `rows.which` selects and whose lease (`rows.lease_col`)
+    /// ended, in one short write transaction; returns them oldest first, without the sort key.
+    async fn lease_rows(
+        &self,
+        rows: Leased,
+        now: Timestamp,
+        lease: Span,
+        limit: usize,
+    ) -> Result<Vec<Cells>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let Leased {
+            table,
+            id_col,
+            data_col,
+            data,
+            which,
+            lease_col,
+        } = rows;
         // One statement picks and leases the rows. On PostgreSQL `SKIP LOCKED` lets racing
         // claimers pass over each other's rows, and a row whose lease another claimer just
-        // committed fails the re-checked `claimed_until` condition; on SQLite the
-        // `BEGIN IMMEDIATE` transaction runs alone.
-        // Only our own identifiers are spliced in (`&'static str`); every value is bound.
-        // The picked ids are a MATERIALIZED CTE: as a plain `IN (subquery)`, PostgreSQL may
-        // rescan the subquery per row it updates, skipping the rows this statement just leased,
-        // so more than `limit` rows would be leased (and those not returned would sit out a
-        // whole lease: the reconciler claims one at a time).
+        // committed fails the re-checked lease condition; on SQLite the `BEGIN IMMEDIATE`
+        // transaction runs alone. Only our own constants are spliced in (`&'static str`);
+        // every value is bound. The picked ids are a MATERIALIZED CTE: as a plain
+        // `IN (subquery)`, PostgreSQL may rescan the subquery per row it updates, skipping the
+        // rows this statement just leased, so more than `limit` rows would be leased (and
+        // those not returned would sit out a whole lease: the reconciler claims one at a time).
         let sql = AssertSqlSafe(format!(
             "WITH picked AS MATERIALIZED (\
-             SELECT {id_col} FROM {table} WHERE has_pending = TRUE AND claimed_until <= $2 \
+             SELECT {id_col} FROM {table} WHERE {which} AND {lease_col} <= $2 \
              ORDER BY created_seq LIMIT $3{skip}) \
-             UPDATE {table} SET claimed_until = $1 \
+             UPDATE {table} SET {lease_col} = $1 \
              WHERE {id_col} IN (SELECT {id_col} FROM picked) \
-             AND has_pending = TRUE AND claimed_until <= $2 \
+             AND {which} AND {lease_col} <= $2 \
              RETURNING {id_col}, version, {data_col}, created_seq",
             skip = self.skip_locked()
         ));
@@ -443,16 +480,7 @@ impl SqlStore {
                     Val::I64(now.unix_millis()),
                     Val::I64(limit_i64(limit)),
                 ],
-                &[
-                    Col::Text,
-                    Col::I64,
-                    if table == "payments" {
-                        Col::Blob
-                    } else {
-                        Col::Text
-                    },
-                    Col::I64,
-                ],
+                &[Col::Text, Col::I64, data, Col::I64],
             )
             .await;
         let mut rows = tx.finish(r).await?;
@@ -468,9 +496,23 @@ impl SqlStore {
     }
 }
 
-/// The stage column of a payment under fraud review (`format!("{:?}", StageKind::FraudReview)`,
-/// as `payment_row` writes it); the partial index `payments_fraud_reviews` names it too.
-const FRAUD_REVIEW_STAGE: &str = "FraudReview";
+/// Which rows a claim leases, and on which column (only our own constants: they are spliced
+/// into SQL).
+struct Leased {
+    table: &'static str,
+    id_col: &'static str,
+    data_col: &'static str,
+    data: Col,
+    /// The rows' condition.
+    which: &'static str,
+    /// The lease column.
+    lease_col: &'static str,
+}
+
+/// The payments under fraud review, as the claim's condition: the stage column as
+/// `payment_row` writes it (`format!("{:?}", StageKind::FraudReview)`); the partial index
+/// `payments_fraud_reviews` names it too.
+const FRAUD_REVIEW_WHERE: &str = "stage = 'FraudReview'";
 
 impl SqlStore {
     /// Leases up to `limit` payments under fraud review whose fraud-review lease ended, in one
@@ -482,45 +524,21 @@ impl SqlStore {
         lease: Span,
         limit: usize,
     ) -> Result<Vec<Cells>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        // The stage is a literal so PostgreSQL can use the partial index; only our own
-        // constants are spliced in, every value is bound. The picked ids are a MATERIALIZED
-        // CTE: as a plain `IN (subquery)`, PostgreSQL may rescan the subquery per row it
-        // updates, and each rescan skips the rows this statement just leased and picks the
-        // next `limit`, so the limit would not hold.
-        let sql = AssertSqlSafe(format!(
-            "WITH picked AS MATERIALIZED (\
-             SELECT id FROM payments WHERE stage = '{FRAUD_REVIEW_STAGE}' \
-             AND fraud_claimed_until <= $2 ORDER BY created_seq LIMIT $3{skip}) \
-             UPDATE payments SET fraud_claimed_until = $1 \
-             WHERE id IN (SELECT id FROM picked) \
-             AND stage = '{FRAUD_REVIEW_STAGE}' AND fraud_claimed_until <= $2 \
-             RETURNING id, version, snapshot, created_seq",
-            skip = self.skip_locked()
-        ));
-        let mut tx = self.pool.begin_write().await?;
-        let r = tx
-            .fetch(
-                sql,
-                &[
-                    Val::I64(now.plus(lease).unix_millis()),
-                    Val::I64(now.unix_millis()),
-                    Val::I64(limit_i64(limit)),
-                ],
-                &[Col::Text, Col::I64, Col::Blob, Col::I64],
-            )
-            .await;
-        let mut rows = tx.finish(r).await?;
-        rows.sort_by_key(|r| match r.get(3) {
-            Some(Val::I64(n)) => *n,
-            _ => i64::MAX,
-        });
-        for r in &mut rows {
-            r.truncate(3);
-        }
-        Ok(rows)
+        // The stage is a literal so PostgreSQL can use the partial index.
+        self.lease_rows(
+            Leased {
+                table: "payments",
+                id_col: "id",
+                data_col: "snapshot",
+                data: Col::Blob,
+                which: FRAUD_REVIEW_WHERE,
+                lease_col: "fraud_claimed_until",
+            },
+            now,
+            lease,
+            limit,
+        )
+        .await
     }
 
     /// The installation id in a row read from `klarna_meta`.

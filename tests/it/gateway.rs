@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use klarna_domain::{
     Amount, AnyPayment, AuthorizationToken, Cart, Completed, FraudStatus, IdempotencyKey, Intent,
-    Interval, Market, OrderId, OrderLine, OrderStatus, PaymentId, Purchase, SessionId, Span,
-    StageKind, TokenStatus, Tokenization,
+    Interval, Market, OrderId, OrderLine, OrderStatus, PaymentId, Purchase, SessionId, StageKind,
+    TokenStatus, Tokenization,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{

@@ -28,8 +28,11 @@ pub enum Write<'a> {
 pub struct HookedStore<S> {
     inner: S,
     hook: Box<dyn Fn(Write<'_>) + Send + Sync>,
-    check: Box<dyn Fn(Write<'_>) -> Result<(), StoreError> + Send + Sync>,
+    check: Box<WriteCheck>,
 }
+
+/// What [`HookedStore::failing`] asks before a write.
+type WriteCheck = dyn Fn(Write<'_>) -> Result<(), StoreError> + Send + Sync;
 
 impl<S> std::fmt::Debug for HookedStore<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

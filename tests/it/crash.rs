@@ -30,9 +30,9 @@ use klarna_tests::{CrashPoint, Db, Service, client, crash_cart, restarted_clock,
 use tokio::sync::Semaphore;
 
 /// Runs per point with the pessimistic simulator (the default, and the one that matters).
-const RUNS_PESSIMISTIC: usize = 2;
+const RUNS_PESSIMISTIC: usize = 50;
 /// Runs per point with the optimistic simulator (replays P1–P6 by key: the kinder Klarna).
-const RUNS_OPTIMISTIC: usize = 1;
+const RUNS_OPTIMISTIC: usize = 10;
 /// Lanes in flight at once per test (the machine has 2 cores; children mostly wait).
 const LANES_AT_ONCE: usize = 4;
 
@@ -292,6 +292,8 @@ const POINTS: [Point; 31] = [
 
 /// One lane's fixtures: its simulator, database, store key and a pool on it.
 struct Lane {
+    /// Charges made so far (their ids are unique in the lane's database and simulator).
+    charges: AtomicUsize,
     /// The HTTP client every service of the lane shares.
     client: KlarnaClient,
     /// The caller's service (system clock, no crash point) for the setup.
@@ -324,6 +326,12 @@ impl Lane {
         if let Some(s) = self.db.schema() {
             cmd.env("DB_SCHEMA", s);
         }
+        if let Some(roots) = one_root() {
+            // The child talks plain HTTP to the loopback simulator; reading the platform's
+            // whole trust store (as every HTTP client does at start) is most of its start-up.
+            cmd.env("SSL_CERT_FILE", roots)
+                .env("SSL_CERT_DIR", roots.with_extension("none"));
+        }
         if let Some(n) = restart {
             cmd.env("RESTART", n.to_string());
         }
@@ -350,6 +358,7 @@ impl Lane {
             }
             child.kill().expect("SIGKILL");
         }
+        let killed = matches!(death, Death::KilledInFlight(_));
         let out = tokio::task::spawn_blocking(move || child.wait_with_output())
             .await
             .expect("join")
@@ -359,7 +368,27 @@ impl Lane {
             "the child should have died at {death:?} (restart {restart:?}) but ended: {}",
             String::from_utf8_lossy(&out.stdout)
         );
+        if killed {
+            // Klarna notices the closed connection and abandons the request it held (for a
+            // keyed operation, its key is in flight until then): a restart happens later than
+            // that. Poll (bounded) the simulator's state, which offers no notification.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while self.key_in_flight() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the simulator never abandoned the killed request"
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
         self.sim.clear_faults();
+    }
+
+    /// Whether a request with an idempotency key is still in flight at the simulator (read
+    /// from its state's `Debug`, the only place it shows; a locked state counts as in flight).
+    fn key_in_flight(&self) -> bool {
+        let state = format!("{:?}", self.sim.engine());
+        !state.contains("in_flight: {}")
     }
 
     fn tokens_at_klarna(&self) -> usize {
@@ -374,6 +403,31 @@ impl Lane {
             .filter(|o| o.merchant_reference1.as_deref() == Some(id.as_str()))
             .collect()
     }
+}
+
+/// A PEM file with the first certificate of the platform's trust store (`None` when there is
+/// no such file: then the children read the whole store, which is only slower).
+fn one_root() -> Option<&'static std::path::Path> {
+    static ROOT: std::sync::OnceLock<Option<(tempfile::TempDir, std::path::PathBuf)>> =
+        std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let bundle = [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/cert.pem",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())?;
+        let end = "-----END CERTIFICATE-----";
+        let start = bundle.find("-----BEGIN CERTIFICATE-----")?;
+        let stop = bundle[start..].find(end)? + start + end.len();
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().join("one-root.pem");
+        std::fs::write(&path, format!("{}\n", &bundle[start..stop])).ok()?;
+        Some((dir, path))
+    })
+    .as_ref()
+    .map(|(_, p)| p.as_path())
 }
 
 /// Everything a run made before the child starts.
@@ -434,7 +488,8 @@ async fn setup(lane: &Lane, flow: Flow) -> Setup {
         Charge => {
             let tokenized = complete(Intent::Tokenize).await;
             let token = tokenized.customer_token().expect("token").clone();
-            let payment = PaymentId::new(format!("charge-{}", uuid::Uuid::new_v4())).unwrap();
+            let n = lane.charges.fetch_add(1, Ordering::SeqCst);
+            let payment = PaymentId::new(format!("charge-{n}")).unwrap();
             let envs = vec![
                 ("OPERATION", "charge".to_owned()),
                 ("PAYMENT_ID", payment.to_string()),
@@ -487,9 +542,7 @@ async fn svc_complete(lane: &Lane, id: &PaymentId, auth: &str) -> AnyPayment {
 /// One run of a point; answers the stage the payment (or, for Order Management, the order's
 /// payment) reached.
 async fn run(lane: &Lane, p: Point, policy: ReplayPolicy) -> String {
-    let t0 = Instant::now();
     let s = setup(lane, p.flow).await;
-    let t_setup = t0.elapsed();
     let tokens_before = lane.tokens_at_klarna();
     let ctx = format!("{:?} / {policy:?} / payment {}", p, s.payment);
     lane.run_child(p.death, None, &s.envs).await;
@@ -502,13 +555,6 @@ async fn run(lane: &Lane, p: Point, policy: ReplayPolicy) -> String {
         )
         .await;
         restart += 1;
-    }
-    let t_children = t0.elapsed();
-    if std::env::var_os("CRASH_TIMING").is_some() {
-        eprintln!(
-            "timing {:?}: setup {t_setup:?} children {t_children:?}",
-            p.flow
-        );
     }
     // The last restart: later again, on the same database.
     let svc = service_with(
@@ -677,14 +723,21 @@ async fn run(lane: &Lane, p: Point, policy: ReplayPolicy) -> String {
 }
 
 /// Runs every point `runs` times on fresh lanes from `db`, concurrently, and reports.
-async fn all(db: impl Fn() -> Option<Db>, backend: &str, policy: ReplayPolicy, runs: usize) {
+async fn all(
+    db: impl Fn() -> Option<Db>,
+    backend: &str,
+    policy: ReplayPolicy,
+    runs: usize,
+) -> Vec<String> {
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(LANES_AT_ONCE));
     let executed: Arc<Vec<AtomicUsize>> =
         Arc::new(POINTS.iter().map(|_| AtomicUsize::new(0)).collect());
     let mut lanes = Vec::new();
     for (i, p) in POINTS.into_iter().enumerate() {
-        let Some(db) = db() else { return };
+        let Some(db) = db() else {
+            return Vec::new();
+        };
         let (gate, executed) = (Arc::clone(&gate), Arc::clone(&executed));
         lanes.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.expect("gate");
@@ -697,6 +750,7 @@ async fn all(db: impl Fn() -> Option<Db>, backend: &str, policy: ReplayPolicy, r
             let store = db.store(&key, 4).await;
             let client = client(sim.base_url());
             let lane = Lane {
+                charges: AtomicUsize::new(0),
                 svc: service_with(
                     &client,
                     store.clone(),
@@ -738,63 +792,47 @@ async fn all(db: impl Fn() -> Option<Db>, backend: &str, policy: ReplayPolicy, r
             }),
         }
     }
-    assert!(
-        failed.is_empty(),
-        "{backend} {}: {} of {} points failed:\n{}",
-        policy.as_str(),
-        failed.len(),
-        POINTS.len(),
-        failed.join("\n")
-    );
     for (i, p) in POINTS.iter().enumerate() {
-        assert_eq!(
-            executed[i].load(Ordering::SeqCst),
-            runs,
-            "{p:?}: runs executed"
-        );
+        let done = executed[i].load(Ordering::SeqCst);
+        if done != runs && failed.is_empty() {
+            failed.push(format!("{p:?}: {done} of {runs} runs executed"));
+        }
     }
     let total: usize = stages.values().sum();
-    assert_eq!(total, runs * POINTS.len(), "runs reported");
+    if failed.is_empty() {
+        assert_eq!(total, runs * POINTS.len(), "runs reported");
+    }
     eprintln!(
-        "crash suite {backend} {}: {} points x {runs} runs = {total} runs in {:.1} s; stages reached (after the operator's resolution where the point needs one; captures and refunds: the order's status): {stages:?}",
+        "crash suite {backend} {}: {} points x {runs} runs: {total} runs passed, {} points failed, in {:.1} s; stages reached (after the operator's resolution or the caller's retry where the point needs one; captures and refunds: the order's status): {stages:?}",
         policy.as_str(),
         POINTS.len(),
+        failed.len(),
         started.elapsed().as_secs_f64()
+    );
+    failed
+        .into_iter()
+        .map(|f| format!("{backend} {}: {f}", policy.as_str()))
+        .collect()
+}
+
+/// Both policies on one backend; fails with every failed point of both.
+async fn both_policies(db: impl Fn() -> Option<Db> + Copy, backend: &str) {
+    let mut failed = all(db, backend, ReplayPolicy::Pessimistic, RUNS_PESSIMISTIC).await;
+    failed.extend(all(db, backend, ReplayPolicy::Optimistic, RUNS_OPTIMISTIC).await);
+    assert!(
+        failed.is_empty(),
+        "{} crash points failed:\n{}",
+        failed.len(),
+        failed.join("\n")
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_end_in_their_exact_stage_on_sqlite() {
-    all(
-        || Some(Db::sqlite()),
-        "sqlite",
-        ReplayPolicy::Pessimistic,
-        RUNS_PESSIMISTIC,
-    )
-    .await;
-    all(
-        || Some(Db::sqlite()),
-        "sqlite",
-        ReplayPolicy::Optimistic,
-        RUNS_OPTIMISTIC,
-    )
-    .await;
+    both_policies(|| Some(Db::sqlite()), "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_end_in_their_exact_stage_on_postgres() {
-    all(
-        Db::postgres,
-        "postgres",
-        ReplayPolicy::Pessimistic,
-        RUNS_PESSIMISTIC,
-    )
-    .await;
-    all(
-        Db::postgres,
-        "postgres",
-        ReplayPolicy::Optimistic,
-        RUNS_OPTIMISTIC,
-    )
-    .await;
+    both_policies(Db::postgres, "postgres").await;
 }

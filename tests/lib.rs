@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    Amount, AuthorizationToken, CaptureId, Cart, CustomerTokenId, IdempotencyKey, OrderId,
-    PaymentId, RefundId, SessionId, Span, StageKind, TokenStatus,
+    Amount, AuthorizationToken, CaptureId, Cart, CustomerTokenId, IdempotencyKey, Interval, Market,
+    OrderId, OrderLine, PaymentId, RefundId, SessionId, Span, StageKind, TokenStatus,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, UuidKeys};
 use klarna_ports::{
-    ChargeToken, CreateCustomerToken, CreatedSession, GatewayError, NewSession, OrderPlaced,
-    PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, SystemClock,
+    ChargeToken, Clock, CreateCustomerToken, CreatedSession, GatewayError, ManualClock, NewSession,
+    OrderPlaced, PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState, SystemClock,
 };
 use klarna_service::{PaymentService, ServiceConfig};
 
@@ -25,8 +25,10 @@ use klarna_service::{PaymentService, ServiceConfig};
 pub use klarna_ports::{HookedStore, Write};
 use klarna_store_sql::{SqlStore, SqlStoreOptions, StoreKey};
 
-/// The service as an application wires it, with optional crash points around its ports.
-pub type Service = PaymentService<CrashingGateway, CrashingStore, SystemClock, UuidKeys>;
+/// The service as an application wires it, with optional crash points around its ports and
+/// any clock (a restarted service in the crash tests runs on a [`ManualClock`] that stands
+/// later than the crash).
+pub type Service = PaymentService<CrashingGateway, CrashingStore, dyn Clock, UuidKeys>;
 
 /// A database for one test: a SQLite file in a temp dir, or a fresh schema on PostgreSQL.
 #[derive(Debug)]
@@ -148,54 +150,160 @@ pub async fn connect(
 /// The real HTTP gateway to a Klarna (the simulator) at `base_url`.
 #[must_use]
 pub fn gateway(base_url: &str) -> KlarnaGateway {
-    let client = KlarnaClient::builder(Credentials::new("sim_user", "sim_password"))
-        .base_url(base_url)
-        .build()
-        .unwrap();
-    KlarnaGateway::new(client)
+    KlarnaGateway::new(client(base_url))
 }
 
-/// A service over the real gateway and a SQL store, reconciling without a grace period.
+/// The cart of the crash tests (SE, SEK 500.00): with a monthly subscription line for the
+/// recurring intents, and for token charges.
+#[must_use]
+pub fn crash_cart(subscription: bool) -> Cart {
+    let market = Market::parse("SE", "SEK", "sv-SE").unwrap();
+    let mut line = OrderLine::builder("Shoe", 1, 50_000).tax_rate(2_500);
+    if subscription {
+        line = line.subscription("Shoe club", Interval::Month, 1);
+    }
+    Cart::new(market, vec![line.build().unwrap()]).unwrap()
+}
+
+/// A service over the real gateway and a SQL store, on the system clock, with the production
+/// deadline, grace and lease (the fence of a pending operation is its start plus the HTTP
+/// client's deadline plus the grace, as the facade wires it).
 #[must_use]
 pub fn service(base_url: &str, store: SqlStore, crash: CrashPoint) -> Service {
-    let config = ServiceConfig {
-        reconcile_grace: Span::millis(0),
-        ..ServiceConfig::default()
-    };
+    service_at(base_url, store, crash, Arc::new(SystemClock))
+}
+
+/// [`service`] on `clock` (see [`restarted_clock`]).
+#[must_use]
+pub fn service_at(
+    base_url: &str,
+    store: SqlStore,
+    crash: CrashPoint,
+    clock: Arc<dyn Clock>,
+) -> Service {
+    service_with(&client(base_url), store, crash, clock)
+}
+
+/// [`service_at`] over a client made before ([`client`]: building one reads the platform's
+/// root certificates, so a test that starts many services shares one).
+#[must_use]
+pub fn service_with(
+    client: &KlarnaClient,
+    store: SqlStore,
+    crash: CrashPoint,
+    clock: Arc<dyn Clock>,
+) -> Service {
     PaymentService::new(
         Arc::new(CrashingGateway {
-            inner: gateway(base_url),
+            inner: KlarnaGateway::new(client.clone()),
             crash,
         }),
-        Arc::new(HookedStore::new(store, crash_after_pending_write(crash))),
-        Arc::new(SystemClock),
+        Arc::new(HookedStore::new(store, crash_after_write(crash))),
+        clock,
         Arc::new(UuidKeys::new(uuid::Uuid::from_u128(
             0x6b6c_6172_6e61_2d65_3265,
         ))),
-        config,
+        config_for(client),
     )
 }
 
-/// Where the crash-test child process aborts.
+/// The HTTP client of [`gateway`] and [`service`]: the simulator's credentials, the default
+/// deadline.
+#[must_use]
+pub fn client(base_url: &str) -> KlarnaClient {
+    KlarnaClient::builder(Credentials::new("sim_user", "sim_password"))
+        .base_url(base_url)
+        .build()
+        .unwrap()
+}
+
+/// The service's settings as production wires them: the call deadline is the HTTP client's;
+/// grace and lease are the defaults (never zero).
+fn config_for(client: &KlarnaClient) -> ServiceConfig {
+    ServiceConfig {
+        call_deadline: Span::millis(i64::try_from(client.deadline().as_millis()).unwrap()),
+        ..ServiceConfig::default()
+    }
+}
+
+/// [`service`]'s settings: those of a [`client`] (the default deadline).
+fn settings() -> ServiceConfig {
+    ServiceConfig {
+        call_deadline: Span::millis(
+            i64::try_from(klarna_gateway_http::DEFAULT_DEADLINE.as_millis()).unwrap(),
+        ),
+        ..ServiceConfig::default()
+    }
+}
+
+/// How long after its start a pending operation is fenced from the reconciler: the client's
+/// deadline plus the grace ([`service`]'s settings).
+#[must_use]
+pub fn fence_span() -> Span {
+    let config = settings();
+    Span::millis(config.call_deadline.as_millis() + config.reconcile_grace.as_millis())
+}
+
+/// The clock of the `restart`-th restart after a crash: real time plus `restart` times the
+/// fence and the claim lease (and a second), so every operation begun before it, by the
+/// crashed process or by an earlier restart, is past its fence and every claim of an earlier
+/// restart has lapsed. Realistic: a restarted service runs later than the crash.
+#[must_use]
+pub fn restarted_clock(restart: u32) -> Arc<ManualClock> {
+    let config = settings();
+    let lease = config
+        .claim_lease
+        .as_millis()
+        .max(config.call_deadline.as_millis() * 3);
+    let step = fence_span().as_millis().max(lease) + 1_000;
+    let clock = ManualClock::new(SystemClock.now());
+    clock.advance(Span::millis(step * i64::from(restart)));
+    Arc::new(clock)
+}
+
+/// Where the crash-test child process aborts (`abort()`: no destructors, no flushing). Each
+/// point fires at its first occurrence in the process.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CrashPoint {
     /// Never.
     None,
-    /// Right after the pending stage (with its key) was written.
+    /// Right after a pending stage (with its key) was written: a payment's order or token
+    /// step, or an order's Order Management operation.
     AfterPendingWrite,
-    /// After Klarna answered, before the answer is recorded.
+    /// Right after a payment's pending order (P5 or T2) was written (in `buy_and_tokenize`,
+    /// the second step).
+    AfterOrderPendingWrite,
+    /// Right after a `buy_and_tokenize` payment's customer token was recorded, before its
+    /// order is begun: between the two steps.
+    AfterTokenRecorded,
+    /// After Klarna answered a mutation with success, before the answer is recorded.
     AfterAnswer,
+    /// After Klarna answered a create order (P5) or token charge (T2) with success, before
+    /// the answer is recorded (in `buy_and_tokenize`, the second step).
+    AfterOrderAnswer,
 }
 
 impl CrashPoint {
+    /// Every point.
+    pub const ALL: [Self; 6] = [
+        Self::None,
+        Self::AfterPendingWrite,
+        Self::AfterOrderPendingWrite,
+        Self::AfterTokenRecorded,
+        Self::AfterAnswer,
+        Self::AfterOrderAnswer,
+    ];
+
     /// Parses the name used between parent and child.
+    ///
+    /// # Panics
+    /// On an unknown name (a typo must not silently disarm a crash test).
     #[must_use]
     pub fn parse(s: &str) -> Self {
-        match s {
-            "after_pending_write" => Self::AfterPendingWrite,
-            "after_answer" => Self::AfterAnswer,
-            _ => Self::None,
-        }
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .unwrap_or_else(|| panic!("unknown crash point {s:?}"))
     }
     /// The name used between parent and child.
     #[must_use]
@@ -203,7 +311,10 @@ impl CrashPoint {
         match self {
             Self::None => "none",
             Self::AfterPendingWrite => "after_pending_write",
+            Self::AfterOrderPendingWrite => "after_order_pending_write",
+            Self::AfterTokenRecorded => "after_token_recorded",
             Self::AfterAnswer => "after_answer",
+            Self::AfterOrderAnswer => "after_order_answer",
         }
     }
 }
@@ -215,15 +326,17 @@ fn crash_if(enabled: bool) {
     }
 }
 
-/// The crash point of [`CrashPoint::AfterPendingWrite`] as a store hook.
-fn crash_after_pending_write(crash: CrashPoint) -> impl Fn(Write<'_>) + Send + Sync + 'static {
+/// The store-side crash points as a store hook (called after each successful write).
+fn crash_after_write(crash: CrashPoint) -> impl Fn(Write<'_>) + Send + Sync + 'static {
     move |w| {
-        let pending = match w {
-            Write::Payment(p) => p.pending_op().is_some(),
-            Write::Order(o) => o.pending().is_some(),
-            Write::Token(_) => false,
+        let fire = match (crash, w) {
+            (CrashPoint::AfterPendingWrite, Write::Payment(p)) => p.pending_op().is_some(),
+            (CrashPoint::AfterPendingWrite, Write::Order(o)) => o.pending().is_some(),
+            (CrashPoint::AfterOrderPendingWrite, Write::Payment(p)) => p.pending_order().is_some(),
+            (CrashPoint::AfterTokenRecorded, Write::Payment(p)) => p.awaits_order(),
+            _ => false,
         };
-        crash_if(pending && crash == CrashPoint::AfterPendingWrite);
+        crash_if(fire);
     }
 }
 
@@ -241,6 +354,10 @@ impl CrashingGateway {
     fn after<T>(&self, r: Result<T, GatewayError>) -> Result<T, GatewayError> {
         crash_if(r.is_ok() && self.crash == CrashPoint::AfterAnswer);
         r
+    }
+    fn after_order<T>(&self, r: Result<T, GatewayError>) -> Result<T, GatewayError> {
+        crash_if(r.is_ok() && self.crash == CrashPoint::AfterOrderAnswer);
+        self.after(r)
     }
 }
 
@@ -264,7 +381,7 @@ impl PaymentGateway for CrashingGateway {
         k: &IdempotencyKey,
     ) -> Result<OrderPlaced, GatewayError> {
         let r = self.inner.place_order(r, k).await;
-        self.after(r)
+        self.after_order(r)
     }
     async fn create_customer_token(
         &self,
@@ -286,7 +403,7 @@ impl PaymentGateway for CrashingGateway {
         k: &IdempotencyKey,
     ) -> Result<OrderPlaced, GatewayError> {
         let r = self.inner.charge_customer_token(r, k).await;
-        self.after(r)
+        self.after_order(r)
     }
     async fn read_order(&self, o: &OrderId) -> Result<RemoteOrder, GatewayError> {
         self.inner.read_order(o).await

@@ -273,8 +273,8 @@ pub enum CrashPoint {
     /// Right after a payment's pending order (P5 or T2) was written (in `buy_and_tokenize`,
     /// the second step).
     AfterOrderPendingWrite,
-    /// Right after a `buy_and_tokenize` payment's customer token was recorded, before its
-    /// order is begun: between the two steps.
+    /// Right after a `buy_and_tokenize` payment's customer token was recorded (the same write
+    /// begins its order): between the two steps.
     AfterTokenRecorded,
     /// After Klarna answered a mutation with success, before the answer is recorded.
     AfterAnswer,
@@ -333,7 +333,11 @@ fn crash_after_write(crash: CrashPoint) -> impl Fn(Write<'_>) + Send + Sync + 's
             (CrashPoint::AfterPendingWrite, Write::Payment(p)) => p.pending_op().is_some(),
             (CrashPoint::AfterPendingWrite, Write::Order(o)) => o.pending().is_some(),
             (CrashPoint::AfterOrderPendingWrite, Write::Payment(p)) => p.pending_order().is_some(),
-            (CrashPoint::AfterTokenRecorded, Write::Payment(p)) => p.awaits_order(),
+            // The write that records the token also begins the order (one write).
+            (CrashPoint::AfterTokenRecorded, Write::Payment(p)) => {
+                p.customer_token().is_some()
+                    && p.pending_order().is_some_and(|o| o.op().attempts() == 0)
+            }
             _ => false,
         };
         crash_if(fire);

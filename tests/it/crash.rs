@@ -78,10 +78,6 @@ enum Expect {
     /// `NeedsReview`: Klarna made the customer token (one) but no answer gave it, and a P6
     /// replay is refused; no order exists; the reason names the key.
     ReviewTokenLost,
-    /// `buy_and_tokenize` that died between its steps: the token is recorded, nothing is in
-    /// doubt (no order was begun), the reconciler leaves it authorized with its token; the
-    /// caller's retry of `complete` places the one order.
-    AuthorizedWithTokenThenRetried,
     /// Exactly one capture at Klarna; the ledger equals Klarna's.
     OneCapture,
     /// Exactly one refund at Klarna; the ledger equals Klarna's.
@@ -128,10 +124,7 @@ use CrashPoint::{
     AfterAnswer, AfterOrderAnswer, AfterOrderPendingWrite, AfterPendingWrite, AfterTokenRecorded,
 };
 use Death::{Abort, KilledInFlight};
-use Expect::{
-    AuthorizedWithTokenThenRetried, OneCapture, OneRefund, Ordered, ReviewOrderResolved,
-    ReviewTokenLost, Tokenized,
-};
+use Expect::{OneCapture, OneRefund, Ordered, ReviewOrderResolved, ReviewTokenLost, Tokenized};
 use Flow::{Buy, BuyAndTokenize, Capture, Charge, Refund, Tokenize};
 
 const P5: &str = "payments.create_order";
@@ -197,8 +190,8 @@ const POINTS: [Point; 31] = [
         BuyAndTokenize,
         Abort(AfterTokenRecorded),
         None,
-        AuthorizedWithTokenThenRetried,
-        AuthorizedWithTokenThenRetried,
+        Ordered,
+        Ordered,
     ),
     point(
         BuyAndTokenize,
@@ -227,8 +220,8 @@ const POINTS: [Point; 31] = [
         BuyAndTokenize,
         Abort(AfterPendingWrite),
         Some(AfterTokenRecorded),
-        AuthorizedWithTokenThenRetried,
-        AuthorizedWithTokenThenRetried,
+        Ordered,
+        Ordered,
     ),
     point(
         BuyAndTokenize,
@@ -675,28 +668,6 @@ async fn run(lane: &Lane, p: Point, policy: ReplayPolicy) -> String {
             );
             assert_eq!(new_tokens, 1, "{ctx}: customer tokens at Klarna");
             assert!(orders.is_empty(), "{ctx}: nobody was charged: {orders:?}");
-        }
-        AuthorizedWithTokenThenRetried => {
-            assert_eq!(stored.kind(), StageKind::Authorized, "{ctx}: {stored:?}");
-            assert!(stored.awaits_order(), "{ctx}: token recorded");
-            assert_eq!(new_tokens, 1, "{ctx}: customer tokens at Klarna");
-            assert!(orders.is_empty(), "{ctx}: orders {orders:?}");
-            let done = svc
-                .complete(
-                    &s.payment,
-                    AuthorizationToken::new(s.authorization.clone().unwrap()).unwrap(),
-                )
-                .await
-                .expect("the caller's retry");
-            let orders = lane.orders_of(&s.payment);
-            assert_eq!(orders.len(), 1, "{ctx}: orders {orders:?}");
-            assert_eq!(
-                done.order().map(|o| o.order_id().as_str()),
-                Some(orders[0].order_id.as_str()),
-                "{ctx}"
-            );
-            assert_eq!(lane.tokens_at_klarna() - tokens_before, 1, "{ctx}");
-            return "Authorized, retried: Ordered".to_owned();
         }
         OneCapture | OneRefund => {
             let order = s.order.clone().expect("order");

@@ -486,6 +486,9 @@ pub struct NeedsReview {
     pub(crate) reason: String,
     pub(crate) key: Option<IdempotencyKey>,
     pub(crate) at: Timestamp,
+    /// `buy_and_tokenize`: the customer token made before the order in review (kept, so the
+    /// resolution keeps it).
+    pub(crate) customer_token: Option<CustomerTokenId>,
 }
 
 mod sealed {
@@ -628,6 +631,7 @@ impl<S: Stage> Payment<S> {
             reason,
             key: None,
             at: now,
+            customer_token: None,
         })
     }
 
@@ -1018,10 +1022,12 @@ impl Payment<OrderPending> {
     #[must_use]
     pub fn needs_review(self, reason: impl Into<String>, now: Timestamp) -> Payment<NeedsReview> {
         let key = Some(self.stage.op.key().clone());
+        let customer_token = self.stage.customer_token.clone();
         self.with(NeedsReview {
             reason: reason.into(),
             key,
             at: now,
+            customer_token,
         })
     }
 
@@ -1182,6 +1188,7 @@ impl Payment<TokenPending> {
             reason: reason.into(),
             key,
             at: now,
+            customer_token: None,
         })
     }
 }
@@ -1397,12 +1404,22 @@ impl Payment<NeedsReview> {
             at: now,
         })
     }
-    /// A human (or late evidence) found the order: record it.
+    /// The customer token made before the order in review (`buy_and_tokenize`).
+    #[must_use]
+    pub fn customer_token(&self) -> Option<&CustomerTokenId> {
+        self.stage.customer_token.as_ref()
+    }
+    /// A human (or late evidence) found the order: record it (with the customer token made
+    /// before it, if any).
     #[must_use]
     pub fn resolve_with_order(self, order: PlacedOrder) -> Payment<Ordered> {
+        let tokenization = match (&self.stage.customer_token, self.intent) {
+            (Some(t), _) => Tokenization::Done(t.clone()),
+            (None, _) => Tokenization::NotRequested,
+        };
         self.with(Ordered {
             order,
-            tokenization: Tokenization::NotRequested,
+            tokenization,
         })
     }
 }
@@ -1745,12 +1762,12 @@ impl AnyPayment {
             Self::FraudReview(p) => done(&p.stage.tokenization),
             Self::Authorized(p) => p.stage.customer_token.as_ref(),
             Self::OrderPending(p) => p.stage.customer_token.as_ref(),
+            Self::NeedsReview(p) => p.stage.customer_token.as_ref(),
             Self::Open(_)
             | Self::TokenPending(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
-            | Self::Refused(_)
-            | Self::NeedsReview(_) => None,
+            | Self::Refused(_) => None,
         }
     }
 

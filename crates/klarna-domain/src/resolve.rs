@@ -186,10 +186,15 @@ impl AnyPayment {
         };
         let tokenization = match p.intent() {
             Intent::Buy => Tokenization::NotRequested,
-            Intent::BuyAndTokenize => Tokenization::Refused(
-                "NEEDS_REVIEW: resolved by an operator; the authorization is gone, no customer token"
-                    .to_owned(),
-            ),
+            // The token is made first: kept when the review holds it (a payment stored before
+            // tokens came first has none, and its authorization is gone).
+            Intent::BuyAndTokenize => match p.customer_token() {
+                Some(t) => Tokenization::Done(t.clone()),
+                None => Tokenization::Refused(
+                    "NEEDS_REVIEW: resolved by an operator; the authorization is gone, no customer token"
+                        .to_owned(),
+                ),
+            },
             Intent::Tokenize => {
                 return Ok(Decision::Refused(LifecycleError::IntentForbids {
                     intent: Intent::Tokenize.as_str(),
@@ -433,15 +438,18 @@ mod tests {
         }
     }
 
+    /// The crash suite found it: `buy_and_tokenize` makes its customer token first, so a
+    /// review of its order holds the token, and the resolution keeps it (renewals charge it).
     #[test]
-    fn buy_and_tokenize_keeps_the_order_and_records_that_no_token_can_follow() {
-        let s = settled(
-            in_review(Intent::BuyAndTokenize).decide_resolve_with_order(&evidence(), t(10)),
-        );
+    fn buy_and_tokenize_keeps_the_order_and_the_customer_token_made_before_it() {
+        let review = in_review(Intent::BuyAndTokenize);
+        let back = review.snapshot().restore().unwrap();
+        assert_eq!(back, review, "the review's token survives the store");
+        let s = settled(review.decide_resolve_with_order(&evidence(), t(10)));
         let AnyPayment::Ordered(o) = &s.payment else {
             panic!("ordered")
         };
-        assert!(matches!(o.tokenization(), Tokenization::Refused(_)));
+        assert!(matches!(o.tokenization(), Tokenization::Done(t) if t.expose_secret() == "ct-1"));
         assert!(s.payment.pending_op().is_none());
     }
 

@@ -181,6 +181,9 @@ pub enum StageSnapshot {
         reason: String,
         key: Option<String>,
         at: Timestamp,
+        /// Absent in rows written before `buy_and_tokenize` made its token first.
+        #[cfg_attr(feature = "serde", serde(default))]
+        customer_token: Option<SecretText>,
     },
 }
 
@@ -394,6 +397,7 @@ impl AnyPayment {
                 reason: p.reason().to_owned(),
                 key: p.key().map(ToString::to_string),
                 at: p.stage().at,
+                customer_token: p.customer_token().map(secret),
             }),
         }
     }
@@ -558,15 +562,28 @@ impl PaymentSnapshot {
                 op_seq,
                 Refused { code, at },
             )),
-            StageSnapshot::NeedsReview { reason, key, at } => {
+            StageSnapshot::NeedsReview {
+                reason,
+                key,
+                at,
+                customer_token,
+            } => {
                 let key = key.map(IdempotencyKey::new).transpose()?;
+                let customer_token = customer_token
+                    .map(|t| CustomerTokenId::new(t.0))
+                    .transpose()?;
                 AnyPayment::NeedsReview(Payment::from_parts(
                     id,
                     intent,
                     cart,
                     created_at,
                     op_seq,
-                    NeedsReview { reason, key, at },
+                    NeedsReview {
+                        reason,
+                        key,
+                        at,
+                        customer_token,
+                    },
                 ))
             }
         })

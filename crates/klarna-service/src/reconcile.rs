@@ -311,8 +311,8 @@ where
                         | ServiceError::Queued { .. }
                         | ServiceError::Unavailable(_),
                     ) => self.payment(&id).await,
-                    // buy_and_tokenize: the token is resolved, the shopper's order is due.
-                    Ok(p) if p.awaits_order() => match self.place_order(&id, None, None).await {
+                    // buy_and_tokenize: the token is resolved and its order begun: send it.
+                    Ok(p) => match self.send_begun_order(&id, p).await {
                         Err(
                             ServiceError::OutcomeUnknown { .. }
                             | ServiceError::Queued { .. }

@@ -66,9 +66,30 @@ where
                     version: stepped.version,
                     value: next,
                 };
-                self.settle_token(id, Some(known), result, false).await
+                let settled = self.settle_token(id, Some(known), result, false).await?;
+                self.send_begun_order(id, settled).await
             }
         }
+    }
+
+    /// `buy_and_tokenize`: when recording the token began the order (a pending create order
+    /// not yet attempted), sends it; otherwise answers the payment as it is.
+    pub(crate) async fn send_begun_order(
+        &self,
+        id: &PaymentId,
+        p: AnyPayment,
+    ) -> Result<AnyPayment, ServiceError> {
+        let Some(pending) = p
+            .pending_order()
+            .filter(|o| {
+                o.intent() == klarna_domain::Intent::BuyAndTokenize && o.op().attempts() == 0
+            })
+            .cloned()
+        else {
+            return Ok(p);
+        };
+        let result = self.send_order(&pending).await;
+        self.settle_order(id, None, result, false).await
     }
 
     /// Sends the payment's pending token request.
@@ -100,13 +121,33 @@ where
         result: Result<CustomerTokenId, GatewayError>,
         recovering: bool,
     ) -> Result<AnyPayment, ServiceError> {
+        let order_key = |id: &PaymentId, seq| self.keys.key(id, "create_order", seq);
         self.settle_payment(
             id,
             known,
             result,
             recovering,
             |token, _| token.clone(),
-            AnyPayment::settle_token,
+            |p, attempt, now| match p.settle_token(attempt, now) {
+                // buy_and_tokenize: the order is begun in the same write that records the
+                // token, so a crash between the two steps leaves it pending for the
+                // reconciler, never stranded (and the token is never made twice).
+                Decision::Next(mut s) if s.payment.awaits_order() => {
+                    if let Decision::Next(pending) =
+                        s.payment.clone().decide_begin_order(None, order_key, now)
+                    {
+                        s.payment = pending
+                            .fenced_until(self.fence_from(now))
+                            .with_request(Some(self.order_request()))
+                            .into();
+                    }
+                    Decision::Next(s)
+                }
+                other @ (Decision::Next(_)
+                | Decision::Done(_)
+                | Decision::InProgress
+                | Decision::Refused(_)) => other,
+            },
             "customer token",
             |_| "a customer token (a secret: not logged)".to_owned(),
         )

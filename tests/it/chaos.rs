@@ -242,6 +242,13 @@ struct Injected {
     hides_checkout: bool,
     /// An effect-hiding fault on the token charge.
     hides_charge: bool,
+    /// A fault that leaves a checkout's create order or customer token in doubt for the client
+    /// (an answer lost, late or a 5xx, a dropped or refused connection), or a refusal window.
+    doubts_checkout: bool,
+    /// A 4xx refusal injected on the checkout's create order or customer token: after an
+    /// attempt in doubt, a refused resend cannot tell "consumed" from "refused" (the Payments
+    /// API replays nothing), so it is a review.
+    refuses_checkout: bool,
     /// Any fault on a create order, customer token or charge call, or a refusal window.
     faulted_creation: bool,
     /// The clocks jump (60 minutes, 24 hours or 28 days): the authorization, the key window or
@@ -381,6 +388,15 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
         injected.faulted_creation |= creation || window;
         injected.hides_checkout |= hides && [CREATE_ORDER, CREATE_TOKEN].contains(&op);
         injected.hides_charge |= hides && op == CHARGE;
+        let checkout_op = [CREATE_ORDER, CREATE_TOKEN].contains(&op);
+        let refusal = matches!(fault, Fault::Status { status } if status < 500);
+        let doubt = hides
+            || matches!(
+                fault,
+                Fault::DropBeforeEffect | Fault::Status { status: 500.. }
+            );
+        injected.doubts_checkout |= (doubt && checkout_op) || window;
+        injected.refuses_checkout |= refusal && checkout_op;
         injected.rules.push((op.to_owned(), fault.clone()));
         w.sim
             .add_fault(FaultRule::new(op, rng.random_range(1..3), fault));
@@ -390,6 +406,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
         .random_bool(0.05)
         .then(|| Duration::from_millis(rng.random_range(5..80)));
     injected.faulted_creation |= refuse.is_some();
+    injected.doubts_checkout |= refuse.is_some();
     if let Some(window) = refuse {
         injected.rules.push((
             "window before the callers".to_owned(),
@@ -440,6 +457,9 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
         .map(|_| (rng.random_bool(0.6), rng.random_bool(0.3)))
         .collect();
     let chargers = rng.random_range(1..3);
+    // A late caller (the callback, a reload) arrives after the fence of an operation left in
+    // doubt, racing the background reconciler for it.
+    let late_caller = rng.random_bool(0.3);
 
     let purchase = Purchase::new(intent, cart).expect("the schedule's carts suit their intent");
     let Ok(c) = w.svc.start_checkout(purchase).await else {
@@ -473,6 +493,16 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
         .collect();
     for t in callers {
         let _ = t.await.expect("join");
+    }
+    if late_caller
+        && w.svc
+            .payment(&c.payment_id)
+            .await
+            .is_ok_and(|p| p.pending_op().is_some())
+    {
+        // Past the fence (deadline + grace) in real time: the reconciler may take it now.
+        tokio::time::sleep(Duration::from_millis(DEADLINE_MS + 120)).await;
+        let _ = w.svc.complete(&c.payment_id, token.clone()).await;
     }
     jump_at(JumpAt::BeforeOrderOps);
     let Ok(p) = w.svc.payment(&c.payment_id).await else {
@@ -577,12 +607,14 @@ async fn judge<S: PaymentStore + 'static>(
         w.clock.jump(&w.sim, by);
     }
     let touched: Vec<PaymentId> = ran.checkout.iter().chain(&ran.charge).cloned().collect();
-    // The bound: a review needs an effect hidden on the payment's own creation call, or a
-    // clock jump that outlives the evidence of any in-doubt creation.
+    // The bound: a review needs an effect hidden on the payment's own creation call, an attempt
+    // in doubt followed by a refusal nothing can interpret, or a clock jump that outlives the
+    // evidence of any in-doubt creation.
     let i = &ran.injected;
     let window = i.jumped && i.faulted_creation;
-    tally.bound += u64::from(i.hides_checkout || window)
-        + u64::from(ran.charge.is_some() && (i.hides_charge || window));
+    tally.bound +=
+        u64::from(i.hides_checkout || (i.doubts_checkout && i.refuses_checkout) || window)
+            + u64::from(ran.charge.is_some() && (i.hides_charge || window));
     settle(seed, w, &touched).await;
 
     let orders = w.sim.orders();
@@ -626,7 +658,9 @@ async fn judge<S: PaymentStore + 'static>(
             let allowed = if is_charge {
                 i.hides_charge || (i.jumped && i.faulted_creation)
             } else {
-                i.hides_checkout || (i.jumped && i.faulted_creation)
+                i.hides_checkout
+                    || (i.doubts_checkout && i.refuses_checkout)
+                    || (i.jumped && i.faulted_creation)
             };
             assert!(
                 allowed,

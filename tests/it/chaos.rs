@@ -6,7 +6,8 @@
 //! the simulator injects faults on the calls (latency below and past the client's deadline, 5xx,
 //! 429, connections dropped before or after the effect, answers held past the deadline after
 //! the effect, 403/409 refusals, connection refusal windows) and a reconciler runs **while the
-//! callers are still in flight**. Settings are realistic, scaled down, never zero: the client's
+//! callers are still in flight** (some schedules send a late caller once an operation in doubt
+//! is past its fence, racing it). Settings are realistic, scaled down, never zero: the client's
 //! deadline and the service's `call_deadline` are 200 ms, the grace 100 ms, the claim lease
 //! 100 ms (the service makes it three deadlines, 600 ms).
 //!
@@ -21,8 +22,10 @@
 //! `merchant_reference1`, none lost, none phantom, ledgers equal to Klarna's captures and
 //! refunds (sums and counts), no over-capture or over-refund, nothing left pending, and the
 //! customer tokens Klarna made equal to those we hold. A payment in `NeedsReview` is accepted
-//! only when its schedule injected a fault that can hide an effect on that payment's own calls
-//! (the bound, counted per run) and only with its evidence (the reason names
+//! only when its schedule explains it (the bound, counted per run: a fault that can hide an
+//! effect of that payment's own creation call; an attempt left in doubt and a refused resend,
+//! which the Payments API gives no way to interpret; or a clock jump after a fault on a creation
+//! call) and only with its evidence (the reason names
 //! `merchant_reference1` and the idempotency key; Klarna holds at most one order under that
 //! reference, untouched); the judge then plays the operator (`resolve_with_order` with the
 //! order found by `merchant_reference1`, else `resolve_no_order`) and checks the ledgers as for
@@ -226,13 +229,13 @@ fn plan_cart(price: i64) -> Cart {
 
 /// Where a schedule moves both clocks far forward.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum JumpAt {
+enum JumpBefore {
     /// Between the shopper's authorization and the callers.
-    BeforeComplete,
+    Complete,
     /// After the callers, before the order operations.
-    BeforeOrderOps,
+    OrderOps,
     /// After everything, before the reconciler resolves what is in doubt.
-    BeforeReconcile,
+    Reconcile,
 }
 
 /// What a schedule injects, drawn from its seed (the judge derives the review bound from it).
@@ -370,7 +373,7 @@ struct Ran {
     checkout: Option<PaymentId>,
     charge: Option<PaymentId>,
     injected: Injected,
-    jump: Option<(JumpAt, Duration)>,
+    jump: Option<(JumpBefore, Duration)>,
     /// The customer token the checkout showed after its callers (the charges used it).
     token_seen: Option<CustomerTokenId>,
 }
@@ -418,9 +421,9 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
     }
     let jump = rng.random_bool(0.15).then(|| {
         let at = [
-            JumpAt::BeforeComplete,
-            JumpAt::BeforeOrderOps,
-            JumpAt::BeforeReconcile,
+            JumpBefore::Complete,
+            JumpBefore::OrderOps,
+            JumpBefore::Reconcile,
         ][rng.random_range(0..3)];
         let by = [
             Duration::from_secs(61 * 60),
@@ -437,7 +440,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
         jump,
         token_seen: None,
     };
-    let jump_at = |at: JumpAt| {
+    let jump_at = |at: JumpBefore| {
         if let Some((when, by)) = jump
             && when == at
         {
@@ -478,7 +481,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
     else {
         return ran;
     };
-    jump_at(JumpAt::BeforeComplete);
+    jump_at(JumpBefore::Complete);
     if let Some(window) = refuse {
         w.sim.refuse_connections(window);
     }
@@ -504,7 +507,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
         tokio::time::sleep(Duration::from_millis(DEADLINE_MS + 120)).await;
         let _ = w.svc.complete(&c.payment_id, token.clone()).await;
     }
-    jump_at(JumpAt::BeforeOrderOps);
+    jump_at(JumpBefore::OrderOps);
     let Ok(p) = w.svc.payment(&c.payment_id).await else {
         return ran;
     };
@@ -603,7 +606,7 @@ async fn judge<S: PaymentStore + 'static>(
 ) {
     w.sim.clear_faults();
     w.sim.accept_connections();
-    if let Some((JumpAt::BeforeReconcile, by)) = ran.jump {
+    if let Some((JumpBefore::Reconcile, by)) = ran.jump {
         w.clock.jump(&w.sim, by);
     }
     let touched: Vec<PaymentId> = ran.checkout.iter().chain(&ran.charge).cloned().collect();

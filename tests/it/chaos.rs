@@ -40,17 +40,22 @@
 //! More schedules: `KLARNA_CHAOS_SCHEDULES=<n>` (the memory runs; PostgreSQL and optimistic
 //! run a tenth of it), or `cargo xtask chaos [n]`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use klarna_domain::{
     Amount, AnyPayment, AuthorizationToken, Cart, CustomerTokenId, Intent, Interval, Market,
     OrderId, OrderLine, PaymentId, Purchase, Span, StageKind, Timestamp,
 };
+use klarna_domain::{CaptureId, IdempotencyKey, RefundId, SessionId, TokenStatus};
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
-use klarna_ports::{Clock, PaymentStore};
+use klarna_ports::{
+    ChargeToken, Clock, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, NewSession,
+    OrderPlaced, PaymentGateway, PaymentStore, PlaceOrder, RemoteOrder, SessionState,
+};
 use klarna_service::{ChargeRequest, PaymentService, ServiceConfig, ServiceError};
 use klarna_simulator::{Fault, FaultRule, ReplayPolicy, ShopperDecision, Simulator};
 use klarna_store_memory::InMemoryStore;
@@ -126,7 +131,113 @@ impl Clock for ShardClock {
     }
 }
 
-type Svc<S> = PaymentService<KlarnaGateway, S, ShardClock, UuidKeys>;
+type Svc<S> = PaymentService<Watched, S, ShardClock, UuidKeys>;
+
+/// The HTTP gateway, watched: it notes the payments whose create order or customer token call
+/// ended in doubt (`OutcomeUnknown`). An injected fault explains most; the rest are calls a
+/// busy test machine kept past the deadline after their effect, which the service cannot tell
+/// from a lost answer either: their reviews are counted apart ("machine") and bound by this
+/// record, never by nothing.
+#[derive(Debug)]
+struct Watched {
+    inner: KlarnaGateway,
+    in_doubt: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Watched {
+    fn note<T>(&self, payment: &PaymentId, r: Result<T, GatewayError>) -> Result<T, GatewayError> {
+        if let Err(e) = &r
+            && e.action == ErrorAction::OutcomeUnknown
+        {
+            self.in_doubt
+                .lock()
+                .expect("lock")
+                .insert(payment.as_str().to_owned());
+        }
+        r
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for Watched {
+    async fn create_session(&self, r: &NewSession) -> Result<CreatedSession, GatewayError> {
+        self.inner.create_session(r).await
+    }
+    async fn read_session(&self, s: &SessionId) -> Result<SessionState, GatewayError> {
+        self.inner.read_session(s).await
+    }
+    async fn update_session(&self, s: &SessionId, c: &Cart) -> Result<(), GatewayError> {
+        self.inner.update_session(s, c).await
+    }
+    async fn cancel_authorization(&self, a: &AuthorizationToken) -> Result<(), GatewayError> {
+        self.inner.cancel_authorization(a).await
+    }
+    async fn place_order(
+        &self,
+        r: &PlaceOrder,
+        k: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        let out = self.inner.place_order(r, k).await;
+        self.note(&r.payment_id, out)
+    }
+    async fn create_customer_token(
+        &self,
+        r: &CreateCustomerToken,
+        k: &IdempotencyKey,
+    ) -> Result<CustomerTokenId, GatewayError> {
+        let out = self.inner.create_customer_token(r, k).await;
+        self.note(&r.payment_id, out)
+    }
+    async fn read_customer_token(&self, t: &CustomerTokenId) -> Result<TokenStatus, GatewayError> {
+        self.inner.read_customer_token(t).await
+    }
+    async fn cancel_customer_token(&self, t: &CustomerTokenId) -> Result<(), GatewayError> {
+        self.inner.cancel_customer_token(t).await
+    }
+    async fn charge_customer_token(
+        &self,
+        r: &ChargeToken,
+        k: &IdempotencyKey,
+    ) -> Result<OrderPlaced, GatewayError> {
+        self.inner.charge_customer_token(r, k).await
+    }
+    async fn read_order(&self, o: &OrderId) -> Result<RemoteOrder, GatewayError> {
+        self.inner.read_order(o).await
+    }
+    async fn capture(
+        &self,
+        o: &OrderId,
+        a: Amount,
+        k: &IdempotencyKey,
+    ) -> Result<CaptureId, GatewayError> {
+        self.inner.capture(o, a, k).await
+    }
+    async fn refund(
+        &self,
+        o: &OrderId,
+        a: Amount,
+        k: &IdempotencyKey,
+    ) -> Result<RefundId, GatewayError> {
+        self.inner.refund(o, a, k).await
+    }
+    async fn cancel_order(&self, o: &OrderId, k: &IdempotencyKey) -> Result<(), GatewayError> {
+        self.inner.cancel_order(o, k).await
+    }
+    async fn release_remaining_authorization(
+        &self,
+        o: &OrderId,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.inner.release_remaining_authorization(o, k).await
+    }
+    async fn extend_authorization_time(
+        &self,
+        o: &OrderId,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.inner.extend_authorization_time(o, k).await
+    }
+}
 
 fn gateway(base: &str) -> KlarnaGateway {
     let client = KlarnaClient::builder(Credentials::new("sim_user", "sim_password"))
@@ -274,6 +385,11 @@ struct Tally {
     unlinked_seeds: Vec<u64>,
     /// Reviews the operator cannot close with an order (it expired at Klarna, uncaptured).
     left_open: u64,
+    /// Reviews of payments whose creation call ended in doubt without an injected fault (a
+    /// busy machine): allowed on top of the bound, counted and printed.
+    machine: u64,
+    /// Their seeds.
+    machine_seeds: Vec<u64>,
     /// Passes of the reconciler running alongside the callers.
     background_passes: usize,
     /// Operations it decided while the callers were still running.
@@ -294,6 +410,8 @@ struct World<S: PaymentStore + 'static> {
     judged: HashMap<String, Option<String>>,
     /// Customer tokens Klarna made during the judged schedules.
     tokens_made: usize,
+    /// Payments whose create order or customer token call ended in doubt (see [`Watched`]).
+    in_doubt: Arc<Mutex<HashSet<String>>>,
 }
 
 impl<S: PaymentStore + 'static> World<S> {
@@ -306,15 +424,20 @@ impl<S: PaymentStore + 'static> World<S> {
         let store = Arc::new(store);
         let clock = Arc::new(ShardClock::new());
         let keys = Arc::new(UuidKeys::new(uuid::Uuid::from_u128(0x000c_4a05)));
+        let in_doubt = Arc::new(Mutex::new(HashSet::new()));
+        let watched = || Watched {
+            inner: gateway(sim.base_url()),
+            in_doubt: Arc::clone(&in_doubt),
+        };
         let svc = Arc::new(PaymentService::new(
-            Arc::new(gateway(sim.base_url())),
+            Arc::new(watched()),
             Arc::clone(&store),
             Arc::clone(&clock),
             Arc::clone(&keys),
             config(),
         ));
         let rec = Arc::new(PaymentService::new(
-            Arc::new(gateway(sim.base_url())),
+            Arc::new(watched()),
             store,
             Arc::clone(&clock),
             keys,
@@ -327,6 +450,7 @@ impl<S: PaymentStore + 'static> World<S> {
             rec,
             judged: HashMap::new(),
             tokens_made: 0,
+            in_doubt,
         }
     }
 
@@ -665,8 +789,16 @@ async fn judge<S: PaymentStore + 'static>(
                     || (i.doubts_checkout && i.refuses_checkout)
                     || (i.jumped && i.faulted_creation)
             };
+            // Not explained by the schedule: only when the call really ended in doubt (a
+            // busy machine held it past the deadline after its effect), counted apart.
+            let machine =
+                !allowed && !is_charge && w.in_doubt.lock().expect("lock").contains(id.as_str());
+            if machine {
+                tally.machine += 1;
+                tally.machine_seeds.push(seed);
+            }
             assert!(
-                allowed,
+                allowed || machine,
                 "seed {seed}: {id} in review although the schedule hid no effect of its calls: {} ({:?})",
                 r.reason(),
                 ran.injected
@@ -887,7 +1019,7 @@ async fn run<S: PaymentStore + 'static>(
     let captures: usize = orders.iter().map(|o| o.captures).sum();
     let refunds: usize = orders.iter().map(|o| o.refunds).sum();
     eprintln!(
-        "chaos[{label} {policy:?} shard {}/{}]: {} schedules in {:.1}s; at Klarna {} orders, {} customer tokens, {captures} captures, {refunds} refunds; background reconciler {} passes, {} operations decided during the callers; {} NeedsReview (bound {}, {} left open: order expired uncaptured), {} token findings, {} reviewed token steps left a token at Klarna; {} payments no longer name their stored token after review (seeds {:?})",
+        "chaos[{label} {policy:?} shard {}/{}]: {} schedules in {:.1}s; at Klarna {} orders, {} customer tokens, {captures} captures, {refunds} refunds; background reconciler {} passes, {} operations decided during the callers; {} NeedsReview (bound {} from the schedules + {} machine-made timeouts, seeds {:?}; {} left open: order expired uncaptured), {} token findings, {} reviewed token steps left a token at Klarna; {} payments no longer name their stored token after review (seeds {:?})",
         shard.0,
         shard.1,
         tally.ran,
@@ -898,6 +1030,8 @@ async fn run<S: PaymentStore + 'static>(
         tally.background_decided,
         tally.reviews,
         tally.bound,
+        tally.machine,
+        tally.machine_seeds,
         tally.left_open,
         tally.findings.len(),
         tally.reviewed_tokens_at_klarna,
@@ -912,10 +1046,11 @@ async fn run<S: PaymentStore + 'static>(
         &tally.findings[..tally.findings.len().min(5)]
     );
     assert!(
-        tally.reviews <= tally.bound,
-        "{} reviews over the bound {}",
+        tally.reviews <= tally.bound + tally.machine,
+        "{} reviews over the bound {} + {}",
         tally.reviews,
-        tally.bound
+        tally.bound,
+        tally.machine
     );
     w.sim.shutdown().await;
 }

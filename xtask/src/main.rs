@@ -25,8 +25,11 @@ tasks:
                  the table of figures against goals and write docs/benchmarks.md;
                  --quick makes a short smoke run
   demo [args]    cargo run --release -p klarna-cli -- demo [args]
-  chaos [N]      N seeded fault schedules (default 100000) through the service and the
-                 simulator, on the memory store and (with DATABASE_URL) PostgreSQL
+  chaos [N | --seed S]
+                 N seeded fault schedules (default 100000) through the service and the
+                 pessimistic simulator on the memory store, N/10 against the optimistic
+                 simulator and (with DATABASE_URL) N/10 on PostgreSQL; --seed S replays
+                 the one schedule S on each of them
   load [--shoppers N] [--seconds S] [--store memory|sqlite|postgres]
                  concurrent shoppers through the service over HTTP; throughput,
                  latency percentiles, errors and lost payments
@@ -87,15 +90,19 @@ fn demo(args: &[String]) -> workspace::Result<()> {
     workspace::run(&mut command)
 }
 
-/// Runs many more seeded fault schedules than CI does.
+/// Runs many more seeded fault schedules than CI does (`KLARNA_CHAOS_SCHEDULES`), or replays
+/// one (`KLARNA_CHAOS_SEED`).
 fn chaos(args: &[String]) -> workspace::Result<()> {
-    let schedules = match args {
-        [] => "100000".to_owned(),
-        [n] if n.parse::<u64>().is_ok() => n.clone(),
-        _ => return Err("usage: cargo xtask chaos [SCHEDULES]".into()),
+    let (name, value) = match args {
+        [] => ("KLARNA_CHAOS_SCHEDULES", "100000".to_owned()),
+        [n] if n.parse::<u64>().is_ok() => ("KLARNA_CHAOS_SCHEDULES", n.clone()),
+        [flag, s] if flag == "--seed" && s.parse::<u64>().is_ok() => {
+            ("KLARNA_CHAOS_SEED", s.clone())
+        }
+        _ => return Err("usage: cargo xtask chaos [SCHEDULES | --seed SEED]".into()),
     };
     let mut command = workspace::cargo();
-    command.env("KLARNA_CHAOS_SCHEDULES", schedules).args([
+    command.env(name, value).args([
         "test",
         "--release",
         "-p",

@@ -478,6 +478,9 @@ pub struct Expired {
 pub struct Refused {
     pub(crate) code: String,
     pub(crate) at: Timestamp,
+    /// `buy_and_tokenize`: the customer token made before the refused order (it exists at
+    /// Klarna; nobody was charged).
+    pub(crate) customer_token: Option<CustomerTokenId>,
 }
 /// Evidence contradicts our records or an in-doubt operation could not be resolved: a human
 /// decides. Never treated as failed.
@@ -1012,9 +1015,11 @@ impl Payment<OrderPending> {
         if self.stage.op.in_doubt() {
             return self.fail(LifecycleError::NotDefinitive);
         }
+        let customer_token = self.stage.customer_token.clone();
         Ok(self.with(Refused {
             code: code.into(),
             at: now,
+            customer_token,
         }))
     }
 
@@ -1178,6 +1183,7 @@ impl Payment<TokenPending> {
         Ok(self.with(Refused {
             code: code.into(),
             at: now,
+            customer_token: None,
         }))
     }
     /// Unresolvable: a human decides.
@@ -1382,6 +1388,11 @@ impl Payment<Refused> {
     #[must_use]
     pub fn code(&self) -> &str {
         &self.stage.code
+    }
+    /// The customer token made before the refused order (`buy_and_tokenize`), if any.
+    #[must_use]
+    pub fn customer_token(&self) -> Option<&CustomerTokenId> {
+        self.stage.customer_token.as_ref()
     }
 }
 
@@ -1763,11 +1774,8 @@ impl AnyPayment {
             Self::Authorized(p) => p.stage.customer_token.as_ref(),
             Self::OrderPending(p) => p.stage.customer_token.as_ref(),
             Self::NeedsReview(p) => p.stage.customer_token.as_ref(),
-            Self::Open(_)
-            | Self::TokenPending(_)
-            | Self::Cancelled(_)
-            | Self::Expired(_)
-            | Self::Refused(_) => None,
+            Self::Refused(p) => p.stage.customer_token.as_ref(),
+            Self::Open(_) | Self::TokenPending(_) | Self::Cancelled(_) | Self::Expired(_) => None,
         }
     }
 

@@ -176,6 +176,9 @@ pub enum StageSnapshot {
     Refused {
         code: String,
         at: Timestamp,
+        /// Absent in rows written before `buy_and_tokenize` made its token first.
+        #[cfg_attr(feature = "serde", serde(default))]
+        customer_token: Option<SecretText>,
     },
     NeedsReview {
         reason: String,
@@ -392,6 +395,7 @@ impl AnyPayment {
             Self::Refused(p) => p.snap(StageSnapshot::Refused {
                 code: p.code().to_owned(),
                 at: p.stage().at,
+                customer_token: p.customer_token().map(secret),
             }),
             Self::NeedsReview(p) => p.snap(StageSnapshot::NeedsReview {
                 reason: p.reason().to_owned(),
@@ -554,13 +558,23 @@ impl PaymentSnapshot {
                 op_seq,
                 Expired { at },
             )),
-            StageSnapshot::Refused { code, at } => AnyPayment::Refused(Payment::from_parts(
+            StageSnapshot::Refused {
+                code,
+                at,
+                customer_token,
+            } => AnyPayment::Refused(Payment::from_parts(
                 id,
                 intent,
                 cart,
                 created_at,
                 op_seq,
-                Refused { code, at },
+                Refused {
+                    code,
+                    at,
+                    customer_token: customer_token
+                        .map(|t| CustomerTokenId::new(t.0))
+                        .transpose()?,
+                },
             )),
             StageSnapshot::NeedsReview {
                 reason,

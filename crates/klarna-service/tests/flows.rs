@@ -237,6 +237,23 @@ async fn buy_and_tokenize_makes_the_token_first_and_a_refused_token_charges_nobo
     assert!(matches!(err, ServiceError::Refused(_)), "{err}");
     assert_eq!(svc.payment(&id).await.unwrap().kind(), StageKind::Refused);
     assert_eq!(fake.orders().len(), 1, "the refused token placed no order");
+
+    // The token made, then the order refused: nobody is charged, and the payment still names
+    // the token Klarna holds (the chaos suite found it dropped).
+    let (id, token) = checkout(
+        &svc,
+        &fake,
+        Intent::BuyAndTokenize,
+        subscription_cart(1_000),
+    )
+    .await;
+    fake.script([Fault::None, Fault::Refuse]);
+    let err = svc.complete(&id, token).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Refused(_)), "{err}");
+    let p = svc.payment(&id).await.unwrap();
+    assert_eq!(p.kind(), StageKind::Refused);
+    assert!(p.customer_token().is_some(), "the token is not lost");
+    assert_eq!(fake.orders().len(), 1);
 }
 
 #[tokio::test]

@@ -42,6 +42,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -412,10 +413,11 @@ struct World<S: PaymentStore + 'static> {
     tokens_made: usize,
     /// Payments whose create order or customer token call ended in doubt (see [`Watched`]).
     in_doubt: Arc<Mutex<HashSet<String>>>,
+    dog: Watchdog,
 }
 
 impl<S: PaymentStore + 'static> World<S> {
-    async fn new(store: S, policy: ReplayPolicy) -> Self {
+    async fn new(store: S, policy: ReplayPolicy, dog: Watchdog) -> Self {
         let sim = Simulator::builder()
             .replay(policy)
             .start()
@@ -451,11 +453,59 @@ impl<S: PaymentStore + 'static> World<S> {
             judged: HashMap::new(),
             tokens_made: 0,
             in_doubt,
+            dog,
         }
     }
 
     fn tokens_at_klarna(&self) -> usize {
         self.sim.engine().population().customer_tokens
+    }
+}
+
+/// How long one schedule may take before the watchdog fails the run: a schedule takes tens of
+/// milliseconds (a late caller waits 320 ms, the judge at most 400 short rounds), so this is a
+/// hang, not a slow machine.
+const SCHEDULE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Fails the run naming the seed and the phase when one schedule runs past [`SCHEDULE_LIMIT`]
+/// (a hang would otherwise hold CI until its own timeout and name nothing). It is an OS thread
+/// waiting on a channel, so it fires even when every runtime worker is blocked.
+struct Watchdog {
+    tx: mpsc::Sender<(u64, &'static str)>,
+}
+
+impl Watchdog {
+    fn start(label: String) -> Self {
+        let (tx, rx) = mpsc::channel::<(u64, &'static str)>();
+        std::thread::spawn(move || {
+            let Ok(mut at) = rx.recv() else { return };
+            let mut since = Instant::now();
+            loop {
+                let left = SCHEDULE_LIMIT.saturating_sub(since.elapsed());
+                match rx.recv_timeout(left) {
+                    Ok(next) => {
+                        if next.0 != at.0 {
+                            since = Instant::now();
+                        }
+                        at = next;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        eprintln!(
+                            "chaos[{label}]: seed {} has run for {SCHEDULE_LIMIT:?} in phase {:?}: a hang; replay it with KLARNA_CHAOS_SEED={}",
+                            at.0, at.1, at.0
+                        );
+                        std::process::abort();
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// The schedule `seed` has reached `phase`.
+    fn at(&self, seed: u64, phase: &'static str) {
+        let _ = self.tx.send((seed, phase));
     }
 }
 
@@ -589,6 +639,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
     let late_caller = rng.random_bool(0.3);
 
     let purchase = Purchase::new(intent, cart).expect("the schedule's carts suit their intent");
+    w.dog.at(seed, "checkout");
     let Ok(c) = w.svc.start_checkout(purchase).await else {
         return ran;
     };
@@ -612,6 +663,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
 
     // Concurrent callers complete the same payment (a double click, the callback racing the
     // browser).
+    w.dog.at(seed, "callers");
     let callers: Vec<_> = (0..callers)
         .map(|_| {
             let (svc, id, token) = (Arc::clone(&w.svc), c.payment_id.clone(), token.clone());
@@ -628,6 +680,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
             .is_ok_and(|p| p.pending_op().is_some())
     {
         // Past the fence (deadline + grace) in real time: the reconciler may take it now.
+        w.dog.at(seed, "late caller");
         tokio::time::sleep(Duration::from_millis(DEADLINE_MS + 120)).await;
         let _ = w.svc.complete(&c.payment_id, token.clone()).await;
     }
@@ -636,6 +689,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
         return ran;
     };
     if let Some(order) = p.order_id().cloned() {
+        w.dog.at(seed, "order operations");
         for (capture, double) in om_plan {
             let Ok(o) = w.svc.order(&order).await else {
                 break;
@@ -666,6 +720,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
     }
     ran.token_seen = p.customer_token().cloned();
     if let Some(ct) = p.customer_token().cloned() {
+        w.dog.at(seed, "charges");
         let charge_id = PaymentId::new(format!("{}-charge", c.payment_id)).expect("id");
         let chargers: Vec<_> = (0..chargers)
             .map(|_| {
@@ -742,7 +797,9 @@ async fn judge<S: PaymentStore + 'static>(
     tally.bound +=
         u64::from(i.hides_checkout || (i.doubts_checkout && i.refuses_checkout) || window)
             + u64::from(ran.charge.is_some() && (i.hides_charge || window));
+    w.dog.at(seed, "settle");
     settle(seed, w, &touched).await;
+    w.dog.at(seed, "judge");
 
     let orders = w.sim.orders();
     let mut held_tokens = 0;
@@ -979,7 +1036,8 @@ async fn run<S: PaymentStore + 'static>(
             .with_test_writer()
             .try_init();
     }
-    let mut w = World::new(store, policy).await;
+    let dog = Watchdog::start(format!("{label} {policy:?} shard {}/{}", shard.0, shard.1));
+    let mut w = World::new(store, policy, dog).await;
     let seeds: Vec<u64> = match env_u64("KLARNA_CHAOS_SEED") {
         Some(seed) => vec![seed],
         None => (0..schedules)
@@ -991,14 +1049,17 @@ async fn run<S: PaymentStore + 'static>(
     let mut tally = Tally::default();
     for seed in seeds {
         let tokens_before = w.tokens_at_klarna();
+        w.dog.at(seed, "start");
         let background = Background::start(&w.rec, seed);
         let ran = schedule(seed, &w).await;
+        w.dog.at(seed, "stopping the background reconciler");
         let (passes, decided) = background.stop().await;
         tally.background_passes += passes;
         tally.background_decided += decided;
         judge(seed, &mut w, &ran, tokens_before, &mut tally).await;
         tally.ran += 1;
     }
+    w.dog.at(u64::MAX, "the end-of-run checks and the simulator's shutdown");
     // Nothing landed at Klarna after its judge looked: every order belongs to a judged
     // payment with that order, every token was counted.
     let orders = w.sim.orders();

@@ -188,7 +188,10 @@ async fn the_stand_in_behaves_like_klarnas_sdk(c: &Client, sim: &str) {
         )
         .await
         .expect("the contract script runs");
-    assert_eq!(out["ready"], true, "klarnaAsyncCallback ran with the SDK ready: {out}");
+    assert_eq!(
+        out["ready"], true,
+        "klarnaAsyncCallback ran with the SDK ready: {out}"
+    );
     for (call, error, callback) in [
         (
             "authorize_before_init",
@@ -223,7 +226,11 @@ async fn the_stand_in_behaves_like_klarnas_sdk(c: &Client, sim: &str) {
         }
         assert_eq!(result["error"]["name"], error, "{call}'s callback: {out}");
     }
-    assert_eq!(out["load_pay_now"]["thrown"], serde_json::Value::Null, "{out}");
+    assert_eq!(
+        out["load_pay_now"]["thrown"],
+        serde_json::Value::Null,
+        "{out}"
+    );
     assert_eq!(out["load_pay_now"]["result"]["show_form"], true, "{out}");
     assert_eq!(
         out["fixable"],
@@ -251,7 +258,11 @@ async fn the_stand_in_behaves_like_klarnas_sdk(c: &Client, sim: &str) {
         .await
         .expect("its JSON");
     assert_eq!(read["order_amount"], 50_000, "{read}");
-    assert_eq!(read["order_lines"], one_line_cart()["order_lines"], "{read}");
+    assert_eq!(
+        read["order_lines"],
+        one_line_cart()["order_lines"],
+        "{read}"
+    );
     assert_eq!(read["authorization_token"], token, "{read}");
 }
 
@@ -315,7 +326,9 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         .expect("a browser session");
 
     // 0. The stand-in for Klarna's SDK, on its own.
-    let sim = shop.simulator_url().expect("the shop runs on the simulator");
+    let sim = shop
+        .simulator_url()
+        .expect("the shop runs on the simulator");
     the_stand_in_behaves_like_klarnas_sdk(&c, sim).await;
 
     // 1. One-time purchase: one shoe and two pairs of socks. The shopper is declined first
@@ -499,10 +512,6 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         paid_now.cart().total().minor()
     );
     let all = shop.payments().payments(100).await.expect("list");
-    assert_eq!(
-        all.len(),
-        5,
-        "two purchases, one subscription, two charges"
-    );
+    assert_eq!(all.len(), 5, "two purchases, one subscription, two charges");
     shop.shutdown().await;
 }

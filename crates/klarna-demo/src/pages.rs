@@ -499,7 +499,10 @@ mod tests {
             .find("<script src=\"http://sim/sim/js/klarna-payments.js\" async></script>")
             .unwrap();
         assert!(callback < sdk);
-        assert!(!html.contains("a.b.c</script>"), "the token cannot close the script");
+        assert!(
+            !html.contains("a.b.c</script>"),
+            "the token cannot close the script"
+        );
     }
 
     #[test]

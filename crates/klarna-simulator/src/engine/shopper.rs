@@ -283,7 +283,10 @@ impl Engine {
             let mut cart = false;
             for (k, v) in [
                 ("order_amount", decision.order_amount.map(Value::from)),
-                ("order_tax_amount", decision.order_tax_amount.map(Value::from)),
+                (
+                    "order_tax_amount",
+                    decision.order_tax_amount.map(Value::from),
+                ),
                 ("order_lines", decision.order_lines.clone()),
             ] {
                 if let Some(v) = v {

@@ -73,7 +73,10 @@ async fn the_client_token_payload_names_the_session_and_the_simulator() {
         .unwrap()
         .iter()
         .collect();
-    assert_eq!(in_token, offered, "the stand-in checks categories from the token");
+    assert_eq!(
+        in_token, offered,
+        "the stand-in checks categories from the token"
+    );
 }
 
 #[tokio::test]

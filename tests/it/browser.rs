@@ -1,6 +1,7 @@
-//! The demo shop in headless Chromium: a declined then approved one-time purchase, a
-//! subscription with a second charge, an admin capture; then the store is checked. Takes the
-//! screenshots in `docs/screenshots/`.
+//! The demo shop in headless Chromium: the simulator's stand-in for Klarna's JS SDK against
+//! Klarna's documented behaviour, a declined then approved one-time purchase, a pay-now purchase
+//! that is fixably declined and then needs `finalize()`, a subscription with a second charge, an
+//! admin capture; then the store is checked. Takes the screenshots in `docs/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test fails when `CI` is
 //! set and prints a skip message otherwise.
@@ -108,6 +109,163 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(dir.join(name), png).expect("write the screenshot");
 }
 
+/// Runs Klarna's documented calls against the stand-in on a page of the simulator's origin,
+/// loaded the way Klarna's loader is (`async`, then `window.klarnaAsyncCallback`), and returns
+/// what each call threw and handed its callback.
+const STAND_IN_CONTRACT: &str = r#"
+var sim = arguments[0], token = arguments[1], cart = arguments[2], done = arguments[arguments.length - 1];
+var out = {};
+function attempt(name, call) {
+  var got = null;
+  try { call(function (r) { got = r; }); out[name] = { thrown: null, result: got }; }
+  catch (e) { out[name] = { thrown: e.name, result: got }; }
+}
+document.body.innerHTML = '<div id="c"></div>';
+window.klarnaAsyncCallback = function () {
+  out.ready = typeof Klarna.Payments.authorize === 'function';
+  attempt('authorize_before_init', function (cb) { Klarna.Payments.authorize({ payment_method_category: 'klarna' }, {}, cb); });
+  Klarna.Payments.init({ client_token: token });
+  attempt('authorize_before_load', function (cb) { Klarna.Payments.authorize({ payment_method_category: 'klarna' }, {}, cb); });
+  attempt('load_without_category', function (cb) { Klarna.Payments.load({ container: '#c' }, {}, cb); });
+  attempt('load_unknown_category', function (cb) { Klarna.Payments.load({ container: '#c', payment_method_category: 'card' }, {}, cb); });
+  attempt('load_pay_now', function (cb) { Klarna.Payments.load({ container: '#c', payment_method_category: 'pay_now' }, {}, cb); });
+  attempt('authorize_unloaded_category', function (cb) { Klarna.Payments.authorize({ payment_method_category: 'klarna' }, {}, cb); });
+  window.KLARNA_SIM_INVALID_FIELDS = ['billing_address.email'];
+  Klarna.Payments.authorize({ payment_method_category: 'pay_now', auto_finalize: false }, {}, function (fixable) {
+    out.fixable = fixable;
+    window.KLARNA_SIM_INVALID_FIELDS = [];
+    Klarna.Payments.authorize({ payment_method_category: 'pay_now', auto_finalize: false }, cart, function (a) {
+      out.authorize = a;
+      Klarna.Payments.finalize({ payment_method_category: 'pay_now' }, {}, function (f) { out.finalize = f; done(out); });
+    });
+  });
+};
+var s = document.createElement('script');
+s.src = sim + '/sim/js/klarna-payments.js';
+s.async = true;
+document.head.appendChild(s);
+"#;
+
+/// A cart of one line at 25 % VAT: what `authorize(…, data)` sends in the contract check.
+fn one_line_cart() -> serde_json::Value {
+    serde_json::json!({
+        "order_amount": 50_000, "order_tax_amount": 10_000,
+        "order_lines": [{"name": "Trail running shoe", "quantity": 1, "unit_price": 50_000,
+                         "tax_rate": 2500, "total_amount": 50_000, "total_tax_amount": 10_000}]
+    })
+}
+
+/// The stand-in meets Klarna's SDK contract (API.md §5, §11.10) in a real browser.
+async fn the_stand_in_behaves_like_klarnas_sdk(c: &Client, sim: &str) {
+    let http = reqwest::Client::new();
+    let session: serde_json::Value = http
+        .post(format!("{sim}/payments/v1/sessions"))
+        .basic_auth("sim_user", Some("sim_password"))
+        .json(&serde_json::json!({
+            "purchase_country": "SE", "purchase_currency": "SEK", "locale": "sv-SE",
+            "order_amount": 10_000, "order_tax_amount": 2000,
+            "order_lines": [{"name": "Socks", "quantity": 1, "unit_price": 10_000,
+                             "tax_rate": 2500, "total_amount": 10_000, "total_tax_amount": 2000}]
+        }))
+        .send()
+        .await
+        .expect("a session")
+        .json()
+        .await
+        .expect("its JSON");
+    let sid = session["session_id"].as_str().expect("session id");
+    c.goto(&format!("{sim}/sim/clock"))
+        .await
+        .expect("a page on the simulator");
+    let out = c
+        .execute_async(
+            STAND_IN_CONTRACT,
+            vec![
+                serde_json::json!(sim),
+                session["client_token"].clone(),
+                one_line_cart(),
+            ],
+        )
+        .await
+        .expect("the contract script runs");
+    assert_eq!(
+        out["ready"], true,
+        "klarnaAsyncCallback ran with the SDK ready: {out}"
+    );
+    for (call, error, callback) in [
+        (
+            "authorize_before_init",
+            "ApplicationNotInitializedError",
+            serde_json::json!({"approved": false, "show_form": false}),
+        ),
+        (
+            "authorize_before_load",
+            "ApplicationNotLoadedError",
+            serde_json::json!({"approved": false, "show_form": false}),
+        ),
+        (
+            "load_without_category",
+            "PaymentMethodCategoryNotProvidedError",
+            serde_json::json!({"show_form": false}),
+        ),
+        (
+            "load_unknown_category",
+            "PaymentMethodCategoryNotSupportedError",
+            serde_json::json!({"show_form": false}),
+        ),
+        (
+            "authorize_unloaded_category",
+            "ApplicationNotLoadedError",
+            serde_json::json!({"approved": false, "show_form": false}),
+        ),
+    ] {
+        assert_eq!(out[call]["thrown"], error, "{call}: {out}");
+        let result = &out[call]["result"];
+        for (k, v) in callback.as_object().expect("object") {
+            assert_eq!(&result[k], v, "{call}'s callback: {out}");
+        }
+        assert_eq!(result["error"]["name"], error, "{call}'s callback: {out}");
+    }
+    assert_eq!(
+        out["load_pay_now"]["thrown"],
+        serde_json::Value::Null,
+        "{out}"
+    );
+    assert_eq!(out["load_pay_now"]["result"]["show_form"], true, "{out}");
+    assert_eq!(
+        out["fixable"],
+        serde_json::json!({"approved": false, "show_form": true,
+                           "error": {"invalid_fields": ["billing_address.email"]}}),
+        "{out}"
+    );
+    assert_eq!(
+        out["authorize"],
+        serde_json::json!({"approved": true, "show_form": true, "finalize_required": true}),
+        "pay now with auto_finalize false waits for finalize, without a token: {out}"
+    );
+    assert_eq!(out["finalize"]["approved"], true, "{out}");
+    let token = out["finalize"]["authorization_token"]
+        .as_str()
+        .expect("finalize answers the token");
+    // The cart passed to authorize is now the session's, and the token is the session's.
+    let read: serde_json::Value = http
+        .get(format!("{sim}/payments/v1/sessions/{sid}"))
+        .basic_auth("sim_user", Some("sim_password"))
+        .send()
+        .await
+        .expect("read the session")
+        .json()
+        .await
+        .expect("its JSON");
+    assert_eq!(read["order_amount"], 50_000, "{read}");
+    assert_eq!(
+        read["order_lines"],
+        one_line_cart()["order_lines"],
+        "{read}"
+    );
+    assert_eq!(read["authorization_token"], token, "{read}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser() {
     let (Some(chromium), Some(chromedriver)) = (
@@ -167,6 +325,12 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         .await
         .expect("a browser session");
 
+    // 0. The stand-in for Klarna's SDK, on its own.
+    let sim = shop
+        .simulator_url()
+        .expect("the shop runs on the simulator");
+    the_stand_in_behaves_like_klarnas_sdk(&c, sim).await;
+
     // 1. One-time purchase: one shoe and two pairs of socks. The shopper is declined first
     //    (nothing lost: the same checkout still works), then approved.
     c.goto(&format!("{}/", shop.url())).await.expect("the shop");
@@ -213,6 +377,57 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     assert_eq!(text(&c, "payment-stage").await, "ordered");
     let order_id = text(&c, "order-id").await;
     assert!(!order_id.is_empty());
+
+    // 1b. Pay now, a multi-step checkout: the shopper picks the pay-now category, is declined
+    //     with a field to fix, then approved; Klarna answers `finalize_required`, so there is no
+    //     token until the shopper reviews the order and confirms (the page calls `finalize()`).
+    c.goto(&format!("{}/", shop.url())).await.expect("the shop");
+    click(&c, "checkout-button").await;
+    widget_ready(&c).await;
+    let pay_now = PaymentId::new(text(&c, "payment-id").await).expect("payment id");
+    click(&c, "category-pay_now").await;
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(
+            "#klarna-payments-container [data-payment-method-category='pay_now']",
+        ))
+        .await
+        .expect("the widget is loaded for pay now");
+    widget_ready(&c).await;
+    click(&c, "simulate-fixable").await;
+    click(&c, "authorize-button").await;
+    let fixable = c
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(
+            "//p[@id='klarna-error' and not(@hidden) and contains(., 'billing_address.email')]",
+        ))
+        .await
+        .expect("the fixable decline names the field")
+        .text()
+        .await
+        .expect("text");
+    assert!(fixable.contains("try again"), "{fixable}");
+    click(&c, "simulate-fixable").await;
+    click(&c, "authorize-button").await;
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(
+            "//div[@id='klarna-review' and not(@hidden)]",
+        ))
+        .await
+        .expect("Klarna asks for finalize: the review step shows");
+    assert_eq!(
+        shop.payments()
+            .payment(&pay_now)
+            .await
+            .expect("stored")
+            .kind(),
+        StageKind::Open,
+        "no authorization token before finalize"
+    );
+    click(&c, "finalize-button").await;
+    assert_eq!(text(&c, "payment-stage").await, "ordered");
 
     // 2. Subscription: tokenize, the first month charged at once, then "charge again".
     c.goto(&format!("{}/", shop.url())).await.expect("the shop");
@@ -281,7 +496,22 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         orders.push(charge.order_id().expect("order").clone());
     }
     assert_ne!(orders[0], orders[1], "two charges, two orders");
+    let paid_now = shop
+        .payments()
+        .payment(&pay_now)
+        .await
+        .expect("pay-now payment");
+    assert_eq!(paid_now.kind(), StageKind::Ordered);
+    let paid_now_order = shop
+        .payments()
+        .order(paid_now.order_id().expect("an order"))
+        .await
+        .expect("managed order");
+    assert_eq!(
+        paid_now_order.order_amount(),
+        paid_now.cart().total().minor()
+    );
     let all = shop.payments().payments(100).await.expect("list");
-    assert_eq!(all.len(), 4, "one purchase, one subscription, two charges");
+    assert_eq!(all.len(), 5, "two purchases, one subscription, two charges");
     shop.shutdown().await;
 }

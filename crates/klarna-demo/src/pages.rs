@@ -44,6 +44,13 @@ fn js_string(s: &str) -> String {
         .replace("</", "<\\/")
 }
 
+/// A JavaScript value (JSON) for a list of strings, escaped as [`js_string`] is.
+fn js_value(list: &[String]) -> String {
+    serde_json::to_string(list)
+        .unwrap_or_else(|_| "[]".to_owned())
+        .replace("</", "<\\/")
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#17120f}\
 nav a{margin-right:1rem}h1{font-size:1.6rem}table{border-collapse:collapse;width:100%;font-size:.85rem}\
 td,th{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}\
@@ -146,63 +153,131 @@ pub(crate) struct CheckoutView<'a> {
     pub(crate) intent: &'a str,
     pub(crate) cart: &'a Cart,
     pub(crate) client_token: &'a str,
-    pub(crate) category: &'a str,
+    /// The payment method categories Klarna offered for this session (at least one).
+    pub(crate) categories: &'a [String],
     pub(crate) sdk_url: &'a str,
     pub(crate) simulator: bool,
 }
 
-/// The checkout page: loads Klarna's SDK, `init` → `load` → `authorize`, then posts the
-/// `authorization_token` to the server.
+/// A shopper-facing name for a payment method category identifier Klarna offers.
+fn category_label(identifier: &str) -> &str {
+    match identifier {
+        "klarna" => "Pay later with Klarna",
+        "pay_later" => "Pay later",
+        "pay_now" => "Pay now (bank transfer)",
+        "pay_over_time" => "Pay over time",
+        "direct_debit" => "Direct debit",
+        "direct_bank_transfer" => "Bank transfer",
+        other => other,
+    }
+}
+
+/// The checkout page: loads Klarna's SDK the way Klarna's loader does (`async`, starting in
+/// `window.klarnaAsyncCallback`), `init` → `load` for the chosen category → `authorize` with
+/// `auto_finalize: false`; when Klarna answers `finalize_required`, the shopper reviews the order
+/// and confirms, which calls `finalize`; the `authorization_token` is then posted to the server.
+/// A fixable decline (`show_form: true`) names the fields to correct and lets the shopper retry.
 pub(crate) fn checkout(v: &CheckoutView<'_>) -> String {
     let mut body = format!(
-        "<p class=\"muted\">Payment <code id=\"payment-id\">{pid}</code> · intent <code>{intent}</code></p>{cart}\
-<div id=\"klarna-payments-container\" class=\"card\"></div><p id=\"klarna-status\" class=\"muted\">Loading Klarna…</p>\
-<p id=\"klarna-error\" class=\"err\" hidden></p>",
+        "<p class=\"muted\">Payment <code id=\"payment-id\">{pid}</code> · intent <code>{intent}</code></p>{cart}",
         pid = esc(v.payment_id),
         intent = esc(v.intent),
         cart = cart_table(v.cart),
     );
+    if v.categories.len() > 1 {
+        body.push_str("<fieldset id=\"klarna-categories\" class=\"card\"><legend>How would you like to pay?</legend>");
+        for (i, c) in v.categories.iter().enumerate() {
+            let _ = write!(
+                body,
+                "<label><input type=\"radio\" name=\"klarna-category\" id=\"category-{c}\" value=\"{c}\"{checked}> {label}</label> ",
+                c = esc(c),
+                checked = if i == 0 { " checked" } else { "" },
+                label = esc(category_label(c)),
+            );
+        }
+        body.push_str("</fieldset>");
+    }
+    body.push_str(
+        "<div id=\"klarna-payments-container\" class=\"card\"></div><p id=\"klarna-status\" class=\"muted\">Loading Klarna…</p>\
+<p id=\"klarna-error\" class=\"err\" hidden></p>",
+    );
     if v.simulator {
-        body.push_str("<p class=\"muted\"><label><input type=\"checkbox\" id=\"simulate-decline\"> simulate a declined shopper</label></p>");
+        body.push_str("<p class=\"muted\"><label><input type=\"checkbox\" id=\"simulate-decline\"> simulate a declined shopper</label> \
+<label><input type=\"checkbox\" id=\"simulate-fixable\"> simulate a fixable decline (the e-mail address)</label></p>");
     }
     let _ = write!(
         body,
         "<button id=\"authorize-button\" type=\"button\" disabled>Pay with Klarna</button>\
+<div id=\"klarna-review\" class=\"card\" hidden><p id=\"review-text\">Klarna approved your payment method. Check your order above, then confirm the purchase.</p>\
+<button id=\"finalize-button\" type=\"button\">Confirm and pay</button></div>\
 <form id=\"authorize-form\" method=\"post\" action=\"/payments/{pid}/complete\"><input type=\"hidden\" name=\"authorization_token\" id=\"authorization-token\"></form>\
-<script src=\"{sdk}\"></script>\
 <script>\
 (function(){{\
-var category={category};\
+var categories={categories};\
+var category=categories[0];\
 var button=document.getElementById('authorize-button');\
+var review=document.getElementById('klarna-review');\
+var confirmButton=document.getElementById('finalize-button');\
 var status=document.getElementById('klarna-status');\
 var error=document.getElementById('klarna-error');\
 function fail(text){{error.textContent=text;error.hidden=false;}}\
+function knobs(){{\
+var decline=document.getElementById('simulate-decline');\
+var fixable=document.getElementById('simulate-fixable');\
+window.KLARNA_SIM_DECLINE=!!(decline&&decline.checked);\
+window.KLARNA_SIM_INVALID_FIELDS=(fixable&&fixable.checked)?['billing_address.email']:[];\
+}}\
+function load(){{\
+button.disabled=true;review.hidden=true;status.textContent='Loading Klarna…';\
 try{{\
-Klarna.Payments.init({{client_token:{token}}});\
 Klarna.Payments.load({{container:'#klarna-payments-container',payment_method_category:category}},{{}},function(res){{\
 if(res.show_form){{status.textContent='Klarna is ready';button.disabled=false;}}else{{status.textContent='Klarna is not available for this purchase';}}\
 }});\
-}}catch(e){{fail('Klarna could not start: '+e.name);}}\
-button.addEventListener('click',function(){{\
-button.disabled=true;error.hidden=true;\
-var decline=document.getElementById('simulate-decline');\
-window.KLARNA_SIM_DECLINE=!!(decline&&decline.checked);\
-Klarna.Payments.authorize({{payment_method_category:category}},{{}},function(res){{\
+}}catch(e){{fail('Klarna could not load: '+e.name);}}\
+}}\
+function answer(res){{\
 if(res.approved&&res.authorization_token){{\
 status.textContent='Approved, placing the order…';\
 document.getElementById('authorization-token').value=res.authorization_token;\
 document.getElementById('authorize-form').submit();\
-}}else{{\
-fail(res.show_form?'Klarna could not approve this payment. Check your details and try again.':'Klarna declined this payment. Nothing was charged; please choose another way to pay.');\
-if(res.show_form){{button.disabled=false;}}\
+return;\
 }}\
+if(res.approved&&res.finalize_required){{\
+status.textContent='Approved: review your order, then confirm';\
+review.hidden=false;confirmButton.disabled=false;\
+return;\
+}}\
+var fields=(res.error&&res.error.invalid_fields)||[];\
+if(res.show_form){{\
+fail('Klarna could not approve this payment. '+(fields.length?'Please correct '+fields.join(', ')+' and try again.':'Check your details and try again.'));\
+if(review.hidden){{button.disabled=false;}}else{{confirmButton.disabled=false;}}\
+}}else{{\
+review.hidden=true;\
+fail('Klarna declined this payment. Nothing was charged; please choose another way to pay.');\
+}}\
+}}\
+window.klarnaAsyncCallback=function(){{\
+try{{Klarna.Payments.init({{client_token:{token}}});}}catch(e){{fail('Klarna could not start: '+e.name);return;}}\
+load();\
+}};\
+var radios=document.getElementsByName('klarna-category');\
+for(var i=0;i<radios.length;i++){{radios[i].addEventListener('change',function(){{category=this.value;error.hidden=true;load();}});}}\
+button.addEventListener('click',function(){{\
+button.disabled=true;error.hidden=true;knobs();\
+try{{Klarna.Payments.authorize({{payment_method_category:category,auto_finalize:false}},{{}},answer);}}\
+catch(e){{fail('Klarna could not authorize: '+e.name);button.disabled=false;}}\
 }});\
+confirmButton.addEventListener('click',function(){{\
+confirmButton.disabled=true;error.hidden=true;knobs();\
+try{{Klarna.Payments.finalize({{payment_method_category:category}},{{}},answer);}}\
+catch(e){{fail('Klarna could not finalize: '+e.name);confirmButton.disabled=false;}}\
 }});\
 }})();\
-</script>",
+</script>\
+<script src=\"{sdk}\" async></script>",
         pid = esc(v.payment_id),
         sdk = esc(v.sdk_url),
-        category = js_string(v.category),
+        categories = js_value(v.categories),
         token = js_string(v.client_token),
     );
     layout("Checkout", &body)
@@ -385,4 +460,57 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
     }
     body.push_str("</table>");
     layout("Admin: payments", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CheckoutView, checkout};
+    use crate::catalog;
+
+    fn page(categories: &[String], simulator: bool) -> String {
+        let cart = catalog::cart(&[("socks", 1)]).unwrap();
+        checkout(&CheckoutView {
+            payment_id: "pay-1",
+            intent: "buy",
+            cart: &cart,
+            client_token: "a.b.c</script>",
+            categories,
+            sdk_url: "http://sim/sim/js/klarna-payments.js",
+            simulator,
+        })
+    }
+
+    #[test]
+    fn the_checkout_offers_each_category_and_finalizes_when_klarna_asks() {
+        let html = page(&["klarna".to_owned(), "pay_now".to_owned()], true);
+        assert!(html.contains("id=\"category-klarna\" value=\"klarna\" checked"));
+        assert!(html.contains("id=\"category-pay_now\" value=\"pay_now\">"));
+        assert!(html.contains("var categories=[\"klarna\",\"pay_now\"];"));
+        assert!(html.contains("auto_finalize:false"));
+        assert!(html.contains("res.finalize_required"));
+        assert!(html.contains("Klarna.Payments.finalize({payment_method_category:category}"));
+        assert!(html.contains("id=\"finalize-button\""));
+        assert!(html.contains("res.error.invalid_fields"));
+        assert!(html.contains("id=\"simulate-fixable\""));
+        // Klarna's loader: the page starts Klarna in `klarnaAsyncCallback`, the SDK loads async
+        // after it.
+        let callback = html.find("window.klarnaAsyncCallback=function").unwrap();
+        let sdk = html
+            .find("<script src=\"http://sim/sim/js/klarna-payments.js\" async></script>")
+            .unwrap();
+        assert!(callback < sdk);
+        assert!(
+            !html.contains("a.b.c</script>"),
+            "the token cannot close the script"
+        );
+    }
+
+    #[test]
+    fn one_category_needs_no_choice_and_the_playground_has_no_shopper_knobs() {
+        let html = page(&["klarna".to_owned()], false);
+        assert!(!html.contains("klarna-categories"));
+        assert!(html.contains("var categories=[\"klarna\"];"));
+        assert!(!html.contains("id=\"simulate-fixable\""));
+        assert!(!html.contains("id=\"simulate-decline\""));
+    }
 }

@@ -36,7 +36,7 @@ struct Inner {
     sdk_url: String,
     callback_secret: String,
     /// Payment method categories Klarna offered per payment (the widget must load one of them).
-    categories: Mutex<HashMap<String, String>>,
+    categories: Mutex<HashMap<String, Vec<String>>>,
 }
 
 #[derive(Clone)]
@@ -353,16 +353,11 @@ async fn start(app: &App, intent: Intent, cart: klarna_payments::Cart) -> Respon
     };
     match app.payments().start_checkout(purchase).await {
         Ok(c) => {
-            let category = c
-                .payment_method_categories
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "pay_later".to_owned());
             app.0
                 .categories
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(c.payment_id.to_string(), category);
+                .insert(c.payment_id.to_string(), c.payment_method_categories);
             Redirect::to(&format!("/checkout/{}", c.payment_id)).into_response()
         }
         Err(e) => service_error(&e, None),
@@ -427,20 +422,23 @@ async fn checkout_page(State(app): State<App>, Path(id): Path<String>) -> Respon
         AnyPayment::Authorized(p) => p.session().clone(),
         _ => return Redirect::to(&format!("/payments/{pid}")).into_response(),
     };
-    let category = app
+    // Klarna's combined category when the offer is not known here (a restarted shop): the
+    // widget says so if the session does not offer it.
+    let categories = app
         .0
         .categories
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .get(pid.as_str())
+        .filter(|c| !c.is_empty())
         .cloned()
-        .unwrap_or_else(|| "pay_later".to_owned());
+        .unwrap_or_else(|| vec!["klarna".to_owned()]);
     Html(pages::checkout(&CheckoutView {
         payment_id: pid.as_str(),
         intent: payment.intent().as_str(),
         cart: payment.cart(),
         client_token: session.client_token().expose_secret(),
-        category: &category,
+        categories: &categories,
         sdk_url: &app.0.sdk_url,
         simulator: app.simulator(),
     }))

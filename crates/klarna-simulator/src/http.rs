@@ -113,6 +113,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/sim/sessions/{id}/authorize",
             post(sim_authorize).options(preflight),
         )
+        .route(
+            "/sim/sessions/{id}/finalize",
+            post(sim_finalize).options(preflight),
+        )
         .route("/sim/clock/advance", post(sim_advance))
         .route("/sim/clock", get(sim_clock))
         .route(
@@ -341,6 +345,21 @@ async fn sim_authorize(
     })
 }
 
+async fn sim_finalize(
+    State(sh): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let decision: ShopperDecision = match parse_json(&body) {
+        Ok(d) => d,
+        Err(r) => return cors(*r),
+    };
+    cors(match finalize(&sh, &id, &decision) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(r) => to_response(r),
+    })
+}
+
 /// The shopper step shared by the HTTP endpoint and [`crate::Simulator::authorize`].
 pub(crate) fn authorize(
     sh: &Shared,
@@ -348,6 +367,19 @@ pub(crate) fn authorize(
     decision: &ShopperDecision,
 ) -> Result<Value, Reply> {
     let (result, callback) = sh.engine.authorize_session(session_id, decision);
+    if let Some(cb) = callback {
+        sh.spawn_callback(cb);
+    }
+    result
+}
+
+/// The shopper's `finalize()`, shared by the HTTP endpoint and [`crate::Simulator::finalize`].
+pub(crate) fn finalize(
+    sh: &Shared,
+    session_id: &str,
+    decision: &ShopperDecision,
+) -> Result<Value, Reply> {
+    let (result, callback) = sh.engine.finalize_session(session_id, decision);
     if let Some(cb) = callback {
         sh.spawn_callback(cb);
     }

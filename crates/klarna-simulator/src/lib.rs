@@ -104,7 +104,8 @@
 //!   sessions 48 h after expiry, authorizations a day after theirs, idempotency entries after
 //!   24 h. Customer tokens and orders are kept. Sessions are stored as typed fields over one
 //!   string buffer each.
-//! * **Callbacks**: after an approving shopper step, if the session has
+//! * **Callbacks**: after a shopper step that issues a token (an approving `authorize`, or
+//!   the `finalize` one awaited), if the session has
 //!   `merchant_urls.authorization`, the simulator POSTs `{"authorization_token", "session_id"}`
 //!   there (spawned, up to 3 attempts, 1 s/2 s back-off). Resolving fraud review POSTs
 //!   `{"order_id", "event_type"}` to the order's `merchant_urls.notification` (from P5, else the
@@ -114,7 +115,8 @@
 //!
 //! | endpoint | meaning |
 //! |---|---|
-//! | `POST /sim/sessions/{id}/authorize` | shopper step, body [`ShopperDecision`] `{"approve": bool, "billing_address"?, "shipping_address"?, "customer"?, "fraud_status"?: "ACCEPTED"\|"PENDING"\|"REJECTED"}` → `200 {"approved": true, "show_form": true, "authorization_token": "...", "finalize_required": false}` or `{"approved": false, "show_form": false}`; CORS-enabled for the JS stand-in |
+//! | `POST /sim/sessions/{id}/authorize` | the shopper's `authorize()`, body [`ShopperDecision`] `{"approve": bool, "payment_method_category"?: "klarna"\|"pay_now", "auto_finalize"?: bool, "invalid_fields"?: [...], "billing_address"?, "shipping_address"?, "customer"?, "order_amount"?, "order_tax_amount"?, "order_lines"?, "fraud_status"?: "ACCEPTED"\|"PENDING"\|"REJECTED"}` → `200 {"approved": true, "show_form": true, "authorization_token": "...", "finalize_required": false}`; for `pay_now` with `auto_finalize: false` `{"approved": true, "show_form": true, "finalize_required": true}` (no token); a fixable decline `{"approved": false, "show_form": true, "error": {"invalid_fields": [...]}}`; a decline `{"approved": false, "show_form": false}`. A cart in the body updates the session (checked as P3 is). CORS-enabled for the JS stand-in |
+//! | `POST /sim/sessions/{id}/finalize` | the shopper's `finalize()`, same body: issues the token an `authorize` left awaiting (`{"approved": true, "show_form": true, "authorization_token": "..."}`), or declines; `403 INVALID_OPERATION` when nothing awaits or after 60 minutes |
 //! | `POST /sim/clock/advance` | body `{"seconds": N}` → `{"now": "<RFC 3339>"}` |
 //! | `GET /sim/clock` | `{"now": "<RFC 3339>"}` |
 //! | `POST /sim/faults` | add one [`FaultRule`], an array of them, or `{"rules"?: [...], "replay"?: "pessimistic"\|"optimistic"}` (the [`ReplayPolicy`] switch) → `{"rules": [...], "replay": "..."}` |
@@ -125,11 +127,17 @@
 //! | `GET /sim/orders/{id}` | one [`OrderSummary`] |
 //! | `POST /sim/orders/{id}/fraud` | body `{"decision": "ACCEPTED"\|"REJECTED"\|"STOPPED"}` resolves a `PENDING` order (`204`) and notifies |
 //! | `GET /sim/stats` | [`Stats`]: requests per operation name |
-//! | `GET /sim/js/klarna-payments.js` | the `window.Klarna.Payments` stand-in (`init`, `load`, `authorize`, `reauthorize`, `finalize`); set `window.KLARNA_SIM_DECLINE = true` to decline, `window.KLARNA_SIM_FRAUD_STATUS = "PENDING"` for fraud review |
+//! | `GET /sim/js/klarna-payments.js` | the `window.Klarna.Payments` stand-in (`init`, `load`, `authorize`, `reauthorize`, `finalize`, Klarna's error names, `window.klarnaAsyncCallback`); set `window.KLARNA_SIM_DECLINE = true` to decline, `window.KLARNA_SIM_INVALID_FIELDS = ["billing_address.email"]` for a fixable decline, `window.KLARNA_SIM_FRAUD_STATUS = "PENDING"` for fraud review |
 //! | `GET /sim/redirect/{order_id}` | the order's `redirect_url`: `302` to `merchant_urls.confirmation` |
 //!
 //! The `client_token` is JWT-shaped (`header.payload.signature`, base64url); its payload holds
-//! `session_id` and `base_url`, which is how the JS stand-in finds the session.
+//! `session_id`, `base_url` and the session's `payment_method_categories` (identifiers), which
+//! is how the JS stand-in finds the session and checks categories.
+//!
+//! Every session offers two payment method categories: `klarna` (pay later, one step) and
+//! `pay_now`, which with `auto_finalize: false` needs `finalize()` (API.md §5, §11.10).
+//! [`ShopperDecision::in_category`], [`ShopperDecision::without_auto_finalize`],
+//! [`ShopperDecision::fixable`] and [`Simulator::finalize`] drive the same steps in-process.
 //!
 //! # Fault injection
 //!
@@ -260,13 +268,46 @@ impl std::fmt::Debug for SimulatorConfig {
     }
 }
 
-/// Result of the shopper step.
+/// Result of the shopper step, as Klarna's SDK hands it to the `authorize` / `finalize`
+/// callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShopperOutcome {
     /// Whether the authorization was approved.
     pub approved: bool,
-    /// The new authorization token when approved.
+    /// The new authorization token when approved (and no finalize pending).
     pub authorization_token: Option<String>,
+    /// `false` after a final decline (remove Klarna from the page); `true` otherwise, also for
+    /// a fixable decline.
+    pub show_form: bool,
+    /// `true` when the approval waits for [`Simulator::finalize`] and there is no token yet.
+    pub finalize_required: bool,
+    /// The fields a fixable decline names (`error.invalid_fields`); empty otherwise.
+    pub invalid_fields: Vec<String>,
+}
+
+impl ShopperOutcome {
+    fn from_json(v: &serde_json::Value) -> Self {
+        let flag = |k: &str| v.get(k).and_then(serde_json::Value::as_bool);
+        Self {
+            approved: flag("approved").unwrap_or(false),
+            authorization_token: v
+                .get("authorization_token")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            show_form: flag("show_form").unwrap_or(false),
+            finalize_required: flag("finalize_required").unwrap_or(false),
+            invalid_fields: v
+                .pointer("/error/invalid_fields")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Why a simulator control call failed.
@@ -515,16 +556,25 @@ impl Simulator {
     ) -> Result<ShopperOutcome, SimError> {
         let v = http::authorize(&self.shared, session_id, &decision)
             .map_err(|r| SimError::from_reply(&r))?;
-        Ok(ShopperOutcome {
-            approved: v
-                .get("approved")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false),
-            authorization_token: v
-                .get("authorization_token")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
-        })
+        Ok(ShopperOutcome::from_json(&v))
+    }
+
+    /// The shopper's `finalize()` for a session whose `authorize` answered `finalize_required`
+    /// (same as `POST /sim/sessions/{id}/finalize`): an approving decision issues the token.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Refused`]: `403 INVALID_OPERATION` when no authorization awaits finalize (or
+    /// the wait is over 60 minutes old), `400 BAD_VALUE` for another category or bad shopper
+    /// data, and as [`Simulator::authorize`] for the session itself.
+    pub fn finalize(
+        &self,
+        session_id: &str,
+        decision: ShopperDecision,
+    ) -> Result<ShopperOutcome, SimError> {
+        let v = http::finalize(&self.shared, session_id, &decision)
+            .map_err(|r| SimError::from_reply(&r))?;
+        Ok(ShopperOutcome::from_json(&v))
     }
 
     /// Resolves a `PENDING` order's fraud review and sends the notification.

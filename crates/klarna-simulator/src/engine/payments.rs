@@ -22,7 +22,13 @@ impl Engine {
     pub(super) fn client_token(&self, session_id: &Uuid) -> String {
         let header =
             URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"klarna-simulator","typ":"JWT"}"#);
-        let payload = json!({"session_id": session_id.to_string(), "base_url": self.base_url});
+        // The JS stand-in reads the session's categories from here, so `load` and `authorize`
+        // can throw Klarna's category errors synchronously, as the SDK does.
+        let payload = json!({
+            "session_id": session_id.to_string(),
+            "base_url": self.base_url,
+            "payment_method_categories": super::shopper::CATEGORIES.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        });
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default());
         let sig = URL_SAFE_NO_PAD.encode(b"klarna-simulator-unsigned");
         format!("{header}.{payload}.{sig}")
@@ -44,6 +50,7 @@ impl Engine {
                 updated_at: now,
                 status: SessionStatus::Incomplete,
                 current_auth: None,
+                awaiting_finalize: None,
             },
         );
         Ok(Reply::typed(
@@ -412,7 +419,7 @@ pub(super) fn mismatches(
     out
 }
 
-pub(super) const PAYMENT_METHOD_CATEGORIES: &str = r#"[{"identifier":"klarna","name":"Pay with Klarna (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}}]"#;
+pub(super) const PAYMENT_METHOD_CATEGORIES: &str = r#"[{"identifier":"klarna","name":"Pay with Klarna (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}},{"identifier":"pay_now","name":"Pay now (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}}]"#;
 
 pub(super) fn categories() -> Value {
     serde_json::from_str(PAYMENT_METHOD_CATEGORIES).unwrap_or(Value::Null)

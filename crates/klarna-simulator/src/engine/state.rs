@@ -110,6 +110,8 @@ pub(super) struct Session {
     pub(super) updated_at: Millis,
     pub(super) status: SessionStatus,
     pub(super) current_auth: Option<Uuid>,
+    /// An approved `authorize` whose token waits for `finalize()` (JS `auto_finalize: false`).
+    pub(super) awaiting_finalize: Option<super::shopper::AwaitingFinalize>,
 }
 
 #[derive(Debug)]
@@ -464,6 +466,7 @@ mod tests {
                 updated_at: 0,
                 status: SessionStatus::Incomplete,
                 current_auth: None,
+                awaiting_finalize: None,
             },
         );
         st.authorizations.insert(
@@ -516,6 +519,7 @@ mod tests {
                 updated_at: 0,
                 status: SessionStatus::Incomplete,
                 current_auth: None,
+                awaiting_finalize: None,
             },
         );
         let id = sid.to_string();

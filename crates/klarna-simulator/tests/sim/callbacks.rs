@@ -89,6 +89,38 @@ async fn authorization_callback_is_retried_after_a_failure() {
 }
 
 #[tokio::test]
+async fn the_authorization_callback_waits_for_finalize() {
+    let ctx = Ctx::new().await;
+    let (base, mut rx) = merchant(0).await;
+    let mut body = session_body("buy");
+    body["merchant_urls"] = json!({"authorization": format!("{base}/hook")});
+    let sid = ctx.create_session(&body).await;
+    let pending = ctx
+        .sim
+        .authorize(
+            &sid,
+            ShopperDecision::approve()
+                .in_category("pay_now")
+                .without_auto_finalize(),
+        )
+        .unwrap();
+    assert!(pending.finalize_required);
+    let token = ctx
+        .sim
+        .finalize(&sid, ShopperDecision::approve())
+        .unwrap()
+        .authorization_token
+        .unwrap();
+    let (_, got) = next(&mut rx).await;
+    assert_eq!(
+        got["authorization_token"],
+        token.as_str(),
+        "the first callback is finalize's"
+    );
+    assert_eq!(got["session_id"], sid.as_str());
+}
+
+#[tokio::test]
 async fn fraud_decision_notifies_the_merchant() {
     let ctx = Ctx::new().await;
     let (base, mut rx) = merchant(0).await;

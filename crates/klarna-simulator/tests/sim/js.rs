@@ -29,7 +29,17 @@ async fn the_js_stand_in_is_served() {
         "authorize:",
         "/sim/sessions/",
         "KLARNA_SIM_DECLINE",
+        "KLARNA_SIM_INVALID_FIELDS",
         "show_form: true",
+        "finalize:",
+        "send(\"finalize\"",
+        "auto_finalize",
+        "window.klarnaAsyncCallback()",
+        "ApplicationNotLoadedError",
+        "PaymentMethodCategoryNotProvidedError",
+        "PaymentMethodCategoryNotSupportedError",
+        "InvalidContainerSelectorError",
+        "order_lines",
     ] {
         assert!(text.contains(needle), "missing {needle}");
     }
@@ -52,6 +62,21 @@ async fn the_client_token_payload_names_the_session_and_the_simulator() {
     .unwrap();
     assert_eq!(payload["session_id"], r.body["session_id"]);
     assert_eq!(payload["base_url"], ctx.sim.base_url());
+    let offered: Vec<&Value> = r.body["payment_method_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["identifier"])
+        .collect();
+    let in_token: Vec<&Value> = payload["payment_method_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(
+        in_token, offered,
+        "the stand-in checks categories from the token"
+    );
 }
 
 #[tokio::test]

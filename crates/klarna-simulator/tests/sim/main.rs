@@ -18,5 +18,6 @@ mod orders;
 mod payments;
 mod props;
 mod replay;
+mod shopper;
 mod tokens;
 mod validation;

@@ -272,7 +272,7 @@ fn om_lines(lines: Option<&Vec<api::OrderLine>>) -> Result {
     count("order_lines", lines.len(), 0, 1000)?;
     for (i, line) in lines.iter().enumerate() {
         let input = line_input(i, line, true)?;
-        OrderLine::from_input(input)
+        OrderLine::from_om_input(input)
             .map_err(|e| ValidationError::from(e).prefixed(&format!("order_lines[{i}].")))?;
     }
     Ok(())

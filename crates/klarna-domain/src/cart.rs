@@ -147,7 +147,8 @@ pub struct LineInput {
     pub reference: Option<String>,
     /// Quantity, ≥ 0.
     pub quantity: i64,
-    /// Unit, 1..=8 (`pcs`).
+    /// Unit (`pcs`): 1..=8 characters in the Payments API, 0..=10 in Order Management
+    /// ([`OrderLine::from_om_input`]).
     pub quantity_unit: Option<String>,
     /// Unit price incl. tax, excl. discount, minor units.
     pub unit_price: i64,
@@ -352,7 +353,18 @@ impl OrderLine {
     /// # Errors
     /// A [`CartError`] naming the first offending field (bare name, e.g. `total_tax_amount`).
     pub fn from_input(input: LineInput) -> Result<Self, CartError> {
-        validate_line(LinePath(None), &input)?;
+        validate_line(LinePath(None), &input, LineApi::Payments)?;
+        Ok(Self(input))
+    }
+
+    /// Validates a line as Order Management takes it (captures, refunds, authorization
+    /// updates): the same rules, but `quantity_unit` may be empty and up to 10 characters
+    /// (order-management-v1.yml; the Payments API allows 1..=8).
+    ///
+    /// # Errors
+    /// A [`CartError`] naming the first offending field (bare name).
+    pub fn from_om_input(input: LineInput) -> Result<Self, CartError> {
+        validate_line(LinePath(None), &input, LineApi::OrderManagement)?;
         Ok(Self(input))
     }
 
@@ -495,10 +507,36 @@ impl LineBuilder {
     }
 }
 
-fn validate_line(path: LinePath, l: &LineInput) -> Result<(), CartError> {
+/// Which API a line is validated for: the limits that differ between them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineApi {
+    /// Payments (sessions, orders from an authorization) and token charges.
+    Payments,
+    /// Order Management (captures, refunds, authorization updates).
+    OrderManagement,
+}
+
+impl LineApi {
+    /// `quantity_unit`'s length range in characters.
+    const fn quantity_unit(self) -> (usize, usize) {
+        match self {
+            Self::Payments => (1, 8),
+            Self::OrderManagement => (0, 10),
+        }
+    }
+}
+
+fn validate_line(path: LinePath, l: &LineInput, api: LineApi) -> Result<(), CartError> {
     check_text(path, "name", &l.name, 1, 255)?;
     check_opt_text(path, "reference", l.reference.as_ref(), 0, 255)?;
-    check_opt_text(path, "quantity_unit", l.quantity_unit.as_ref(), 1, 8)?;
+    let (unit_min, unit_max) = api.quantity_unit();
+    check_opt_text(
+        path,
+        "quantity_unit",
+        l.quantity_unit.as_ref(),
+        unit_min,
+        unit_max,
+    )?;
     check_opt_text(path, "merchant_data", l.merchant_data.as_ref(), 0, 1024)?;
     check_opt_text(path, "product_url", l.product_url.as_ref(), 0, 1024)?;
     check_opt_text(path, "image_url", l.image_url.as_ref(), 0, 1024)?;
@@ -707,7 +745,7 @@ impl Cart {
     ) -> Result<Self, CartError> {
         let mut valid = Vec::with_capacity(lines.len());
         for (i, l) in lines.into_iter().enumerate() {
-            validate_line(LinePath(Some(i)), &l)?;
+            validate_line(LinePath(Some(i)), &l, LineApi::Payments)?;
             valid.push(OrderLine(l));
         }
         let (amount, tax) = Self::sums(&valid)?;
@@ -884,6 +922,26 @@ mod tests {
             total_tax_amount: 33_960,
             ..LineInput::default()
         }
+    }
+
+    #[test]
+    fn order_management_lines_take_quantity_units_of_0_to_10_payments_lines_1_to_8() {
+        let with_unit = |unit: &str| LineInput {
+            quantity_unit: Some(unit.into()),
+            ..shoe()
+        };
+        for unit in ["", "cartonbox1"] {
+            assert!(
+                OrderLine::from_om_input(with_unit(unit)).is_ok(),
+                "{unit:?}"
+            );
+            let e = OrderLine::from_input(with_unit(unit)).unwrap_err();
+            assert_eq!(e.field().as_str(), "quantity_unit", "{unit:?}");
+        }
+        assert!(OrderLine::from_input(with_unit("pcs")).is_ok());
+        let e = OrderLine::from_om_input(with_unit("cartonbox12")).unwrap_err();
+        assert_eq!(e.field().as_str(), "quantity_unit");
+        assert_eq!(e.problem(), &Problem::TooLong { max: 10 });
     }
 
     #[test]

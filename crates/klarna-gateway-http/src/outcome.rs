@@ -86,7 +86,7 @@ fn keyed(op: Operation) -> bool {
 }
 
 /// The one table (see the module docs, which list the same rows with their sources).
-const TABLE: [Row; 23] = [
+const TABLE: [Row; 25] = [
     row(all, (429, 429), &[], act(ErrorAction::Retry)),
     row(all, (401, 401), &[], act(ErrorAction::Unauthorized)),
     row(
@@ -149,6 +149,21 @@ const TABLE: [Row; 23] = [
         (403, 403),
         &["PAYMENT_METHOD_FAILED"],
         act(ErrorAction::Rejected(Refusal::Declined)),
+    ),
+    row(
+        token_order,
+        (403, 403),
+        &[
+            "PAYMENT_METHOD_CURRENCY_MISMATCH",
+            "UNAVAILABLE_PAYMENT_METHOD",
+        ],
+        act(ErrorAction::Rejected(Refusal::CurrencyMismatch)),
+    ),
+    row(
+        token_order,
+        (403, 403),
+        &["TOKEN_FORBIDDEN"],
+        act(ErrorAction::Rejected(Refusal::TokenForbidden)),
     ),
     row(keyed, (409, 409), &["CONFLICT"], Then::Unknown),
     row(token_order, (409, 409), &[], REJECTED_NOT_ALLOWED),
@@ -241,15 +256,17 @@ impl KlarnaError {
 /// | 12 | T2 | 403 | `TOKEN_CANCELED`, `TOKEN_CANCELLED` | `Rejected(TokenUnusable(Cancelled))` | §3.2, §11.6 |
 /// | 13 | T2 | 403 | `TOKEN_SUSPENDED` | `Rejected(TokenUnusable(Suspended))` | §3.2 |
 /// | 14 | T2 | 403 | `PAYMENT_METHOD_FAILED` | `Rejected(Declined)` | §3.2 |
-/// | 15 | keyed: Order Management mutations, T2 | 409 | `CONFLICT` | unknown: a request with the same `Klarna-Idempotency-Key` is still in flight and may yet succeed | §1.4, §1.5 |
-/// | 16 | T2 | 409 | any | `Rejected(NotAllowed)` (data does not match the token) | §3.2 |
-/// | 17 | P3 | 404 | `SESSION_COMPLETED` | `Rejected(NotAllowed)` (the session is closed) | §2.3 |
-/// | 18 | all but P1 | 404 | any | `NotFound` | §2.2–§4.3 |
-/// | 19 | all | 403 | any | `Rejected(NotAllowed)` | §1.5, §3.2, §11.6 |
-/// | 20 | Order Management | 409 | any | `Rejected(NotAllowed)` (another conflict with the order's state) | §1.5 |
-/// | 21 | Order Management | 422 | any | `InvalidRequest` (field validation) | §11.4 |
-/// | 22 | reads | 4xx | any | `InvalidRequest` (nothing changed) | — |
-/// | 23 | all | anything else (3xx, other 4xx on a mutation) | any | unknown | silent: pessimistic |
+/// | 15 | T2 | 403 | `PAYMENT_METHOD_CURRENCY_MISMATCH`, `UNAVAILABLE_PAYMENT_METHOD` | `Rejected(CurrencyMismatch)` | §3.2, §11.6 |
+/// | 16 | T2 | 403 | `TOKEN_FORBIDDEN` | `Rejected(TokenForbidden)` | §11.6 |
+/// | 17 | keyed: Order Management mutations, T2 | 409 | `CONFLICT` | unknown: a request with the same `Klarna-Idempotency-Key` is still in flight and may yet succeed | §1.4, §1.5 |
+/// | 18 | T2 | 409 | any | `Rejected(NotAllowed)` (data does not match the token) | §3.2 |
+/// | 19 | P3 | 404 | `SESSION_COMPLETED` | `Rejected(NotAllowed)` (the session is closed) | §2.3 |
+/// | 20 | all but P1 | 404 | any | `NotFound` | §2.2–§4.3 |
+/// | 21 | all | 403 | any | `Rejected(NotAllowed)` | §1.5, §3.2, §11.6 |
+/// | 22 | Order Management | 409 | any | `Rejected(NotAllowed)` (another conflict with the order's state) | §1.5 |
+/// | 23 | Order Management | 422 | any | `InvalidRequest` (field validation) | §11.4 |
+/// | 24 | reads | 4xx | any | `InvalidRequest` (nothing changed) | — |
+/// | 25 | all | anything else (3xx, other 4xx on a mutation) | any | unknown | silent: pessimistic |
 ///
 /// Transport: not sent → `Retry`; invalid local input → `InvalidRequest` (neither reached
 /// Klarna); sent without a usable answer (timeout, reset, malformed, oversized) → unknown.
@@ -319,6 +336,8 @@ mod tests {
         const NOT_ALLOWED: ErrorAction = Rejected(Refusal::NotAllowed);
         const CANCELLED: ErrorAction = Rejected(Refusal::TokenUnusable(TokenStatus::Cancelled));
         const SUSPENDED: ErrorAction = Rejected(Refusal::TokenUnusable(TokenStatus::Suspended));
+        const CURRENCY: ErrorAction = Rejected(Refusal::CurrencyMismatch);
+        const FORBIDDEN: ErrorAction = Rejected(Refusal::TokenForbidden);
         let table: &[(Operation, u16, Option<&str>, ErrorAction)] = &[
             // §1.5 Payments API, and §2.1–§2.6 per operation.
             (CreateSession, 400, Some("BAD_VALUE"), InvalidRequest),
@@ -392,15 +411,18 @@ mod tests {
                 CreateTokenOrder,
                 403,
                 Some("UNAVAILABLE_PAYMENT_METHOD"),
-                NOT_ALLOWED,
+                CURRENCY,
             ),
             (
                 CreateTokenOrder,
                 403,
                 Some("PAYMENT_METHOD_CURRENCY_MISMATCH"),
-                NOT_ALLOWED,
+                CURRENCY,
             ),
-            (CreateTokenOrder, 403, Some("TOKEN_FORBIDDEN"), NOT_ALLOWED),
+            (CreateTokenOrder, 403, Some("TOKEN_FORBIDDEN"), FORBIDDEN),
+            // Elsewhere the codes mean nothing special: a plain refusal.
+            (CreateOrder, 403, Some("TOKEN_FORBIDDEN"), NOT_ALLOWED),
+            (CaptureOrder, 403, Some("TOKEN_FORBIDDEN"), NOT_ALLOWED),
             (CreateTokenOrder, 404, Some("TOKEN_NOT_FOUND"), NotFound),
             (CreateTokenOrder, 409, None, NOT_ALLOWED),
             (
@@ -512,6 +534,8 @@ mod tests {
             Some("TOKEN_CANCELED"),
             Some("TOKEN_SUSPENDED"),
             Some("PAYMENT_METHOD_FAILED"),
+            Some("PAYMENT_METHOD_CURRENCY_MISMATCH"),
+            Some("TOKEN_FORBIDDEN"),
             Some("CONFLICT"),
         ];
         let mut used = [false; TABLE.len()];

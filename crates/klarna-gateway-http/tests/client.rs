@@ -18,6 +18,7 @@ use base64::Engine as _;
 use klarna_domain::TokenStatus;
 use klarna_gateway_http::{
     Credentials, IdempotencyKey, KlarnaClient, KlarnaError, Operation, RetryConfig, Timeouts,
+    gateway_error,
 };
 use klarna_ports::{ErrorAction, Refusal};
 use serde::de::DeserializeOwned;
@@ -683,6 +684,42 @@ async fn no_retry_on_4xx_refusals() {
             panic!("{err:?}")
         };
         assert_eq!(error_messages, &vec!["Not matching fields: [x]".to_owned()]);
+    }
+}
+
+/// A token charge Klarna refuses for the currency or for the merchant reaches the port as a
+/// typed refusal the caller can act on (API.md §11.6), not a generic "not allowed".
+#[tokio::test(start_paused = true)]
+async fn token_charge_refusals_for_currency_and_forbidden_tokens_are_typed() {
+    let server = MockServer::start().await;
+    let client = client(&server);
+    for (code, refusal) in [
+        (
+            "PAYMENT_METHOD_CURRENCY_MISMATCH",
+            Refusal::CurrencyMismatch,
+        ),
+        ("UNAVAILABLE_PAYMENT_METHOD", Refusal::CurrencyMismatch),
+        ("TOKEN_FORBIDDEN", Refusal::TokenForbidden),
+    ] {
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(403)
+                    .set_body_json(json!({"error_code": code, "error_messages": ["no"]})),
+            )
+            .mount(&server)
+            .await;
+        let body = typed(&fixture("token_order.request.json"));
+        let err = client
+            .create_token_order(CUSTOMER_TOKEN, &body, None)
+            .await
+            .unwrap_err();
+        assert_eq!(server.received_requests().await.unwrap().len(), 1, "{code}");
+        let port = gateway_error(Operation::CreateTokenOrder, &err);
+        assert_eq!(port.action, ErrorAction::Rejected(refusal), "{code}");
+        assert_eq!(port.refusal(), Some(refusal), "{code}");
+        assert_ne!(port.refusal(), Some(Refusal::NotAllowed), "{code}");
+        assert_eq!(port.code.as_deref(), Some(code));
     }
 }
 

@@ -153,9 +153,15 @@ pub enum Refusal {
     Declined,
     /// The customer token cannot be charged; its status at Klarna (cancelled or suspended).
     TokenUnusable(TokenStatus),
+    /// The customer token's payment method cannot be charged in the order's currency (T2
+    /// `PAYMENT_METHOD_CURRENCY_MISMATCH`, `UNAVAILABLE_PAYMENT_METHOD`): charge in the
+    /// token's currency, or ask the shopper for a new token. Nothing was created.
+    CurrencyMismatch,
+    /// Klarna forbids this merchant to use the customer token (T2 `TOKEN_FORBIDDEN`): the
+    /// token cannot be charged here; ask the shopper for a new one. Nothing was created.
+    TokenForbidden,
     /// The object's state or the account does not allow the operation (capture, refund or
-    /// cancel not allowed, the session already completed, a conflict with the order's state,
-    /// the payment method unavailable).
+    /// cancel not allowed, the session already completed, a conflict with the order's state).
     NotAllowed,
 }
 
@@ -169,6 +175,8 @@ impl Refusal {
             Self::TokenUnusable(TokenStatus::Cancelled) => "token_cancelled",
             Self::TokenUnusable(TokenStatus::Suspended) => "token_suspended",
             Self::TokenUnusable(TokenStatus::Active) => "token_unusable",
+            Self::CurrencyMismatch => "currency_mismatch",
+            Self::TokenForbidden => "token_forbidden",
             Self::NotAllowed => "not_allowed",
         }
     }

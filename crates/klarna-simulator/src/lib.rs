@@ -586,6 +586,12 @@ impl Simulator {
         http::resolve_fraud(&self.shared, order_id, decision).map_err(|r| SimError::from_reply(&r))
     }
 
+    /// Makes a customer token forbidden to this merchant: its charges answer
+    /// `403 TOKEN_FORBIDDEN` from now on. `false` for an unknown token.
+    pub fn forbid_token(&self, token_id: &str) -> bool {
+        self.shared.engine.forbid_token(token_id)
+    }
+
     /// Moves the simulated clock forward.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.engine.advance_clock(by);

@@ -1,7 +1,8 @@
 //! Malformed-input properties of the simulator's request parser (reliability.md §5 P1): every
 //! operation, dispatched through `Engine::dispatch` with valid or random path ids and a valid,
 //! mutated or random body, answers with a 2xx or 4xx reply, never a panic or a 5xx; a 4xx carries
-//! Klarna's JSON error body, and a 400 `BAD_VALUE` names the offending field.
+//! Klarna's JSON error body, and a 400 `BAD_VALUE` (Order Management: a 422) names the offending
+//! field.
 //!
 //! Each case runs against fresh state (an authorized session, a placed and captured order with a
 //! refund, a customer token), so mutations of a valid body reach the deep validation paths rather
@@ -435,7 +436,9 @@ fn body() -> impl Strategy<Value = Body> {
 // The property.
 
 /// Checks one reply: 2xx or 4xx; every reply has a correlation id; a 4xx has Klarna's error body;
-/// a 400 is `BAD_REQUEST` (body unusable) or `BAD_VALUE` naming a field path.
+/// a 400 is `BAD_REQUEST` (body unusable), `INVALID_ORDER_ID` (an order id that is no UUID) or
+/// `BAD_VALUE` naming a field path; a 422 (Order Management's field errors) is
+/// `UNPROCESSABLE_ENTITY` or `INVALID_ADDRESS` naming a field path.
 fn check_reply(op: Operation, r: &klarna_simulator::Reply) -> Result<(), TestCaseError> {
     let body = String::from_utf8_lossy(&r.body);
     prop_assert!(
@@ -463,24 +466,35 @@ fn check_reply(op: Operation, r: &klarna_simulator::Reply) -> Result<(), TestCas
         );
         if r.status == 400 {
             prop_assert!(
-                code == "BAD_VALUE" || code == "BAD_REQUEST",
+                ["BAD_VALUE", "BAD_REQUEST", "INVALID_ORDER_ID"].contains(&code.as_str()),
                 "{}: 400 with {}",
                 op.name(),
                 code
             );
-            if code == "BAD_VALUE" {
-                let msg = &e.messages()[0];
-                let field = msg.strip_prefix("Bad value: ").unwrap_or("");
-                prop_assert!(
-                    !field.is_empty()
-                        && field.chars().all(
-                            |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')
-                        ),
-                    "{}: BAD_VALUE does not name a field: {}",
-                    op.name(),
-                    msg
-                );
-            }
+        }
+        if r.status == 422 {
+            prop_assert!(
+                code == "UNPROCESSABLE_ENTITY" || code == "INVALID_ADDRESS",
+                "{}: 422 with {}",
+                op.name(),
+                code
+            );
+        }
+        if (r.status == 400 || r.status == 422)
+            && code != "BAD_REQUEST"
+            && code != "INVALID_ORDER_ID"
+        {
+            let msg = &e.messages()[0];
+            let field = msg.strip_prefix("Bad value: ").unwrap_or("");
+            prop_assert!(
+                !field.is_empty()
+                    && field
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')),
+                "{}: BAD_VALUE does not name a field: {}",
+                op.name(),
+                msg
+            );
         }
     } else if !r.body.is_empty() && r.header("content-type") == Some("application/json") {
         prop_assert!(
@@ -581,7 +595,7 @@ fn valid_bodies_succeed_and_mutations_are_refused_by_field() {
     let w = world();
     let bytes = br#"{"captured_amount": 9223372036854775808}"#;
     let r = engine().dispatch(Operation::Capture, &[w.order], None, bytes);
-    assert!(r.status == 400, "HTTP {}", r.status);
+    assert!(r.status == 422, "HTTP {}", r.status);
     check_reply(Operation::Capture, &r).unwrap();
     // A negative quantity names the line field.
     let mut body = session_body("buy");

@@ -7,7 +7,7 @@ use crate::validate::{self, BadValue};
 
 use super::Engine;
 use super::json::{non_null, parse_id, parse_obj, parse_opt_obj};
-use super::reply::{Reply, Res, bad_value, not_allowed, random_uuid};
+use super::reply::{Reply, Res, not_allowed, random_uuid, unprocessable};
 use super::state::{
     Capture, Closure, MAX_EXTENSION, ORDER_LIFE, Refund, State, order_mut, with_capture, with_order,
 };
@@ -18,7 +18,7 @@ impl Engine {
         let (oid, order) = order_mut(st, order_id)?;
         let req = parse_obj(body)?;
         let amount =
-            validate::check_capture_or_refund(&req, "captured_amount").map_err(bad_value)?;
+            validate::check_capture_or_refund(&req, "captured_amount").map_err(unprocessable)?;
         let status = order.status(now);
         if !status.is_open() {
             return Err(Reply::error(
@@ -80,7 +80,7 @@ impl Engine {
         let (oid, order) = order_mut(st, order_id)?;
         let req = parse_obj(body)?;
         let amount =
-            validate::check_capture_or_refund(&req, "refunded_amount").map_err(bad_value)?;
+            validate::check_capture_or_refund(&req, "refunded_amount").map_err(unprocessable)?;
         let captured = order.captured();
         if captured == 0 {
             return Err(Reply::error(
@@ -185,7 +185,7 @@ pub(super) fn extend(st: &mut State, id: &str, now: Millis) -> Res {
 pub(super) fn update_authorization(st: &mut State, id: &str, body: &[u8], now: Millis) -> Res {
     let (_, o) = order_mut(st, id)?;
     let req = parse_obj(body)?;
-    let amount = validate::check_update_authorization(&req).map_err(bad_value)?;
+    let amount = validate::check_update_authorization(&req).map_err(unprocessable)?;
     let status = o.status(now);
     if !status.is_open() {
         return Err(not_allowed(format!(
@@ -210,7 +210,7 @@ pub(super) fn update_authorization(st: &mut State, id: &str, body: &[u8], now: M
 pub(super) fn update_references(st: &mut State, id: &str, body: &[u8]) -> Res {
     let (_, o) = order_mut(st, id)?;
     let req = parse_obj(body)?;
-    validate::check_merchant_references(&req).map_err(bad_value)?;
+    validate::check_merchant_references(&req).map_err(unprocessable)?;
     if o.closure == Closure::Cancelled {
         return Err(not_allowed(
             "Order is cancelled. Merchant references cannot be updated.",
@@ -237,7 +237,7 @@ pub(super) fn update_customer_details(st: &mut State, id: &str, body: &[u8]) -> 
     if req.contains_key("billing_address") {
         return Err(not_allowed("Billing address cannot be updated"));
     }
-    validate::check_customer_details(&req).map_err(bad_value)?;
+    validate::check_customer_details(&req).map_err(unprocessable)?;
     if o.closure == Closure::Cancelled {
         return Err(not_allowed(
             "Order is cancelled. Customer details cannot be updated.",
@@ -250,7 +250,7 @@ pub(super) fn update_customer_details(st: &mut State, id: &str, body: &[u8]) -> 
 pub(super) fn add_shipping_info(st: &mut State, id: &str, body: &[u8]) -> Res {
     let (_, o) = order_mut(st, id)?;
     let req = parse_obj(body)?;
-    validate::check_shipping_info(&req, true).map_err(bad_value)?;
+    validate::check_shipping_info(&req, true).map_err(unprocessable)?;
     if o.captured() == 0 {
         return Err(not_allowed(
             "Shipping info cannot be added to an order without captures",
@@ -276,7 +276,7 @@ pub(super) fn add_capture_shipping_info(
         .find(|c| Some(c.id) == cid)
         .ok_or_else(|| Reply::error(404, "NO_SUCH_CAPTURE", "No such capture"))?;
     let req = parse_obj(body)?;
-    validate::check_shipping_info(&req, true).map_err(bad_value)?;
+    validate::check_shipping_info(&req, true).map_err(unprocessable)?;
     if let Some(Value::Array(a)) = req.get("shipping_info") {
         c.shipping_info.extend(a.iter().cloned());
     }
@@ -291,7 +291,7 @@ pub(super) fn extend_due_date(st: &State, id: &str, capture_id: &str, body: &[u8
             Some(_) => Err(not_allowed(
                 "Due date cannot be extended by that number of days",
             )),
-            None => Err(bad_value(BadValue("number_of_days".into()))),
+            None => Err(unprocessable(BadValue("number_of_days".into()))),
         }
     })
 }

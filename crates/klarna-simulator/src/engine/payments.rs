@@ -47,7 +47,7 @@ impl Engine {
             Session {
                 intent: body.intent(),
                 body: Box::new(body),
-                updated_at: now,
+                created_at: now,
                 status: SessionStatus::Incomplete,
                 current_auth: None,
                 awaiting_finalize: None,
@@ -65,7 +65,7 @@ impl Engine {
 
     pub(super) fn read_session(&self, st: &State, id: &str, now: Millis) -> Res {
         let (uuid, s) = live_session(st, id, now)?;
-        let mut obj = s.body.to_map();
+        let mut obj = read_view(s.body.to_map());
         obj.insert(
             "client_token".into(),
             Value::String(self.client_token(&uuid)),
@@ -73,7 +73,7 @@ impl Engine {
         obj.insert("status".into(), Value::String(s.status.wire().into()));
         obj.insert(
             "expires_at".into(),
-            Value::String(format_time(s.updated_at + SESSION_LIFE)),
+            Value::String(format_time(s.created_at + SESSION_LIFE)),
         );
         obj.entry("intent")
             .or_insert_with(|| Value::String("buy".into()));
@@ -249,6 +249,7 @@ impl Engine {
             token_id,
             CustomerToken {
                 status: TokenStatus::Active,
+                forbidden: false,
                 purchase_country: str_of(&req, "purchase_country")
                     .unwrap_or_default()
                     .to_uppercase(),
@@ -310,9 +311,9 @@ pub(super) fn update_session(st: &mut State, id: &str, body: &[u8], now: Millis)
     validate::check_session(&merged).map_err(bad_value)?;
     let merged = SessionBody::from_map(merged);
     if let Some(s) = st.sessions.get_mut(&uuid) {
+        // The session's life is not extended: it ends 48 h after creation (API.md §11.8).
         s.intent = merged.intent();
         *s.body = merged;
-        s.updated_at = now;
     }
     Ok(Reply::empty(204))
 }
@@ -335,6 +336,110 @@ pub(super) fn cancel_authorization(st: &mut State, token: &str, now: Millis) -> 
         s.current_auth = None;
     }
     Ok(Reply::empty(204))
+}
+
+/// The fields of `session_read` (payments-v1.yml) P2 answers; anything else the merchant sent is
+/// stored (P5/P6 compare it) but not read back.
+const SESSION_READ_FIELDS: &[&str] = &[
+    "acquiring_channel",
+    "attachment",
+    "authorization_token",
+    "billing_address",
+    "client_token",
+    "custom_payment_method_ids",
+    "customer",
+    "design",
+    "expires_at",
+    "intent",
+    "locale",
+    "merchant_data",
+    "merchant_reference1",
+    "merchant_reference2",
+    "merchant_urls",
+    "options",
+    "order_amount",
+    "order_lines",
+    "order_tax_amount",
+    "payment_method_categories",
+    "purchase_country",
+    "purchase_currency",
+    "shipping_address",
+    "status",
+];
+
+/// `customer_read`: no `national_identification_number`, no `last_four_ssn`.
+const CUSTOMER_READ_FIELDS: &[&str] = &[
+    "date_of_birth",
+    "gender",
+    "organization_entity_type",
+    "organization_registration_id",
+    "title",
+    "type",
+    "vat_id",
+];
+
+const ADDRESS_FIELDS: &[&str] = &[
+    "attention",
+    "city",
+    "country",
+    "email",
+    "family_name",
+    "given_name",
+    "organization_name",
+    "phone",
+    "postal_code",
+    "region",
+    "street_address",
+    "street_address2",
+    "title",
+];
+
+const ORDER_LINE_FIELDS: &[&str] = &[
+    "image_url",
+    "merchant_data",
+    "name",
+    "product_identifiers",
+    "product_url",
+    "quantity",
+    "quantity_unit",
+    "reference",
+    "subscription",
+    "tax_rate",
+    "total_amount",
+    "total_discount_amount",
+    "total_tax_amount",
+    "type",
+    "unit_price",
+];
+
+const MERCHANT_URL_FIELDS: &[&str] = &["authorization", "confirmation", "notification", "push"];
+
+fn keep_only(v: &mut Value, fields: &[&str]) {
+    if let Value::Object(m) = v {
+        m.retain(|k, _| fields.contains(&k.as_str()));
+    }
+}
+
+/// What P2 reads back of a stored session: only what Klarna's `session_read` documents
+/// (a read answers nothing Klarna's schema lacks, e.g. the shopper's national id).
+pub(super) fn read_view(mut obj: Map<String, Value>) -> Map<String, Value> {
+    obj.retain(|k, _| SESSION_READ_FIELDS.contains(&k.as_str()));
+    for (key, fields) in [
+        ("customer", CUSTOMER_READ_FIELDS),
+        ("billing_address", ADDRESS_FIELDS),
+        ("shipping_address", ADDRESS_FIELDS),
+        ("merchant_urls", MERCHANT_URL_FIELDS),
+    ] {
+        if let Some(v) = obj.get_mut(key) {
+            keep_only(v, fields);
+        }
+    }
+    if let Some(Value::Array(lines)) = obj.get_mut("order_lines") {
+        for line in lines {
+            keep_only(line, ORDER_LINE_FIELDS);
+        }
+    }
+    obj
 }
 
 /// Compares the create-order/customer-token request with what was authorized (409 on difference).

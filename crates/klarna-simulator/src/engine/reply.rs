@@ -82,6 +82,27 @@ pub(super) fn bad_value(e: BadValue) -> Reply {
     Reply::error(400, "BAD_VALUE", format!("Bad value: {}", e.0))
 }
 
+/// An Order Management field error: `422`, `INVALID_ADDRESS` for an address field and
+/// `UNPROCESSABLE_ENTITY` otherwise (API.md §11.4; the Payments API's `400 BAD_VALUE` is not
+/// what OM answers). The message names the field the way [`bad_value`] does.
+pub(super) fn unprocessable(e: BadValue) -> Reply {
+    let address = ["shipping_address", "billing_address"]
+        .iter()
+        .any(|a| e.0.starts_with(a));
+    let code = if address {
+        "INVALID_ADDRESS"
+    } else {
+        "UNPROCESSABLE_ENTITY"
+    };
+    Reply::error(422, code, format!("Bad value: {}", e.0))
+}
+
+/// A path order id that is not a UUID: `400 INVALID_ORDER_ID` (API.md §11.4), before any
+/// lookup.
+pub(super) fn invalid_order_id() -> Reply {
+    Reply::error(400, "INVALID_ORDER_ID", "Order ID must be a valid UUID")
+}
+
 pub(super) type Res = Result<Reply, Reply>;
 
 /// A random v4 UUID from the thread RNG (cheaper than the OS generator per id).
@@ -177,6 +198,24 @@ mod tests {
                 "Invalid authorization token",
             ),
             (no_such_order(), 404, "NO_SUCH_ORDER", "No such order"),
+            (
+                unprocessable(BadValue("captured_amount".into())),
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "Bad value: captured_amount",
+            ),
+            (
+                unprocessable(BadValue("shipping_address.city".into())),
+                422,
+                "INVALID_ADDRESS",
+                "Bad value: shipping_address.city",
+            ),
+            (
+                invalid_order_id(),
+                400,
+                "INVALID_ORDER_ID",
+                "Order ID must be a valid UUID",
+            ),
             (not_allowed("x"), 403, "NOT_ALLOWED", "x"),
         ];
         for (r, status, code, message) in cases {

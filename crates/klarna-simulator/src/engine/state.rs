@@ -11,11 +11,11 @@ use crate::clock::{DAY, HOUR, MINUTE, Millis};
 
 use super::json::parse_id;
 use super::replay::{ReplayPolicy, ReplayTable};
-use super::reply::{Reply, Res, invalid_token, no_such_order};
+use super::reply::{Reply, Res, invalid_order_id, invalid_token, no_such_order};
 use super::session::SessionBody;
 use super::status::{FraudStatus, Intent, OrderStatus, SessionStatus, TokenStatus};
 
-/// Session lifetime after creation or the last update (API.md §1.7).
+/// Session lifetime, counted from creation: an update does not extend it (API.md §11.8).
 pub(super) const SESSION_LIFE: Millis = 48 * HOUR;
 /// Authorization-token lifetime (API.md §1.7).
 pub(super) const AUTHORIZATION_LIFE: Millis = 60 * MINUTE;
@@ -107,7 +107,8 @@ pub(super) struct Session {
     pub(super) body: Box<SessionBody>,
     /// The body's intent.
     pub(super) intent: Intent,
-    pub(super) updated_at: Millis,
+    /// When P1 created it: the session lives [`SESSION_LIFE`] from here, updates or not.
+    pub(super) created_at: Millis,
     pub(super) status: SessionStatus,
     pub(super) current_auth: Option<Uuid>,
     /// An approved `authorize` whose token waits for `finalize()` (JS `auto_finalize: false`).
@@ -129,6 +130,8 @@ pub(super) struct Authorization {
 #[derive(Debug)]
 pub(super) struct CustomerToken {
     pub(super) status: TokenStatus,
+    /// Charges answer `403 TOKEN_FORBIDDEN` ([`super::Engine::forbid_token`]).
+    pub(super) forbidden: bool,
     pub(super) purchase_country: String,
     pub(super) purchase_currency: String,
     pub(super) locale: Option<String>,
@@ -267,7 +270,7 @@ impl State {
         }
         self.last_sweep = now;
         self.sessions
-            .retain(|_, s| now < s.updated_at + SESSION_LIFE + SESSION_LIFE);
+            .retain(|_, s| now < s.created_at + SESSION_LIFE + SESSION_LIFE);
         self.authorizations
             .retain(|_, a| now < a.created_at + AUTHORIZATION_LIFE + DAY);
         self.replay.sweep(now);
@@ -302,7 +305,7 @@ pub(super) fn live_session<'a>(
     let not_found = || Reply::error(404, "NOT_FOUND", "Invalid session id");
     let uuid = parse_id(id).ok_or_else(not_found)?;
     let s = st.sessions.get(&uuid).ok_or_else(not_found)?;
-    if now >= s.updated_at + SESSION_LIFE {
+    if now >= s.created_at + SESSION_LIFE {
         return Err(not_found());
     }
     Ok((uuid, s))
@@ -321,13 +324,13 @@ pub(super) fn live_auth<'a>(
 }
 
 pub(super) fn order_mut<'a>(st: &'a mut State, id: &str) -> Result<(Uuid, &'a mut Order), Reply> {
-    let uuid = parse_id(id).ok_or_else(no_such_order)?;
+    let uuid = parse_id(id).ok_or_else(invalid_order_id)?;
     let o = st.orders.get_mut(&uuid).ok_or_else(no_such_order)?;
     Ok((uuid, o))
 }
 
 pub(super) fn with_order(st: &State, id: &str, f: impl FnOnce(&Order) -> Res) -> Res {
-    let uuid = parse_id(id).ok_or_else(no_such_order)?;
+    let uuid = parse_id(id).ok_or_else(invalid_order_id)?;
     let o = st.orders.get(&uuid).ok_or_else(no_such_order)?;
     f(o)
 }
@@ -463,7 +466,7 @@ mod tests {
             Session {
                 body: Box::new(SessionBody::from_map(serde_json::Map::new())),
                 intent: Intent::Buy,
-                updated_at: 0,
+                created_at: 0,
                 status: SessionStatus::Incomplete,
                 current_auth: None,
                 awaiting_finalize: None,
@@ -485,6 +488,7 @@ mod tests {
             Uuid::from_u128(3),
             CustomerToken {
                 status: TokenStatus::Active,
+                forbidden: false,
                 purchase_country: "SE".into(),
                 purchase_currency: "SEK".into(),
                 locale: None,
@@ -516,7 +520,7 @@ mod tests {
             Session {
                 body: Box::new(SessionBody::from_map(serde_json::Map::new())),
                 intent: Intent::Buy,
-                updated_at: 0,
+                created_at: 0,
                 status: SessionStatus::Incomplete,
                 current_auth: None,
                 awaiting_finalize: None,
@@ -527,6 +531,10 @@ mod tests {
         let expired = live_session(&st, &id, SESSION_LIFE).err();
         assert_eq!(expired.map(|r| r.status), Some(404));
         assert!(live_session(&st, "not-a-uuid", 0).is_err());
+        assert_eq!(
+            order_mut(&mut st, "not-a-uuid").err().map(|r| r.status),
+            Some(400)
+        );
         assert_eq!(
             order_mut(&mut st, &Uuid::nil().to_string())
                 .err()

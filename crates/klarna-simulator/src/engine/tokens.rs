@@ -24,8 +24,28 @@ impl Engine {
                 "The customer token has been cancelled",
             ));
         }
+        if t.forbidden {
+            return Err(Reply::error(
+                403,
+                "TOKEN_FORBIDDEN",
+                "The customer token cannot be used by this merchant",
+            ));
+        }
         let req = parse_obj(body)?;
-        validate::check_token_order(&req, &t.purchase_currency).map_err(bad_value)?;
+        validate::check_token_order(&req).map_err(bad_value)?;
+        // A charge in another currency than the token's is a refusal of the payment method,
+        // not a bad value (API.md §11.6).
+        let currency = str_of(&req, "purchase_currency").unwrap_or_default();
+        if !currency.eq_ignore_ascii_case(&t.purchase_currency) {
+            return Err(Reply::error(
+                403,
+                "PAYMENT_METHOD_CURRENCY_MISMATCH",
+                format!(
+                    "The payment method of the customer token cannot be used for {}",
+                    currency.to_uppercase()
+                ),
+            ));
+        }
         let order_id = random_uuid();
         let oid = order_id.to_string();
         let confirmation = req
@@ -96,6 +116,22 @@ impl Engine {
                 authorized_payment_method: Some(invoice()),
             },
         ))
+    }
+}
+
+impl Engine {
+    /// Makes a customer token forbidden to this merchant from now on: charges (T2) answer
+    /// `403 TOKEN_FORBIDDEN` (API.md §11.6). Klarna does not document when it answers so;
+    /// this is the knob that makes the simulator say it. `false` for an unknown token.
+    pub fn forbid_token(&self, token_id: &str) -> bool {
+        let mut st = self.lock();
+        match parse_id(token_id).and_then(|id| st.tokens.get_mut(&id)) {
+            Some(t) => {
+                t.forbidden = true;
+                true
+            }
+            None => false,
+        }
     }
 }
 

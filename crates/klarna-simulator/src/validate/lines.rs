@@ -35,10 +35,13 @@ impl LineLimits {
             Self::Payments | Self::OrderManagement => 1024,
         }
     }
-    fn max_quantity_unit(self) -> usize {
+    /// `quantity_unit` length: Payments 1..=8 (payments-v1.yml), Order Management 0..=10
+    /// (order-management-v1.yml, API.md §11.5). The Customer Token document gives no limits;
+    /// the Payments ones are assumed (the stricter reading).
+    fn quantity_unit(self) -> (usize, usize) {
         match self {
-            Self::OrderManagement => 10,
-            Self::Payments | Self::CustomerToken => 8,
+            Self::OrderManagement => (0, 10),
+            Self::Payments | Self::CustomerToken => (1, 8),
         }
     }
     fn min_name(self) -> usize {
@@ -83,7 +86,8 @@ pub(crate) fn check_line(line: &Value, index: usize, limits: LineLimits) -> Chec
     if quantity < 0 {
         return Err(bad(path(p, "quantity")));
     }
-    opt_str(obj, "quantity_unit", p, 1, limits.max_quantity_unit())?;
+    let (unit_min, unit_max) = limits.quantity_unit();
+    opt_str(obj, "quantity_unit", p, unit_min, unit_max)?;
     let unit_price = req_i64(obj, "unit_price", p)?;
     if unit_price.unsigned_abs() > max.unsigned_abs() {
         return Err(bad(path(p, "unit_price")));

@@ -15,12 +15,15 @@ use serde_json::{Map, Value};
 use lines::{LineLimits, check_lines};
 #[cfg(test)]
 use market::check_market;
-use market::{check_market_fields, is_locale_format};
+use market::{check_market_fields, is_alpha, is_locale_format};
 use parts::{
-    check_address, check_attachment, check_customer, check_merchant_fields, check_options,
+    AddressLimits, check_address, check_attachment, check_customer, check_merchant_fields,
+    check_options,
 };
 
-/// A refused field: rendered by the HTTP layer as `400 BAD_VALUE "Bad value: <field>"`.
+/// A refused field: rendered as `400 BAD_VALUE "Bad value: <field>"` by the Payments and
+/// Customer Token APIs and as `422 UNPROCESSABLE_ENTITY` (or `INVALID_ADDRESS`) by Order
+/// Management (API.md §11.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BadValue(pub(crate) String);
 
@@ -166,8 +169,8 @@ pub(crate) fn check_session(obj: &Map<String, Value>) -> Check {
     check_market_fields(obj, false)?;
     let sums = check_lines(obj, LineLimits::Payments, true)?;
     check_sums(obj, sums, 0, false)?;
-    check_address(obj, "billing_address")?;
-    check_address(obj, "shipping_address")?;
+    check_address(obj, "billing_address", AddressLimits::Payments)?;
+    check_address(obj, "shipping_address", AddressLimits::Payments)?;
     check_customer(obj)?;
     check_merchant_fields(obj)?;
     check_options(obj)?;
@@ -181,8 +184,8 @@ pub(crate) fn check_create_order(obj: &Map<String, Value>) -> Check {
     check_market_fields(obj, false)?;
     let sums = check_lines(obj, LineLimits::Payments, true)?;
     check_sums(obj, sums, 0, false)?;
-    check_address(obj, "billing_address")?;
-    check_address(obj, "shipping_address")?;
+    check_address(obj, "billing_address", AddressLimits::Payments)?;
+    check_address(obj, "shipping_address", AddressLimits::Payments)?;
     check_customer(obj)?;
     check_merchant_fields(obj)?;
     opt_bool(obj, "auto_capture")?;
@@ -198,15 +201,16 @@ pub(crate) fn check_customer_token_request(obj: &Map<String, Value>) -> Check {
     if !intended.eq_ignore_ascii_case("SUBSCRIPTION") {
         return Err(bad("intended_use"));
     }
-    check_address(obj, "billing_address")?;
+    check_address(obj, "billing_address", AddressLimits::Payments)?;
     check_customer(obj)?;
     Ok(())
 }
 
-/// Validates T2's `customer_token_order`.
-pub(crate) fn check_token_order(obj: &Map<String, Value>, token_currency: &str) -> Check {
+/// Validates T2's `customer_token_order` (the format of `purchase_currency`; whether the
+/// token's payment method takes that currency is the engine's `403`, not a bad value).
+pub(crate) fn check_token_order(obj: &Map<String, Value>) -> Check {
     let currency = req_str(obj, "purchase_currency", "", 3, 3)?;
-    if !currency.eq_ignore_ascii_case(token_currency) {
+    if !is_alpha(currency, 3) {
         return Err(bad("purchase_currency"));
     }
     if let Some(l) = opt_str(obj, "locale", "", 2, 255)?
@@ -216,7 +220,7 @@ pub(crate) fn check_token_order(obj: &Map<String, Value>, token_currency: &str) 
     }
     let sums = check_lines(obj, LineLimits::CustomerToken, true)?;
     check_sums(obj, sums, 1, true)?;
-    check_address(obj, "shipping_address")?;
+    check_address(obj, "shipping_address", AddressLimits::Payments)?;
     opt_str(obj, "merchant_reference1", "", 0, 255)?;
     opt_str(obj, "merchant_reference2", "", 0, 255)?;
     opt_str(obj, "merchant_data", "", 0, 6000)?;
@@ -328,13 +332,13 @@ pub(crate) fn check_customer_details(obj: &Map<String, Value>) -> Check {
     if !obj.get("shipping_address").is_some_and(Value::is_object) {
         return Err(bad("shipping_address"));
     }
-    check_address(obj, "shipping_address")
+    check_address(obj, "shipping_address", AddressLimits::OrderManagement)
 }
 
 /// Validates the shopper step's optional `billing_address` / `customer`.
 pub(crate) fn check_shopper_data(obj: &Map<String, Value>) -> Check {
-    check_address(obj, "billing_address")?;
-    check_address(obj, "shipping_address")?;
+    check_address(obj, "billing_address", AddressLimits::Payments)?;
+    check_address(obj, "shipping_address", AddressLimits::Payments)?;
     check_customer(obj)
 }
 
@@ -372,7 +376,7 @@ mod tests {
                 {"type": "sales_tax", "name": "Sales Tax", "quantity": 1, "unit_price": 212, "total_amount": 212}
             ]
         }));
-        assert_eq!(check_token_order(&s, "USD"), Ok(()));
+        assert_eq!(check_token_order(&s), Ok(()));
     }
 
     #[test]

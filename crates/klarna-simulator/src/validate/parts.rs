@@ -6,25 +6,57 @@ use serde_json::{Map, Value};
 use super::market::is_alpha;
 use super::{Check, bad, opt_enum, opt_obj, opt_str, path, req_str};
 
-/// Validates an address object (Payments/CT §2.8, OM §4.6).
-pub(crate) fn check_address(obj: &Map<String, Value>, key: &str) -> Check {
+/// Which API's address limits apply: Payments and Customer Token cap every text field at 99
+/// characters (title 20, postal code 10); Order Management allows more (API.md §11.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddressLimits {
+    /// Payments API v1 and Customer Token API v1 (`address` in payments-v1.yml).
+    Payments,
+    /// Order Management API v1 (`address` in order-management-v1.yml).
+    OrderManagement,
+}
+
+impl AddressLimits {
+    fn fields(self) -> [(&'static str, usize); 12] {
+        match self {
+            Self::Payments => [
+                ("title", 20),
+                ("given_name", 99),
+                ("family_name", 99),
+                ("organization_name", 99),
+                ("attention", 99),
+                ("email", 99),
+                ("phone", 99),
+                ("street_address", 99),
+                ("street_address2", 99),
+                ("postal_code", 10),
+                ("city", 99),
+                ("region", 99),
+            ],
+            Self::OrderManagement => [
+                ("title", 20),
+                ("given_name", 100),
+                ("family_name", 100),
+                ("organization_name", 255),
+                ("attention", 255),
+                ("email", 100),
+                ("phone", 100),
+                ("street_address", 100),
+                ("street_address2", 100),
+                ("postal_code", 10),
+                ("city", 200),
+                ("region", 200),
+            ],
+        }
+    }
+}
+
+/// Validates an address object (Payments/CT §2.8, OM §4.6) with `limits`.
+pub(crate) fn check_address(obj: &Map<String, Value>, key: &str, limits: AddressLimits) -> Check {
     let Some(addr) = opt_obj(obj, key, "")? else {
         return Ok(());
     };
-    for (k, n) in [
-        ("title", 20),
-        ("given_name", 99),
-        ("family_name", 99),
-        ("organization_name", 255),
-        ("attention", 255),
-        ("email", 99),
-        ("phone", 99),
-        ("street_address", 99),
-        ("street_address2", 99),
-        ("postal_code", 10),
-        ("city", 200),
-        ("region", 200),
-    ] {
+    for (k, n) in limits.fields() {
         opt_str(addr, k, key, 0, n)?;
     }
     if let Some(c) = opt_str(addr, "country", key, 0, 2)?

@@ -241,3 +241,21 @@ pub(crate) fn assert_bad_value(r: &Resp, field: &str) {
         r.text
     );
 }
+
+/// An Order Management field error: `422`, `UNPROCESSABLE_ENTITY` (`INVALID_ADDRESS` for an
+/// address field), naming the field (API.md §11.4).
+pub(crate) fn assert_om_field_error(r: &Resp, field: &str) {
+    assert_eq!(r.status, 422, "{}", r.text);
+    let code = if field.starts_with("shipping_address") || field.starts_with("billing_address") {
+        "INVALID_ADDRESS"
+    } else {
+        "UNPROCESSABLE_ENTITY"
+    };
+    assert_eq!(r.body["error_code"], code, "{}", r.text);
+    assert_eq!(
+        r.body["error_messages"][0],
+        format!("Bad value: {field}"),
+        "{}",
+        r.text
+    );
+}

@@ -43,7 +43,7 @@ async fn until_accepted(addr: SocketAddr, from: Instant) -> Duration {
 async fn refused_connections_are_connect_errors_until_accepted_again() {
     let ctx = Ctx::new().await;
     let http = fresh_client();
-    let url = ctx.url("/ordermanagement/v1/orders/x");
+    let url = ctx.url("/ordermanagement/v1/orders/5c0b7d1e-2a43-4f6b-9c1d-8e2f3a4b5c6d");
     assert!(!ctx.sim.refusing_connections());
     ctx.sim.refuse_connections(Duration::MAX);
     assert!(ctx.sim.refusing_connections());

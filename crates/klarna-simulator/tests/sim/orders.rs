@@ -93,11 +93,11 @@ async fn captures_move_the_status_and_are_capped_by_the_remaining_authorization(
 async fn capture_body_is_validated() {
     let ctx = Ctx::new().await;
     let id = ctx.placed_order().await;
-    assert_bad_value(
+    assert_om_field_error(
         &ctx.post(&om(&id, "/captures"), &json!({})).await,
         "captured_amount",
     );
-    assert_bad_value(
+    assert_om_field_error(
         &ctx.post(
             &om(&id, "/captures"),
             &json!({"captured_amount": 10, "description": "d".repeat(256)}),
@@ -337,7 +337,7 @@ async fn update_authorization_cannot_go_below_captured() {
             &json!({"order_amount": 1, "order_lines": lines_se()}),
         )
         .await;
-    assert_bad_value(&mismatch, "order_amount");
+    assert_om_field_error(&mismatch, "order_amount");
 }
 
 #[tokio::test]
@@ -391,7 +391,7 @@ async fn customer_details_change_the_shipping_address_only() {
         .await;
     assert_error(&r, 403, "NOT_ALLOWED", "Billing address cannot be updated");
     let r = ctx.patch(&om(&id, "/customer-details"), &json!({})).await;
-    assert_bad_value(&r, "shipping_address");
+    assert_om_field_error(&r, "shipping_address");
 }
 
 #[tokio::test]
@@ -422,7 +422,7 @@ async fn shipping_info_needs_a_capture_and_is_appended() {
             .len(),
         2
     );
-    assert_bad_value(
+    assert_om_field_error(
         &ctx.post(
             &om(&id, "/shipping-info"),
             &json!({"shipping_info": [{"shipping_method": "Teleport"}]}),
@@ -473,14 +473,65 @@ async fn shipping_info_needs_a_capture_and_is_appended() {
 #[tokio::test]
 async fn unknown_orders_are_404_no_such_order() {
     let ctx = Ctx::new().await;
-    for path in [
-        om("5c0b7d1e-2a43-4f6b-9c1d-8e2f3a4b5c6d", ""),
-        om("not-a-uuid", ""),
-    ] {
-        assert_error(&ctx.get(&path).await, 404, "NO_SUCH_ORDER", "No such order");
-    }
+    let path = om("5c0b7d1e-2a43-4f6b-9c1d-8e2f3a4b5c6d", "");
+    assert_error(&ctx.get(&path).await, 404, "NO_SUCH_ORDER", "No such order");
     let r = capture(&ctx, "5c0b7d1e-2a43-4f6b-9c1d-8e2f3a4b5c6d", 1).await;
     assert_error(&r, 404, "NO_SUCH_ORDER", "No such order");
+}
+
+#[tokio::test]
+async fn a_malformed_order_id_is_400_invalid_order_id() {
+    let ctx = Ctx::new().await;
+    let invalid =
+        |r: &Resp| assert_error(r, 400, "INVALID_ORDER_ID", "Order ID must be a valid UUID");
+    invalid(&ctx.get(&om("not-a-uuid", "")).await);
+    invalid(&capture(&ctx, "not-a-uuid", 1).await);
+    invalid(&ctx.get(&om("not-a-uuid", "/captures")).await);
+    invalid(&ctx.post_empty(&om("not-a-uuid", "/cancel")).await);
+}
+
+#[tokio::test]
+async fn order_management_field_errors_are_422_and_addresses_take_om_limits() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    // 200 characters is within OM's city limit (payments: 99), 201 is not.
+    let r = ctx
+        .patch(
+            &om(&id, "/customer-details"),
+            &json!({"shipping_address": {"city": "c".repeat(200), "country": "SE"}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = ctx
+        .patch(
+            &om(&id, "/customer-details"),
+            &json!({"shipping_address": {"city": "c".repeat(201), "country": "SE"}}),
+        )
+        .await;
+    assert_om_field_error(&r, "shipping_address.city");
+    let r = ctx
+        .patch(
+            &om(&id, "/merchant-references"),
+            &json!({"merchant_reference1": "r".repeat(256)}),
+        )
+        .await;
+    assert_om_field_error(&r, "merchant_reference1");
+}
+
+#[tokio::test]
+async fn om_quantity_unit_may_be_empty_or_ten_characters() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    let line = |unit: &str| {
+        json!({"captured_amount": 100, "order_lines": [{"name": "Box", "quantity": 1,
+            "quantity_unit": unit, "unit_price": 100, "total_amount": 100}]})
+    };
+    for unit in ["", "cartonbox1"] {
+        let r = ctx.post(&om(&id, "/captures"), &line(unit)).await;
+        assert_eq!(r.status, 201, "{unit:?}: {}", r.text);
+    }
+    let r = ctx.post(&om(&id, "/captures"), &line("cartonbox12")).await;
+    assert_om_field_error(&r, "order_lines[0].quantity_unit");
 }
 
 async fn pending_order(ctx: &Ctx) -> String {

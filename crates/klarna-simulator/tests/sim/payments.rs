@@ -141,22 +141,24 @@ async fn session_create_read_update_round_trip_with_klarna_api_models() {
 }
 
 #[tokio::test]
-async fn sessions_expire_48_hours_after_the_last_update() {
+async fn sessions_expire_48_hours_after_creation_whatever_the_updates() {
     let ctx = Ctx::new().await;
     let sid = ctx.create_session(&session_body("buy")).await;
     let path = format!("/payments/v1/sessions/{sid}");
+    let created = ctx.get(&path).await.body["expires_at"].clone();
     ctx.sim.advance_clock(Duration::from_secs(47 * 3600));
     assert_eq!(ctx.get(&path).await.status, 200);
-    // The update restarts the 48 hours.
+    // An update does not extend the 48 hours (API.md §11.8).
     assert_eq!(
         ctx.post(&path, &json!({"merchant_reference2": "x"}))
             .await
             .status,
         204
     );
-    ctx.sim.advance_clock(Duration::from_secs(47 * 3600));
+    assert_eq!(ctx.get(&path).await.body["expires_at"], created);
+    ctx.sim.advance_clock(Duration::from_secs(3600 - 1));
     assert_eq!(ctx.get(&path).await.status, 200);
-    ctx.sim.advance_clock(Duration::from_secs(3600 + 1));
+    ctx.sim.advance_clock(Duration::from_secs(1));
     assert_error(
         &ctx.get(&path).await,
         404,
@@ -621,9 +623,61 @@ async fn errors_parse_as_klarna_api_error_response() {
     let ctx = Ctx::new().await;
     let r = ctx.get("/ordermanagement/v1/orders/not-an-order").await;
     let e: klarna_api::ErrorResponse = serde_json::from_str(&r.text).unwrap();
-    assert_eq!(e.error_code.as_deref(), Some("NO_SUCH_ORDER"));
+    assert_eq!(e.error_code.as_deref(), Some("INVALID_ORDER_ID"));
     assert_eq!(
         e.correlation_id.as_deref(),
         r.header("klarna-correlation-id")
     );
+}
+
+#[tokio::test]
+async fn every_documented_intent_is_accepted_and_read_back() {
+    // payments-v1.yml's `intent` enum: buy, tokenize, buy_and_tokenize.
+    let ctx = Ctx::new().await;
+    for intent in ["buy", "tokenize", "buy_and_tokenize"] {
+        let sid = ctx.create_session(&session_body(intent)).await;
+        let r = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
+        assert_eq!(r.body["intent"], intent, "{}", r.text);
+    }
+    let r = ctx
+        .post("/payments/v1/sessions", &session_body("subscribe"))
+        .await;
+    assert_bad_value(&r, "intent");
+}
+
+#[tokio::test]
+async fn payments_addresses_cap_city_region_organization_and_attention_at_99() {
+    let ctx = Ctx::new().await;
+    for field in ["city", "region", "organization_name", "attention"] {
+        let mut body = session_body("buy");
+        body["billing_address"] = json!({field: "x".repeat(99), "country": "SE"});
+        let r = ctx.post("/payments/v1/sessions", &body).await;
+        assert_eq!(r.status, 200, "{field}: {}", r.text);
+        body["billing_address"][field] = json!("x".repeat(100));
+        let r = ctx.post("/payments/v1/sessions", &body).await;
+        assert_bad_value(&r, &format!("billing_address.{field}"));
+    }
+}
+
+#[tokio::test]
+async fn a_session_read_answers_only_what_klarnas_read_schema_documents() {
+    let ctx = Ctx::new().await;
+    let mut body = session_body("buy");
+    body["customer"] = json!({
+        "date_of_birth": "1980-01-01",
+        "national_identification_number": "198001011234",
+        "last_four_ssn": "1234",
+    });
+    body["billing_address"] = json!({"given_name": "Ada", "country": "SE", "nickname": "A"});
+    body["not_a_klarna_field"] = json!("x");
+    let sid = ctx.create_session(&body).await;
+    let r = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["customer"], json!({"date_of_birth": "1980-01-01"}));
+    assert_eq!(
+        r.body["billing_address"],
+        json!({"given_name": "Ada", "country": "SE"})
+    );
+    assert!(r.body.get("not_a_klarna_field").is_none(), "{}", r.text);
+    assert!(!r.text.contains("198001011234"), "{}", r.text);
 }

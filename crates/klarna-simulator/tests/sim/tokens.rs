@@ -122,7 +122,7 @@ async fn token_orders_are_validated() {
     let t = customer_token(&ctx).await;
     let path = format!("/customer-token/v1/tokens/{t}/order");
     let mut b = token_order_body("x");
-    b["purchase_currency"] = json!("EUR");
+    b["purchase_currency"] = json!("E1R");
     assert_bad_value(&ctx.post(&path, &b).await, "purchase_currency");
     let mut b = token_order_body("x");
     b.as_object_mut().unwrap().remove("order_tax_amount");
@@ -133,5 +133,37 @@ async fn token_orders_are_validated() {
     let mut b = token_order_body("x");
     b["order_lines"][0]["total_amount"] = json!(9999);
     assert_bad_value(&ctx.post(&path, &b).await, "order_lines[0].total_amount");
+    assert!(ctx.sim.orders().is_empty());
+}
+
+#[tokio::test]
+async fn a_charge_in_another_currency_is_403_payment_method_currency_mismatch() {
+    let ctx = Ctx::new().await;
+    let t = customer_token(&ctx).await;
+    let path = format!("/customer-token/v1/tokens/{t}/order");
+    let mut b = token_order_body("x");
+    b["purchase_currency"] = json!("EUR");
+    let r = ctx.post(&path, &b).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.body["error_code"], "PAYMENT_METHOD_CURRENCY_MISMATCH");
+    assert!(ctx.sim.orders().is_empty());
+    // The token itself is fine: a charge in its currency goes through.
+    assert_eq!(ctx.post(&path, &token_order_body("y")).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_forbidden_token_is_refused_with_403_token_forbidden() {
+    let ctx = Ctx::new().await;
+    let t = customer_token(&ctx).await;
+    assert!(ctx.sim.forbid_token(&t));
+    assert!(!ctx.sim.forbid_token("5c0b7d1e-2a43-4f6b-9c1d-8e2f3a4b5c6d"));
+    let r = ctx
+        .post(
+            &format!("/customer-token/v1/tokens/{t}/order"),
+            &token_order_body("x"),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.body["error_code"], "TOKEN_FORBIDDEN");
     assert!(ctx.sim.orders().is_empty());
 }

@@ -39,6 +39,10 @@
 //! Replay one schedule: `KLARNA_CHAOS_SEED=<seed> cargo test -p klarna-tests --test it chaos`.
 //! More schedules: `KLARNA_CHAOS_SCHEDULES=<n>` (the memory runs; PostgreSQL and optimistic
 //! run a tenth of it), or `cargo xtask chaos [n]`.
+//!
+//! A schedule that runs past two minutes fails the run naming its seed and phase (a watchdog
+//! thread); `KLARNA_CHAOS_ON_HANG='gdb -p {pid} -batch -ex "thread apply all bt"'` runs that
+//! command first, to see where the threads stand.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -495,6 +499,10 @@ impl Watchdog {
                             "chaos[{label}]: seed {} has run for {SCHEDULE_LIMIT:?} in phase {:?}: a hang; replay it with KLARNA_CHAOS_SEED={}",
                             at.0, at.1, at.0
                         );
+                        if let Ok(cmd) = std::env::var("KLARNA_CHAOS_ON_HANG") {
+                            let cmd = cmd.replace("{pid}", &std::process::id().to_string());
+                            let _ = std::process::Command::new("sh").args(["-c", &cmd]).status();
+                        }
                         std::process::abort();
                     }
                 }

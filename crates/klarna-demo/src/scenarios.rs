@@ -380,6 +380,7 @@ async fn charge(
     let placed = cx
         .payments
         .charge_customer_token(ChargeRequest {
+            merchant: Default::default(),
             payment_id: payment_id.clone(),
             token: token.clone(),
             cart: cart.clone(),
@@ -467,6 +468,7 @@ async fn recurring(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     let refused = cx
         .payments
         .charge_customer_token(ChargeRequest {
+            merchant: Default::default(),
             payment_id: PaymentId::new(format!("{id}-period-3")).map_err(|e| failed(step, e))?,
             token: customer_token.clone(),
             cart: cart.clone(),

@@ -548,6 +548,7 @@ async fn charge(
         .map_err(|e| bad_request("Cannot charge", &e.to_string(), None))?;
     app.payments()
         .charge_customer_token(ChargeRequest {
+            merchant: Default::default(),
             payment_id: id,
             token,
             cart,

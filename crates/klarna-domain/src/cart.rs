@@ -1044,7 +1044,10 @@ mod recurring_tests {
             let e = Purchase::new(intent, c.clone()).unwrap_err();
             assert_eq!(e.field().as_str(), "order_lines[2].subscription");
         }
-        assert!(Purchase::new(Intent::Buy, c).is_ok(), "a one-time buy needs none");
+        assert!(
+            Purchase::new(Intent::Buy, c).is_ok(),
+            "a one-time buy needs none"
+        );
     }
 
     #[test]

@@ -87,7 +87,8 @@ fn is_date(s: &str) -> bool {
     let [y, m, d] = parts.as_slice() else {
         return false;
     };
-    let in_range = |t: &str, lo: u32, hi: u32| t.parse::<u32>().is_ok_and(|v| (lo..=hi).contains(&v));
+    let in_range =
+        |t: &str, lo: u32, hi: u32| t.parse::<u32>().is_ok_and(|v| (lo..=hi).contains(&v));
     y.len() == 4
         && digits(y)
         && m.len() == 2
@@ -187,7 +188,10 @@ impl Address {
         if let Some(c) = &self.country
             && c.parse::<Country>().is_err()
         {
-            return Err(format(&p("country"), "an ISO 3166-1 alpha-2 country Klarna serves"));
+            return Err(format(
+                &p("country"),
+                "an ISO 3166-1 alpha-2 country Klarna serves",
+            ));
         }
         Ok(())
     }
@@ -201,7 +205,10 @@ impl Address {
             .and_then(|c| c.parse::<Country>().ok())
             .unwrap_or(purchase);
         if matches!(country.code(), "US" | "AU") && self.region.is_none() {
-            return Err(MerchantDataError::new(format!("{at}.region"), Problem::Empty));
+            return Err(MerchantDataError::new(
+                format!("{at}.region"),
+                Problem::Empty,
+            ));
         }
         Ok(())
     }
@@ -362,7 +369,10 @@ impl Customer {
         if self.kind == CustomerKind::Person
             && let Some((field, _)) = b2b.iter().find(|(_, given)| *given)
         {
-            return Err(format(field, "absent for a person (B2B field: type organization)"));
+            return Err(format(
+                field,
+                "absent for a person (B2B field: type organization)",
+            ));
         }
         opt_text(
             "customer.organization_registration_id",
@@ -401,7 +411,12 @@ impl WidgetOptions {
                 return Err(format(name, "a colour #RRGGBB"));
             }
         }
-        opt_text("options.radius_border", self.radius_border.as_ref(), 1, MAX_TEXT)
+        opt_text(
+            "options.radius_border",
+            self.radius_border.as_ref(),
+            1,
+            MAX_TEXT,
+        )
     }
 }
 
@@ -566,9 +581,18 @@ impl Attachment {
             json_obj(
                 &mut o,
                 &[
-                    ("unique_account_identifier", Some(quoted(&a.unique_account_identifier))),
-                    ("account_registration_date", a.account_registration_date.as_deref().map(quoted)),
-                    ("account_last_modified", a.account_last_modified.as_deref().map(quoted)),
+                    (
+                        "unique_account_identifier",
+                        Some(quoted(&a.unique_account_identifier)),
+                    ),
+                    (
+                        "account_registration_date",
+                        a.account_registration_date.as_deref().map(quoted),
+                    ),
+                    (
+                        "account_last_modified",
+                        a.account_last_modified.as_deref().map(quoted),
+                    ),
                 ],
             );
             o
@@ -597,7 +621,10 @@ impl Attachment {
                     ("sub_merchant_id", Some(quoted(&m.sub_merchant_id))),
                     ("product_category", Some(quoted(&m.product_category))),
                     ("product_name", Some(quoted(&m.product_name))),
-                    ("number_of_trades", m.number_of_trades.map(|n| n.to_string())),
+                    (
+                        "number_of_trades",
+                        m.number_of_trades.map(|n| n.to_string()),
+                    ),
                 ],
             );
             o
@@ -631,7 +658,10 @@ impl Attachment {
             && emd.subscription.is_empty()
             && emd.marketplace_seller_info.is_empty()
         {
-            return Err(MerchantDataError::new("attachment.body".into(), Problem::Empty));
+            return Err(MerchantDataError::new(
+                "attachment.body".into(),
+                Problem::Empty,
+            ));
         }
         let time = |field: String, v: &str| {
             if is_emd_time(v) {
@@ -647,7 +677,12 @@ impl Attachment {
         };
         for (i, a) in emd.customer_account_info.iter().enumerate() {
             let p = |n: &str| format!("attachment.body.customer_account_info[{i}].{n}");
-            text(&p("unique_account_identifier"), &a.unique_account_identifier, 1, MAX_TEXT)?;
+            text(
+                &p("unique_account_identifier"),
+                &a.unique_account_identifier,
+                1,
+                MAX_TEXT,
+            )?;
             if let Some(t) = &a.account_registration_date {
                 time(p("account_registration_date"), t)?;
             }
@@ -897,9 +932,24 @@ impl MerchantDataBuilder {
     /// A [`MerchantDataError`] naming the first offending field.
     pub fn build(self) -> Result<MerchantData, MerchantDataError> {
         let p = &self.0;
-        opt_text("merchant_reference1", p.order_number.as_ref(), 1, MAX_REFERENCE)?;
-        opt_text("merchant_reference2", p.reference2.as_ref(), 1, MAX_REFERENCE)?;
-        opt_text("merchant_data", p.merchant_data.as_ref(), 1, MAX_MERCHANT_DATA)?;
+        opt_text(
+            "merchant_reference1",
+            p.order_number.as_ref(),
+            1,
+            MAX_REFERENCE,
+        )?;
+        opt_text(
+            "merchant_reference2",
+            p.reference2.as_ref(),
+            1,
+            MAX_REFERENCE,
+        )?;
+        opt_text(
+            "merchant_data",
+            p.merchant_data.as_ref(),
+            1,
+            MAX_MERCHANT_DATA,
+        )?;
         if let Some(a) = &p.attachment {
             a.check()?;
         }
@@ -946,7 +996,10 @@ mod tests {
     fn each_limit_names_its_field() {
         let b = MerchantData::builder;
         assert_eq!(err(b().order_number("")), "merchant_reference1");
-        assert_eq!(err(b().order_number("x".repeat(256))), "merchant_reference1");
+        assert_eq!(
+            err(b().order_number("x".repeat(256))),
+            "merchant_reference1"
+        );
         assert!(b().order_number("x".repeat(255)).build().is_ok());
         assert_eq!(err(b().reference2("x".repeat(256))), "merchant_reference2");
         assert_eq!(err(b().merchant_data("x".repeat(6_001))), "merchant_data");
@@ -956,20 +1009,50 @@ mod tests {
             f(&mut a);
             err(b().billing_address(a))
         };
-        assert_eq!(with(|a| a.title = Some("x".repeat(21))), "billing_address.title");
-        assert_eq!(with(|a| a.given_name = Some("J".into())), "billing_address.given_name");
-        assert_eq!(with(|a| a.family_name = Some("1234".into())), "billing_address.family_name");
-        assert_eq!(with(|a| a.city = Some("x".repeat(100))), "billing_address.city");
-        assert_eq!(with(|a| a.region = Some("x".repeat(100))), "billing_address.region");
+        assert_eq!(
+            with(|a| a.title = Some("x".repeat(21))),
+            "billing_address.title"
+        );
+        assert_eq!(
+            with(|a| a.given_name = Some("J".into())),
+            "billing_address.given_name"
+        );
+        assert_eq!(
+            with(|a| a.family_name = Some("1234".into())),
+            "billing_address.family_name"
+        );
+        assert_eq!(
+            with(|a| a.city = Some("x".repeat(100))),
+            "billing_address.city"
+        );
+        assert_eq!(
+            with(|a| a.region = Some("x".repeat(100))),
+            "billing_address.region"
+        );
         assert_eq!(
             with(|a| a.organization_name = Some("x".repeat(100))),
             "billing_address.organization_name"
         );
-        assert_eq!(with(|a| a.attention = Some("x".repeat(100))), "billing_address.attention");
-        assert_eq!(with(|a| a.postal_code = Some("x".repeat(11))), "billing_address.postal_code");
-        assert_eq!(with(|a| a.email = Some("nobody".into())), "billing_address.email");
-        assert_eq!(with(|a| a.phone = Some("1234".into())), "billing_address.phone");
-        assert_eq!(with(|a| a.country = Some("USA".into())), "billing_address.country");
+        assert_eq!(
+            with(|a| a.attention = Some("x".repeat(100))),
+            "billing_address.attention"
+        );
+        assert_eq!(
+            with(|a| a.postal_code = Some("x".repeat(11))),
+            "billing_address.postal_code"
+        );
+        assert_eq!(
+            with(|a| a.email = Some("nobody".into())),
+            "billing_address.email"
+        );
+        assert_eq!(
+            with(|a| a.phone = Some("1234".into())),
+            "billing_address.phone"
+        );
+        assert_eq!(
+            with(|a| a.country = Some("USA".into())),
+            "billing_address.country"
+        );
         let mut a = address();
         a.postal_code = Some("x".repeat(11));
         assert_eq!(err(b().shipping_address(a)), "shipping_address.postal_code");
@@ -983,9 +1066,18 @@ mod tests {
             f(&mut c);
             err(b().customer(c))
         };
-        assert_eq!(c(|c| c.date_of_birth = Some("1990-13-01".into())), "customer.date_of_birth");
-        assert_eq!(c(|c| c.date_of_birth = Some("19900101".into())), "customer.date_of_birth");
-        assert_eq!(c(|c| c.last_four_ssn = Some("12345".into())), "customer.last_four_ssn");
+        assert_eq!(
+            c(|c| c.date_of_birth = Some("1990-13-01".into())),
+            "customer.date_of_birth"
+        );
+        assert_eq!(
+            c(|c| c.date_of_birth = Some("19900101".into())),
+            "customer.date_of_birth"
+        );
+        assert_eq!(
+            c(|c| c.last_four_ssn = Some("12345".into())),
+            "customer.last_four_ssn"
+        );
         assert_eq!(c(|c| c.title = Some("x".repeat(21))), "customer.title");
         assert_eq!(c(|c| c.vat_id = Some(String::new())), "customer.vat_id");
         assert_eq!(
@@ -1010,7 +1102,10 @@ mod tests {
             ..WidgetOptions::default()
         };
         assert_eq!(err(b().options(o)), "options.color_text");
-        assert_eq!(err(b().attachment(Attachment::Emd(Emd::default()))), "attachment.body");
+        assert_eq!(
+            err(b().attachment(Attachment::Emd(Emd::default()))),
+            "attachment.body"
+        );
         let emd = Emd {
             subscription: vec![EmdSubscription {
                 subscription_name: "Coffee".into(),
@@ -1069,15 +1164,24 @@ mod tests {
     fn us_and_au_addresses_need_a_region() {
         let mut a = address();
         a.region = None;
-        let m = MerchantData::builder().shipping_address(a.clone()).build().unwrap();
+        let m = MerchantData::builder()
+            .shipping_address(a.clone())
+            .build()
+            .unwrap();
         let us: Country = "US".parse().unwrap();
         assert_eq!(
             m.check_country(us).unwrap_err().field().as_str(),
             "shipping_address.region"
         );
         a.country = Some("SE".into());
-        let m = MerchantData::builder().billing_address(a.clone()).build().unwrap();
-        assert!(m.check_country(us).is_ok(), "the address's own country counts");
+        let m = MerchantData::builder()
+            .billing_address(a.clone())
+            .build()
+            .unwrap();
+        assert!(
+            m.check_country(us).is_ok(),
+            "the address's own country counts"
+        );
         a.country = None;
         let m = MerchantData::builder().billing_address(a).build().unwrap();
         assert_eq!(
@@ -1089,9 +1193,18 @@ mod tests {
 
     #[test]
     fn a_charge_carries_no_billing_data() {
-        let m = MerchantData::builder().customer(Customer::default()).build().unwrap();
-        assert_eq!(m.check_for_charge().unwrap_err().field().as_str(), "customer");
-        let m = MerchantData::builder().shipping_address(address()).build().unwrap();
+        let m = MerchantData::builder()
+            .customer(Customer::default())
+            .build()
+            .unwrap();
+        assert_eq!(
+            m.check_for_charge().unwrap_err().field().as_str(),
+            "customer"
+        );
+        let m = MerchantData::builder()
+            .shipping_address(address())
+            .build()
+            .unwrap();
         assert!(m.check_for_charge().is_ok());
     }
 
@@ -1119,8 +1232,16 @@ mod tests {
         let text = format!("{m:?}");
         assert!(text.contains("SO-1"), "{text}");
         for secret in [
-            "Jordan", "Reyes", "jordan.reyes", "+1312", "Erie", "60654", "Chicago", "1990-01-31",
-            "199001311234", "secret-blob",
+            "Jordan",
+            "Reyes",
+            "jordan.reyes",
+            "+1312",
+            "Erie",
+            "60654",
+            "Chicago",
+            "1990-01-31",
+            "199001311234",
+            "secret-blob",
         ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

@@ -20,10 +20,10 @@ use std::fmt;
 
 use crate::cart::{Cart, CartError, CartFingerprint, Problem};
 use crate::field::FieldPath;
-use crate::merchant::{MerchantData, MerchantDataError};
 use crate::ids::{
     AuthorizationToken, ClientToken, CustomerTokenId, IdempotencyKey, OrderId, PaymentId, SessionId,
 };
+use crate::merchant::{MerchantData, MerchantDataError};
 use crate::time::{Timestamp, lifetimes};
 
 /// What the session is for (Klarna's `intent`).

@@ -434,7 +434,10 @@ impl PaymentSnapshot {
             .map(MerchantData::from_parts)
             .transpose()?
             .unwrap_or_default();
-        Ok(restore_stage(id, intent, cart, created_at, op_seq, self.stage)?.with_merchant(merchant))
+        Ok(
+            restore_stage(id, intent, cart, created_at, op_seq, self.stage)?
+                .with_merchant(merchant),
+        )
     }
 }
 

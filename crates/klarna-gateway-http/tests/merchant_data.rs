@@ -11,9 +11,9 @@
 )]
 
 use klarna_domain::{
-    Address, Attachment, AuthorizationToken, Cart, Customer, CustomerAccountInfo,
-    CustomerTokenId, Emd, IdempotencyKey, Intent, Interval, Market, MerchantData, OrderLine,
-    OrganizationType, PaymentId, WidgetOptions,
+    Address, Attachment, AuthorizationToken, Cart, Customer, CustomerAccountInfo, CustomerTokenId,
+    Emd, IdempotencyKey, Intent, Interval, Market, MerchantData, OrderLine, OrganizationType,
+    PaymentId, WidgetOptions,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, Timeouts};
 use klarna_ports::{
@@ -123,7 +123,10 @@ async fn the_session_carries_all_merchant_data() {
     .await
     .unwrap();
     let b = last_body(&server).await;
-    assert_eq!(b["merchant_reference1"], "SO-1001", "the shop's order number");
+    assert_eq!(
+        b["merchant_reference1"], "SO-1001",
+        "the shop's order number"
+    );
     assert_eq!(b["merchant_reference2"], "cart-7");
     assert_eq!(b["merchant_data"], "{\"k\":1}");
     assert_eq!(b["customer"]["type"], "organization");

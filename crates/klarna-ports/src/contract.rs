@@ -240,7 +240,10 @@ pub async fn round_trips_merchant_data<S: PaymentStore>(s: S) {
         .await
         .unwrap();
     let back = s.load_payment(p.id()).await.unwrap().unwrap();
-    assert_eq!(back.value, next, "a pending payment keeps its merchant data");
+    assert_eq!(
+        back.value, next,
+        "a pending payment keeps its merchant data"
+    );
     let plain: AnyPayment = open_payment(2, Intent::Buy).into();
     s.insert_payment(&plain).await.unwrap();
     let back = s.load_payment(plain.id()).await.unwrap().unwrap();

@@ -115,6 +115,8 @@ impl Engine {
                 "merchant_reference1",
                 "merchant_reference2",
                 "merchant_data",
+                "attachment",
+                "options",
             ] {
                 if let Some(v) = body.get(k) {
                     snap.insert(k.into(), v.clone());

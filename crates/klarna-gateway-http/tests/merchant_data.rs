@@ -25,7 +25,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn gateway(server: &MockServer) -> KlarnaGateway {
     let client = KlarnaClient::builder(Credentials::new("u", "p"))
-        .base_url(&server.uri())
+        .base_url(server.uri())
         .timeouts(Timeouts {
             connect: None,
             total: None,

@@ -277,7 +277,7 @@ async fn a_subscription_is_tokenized_and_charged_with_its_lines_and_a_shipping_a
 #[tokio::test]
 async fn a_recurring_session_without_a_lines_subscription_is_refused_before_any_call() {
     let sim = Simulator::start().await.expect("simulator");
-    let e = Purchase::new(Intent::BuyAndTokenize, subscription_cart(false)).unwrap_err();
+    let e = Purchase::new(Intent::Tokenize, subscription_cart(false)).unwrap_err();
     assert_eq!(e.field().as_str(), "order_lines[1].subscription");
     assert!(e.to_string().contains("Coffee beans"), "{e}");
     assert_eq!(

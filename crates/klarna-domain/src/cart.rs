@@ -848,11 +848,10 @@ impl Cart {
         self.lines.iter().any(|l| l.subscription().is_some())
     }
 
-    /// Checks the cart of a recurring session (`tokenize`, `buy_and_tokenize`) or of a token
-    /// charge: every good (a `physical` or `digital` line) carries its `subscription`, as
+    /// Checks the cart of a `tokenize` session or of a token charge: every good (a `physical` or `digital` line) carries its `subscription`, as
     /// Klarna asks of recurring lines (API.md §11.7). Adjustments (discounts, shipping, tax,
-    /// gift cards, store credit, surcharges) need none. Klarna does not say whether a one-off
-    /// good may ride along; pessimistic, it may not: buy it in a payment of its own.
+    /// gift cards, store credit, surcharges) need none. A `buy_and_tokenize` cart may hold a
+    /// one-off good bought now; there only the lines with a subscription are recurring.
     ///
     /// # Errors
     /// [`Problem::SubscriptionMissing`] on `order_lines[i].subscription`, naming the line.
@@ -1040,10 +1039,12 @@ mod recurring_tests {
             &Problem::SubscriptionMissing { line: "Mug".into() }
         );
         assert!(e.to_string().contains("`Mug`"), "{e}");
-        for intent in [Intent::Tokenize, Intent::BuyAndTokenize] {
-            let e = Purchase::new(intent, c.clone()).unwrap_err();
-            assert_eq!(e.field().as_str(), "order_lines[2].subscription");
-        }
+        let e = Purchase::new(Intent::Tokenize, c.clone()).unwrap_err();
+        assert_eq!(e.field().as_str(), "order_lines[2].subscription");
+        assert!(
+            Purchase::new(Intent::BuyAndTokenize, c.clone()).is_ok(),
+            "buy_and_tokenize may buy a one-off good now beside the subscription"
+        );
         assert!(
             Purchase::new(Intent::Buy, c).is_ok(),
             "a one-time buy needs none"

@@ -84,8 +84,8 @@ impl Purchase {
     /// # Errors
     /// [`Problem::SubscriptionRequired`] on the field
     /// `order_lines` when a recurring intent has no line with a subscription;
-    /// [`Problem::SubscriptionMissing`] on `order_lines[i].subscription` when a recurring
-    /// intent has a good without one ([`Cart::check_recurring`]).
+    /// [`Problem::SubscriptionMissing`] on `order_lines[i].subscription` when intent
+    /// `tokenize` has a good without one ([`Cart::check_recurring`]).
     pub fn new(intent: Intent, cart: Cart) -> Result<Self, CartError> {
         if intent.allows_token() {
             if !cart.has_subscription() {
@@ -96,7 +96,12 @@ impl Purchase {
                     },
                 ));
             }
-            cart.check_recurring()?;
+            // `tokenize` charges nothing now: every good is the subscription. A
+            // `buy_and_tokenize` cart may buy a one-off good now beside it (the demo's shoe
+            // and coffee club), so only its subscription lines are recurring.
+            if intent == Intent::Tokenize {
+                cart.check_recurring()?;
+            }
         }
         Ok(Self {
             intent,

@@ -54,6 +54,7 @@ async fn main() {
             .map(|done| format!("{done:?}")),
         "charge" => svc
             .charge_customer_token(ChargeRequest {
+                merchant: Default::default(),
                 payment_id: PaymentId::new(var("PAYMENT_ID")).unwrap(),
                 token: CustomerTokenId::new(var("CUSTOMER_TOKEN")).unwrap(),
                 cart: crash_cart(true),

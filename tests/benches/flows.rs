@@ -165,6 +165,7 @@ fn service_flow<S: PaymentStore + 'static>(
                 Kind::Recurring => {
                     let done = svc.complete(&c.payment_id, token).await.unwrap();
                     let charge = ChargeRequest {
+                        merchant: Default::default(),
                         payment_id: PaymentId::new(format!("charge-{run}-{i}")).unwrap(),
                         token: done.token().cloned().unwrap(),
                         cart: plan(),

@@ -436,6 +436,7 @@ async fn service_flows<S: klarna_ports::PaymentStore + std::fmt::Debug + 'static
     let charge_id = PaymentId::new("canary-charge-1").unwrap();
     let charged = svc
         .charge_customer_token(ChargeRequest {
+            merchant: Default::default(),
             payment_id: charge_id.clone(),
             token: customer.clone(),
             cart: domain_cart(true),

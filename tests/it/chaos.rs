@@ -735,6 +735,7 @@ async fn schedule<S: PaymentStore + 'static>(seed: u64, w: &World<S>) -> Ran {
                 let (svc, req) = (
                     Arc::clone(&w.svc),
                     ChargeRequest {
+                        merchant: Default::default(),
                         payment_id: charge_id.clone(),
                         token: ct.clone(),
                         cart: plan_cart(999),

@@ -589,6 +589,7 @@ async fn run(lane: &Lane, p: Point, policy: ReplayPolicy) -> String {
                     .map(|o| o.order_id().clone()),
                 (None, Some(token)) => Some(
                     svc.charge_customer_token(ChargeRequest {
+                        merchant: Default::default(),
                         payment_id: s.payment.clone(),
                         token: token.clone(),
                         cart: crash_cart(true),

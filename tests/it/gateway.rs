@@ -73,6 +73,7 @@ async fn authorized_session(
 ) -> (SessionId, AuthorizationToken) {
     let created = gw
         .create_session(&NewSession {
+            merchant: Default::default(),
             payment_id: PaymentId::new(payment).unwrap(),
             intent,
             cart: cart(intent != Intent::Buy),
@@ -96,6 +97,7 @@ async fn every_payments_port_method_against_the_simulator() {
     // P1, P2, P3.
     let created = gw
         .create_session(&NewSession {
+            merchant: Default::default(),
             payment_id: PaymentId::new("pay_gw_1").unwrap(),
             intent: Intent::Buy,
             cart: cart(false),
@@ -122,6 +124,7 @@ async fn every_payments_port_method_against_the_simulator() {
         .authorization_token
         .unwrap();
     let place = PlaceOrder {
+        merchant: Default::default(),
         payment_id: PaymentId::new("pay_gw_1").unwrap(),
         cart: cart(false),
         authorization: AuthorizationToken::new(token).unwrap(),
@@ -151,6 +154,7 @@ async fn every_payments_port_method_against_the_simulator() {
     let refused = gw
         .place_order(
             &PlaceOrder {
+                merchant: Default::default(),
                 payment_id: PaymentId::new("pay_gw_2").unwrap(),
                 cart: cart(false),
                 authorization: token,
@@ -170,6 +174,7 @@ async fn every_order_management_port_method_against_the_simulator() {
     let sim = Simulator::start().await.unwrap();
     let gw = gateway(&sim);
     let place = |payment: &str, token: AuthorizationToken| PlaceOrder {
+        merchant: Default::default(),
         payment_id: PaymentId::new(payment).unwrap(),
         cart: cart(false),
         authorization: token,
@@ -254,6 +259,7 @@ async fn every_customer_token_port_method_against_the_simulator() {
     let customer = gw
         .create_customer_token(
             &CreateCustomerToken {
+                merchant: Default::default(),
                 payment_id: PaymentId::new("pay_tok_1").unwrap(),
                 market: cart(true).market(),
                 description: "Shoe club".into(),
@@ -268,6 +274,7 @@ async fn every_customer_token_port_method_against_the_simulator() {
         TokenStatus::Active
     );
     let charge = |payment: &str| ChargeToken {
+        merchant: Default::default(),
         payment_id: PaymentId::new(payment).unwrap(),
         token: customer.clone(),
         cart: cart(true),
@@ -332,6 +339,7 @@ async fn credentials_and_unreachable_klarna_map_to_actions() {
     let e = gw
         .place_order(
             &PlaceOrder {
+                merchant: Default::default(),
                 payment_id: PaymentId::new("pay_drop").unwrap(),
                 cart: cart(false),
                 authorization: token,
@@ -425,6 +433,7 @@ async fn service_tokenize_charge_twice_and_cancel() {
         let payment_id = PaymentId::new(format!("sub-1-{month}")).unwrap();
         let charged = svc
             .charge_customer_token(ChargeRequest {
+                merchant: Default::default(),
                 payment_id: payment_id.clone(),
                 token: customer.clone(),
                 cart: cart(true),
@@ -441,6 +450,7 @@ async fn service_tokenize_charge_twice_and_cancel() {
     let payment_id = PaymentId::new("sub-1-2026-12").unwrap();
     let again = svc
         .charge_customer_token(ChargeRequest {
+            merchant: Default::default(),
             payment_id: payment_id.clone(),
             token: customer.clone(),
             cart: cart(true),
@@ -614,6 +624,7 @@ async fn error_mapping_table_over_http() {
         let e = gw
             .place_order(
                 &PlaceOrder {
+                    merchant: Default::default(),
                     payment_id: PaymentId::new("pay_map").unwrap(),
                     cart: cart(false),
                     authorization: AuthorizationToken::new("tok").unwrap(),

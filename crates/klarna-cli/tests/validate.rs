@@ -85,6 +85,7 @@ fn the_gateways_wire_body_passes_local_validation() {
         .with_sales_tax(85)
         .unwrap();
     let order = klarna_gateway_http::gateway::order_body(&PlaceOrder {
+        merchant: Default::default(),
         payment_id: PaymentId::new("pay_1").unwrap(),
         cart,
         authorization: AuthorizationToken::new("tok").unwrap(),

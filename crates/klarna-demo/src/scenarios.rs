@@ -7,7 +7,8 @@ use std::time::Instant;
 use klarna_payments::simulator::{ShopperDecision, Simulator};
 use klarna_payments::{
     Amount, AuthorizationToken, AuthorizedVia, Cart, ChargeRequest, Completed, CustomerTokenId,
-    Intent, Klarna, MerchantUrls, OrderId, PaymentId, Purchase, ServiceError, SessionId,
+    Intent, Klarna, MerchantData, MerchantUrls, OrderId, PaymentId, Purchase, ServiceError,
+    SessionId,
 };
 
 use crate::catalog::{self, sek};
@@ -53,6 +54,8 @@ struct Ctx<'a> {
     report: DemoReport,
     scenario: String,
     started: Instant,
+    /// Sessions opened so far: the shop's order numbers count them.
+    orders: u32,
 }
 
 impl Ctx<'_> {
@@ -171,7 +174,20 @@ impl Ctx<'_> {
             cart.market().currency(),
             cart.market().locale(),
         ));
-        let purchase = Purchase::new(intent, cart.clone()).map_err(|e| failed(step, e))?;
+        // The shop's own order number goes to Klarna as `merchant_reference1` (shown to the
+        // shopper); our payment id stays ours.
+        self.orders += 1;
+        let number = format!("SO-DEMO-{:04}", self.orders);
+        let merchant = MerchantData::builder()
+            .order_number(number.clone())
+            .reference2(format!("demo-{}", self.scenario))
+            .build()
+            .map_err(|e| failed(step, e))?;
+        let purchase = Purchase::new(intent, cart.clone())
+            .map_err(|e| failed(step, e))?
+            .with_merchant(merchant)
+            .map_err(|e| failed(step, e))?;
+        println!("      shop order number: {number}");
         let checkout = self
             .payments
             .start_checkout(purchase)
@@ -380,6 +396,10 @@ async fn charge(
     let placed = cx
         .payments
         .charge_customer_token(ChargeRequest {
+            merchant: MerchantData::builder()
+                .order_number(format!("SO-{id}"))
+                .build()
+                .map_err(|e| failed(step, e))?,
             payment_id: payment_id.clone(),
             token: token.clone(),
             cart: cart.clone(),
@@ -391,6 +411,12 @@ async fn charge(
         ensure(o.order_amount == cart.total().minor(), step, || {
             format!("Klarna's order is {}", sek(o.order_amount))
         })?;
+        let number = format!("SO-{id}");
+        ensure(
+            o.merchant_reference1.as_deref() == Some(number.as_str()),
+            step,
+            || format!("Klarna's order number is {:?}", o.merchant_reference1),
+        )?;
     }
     let stage = cx.stage(&payment_id).await?;
     cx.landed(step, row(stage, format!("order {order}"), cart.total()));
@@ -467,6 +493,7 @@ async fn recurring(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     let refused = cx
         .payments
         .charge_customer_token(ChargeRequest {
+            merchant: MerchantData::default(),
             payment_id: PaymentId::new(format!("{id}-period-3")).map_err(|e| failed(step, e))?,
             token: customer_token.clone(),
             cart: cart.clone(),
@@ -696,6 +723,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
         report: DemoReport::default(),
         scenario: String::new(),
         started: Instant::now(),
+        orders: 0,
     };
     if let Err(s) = one_time(&mut cx).await {
         cx.stop(s);

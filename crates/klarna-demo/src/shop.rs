@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use klarna_payments::{
     Amount, AnyPayment, AuthorizationToken, AuthorizedVia, ChargeRequest, Completed, Intent,
-    Klarna, MerchantUrls, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError, SessionId,
-    StoreKey,
+    Klarna, MerchantData, MerchantUrls, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError,
+    SessionId, StoreKey,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -37,6 +37,8 @@ struct Inner {
     callback_secret: String,
     /// Payment method categories Klarna offered per payment (the widget must load one of them).
     categories: Mutex<HashMap<String, Vec<String>>>,
+    /// The shop's order numbers: one per checkout started (`SO-SHOP-0001`, …).
+    orders: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Clone)]
@@ -145,6 +147,7 @@ pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
         sdk_url,
         callback_secret: secret,
         categories: Mutex::new(HashMap::new()),
+        orders: std::sync::atomic::AtomicU32::new(0),
     }));
     let router = router(app.clone());
     let (tx, rx) = oneshot::channel::<()>();
@@ -351,6 +354,20 @@ async fn start(app: &App, intent: Intent, cart: klarna_payments::Cart) -> Respon
         Ok(p) => p,
         Err(e) => return service_error(&ServiceError::Cart(e), None),
     };
+    // The shop's own order number is what Klarna shows the shopper (`merchant_reference1`).
+    let n = app
+        .0
+        .orders
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .saturating_add(1);
+    let purchase = match MerchantData::builder()
+        .order_number(format!("SO-SHOP-{n:04}"))
+        .build()
+        .and_then(|m| purchase.with_merchant(m))
+    {
+        Ok(p) => p,
+        Err(e) => return service_error(&ServiceError::MerchantData(e), None),
+    };
     match app.payments().start_checkout(purchase).await {
         Ok(c) => {
             app.0
@@ -546,6 +563,7 @@ async fn charge(
         .map_err(|e| bad_request("Cannot charge", &e.to_string(), None))?;
     app.payments()
         .charge_customer_token(ChargeRequest {
+            merchant: MerchantData::default(),
             payment_id: id,
             token,
             cart,

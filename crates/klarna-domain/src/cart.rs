@@ -222,6 +222,17 @@ pub enum Problem {
         /// The intent (`tokenize`, `buy_and_tokenize`).
         intent: &'static str,
     },
+    /// A recurring line (a good, physical or digital, on a recurring session or a token
+    /// charge) without its `subscription` (API.md §11.7).
+    SubscriptionMissing {
+        /// The line's name.
+        line: String,
+    },
+    /// Text that is not in the expected form.
+    Format {
+        /// What was expected (`a colour #RRGGBB`).
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -247,6 +258,11 @@ impl fmt::Display for Problem {
                 f,
                 "intent `{intent}` needs at least one line with a subscription"
             ),
+            Self::SubscriptionMissing { line } => write!(
+                f,
+                "line `{line}` is a recurring line and needs a subscription (name, interval, interval_count)"
+            ),
+            Self::Format { expected } => write!(f, "must be {expected}"),
         }
     }
 }
@@ -870,6 +886,36 @@ impl Cart {
         self.lines.iter().any(|l| l.subscription().is_some())
     }
 
+    /// Checks the cart of a `tokenize` session or of a token charge: every good (a `physical` or `digital` line) carries its `subscription`, as
+    /// Klarna asks of recurring lines (API.md §11.7). Adjustments (discounts, shipping, tax,
+    /// gift cards, store credit, surcharges) need none. A `buy_and_tokenize` cart may hold a
+    /// one-off good bought now; there only the lines with a subscription are recurring.
+    ///
+    /// # Errors
+    /// [`Problem::SubscriptionMissing`] on `order_lines[i].subscription`, naming the line.
+    pub fn check_recurring(&self) -> Result<(), CartError> {
+        for (i, line) in self.lines.iter().enumerate() {
+            let good = match line.kind() {
+                LineKind::Physical | LineKind::Digital => true,
+                LineKind::Discount
+                | LineKind::ShippingFee
+                | LineKind::SalesTax
+                | LineKind::GiftCard
+                | LineKind::StoreCredit
+                | LineKind::Surcharge => false,
+            };
+            if good && line.subscription().is_none() {
+                return Err(CartError::new(
+                    FieldPath::line(i, "subscription"),
+                    Problem::SubscriptionMissing {
+                        line: line.name().to_owned(),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The fingerprint of everything an authorization covers: market, lines and totals.
     #[must_use]
     pub fn fingerprint(&self) -> CartFingerprint {
@@ -1017,5 +1063,60 @@ mod tests {
         let b = Cart::from_input(market(), vec![l], 169_800, 33_960).unwrap();
         assert_eq!(a.fingerprint(), a.clone().fingerprint());
         assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+}
+
+#[cfg(test)]
+mod recurring_tests {
+    use super::*;
+    use crate::payment::{Intent, Purchase};
+
+    fn line(name: &str, kind: LineKind, subscription: bool) -> OrderLine {
+        let mut b = OrderLine::builder(name, 1, 1_000).kind(kind);
+        if subscription {
+            b = b.subscription(name, Interval::Month, 1);
+        }
+        b.build().unwrap()
+    }
+
+    fn cart(lines: Vec<OrderLine>) -> Cart {
+        Cart::new(Market::parse("SE", "SEK", "sv-SE").unwrap(), lines).unwrap()
+    }
+
+    #[test]
+    fn a_recurring_good_without_a_subscription_is_named_by_index_and_name() {
+        let c = cart(vec![
+            line("Coffee", LineKind::Physical, true),
+            line("Shipping", LineKind::ShippingFee, false),
+            line("Mug", LineKind::Physical, false),
+        ]);
+        let e = c.check_recurring().unwrap_err();
+        assert_eq!(e.field().as_str(), "order_lines[2].subscription");
+        assert_eq!(
+            e.problem(),
+            &Problem::SubscriptionMissing { line: "Mug".into() }
+        );
+        assert!(e.to_string().contains("`Mug`"), "{e}");
+        let e = Purchase::new(Intent::Tokenize, c.clone()).unwrap_err();
+        assert_eq!(e.field().as_str(), "order_lines[2].subscription");
+        assert!(
+            Purchase::new(Intent::BuyAndTokenize, c.clone()).is_ok(),
+            "buy_and_tokenize may buy a one-off good now beside the subscription"
+        );
+        assert!(
+            Purchase::new(Intent::Buy, c).is_ok(),
+            "a one-time buy needs none"
+        );
+    }
+
+    #[test]
+    fn adjustments_need_no_subscription() {
+        let c = cart(vec![
+            line("Plan", LineKind::Digital, true),
+            line("Shipping", LineKind::ShippingFee, false),
+            line("Fee", LineKind::Surcharge, false),
+        ]);
+        assert!(c.check_recurring().is_ok());
+        assert!(Purchase::new(Intent::Tokenize, c).is_ok());
     }
 }

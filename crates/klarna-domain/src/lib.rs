@@ -22,6 +22,7 @@ pub mod decision;
 pub mod field;
 pub mod ids;
 pub mod market;
+pub mod merchant;
 pub mod money;
 pub mod order;
 pub mod payment;
@@ -44,6 +45,10 @@ pub use ids::{
     PaymentId, RefundId, SessionId,
 };
 pub use market::{Country, Currency, Locale, Market, MarketError, Region, UnknownRegion};
+pub use merchant::{
+    Address, Attachment, Customer, CustomerAccountInfo, CustomerKind, Emd, EmdSubscription, Gender,
+    MarketplaceSellerInfo, MerchantData, MerchantDataError, OrganizationType, WidgetOptions,
+};
 pub use money::{Amount, Money, NotPositive};
 pub use order::{LedgerError, ManagedOrder, OmOperation, OmResult, OrderStatus};
 pub use payment::{

@@ -23,6 +23,7 @@ use crate::field::FieldPath;
 use crate::ids::{
     AuthorizationToken, ClientToken, CustomerTokenId, IdempotencyKey, OrderId, PaymentId, SessionId,
 };
+use crate::merchant::{MerchantData, MerchantDataError};
 use crate::time::{Timestamp, lifetimes};
 
 /// What the session is for (Klarna's `intent`).
@@ -74,6 +75,7 @@ impl Intent {
 pub struct Purchase {
     intent: Intent,
     cart: Cart,
+    merchant: MerchantData,
 }
 
 impl Purchase {
@@ -81,17 +83,47 @@ impl Purchase {
     ///
     /// # Errors
     /// [`Problem::SubscriptionRequired`] on the field
-    /// `order_lines` when a recurring intent has no line with a subscription.
+    /// `order_lines` when a recurring intent has no line with a subscription;
+    /// [`Problem::SubscriptionMissing`] on `order_lines[i].subscription` when intent
+    /// `tokenize` has a good without one ([`Cart::check_recurring`]).
     pub fn new(intent: Intent, cart: Cart) -> Result<Self, CartError> {
-        if intent.allows_token() && !cart.has_subscription() {
-            return Err(CartError::new(
-                FieldPath::new("order_lines"),
-                Problem::SubscriptionRequired {
-                    intent: intent.as_str(),
-                },
-            ));
+        if intent.allows_token() {
+            if !cart.has_subscription() {
+                return Err(CartError::new(
+                    FieldPath::new("order_lines"),
+                    Problem::SubscriptionRequired {
+                        intent: intent.as_str(),
+                    },
+                ));
+            }
+            // `tokenize` charges nothing now: every good is the subscription. A
+            // `buy_and_tokenize` cart may buy a one-off good now beside it (the demo's shoe
+            // and coffee club), so only its subscription lines are recurring.
+            if intent == Intent::Tokenize {
+                cart.check_recurring()?;
+            }
         }
-        Ok(Self { intent, cart })
+        Ok(Self {
+            intent,
+            cart,
+            merchant: MerchantData::default(),
+        })
+    }
+    /// The same purchase with the shop's merchant data (order number, references, customer,
+    /// addresses, EMD, widget options), sent on the session and kept with the payment for the
+    /// order or token made from it.
+    ///
+    /// # Errors
+    /// What depends on the market: a US or AU address without `region`.
+    pub fn with_merchant(mut self, merchant: MerchantData) -> Result<Self, MerchantDataError> {
+        merchant.check_country(self.cart.market().country())?;
+        self.merchant = merchant;
+        Ok(self)
+    }
+    /// The merchant data (empty unless [`Self::with_merchant`] set it).
+    #[must_use]
+    pub fn merchant(&self) -> &MerchantData {
+        &self.merchant
     }
     /// The intent.
     #[must_use]
@@ -107,6 +139,11 @@ impl Purchase {
     #[must_use]
     pub fn into_parts(self) -> (Intent, Cart) {
         (self.intent, self.cart)
+    }
+    /// All three parts.
+    #[must_use]
+    pub fn into_all_parts(self) -> (Intent, Cart, MerchantData) {
+        (self.intent, self.cart, self.merchant)
     }
 }
 
@@ -527,6 +564,9 @@ pub struct Payment<S: Stage> {
     created_at: Timestamp,
     /// Operations begun so far: the sequence number of the next one's idempotency key.
     op_seq: u32,
+    /// The shop's merchant data, sent with every request made for the payment (boxed: most
+    /// payments carry none, and stages move often).
+    merchant: Box<MerchantData>,
     stage: S,
 }
 
@@ -575,10 +615,30 @@ pub enum LifecycleError {
 }
 
 impl<S: Stage> Payment<S> {
-    /// Our payment id (also `merchant_reference1` at Klarna).
+    /// Our payment id (also `merchant_reference1` at Klarna unless the shop gave its own
+    /// order number: see [`Self::merchant_reference1`]).
     #[must_use]
     pub fn id(&self) -> &PaymentId {
         &self.id
+    }
+    /// What Klarna holds as `merchant_reference1` for this payment: the shop's order number
+    /// when given, else our payment id. Every check of an order against the payment uses it.
+    #[must_use]
+    pub fn merchant_reference1(&self) -> &str {
+        self.merchant
+            .order_number()
+            .unwrap_or_else(|| self.id.as_str())
+    }
+    /// The shop's merchant data (empty by default).
+    #[must_use]
+    pub fn merchant(&self) -> &MerchantData {
+        &self.merchant
+    }
+    /// The same payment carrying `merchant` (a new payment's data, or a stored one's on load).
+    #[must_use]
+    pub fn with_merchant(mut self, merchant: MerchantData) -> Self {
+        self.merchant = Box::new(merchant);
+        self
     }
     /// The intent.
     #[must_use]
@@ -623,6 +683,7 @@ impl<S: Stage> Payment<S> {
             cart,
             created_at,
             op_seq,
+            merchant: Box::default(),
             stage,
         }
     }
@@ -645,6 +706,7 @@ impl<S: Stage> Payment<S> {
             cart: self.cart,
             created_at: self.created_at,
             op_seq: self.op_seq,
+            merchant: self.merchant,
             stage,
         }
     }
@@ -679,6 +741,7 @@ impl Payment<Open> {
             cart,
             created_at: now,
             op_seq: 0,
+            merchant: Box::default(),
             stage: Open { session },
         }
     }
@@ -937,6 +1000,7 @@ impl Payment<OrderPending> {
             cart,
             created_at: now,
             op_seq: 1,
+            merchant: Box::default(),
             stage: OrderPending {
                 source: OrderSource::CustomerToken(token),
                 op: PendingOp::new(key, now),
@@ -1631,6 +1695,21 @@ impl AnyPayment {
     #[must_use]
     pub fn id(&self) -> &PaymentId {
         each!(self, p => p.id())
+    }
+    /// Klarna's `merchant_reference1` for the payment (see [`Payment::merchant_reference1`]).
+    #[must_use]
+    pub fn merchant_reference1(&self) -> &str {
+        each!(self, p => p.merchant_reference1())
+    }
+    /// The shop's merchant data.
+    #[must_use]
+    pub fn merchant(&self) -> &MerchantData {
+        each!(self, p => p.merchant())
+    }
+    /// The same payment carrying `merchant`.
+    #[must_use]
+    pub fn with_merchant(self, merchant: MerchantData) -> Self {
+        each!(self, p => p.with_merchant(merchant).into())
     }
     /// The intent.
     #[must_use]

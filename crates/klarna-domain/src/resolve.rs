@@ -89,11 +89,12 @@ impl OrderEvidence {
                 klarna,
             })
         };
+        // The shop's order number when it gave one, else our payment id.
         let reference = self.merchant_reference1.as_deref();
-        if reference != Some(p.id().as_str()) {
+        if reference != Some(p.merchant_reference1()) {
             return differs(
                 "merchant_reference1",
-                format!("`{}`", p.id()),
+                format!("`{}`", p.merchant_reference1()),
                 reference.map_or_else(|| "none".to_owned(), |r| format!("`{r}`")),
             );
         }
@@ -134,7 +135,8 @@ impl AnyPayment {
     /// The operator found the order of a payment in review (`--order ORDER_ID`), and
     /// `evidence` is what Order Management reports about it.
     ///
-    /// - The order must carry the payment id as `merchant_reference1` (it is then this
+    /// - The order must carry the payment's `merchant_reference1` (the shop's order number
+    ///   when given, else the payment id) (it is then this
     ///   payment's order and no other's), authorize exactly the cart's total (the shopper is
     ///   charged what the payment says), and be `AUTHORIZED` with nothing captured or refunded
     ///   (the new [`ManagedOrder`]'s ledger starts at zero, so it must agree with Klarna's).

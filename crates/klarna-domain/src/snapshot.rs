@@ -12,6 +12,7 @@ use crate::ids::{
     SessionId,
 };
 use crate::market::{Market, MarketError};
+use crate::merchant::{MerchantData, MerchantDataError, MerchantDataParts};
 use crate::payment::{
     AnyPayment, Authorization, Authorized, CancelReason, Cancelled, Expired, FraudReview,
     FraudStatus, Intent, NeedsReview, Open, OrderPending, OrderSource, Ordered, Payment, PendingOp,
@@ -214,6 +215,13 @@ pub struct PaymentSnapshot {
     pub created_at: Timestamp,
     /// Operations begun (the next idempotency key's sequence number).
     pub op_seq: u32,
+    /// The shop's merchant data (absent when there is none, and in rows written before it
+    /// existed). Holds personal data: the SQL store encrypts the whole snapshot.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub merchant: Option<MerchantDataParts>,
     /// Stage.
     pub stage: StageSnapshot,
 }
@@ -231,6 +239,9 @@ pub enum RestoreError {
     /// The cart is invalid.
     #[error("stored payment has an invalid cart")]
     Cart(#[from] CartError),
+    /// The merchant data is invalid.
+    #[error("stored payment has invalid merchant data")]
+    Merchant(#[from] MerchantDataError),
 }
 
 fn session_snap(s: &Session) -> SessionSnapshot {
@@ -335,6 +346,7 @@ impl<S: Stage> Payment<S> {
             order_tax_amount: cart.order_tax_amount(),
             created_at: self.created_at(),
             op_seq: self.next_op_seq(),
+            merchant: (!self.merchant().is_empty()).then(|| self.merchant().parts().clone()),
             stage,
         }
     }
@@ -417,7 +429,28 @@ impl PaymentSnapshot {
         let cart = Cart::from_input(market, self.lines, self.order_amount, self.order_tax_amount)?;
         let id = PaymentId::new(self.id)?;
         let (intent, created_at, op_seq) = (self.intent, self.created_at, self.op_seq);
-        Ok(match self.stage {
+        let merchant = self
+            .merchant
+            .map(MerchantData::from_parts)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(
+            restore_stage(id, intent, cart, created_at, op_seq, self.stage)?
+                .with_merchant(merchant),
+        )
+    }
+}
+
+fn restore_stage(
+    id: PaymentId,
+    intent: Intent,
+    cart: Cart,
+    created_at: Timestamp,
+    op_seq: u32,
+    stage: StageSnapshot,
+) -> Result<AnyPayment, RestoreError> {
+    {
+        Ok(match stage {
             StageSnapshot::Open { session: s } => AnyPayment::Open(Payment::from_parts(
                 id,
                 intent,

@@ -1,8 +1,8 @@
 //! `KlarnaGateway`: the `PaymentGateway` port implemented on [`KlarnaClient`], with the
 //! conversions domain ↔ wire; errors map to [`GatewayError`] through [`gateway_error`].
 //!
-//! What goes out is exactly the [`Cart`] given (every field of each line), our payment id as
-//! `merchant_reference1`, and the port's idempotency key as the call's key, so the client's own
+//! What goes out is exactly the [`Cart`] given (every field of each line), the shop's order
+//! number as `merchant_reference1` (our payment id when it gave none), its merchant data, and the port's idempotency key as the call's key, so the client's own
 //! retries reuse it.
 //!
 //! Errors map through [`gateway_error`], the one table from Klarna's answers to the port's
@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use klarna_api as api;
 use klarna_domain::{
     Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
-    IdempotencyKey, LineKind, OrderId, OrderLine, OrderStatus, RefundId, SessionId, Timestamp,
-    TokenStatus,
+    IdempotencyKey, LineKind, MerchantData, OrderId, OrderLine, OrderStatus, RefundId, SessionId,
+    Timestamp, TokenStatus,
 };
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
@@ -135,10 +135,74 @@ fn wire_urls(urls: &MerchantUrls) -> Option<api::MerchantUrls> {
     (wire != api::MerchantUrls::default()).then_some(wire)
 }
 
+fn wire_address(a: &klarna_domain::Address) -> api::Address {
+    api::Address {
+        title: a.title.clone(),
+        given_name: a.given_name.clone(),
+        family_name: a.family_name.clone(),
+        organization_name: a.organization_name.clone(),
+        attention: a.attention.clone(),
+        email: a.email.clone(),
+        phone: a.phone.clone(),
+        street_address: a.street_address.clone(),
+        street_address2: a.street_address2.clone(),
+        postal_code: a.postal_code.clone(),
+        city: a.city.clone(),
+        region: a.region.clone(),
+        country: a.country.clone(),
+    }
+}
+
+fn wire_customer(c: &klarna_domain::Customer) -> api::Customer {
+    use klarna_domain::CustomerKind;
+    api::Customer {
+        date_of_birth: c.date_of_birth.clone(),
+        gender: c.gender.map(|g| g.as_str().to_owned()),
+        title: c.title.clone(),
+        r#type: Some(match c.kind {
+            CustomerKind::Person => api::CustomerType::Person,
+            CustomerKind::Organization => api::CustomerType::Organization,
+        }),
+        national_identification_number: c.national_identification_number.clone(),
+        last_four_ssn: c.last_four_ssn.clone(),
+        organization_registration_id: c.organization_registration_id.clone(),
+        organization_entity_type: c
+            .organization_entity_type
+            .map(|t| api::OrganizationEntityType::from(t.as_str())),
+        vat_id: c.vat_id.clone(),
+    }
+}
+
+fn wire_options(o: &klarna_domain::WidgetOptions) -> api::SessionOptions {
+    api::SessionOptions {
+        color_border: o.color_border.clone(),
+        color_border_selected: o.color_border_selected.clone(),
+        color_details: o.color_details.clone(),
+        color_text: o.color_text.clone(),
+        radius_border: o.radius_border.clone(),
+    }
+}
+
+fn wire_attachment(a: &klarna_domain::Attachment) -> api::Attachment {
+    api::Attachment {
+        content_type: a.content_type().to_owned(),
+        body: a.body(),
+    }
+}
+
+/// `merchant_reference1`: the shop's order number, else our payment id.
+fn reference1(merchant: &MerchantData, payment_id: &klarna_domain::PaymentId) -> String {
+    merchant
+        .order_number()
+        .unwrap_or_else(|| payment_id.as_str())
+        .to_owned()
+}
+
 /// The P1 body for a new session.
 #[must_use]
 pub fn session_body(request: &NewSession) -> api::SessionCreate {
     let cart = &request.cart;
+    let m = &request.merchant;
     let market = cart.market();
     api::SessionCreate {
         intent: Some(api::Intent::from(request.intent.as_str())),
@@ -149,15 +213,25 @@ pub fn session_body(request: &NewSession) -> api::SessionCreate {
         order_tax_amount: Some(cart.order_tax_amount()),
         order_lines: wire_lines(cart),
         merchant_urls: wire_urls(&request.urls),
-        merchant_reference1: Some(request.payment_id.as_str().to_owned()),
+        merchant_reference1: Some(reference1(m, &request.payment_id)),
+        merchant_reference2: m.reference2().map(ToOwned::to_owned),
+        merchant_data: m.merchant_data().map(ToOwned::to_owned),
+        billing_address: m.billing_address().map(wire_address),
+        shipping_address: m.shipping_address().map(wire_address),
+        customer: m.customer().map(wire_customer),
+        options: m.options().map(wire_options),
+        attachment: m.attachment().map(wire_attachment),
         ..api::SessionCreate::default()
     }
 }
 
-/// The P5 body: the authorized cart, unchanged, with our payment id and the URLs.
+/// The P5 body: the authorized cart, unchanged, with the references, the URLs and the
+/// merchant data sent on the session (without `options`, which P5 does not take, and without
+/// `attachment`, which its spec does not list: it stays on the session).
 #[must_use]
 pub fn order_body(request: &PlaceOrder) -> api::CreateOrderRequest {
     let cart = &request.cart;
+    let m = &request.merchant;
     let market = cart.market();
     api::CreateOrderRequest {
         purchase_country: market.country().code().to_owned(),
@@ -167,36 +241,50 @@ pub fn order_body(request: &PlaceOrder) -> api::CreateOrderRequest {
         order_tax_amount: Some(cart.order_tax_amount()),
         order_lines: wire_lines(cart),
         merchant_urls: wire_urls(&request.urls),
-        merchant_reference1: Some(request.payment_id.as_str().to_owned()),
+        merchant_reference1: Some(reference1(m, &request.payment_id)),
+        merchant_reference2: m.reference2().map(ToOwned::to_owned),
+        merchant_data: m.merchant_data().map(ToOwned::to_owned),
+        billing_address: m.billing_address().map(wire_address),
+        shipping_address: m.shipping_address().map(wire_address),
+        customer: m.customer().map(wire_customer),
         ..api::CreateOrderRequest::default()
     }
 }
 
-/// The P6 body.
+/// The P6 body, with the billing address and customer the spec lists.
 #[must_use]
 pub fn customer_token_body(request: &CreateCustomerToken) -> api::CustomerTokenCreationRequest {
     let market = request.market;
+    let m = &request.merchant;
     api::CustomerTokenCreationRequest {
         purchase_country: market.country().code().to_owned(),
         purchase_currency: market.currency().code().to_owned(),
         locale: market.locale().to_string(),
         description: request.description.clone(),
         intended_use: Some(api::IntendedUse::Subscription),
+        billing_address: m.billing_address().map(wire_address),
+        customer: m.customer().map(wire_customer),
         ..api::CustomerTokenCreationRequest::default()
     }
 }
 
-/// The T2 body.
+/// The T2 body, with the charge's references, `merchant_data`, attachment and shipping
+/// address.
 #[must_use]
 pub fn token_order_body(request: &ChargeToken) -> api::CustomerTokenOrder {
     let cart = &request.cart;
+    let m = &request.merchant;
     api::CustomerTokenOrder {
         purchase_currency: cart.market().currency().code().to_owned(),
         locale: Some(cart.market().locale().to_string()),
         order_amount: cart.total().minor(),
         order_tax_amount: cart.order_tax_amount(),
         order_lines: wire_lines(cart),
-        merchant_reference1: Some(request.payment_id.as_str().to_owned()),
+        merchant_reference1: Some(reference1(m, &request.payment_id)),
+        merchant_reference2: m.reference2().map(ToOwned::to_owned),
+        merchant_data: m.merchant_data().map(ToOwned::to_owned),
+        shipping_address: m.shipping_address().map(wire_address),
+        attachment: m.attachment().map(wire_attachment),
         ..api::CustomerTokenOrder::default()
     }
 }
@@ -539,6 +627,7 @@ mod tests {
     fn cart_goes_out_field_for_field() {
         let cart = us_cart();
         let order = order_body(&PlaceOrder {
+            merchant: Default::default(),
             payment_id: PaymentId::new("pay_1").unwrap(),
             cart: cart.clone(),
             authorization: AuthorizationToken::new("tok").unwrap(),

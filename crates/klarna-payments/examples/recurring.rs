@@ -51,6 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let payment_id = PaymentId::new(format!("{}-{month}", checkout.payment_id))?;
         let order = klarna
             .charge_customer_token(ChargeRequest {
+                merchant: Default::default(),
                 payment_id: payment_id.clone(),
                 token: customer_token.clone(),
                 cart: coffee()?,

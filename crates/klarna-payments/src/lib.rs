@@ -40,6 +40,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The shop's order number, second reference, customer, addresses, Extra Merchant Data and
+//! widget options go on the purchase with [`Purchase::with_merchant`] (a [`MerchantData`]
+//! built and validated by [`MerchantData::builder`]), and on a token charge in
+//! [`ChargeRequest::merchant`].
+//!
 //! Recurring payments use `Intent::Tokenize`: [`Klarna::complete`](PaymentService::complete)
 //! answers [`Completed::Token`], and [`PaymentService::charge_customer_token`] charges it
 //! whenever a period is due; see `examples/recurring.rs`. Klarna's authorization callback
@@ -89,10 +94,12 @@ pub use klarna_ports as ports;
 pub use klarna_service as service;
 
 pub use klarna_domain::{
-    Amount, AnyPayment, AuthorizationToken, CaptureId, Cart, CartError, ClientToken, Completed,
-    CustomerToken, CustomerTokenId, FraudStatus, Intent, Interval, LineKind, ManagedOrder, Market,
-    Money, OrderId, OrderLine, OrderStatus, PaymentId, PlacedOrder, Purchase, RefundId, Region,
-    SessionId, StageKind, TokenStatus,
+    Address, Amount, AnyPayment, Attachment, AuthorizationToken, CaptureId, Cart, CartError,
+    ClientToken, Completed, Customer, CustomerAccountInfo, CustomerKind, CustomerToken,
+    CustomerTokenId, Emd, EmdSubscription, FraudStatus, Gender, Intent, Interval, LineKind,
+    ManagedOrder, Market, MarketplaceSellerInfo, MerchantData, MerchantDataError, Money, OrderId,
+    OrderLine, OrderStatus, OrganizationType, PaymentId, PlacedOrder, Purchase, RefundId, Region,
+    SessionId, StageKind, TokenStatus, WidgetOptions,
 };
 pub use klarna_ports::{
     GatewayError, ManualClock, MerchantUrls, SequentialKeys, StoreError, SystemClock, Versioned,

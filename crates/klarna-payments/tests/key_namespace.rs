@@ -45,6 +45,7 @@ async fn tokenize_and_charge(klarna: &Klarna, fake: &FakeKlarna, charge_id: &str
     let token = done.token().cloned().expect("tokenized");
     let charged = klarna
         .charge_customer_token(ChargeRequest {
+            merchant: Default::default(),
             payment_id: PaymentId::new(charge_id).unwrap(),
             token,
             cart: subscription(),
@@ -169,6 +170,7 @@ async fn an_explicit_namespace_wins() {
         // namespace's, not the store's.
         klarna
             .charge_customer_token(ChargeRequest {
+                merchant: Default::default(),
                 payment_id: PaymentId::new("sub-9-2026-12").unwrap(),
                 token,
                 cart: subscription(),

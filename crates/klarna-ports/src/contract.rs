@@ -174,6 +174,83 @@ pub async fn round_trips_payments<S: PaymentStore>(s: S) {
     );
 }
 
+/// Merchant data with every part set, for the round trip (public: the SQL adapter checks its
+/// row for the personal data in it).
+#[must_use]
+pub fn full_merchant_data() -> klarna_domain::MerchantData {
+    use klarna_domain::{
+        Address, Attachment, Customer, CustomerAccountInfo, Emd, MarketplaceSellerInfo,
+        MerchantData, OrganizationType, WidgetOptions,
+    };
+    let address = Address {
+        given_name: Some("Maja".into()),
+        family_name: Some("Canarysson".into()),
+        email: Some("maja.canary@example.se".into()),
+        phone: Some("+46701740605".into()),
+        street_address: Some("Canarygatan 7".into()),
+        postal_code: Some("11157".into()),
+        city: Some("Stockholm".into()),
+        country: Some("SE".into()),
+        ..Address::default()
+    };
+    MerchantData::builder()
+        .order_number("SO-77")
+        .reference2("cart-77")
+        .merchant_data("opaque-77")
+        .customer(Customer {
+            organization_entity_type: Some(OrganizationType::LimitedCompany),
+            vat_id: Some("SE556036079301".into()),
+            ..Customer::organization("556036-0793")
+        })
+        .billing_address(address.clone())
+        .shipping_address(address)
+        .attachment(Attachment::Emd(Emd {
+            customer_account_info: vec![CustomerAccountInfo {
+                unique_account_identifier: "canary-account".into(),
+                account_registration_date: Some("2020-11-24T15:00".into()),
+                account_last_modified: None,
+            }],
+            marketplace_seller_info: vec![MarketplaceSellerInfo {
+                sub_merchant_id: "seller-1".into(),
+                product_category: "Shoes".into(),
+                product_name: "Trail shoe".into(),
+                number_of_trades: Some(3),
+            }],
+            ..Emd::default()
+        }))
+        .options(WidgetOptions {
+            color_border: Some("#D8D8D8".into()),
+            ..WidgetOptions::default()
+        })
+        .build()
+        .unwrap()
+}
+
+/// Merchant data (order number, customer, addresses, EMD, options) round-trips with the
+/// payment in every stage it moves through.
+pub async fn round_trips_merchant_data<S: PaymentStore>(s: S) {
+    let m = full_merchant_data();
+    let p: AnyPayment = open_payment(1, Intent::Buy).with_merchant(m.clone()).into();
+    s.insert_payment(&p).await.unwrap();
+    let back = s.load_payment(p.id()).await.unwrap().unwrap();
+    assert_eq!(back.value.merchant(), &m, "merchant data round-trips");
+    assert_eq!(back.value.merchant_reference1(), "SO-77");
+    let next: AnyPayment = pending(1, "a1", "k1").with_merchant(m.clone()).into();
+    s.update_payment(1, &next, &Alongside::default())
+        .await
+        .unwrap();
+    let back = s.load_payment(p.id()).await.unwrap().unwrap();
+    assert_eq!(
+        back.value, next,
+        "a pending payment keeps its merchant data"
+    );
+    let plain: AnyPayment = open_payment(2, Intent::Buy).into();
+    s.insert_payment(&plain).await.unwrap();
+    let back = s.load_payment(plain.id()).await.unwrap().unwrap();
+    assert!(back.value.merchant().is_empty(), "none stays none");
+    assert_eq!(back.value.merchant_reference1(), "pay-2");
+}
+
 /// Inserting a payment id twice is refused.
 pub async fn refuses_duplicate_payment_ids<S: PaymentStore>(s: S) {
     s.insert_payment(&open_payment(1, Intent::Buy).into())
@@ -896,7 +973,7 @@ pub async fn claims_fraud_reviews_once_per_lease<S: PaymentStore + 'static>(s: S
 macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
-            round_trips_payments, refuses_duplicate_payment_ids, updates_are_compare_and_set,
+            round_trips_payments, round_trips_merchant_data, refuses_duplicate_payment_ids, updates_are_compare_and_set,
             one_winner_among_concurrent_updates, refuses_duplicate_order_ids,
             refuses_duplicate_authorization_tokens, refuses_duplicate_idempotency_keys,
             writes_also_atomically, finds_by_order_and_session, lists_payments_by_stage,

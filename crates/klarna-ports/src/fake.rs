@@ -51,7 +51,7 @@ pub enum Fault {
 pub struct FakeOrder {
     /// Order id.
     pub order_id: OrderId,
-    /// `merchant_reference1` (our payment id).
+    /// `merchant_reference1` (the order number, else our payment id).
     pub merchant_reference1: String,
     /// Authorized amount.
     pub amount: i64,
@@ -368,7 +368,10 @@ impl PaymentGateway for FakeKlarna {
     ) -> Result<OrderPlaced, GatewayError> {
         const OP: &str = "payments.create_order";
         let token = request.authorization.expose_secret().to_owned();
-        let reference = request.payment_id.to_string();
+        let reference = request
+            .merchant
+            .order_number()
+            .map_or_else(|| request.payment_id.to_string(), ToOwned::to_owned);
         let amount = request.cart.total().minor();
         match self
             .run_held(OP, Some(key), |s| {
@@ -470,7 +473,10 @@ impl PaymentGateway for FakeKlarna {
     ) -> Result<OrderPlaced, GatewayError> {
         const OP: &str = "customer_token.create_order";
         let token = request.token.expose_secret().to_owned();
-        let reference = request.payment_id.to_string();
+        let reference = request
+            .merchant
+            .order_number()
+            .map_or_else(|| request.payment_id.to_string(), ToOwned::to_owned);
         let amount = request.cart.total().minor();
         match self
             .run_held(OP, Some(key), |s| match s.tokens.get(&token) {

@@ -5,8 +5,8 @@ use std::fmt;
 use async_trait::async_trait;
 use klarna_domain::{
     Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
-    IdempotencyKey, Intent, Market, OrderId, OrderStatus, PaymentId, RefundId, SessionId,
-    Timestamp, TokenStatus,
+    IdempotencyKey, Intent, Market, MerchantData, OrderId, OrderStatus, PaymentId, RefundId,
+    SessionId, Timestamp, TokenStatus,
 };
 
 /// The merchant's callback URLs for a session (API.md §1.10, §2.10).
@@ -33,6 +33,9 @@ pub struct NewSession {
     pub cart: Cart,
     /// Callback URLs.
     pub urls: MerchantUrls,
+    /// The shop's merchant data: all of it goes on the session (its order number, when
+    /// given, as `merchant_reference1` instead of the payment id).
+    pub merchant: MerchantData,
 }
 
 /// Klarna's answer to P1.
@@ -80,6 +83,10 @@ pub struct PlaceOrder {
     pub authorization: AuthorizationToken,
     /// Callback URLs (`confirmation`, `notification`).
     pub urls: MerchantUrls,
+    /// The payment's merchant data, as sent on the session: references, `merchant_data`,
+    /// customer and addresses (Klarna's create-order body has no `options`, and its spec no
+    /// `attachment`: those stay on the session).
+    pub merchant: MerchantData,
 }
 
 /// Turn an authorization into a customer token (P6).
@@ -93,6 +100,9 @@ pub struct CreateCustomerToken {
     pub description: String,
     /// The shopper's authorization.
     pub authorization: AuthorizationToken,
+    /// The payment's merchant data: its billing address and customer are sent (the rest of
+    /// the token request has no place for merchant data).
+    pub merchant: MerchantData,
 }
 
 /// Charge a customer token (T2).
@@ -104,6 +114,9 @@ pub struct ChargeToken {
     pub token: CustomerTokenId,
     /// What to charge.
     pub cart: Cart,
+    /// The charge's merchant data: references, `merchant_data`, attachment and shipping
+    /// address (a charge has no billing address, customer or widget).
+    pub merchant: MerchantData,
 }
 
 /// An order Klarna created (P5, T2).
@@ -132,7 +145,7 @@ pub struct RemoteOrder {
     pub captured_amount: i64,
     /// Σ refunds.
     pub refunded_amount: i64,
-    /// `merchant_reference1`: our payment id when we created it.
+    /// `merchant_reference1`: the shop's order number, or our payment id when none was given.
     pub merchant_reference1: Option<String>,
     /// Captures (id, amount).
     pub captures: Vec<(CaptureId, i64)>,

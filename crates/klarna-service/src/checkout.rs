@@ -97,13 +97,14 @@ where
     /// without a subscription line never gets here). When the session cannot be created
     /// nothing is stored (an unused session costs nothing).
     pub async fn start_checkout(&self, purchase: Purchase) -> Result<Checkout, ServiceError> {
-        let (intent, cart) = purchase.into_parts();
+        let (intent, cart, merchant) = purchase.into_all_parts();
         let payment_id = self.keys.payment_id();
         let new = NewSession {
             payment_id: payment_id.clone(),
             intent,
             cart: cart.clone(),
             urls: self.config.urls.clone(),
+            merchant,
         };
         let created = self
             .gateway
@@ -116,7 +117,10 @@ where
             created.client_token.clone(),
             now.plus(lifetimes::SESSION),
         );
-        let payment = Payment::open(payment_id.clone(), intent, cart, session, now);
+        // The merchant data rides on the one write: every later request of the payment sends
+        // it from the stored record, so a replay sends the same body.
+        let payment = Payment::open(payment_id.clone(), intent, cart, session, now)
+            .with_merchant(new.merchant);
         self.store.insert_payment(&payment.into()).await?;
         info!(payment = %payment_id, session = %created.session_id, intent = intent.as_str(), "checkout started");
         Ok(Checkout {
@@ -268,6 +272,7 @@ where
                     cart: p.cart().clone(),
                     authorization: authorization.token().clone(),
                     urls: self.config.urls.clone(),
+                    merchant: p.merchant().clone(),
                 };
                 self.gateway.place_order(&req, key).await
             }
@@ -276,6 +281,7 @@ where
                     payment_id: p.id().clone(),
                     token: token.clone(),
                     cart: p.cart().clone(),
+                    merchant: p.merchant().clone(),
                 };
                 self.gateway.charge_customer_token(&req, key).await
             }

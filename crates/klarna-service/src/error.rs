@@ -10,7 +10,8 @@ use klarna_domain::order::LedgerError;
 use klarna_domain::payment::LifecycleError;
 use klarna_domain::token::TokenNotChargeable;
 use klarna_domain::{
-    CartError, Currency, OrderId, PaymentId, ResolveMismatch, SessionId, StageKind,
+    CartError, Currency, MerchantDataError, OrderId, PaymentId, ResolveMismatch, SessionId,
+    StageKind,
 };
 use klarna_ports::{GatewayError, StoreError};
 
@@ -50,6 +51,9 @@ pub enum ServiceError {
     /// The cart is invalid: fix the named field.
     #[error(transparent)]
     Cart(#[from] CartError),
+    /// Invalid merchant data (the error names the field); nothing was sent.
+    #[error(transparent)]
+    MerchantData(#[from] MerchantDataError),
     /// A token charge in another currency than the token's (field `purchase_currency`).
     #[error("purchase_currency: the token charges {token}, the cart is in {cart}")]
     CurrencyMismatch {

@@ -166,10 +166,12 @@ where
         reviewed: &mut bool,
     ) -> Result<AnyPayment, ServiceError> {
         let id = stored.value.id().clone();
-        // The evidence a human needs: an order may exist at Klarna under our reference.
+        // The evidence a human needs: an order may exist at Klarna under our reference (the
+        // shop's order number when it gave one).
         let reason = if stored.value.pending_order().is_some() {
+            let reference = stored.value.merchant_reference1().to_owned();
             format!(
-                "{reason}; find the order at Klarna by merchant_reference1 = {id} (idempotency key {key})"
+                "{reason}; find the order at Klarna by merchant_reference1 = {reference} (idempotency key {key})"
             )
         } else {
             format!("{reason} (idempotency key {key})")

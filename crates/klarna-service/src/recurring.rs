@@ -2,8 +2,8 @@
 
 use klarna_domain::payment::Payment;
 use klarna_domain::{
-    AnyPayment, AuthorizationToken, Cart, CustomerToken, CustomerTokenId, Decision, PaymentId,
-    PlacedOrder, TokenStatus,
+    AnyPayment, AuthorizationToken, Cart, CustomerToken, CustomerTokenId, Decision, MerchantData,
+    PaymentId, PlacedOrder, TokenStatus,
 };
 use klarna_ports::{
     Clock, CreateCustomerToken, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway,
@@ -22,8 +22,12 @@ pub struct ChargeRequest {
     pub payment_id: PaymentId,
     /// The token.
     pub token: CustomerTokenId,
-    /// What to charge; its currency must be the token's.
+    /// What to charge; its currency must be the token's, and each good carries its
+    /// `subscription` ([`Cart::check_recurring`]).
     pub cart: Cart,
+    /// References, `merchant_data`, attachment and shipping address for this charge
+    /// (`MerchantData::default()` for none: then `merchant_reference1` is the charge's id).
+    pub merchant: MerchantData,
 }
 
 impl<G, S, C, K> PaymentService<G, S, C, K>
@@ -106,6 +110,7 @@ where
             market: p.cart().market(),
             description: self.config.token_description.clone(),
             authorization: step.authorization.token().clone(),
+            merchant: p.merchant().clone(),
         };
         self.gateway
             .create_customer_token(&req, step.op.key())
@@ -182,6 +187,13 @@ where
         &self,
         request: ChargeRequest,
     ) -> Result<AnyPayment, ServiceError> {
+        // Checked before anything is read or sent: a charge of a subscription token carries
+        // the subscription on its goods, and only what T2 accepts.
+        request.cart.check_recurring()?;
+        request.merchant.check_for_charge()?;
+        request
+            .merchant
+            .check_country(request.cart.market().country())?;
         if let Some(existing) = self.store.load_payment(&request.payment_id).await? {
             return match existing.value.decide_repeated_charge() {
                 Decision::Done(p) => Ok(p),
@@ -208,6 +220,7 @@ where
             key,
             now,
         )
+        .with_merchant(request.merchant)
         .fenced_until(self.fence_from(now));
         match self.store.insert_payment(&pending.clone().into()).await {
             Ok(version) => {

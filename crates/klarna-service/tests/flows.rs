@@ -145,6 +145,7 @@ async fn recurring_tokenize_then_charge_twice_and_never_double_charge() {
     assert_eq!(stage(&svc, &id).await, StageKind::Tokenized);
     for month in ["2026-11", "2026-12"] {
         let charge = ChargeRequest {
+            merchant: Default::default(),
             payment_id: PaymentId::new(format!("sub-1-{month}")).unwrap(),
             token: ct.clone(),
             cart: subscription_cart(2_499),
@@ -161,6 +162,7 @@ async fn recurring_tokenize_then_charge_twice_and_never_double_charge() {
     svc.cancel_customer_token(&ct).await.unwrap();
     let refused = svc
         .charge_customer_token(ChargeRequest {
+            merchant: Default::default(),
             payment_id: PaymentId::new("sub-1-2027-01").unwrap(),
             token: ct,
             cart: subscription_cart(2_499),
@@ -556,6 +558,7 @@ async fn a_request_that_never_left_rolls_back_or_says_it_is_queued() {
     };
     fake.script([Fault::Unreachable]);
     let charge = ChargeRequest {
+        merchant: Default::default(),
         payment_id: PaymentId::new("charge-1").unwrap(),
         token: ct,
         cart: subscription_cart(900),

@@ -250,6 +250,7 @@ impl Sut {
                 let _ = self
                     .svc
                     .charge_customer_token(ChargeRequest {
+                        merchant: Default::default(),
                         payment_id,
                         token,
                         cart: cart(Intent::Tokenize, 999),

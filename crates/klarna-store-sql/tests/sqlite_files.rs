@@ -13,7 +13,7 @@ mod common;
 use klarna_domain::{
     AuthorizationToken, CustomerTokenId, IdempotencyKey, Intent, PaymentId, Timestamp,
 };
-use klarna_ports::contract::{managed, open_payment, ordered, token};
+use klarna_ports::contract::{full_merchant_data, managed, open_payment, ordered, token};
 use klarna_ports::{Alongside, PaymentStore};
 use klarna_store_sql::{SqlStore, StoreKey};
 
@@ -108,6 +108,37 @@ async fn clear_tokens_never_reach_the_sqlite_files() {
         .flat_map(|(_, b)| b)
         .collect();
     assert!(contains(&all, "pay-1") && contains(&all, "o-1"));
+}
+
+#[tokio::test]
+async fn personal_data_never_reaches_the_sqlite_files() {
+    let ts = common::sqlite_store().await;
+    let m = full_merchant_data();
+    let p = open_payment(1, Intent::Buy).with_merchant(m.clone());
+    ts.store.insert_payment(&p.into()).await.unwrap();
+    let back = ts
+        .store
+        .load_payment(&PaymentId::new("pay-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.value.merchant(), &m, "it reads back through the store");
+    let before_close = read_dir_bytes(&ts);
+    ts.store.close().await;
+    for (name, bytes) in before_close.into_iter().chain(read_dir_bytes(&ts)) {
+        for personal in [
+            "Canarysson",
+            "maja.canary@example.se",
+            "+46701740605",
+            "Canarygatan",
+            "556036-0793",
+            "SE556036079301",
+            "canary-account",
+            "opaque-77",
+        ] {
+            assert!(!contains(&bytes, personal), "{personal} found in {name}");
+        }
+    }
 }
 
 fn read_dir_bytes(ts: &TestStore) -> Vec<(String, Vec<u8>)> {

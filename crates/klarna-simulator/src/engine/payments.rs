@@ -156,6 +156,8 @@ impl Engine {
             billing_address: pick("billing_address"),
             shipping_address: pick("shipping_address").or_else(|| pick("billing_address")),
             customer: pick("customer"),
+            attachment: pick("attachment"),
+            options: pick("options"),
             captures: Vec::new(),
             refunds: Vec::new(),
             shipping_info: Vec::new(),

@@ -180,6 +180,8 @@ const SNAPSHOT_KEYS: &[&str] = &[
     "merchant_reference1",
     "merchant_reference2",
     "merchant_data",
+    "attachment",
+    "options",
 ];
 
 fn bad_category() -> Reply {

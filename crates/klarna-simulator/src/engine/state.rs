@@ -79,6 +79,28 @@ pub struct OrderSummary {
     pub merchant_reference1: Option<String>,
     /// The merchant's second reference.
     pub merchant_reference2: Option<String>,
+    /// `merchant_data`, as given.
+    #[serde(default)]
+    pub merchant_data: Option<String>,
+    /// The billing address, as given (on the order or its session).
+    #[serde(default)]
+    pub billing_address: Option<Value>,
+    /// The shipping address, as given (Klarna copies the billing address when none is).
+    #[serde(default)]
+    pub shipping_address: Option<Value>,
+    /// The customer, as given.
+    #[serde(default)]
+    pub customer: Option<Value>,
+    /// The Extra Merchant Data `attachment` (`content_type`, `body`), as given on the order
+    /// or its session.
+    #[serde(default)]
+    pub attachment: Option<Value>,
+    /// The session's widget `options`, as given.
+    #[serde(default)]
+    pub options: Option<Value>,
+    /// The order lines, as given.
+    #[serde(default)]
+    pub lines: Value,
     /// Number of captures.
     pub captures: usize,
     /// Number of refunds.
@@ -188,6 +210,8 @@ pub(super) struct Order {
     pub(super) billing_address: Option<Value>,
     pub(super) shipping_address: Option<Value>,
     pub(super) customer: Option<Value>,
+    pub(super) attachment: Option<Value>,
+    pub(super) options: Option<Value>,
     pub(super) captures: Vec<Capture>,
     pub(super) refunds: Vec<Refund>,
     pub(super) shipping_info: Vec<Value>,
@@ -241,6 +265,13 @@ impl Order {
             purchase_currency: self.purchase_currency.clone(),
             merchant_reference1: self.merchant_reference1.clone(),
             merchant_reference2: self.merchant_reference2.clone(),
+            merchant_data: self.merchant_data.clone(),
+            billing_address: self.billing_address.clone(),
+            shipping_address: self.shipping_address.clone(),
+            customer: self.customer.clone(),
+            attachment: self.attachment.clone(),
+            options: self.options.clone(),
+            lines: self.lines.clone(),
             captures: self.captures.len(),
             refunds: self.refunds.len(),
             source: self.source.clone(),
@@ -372,6 +403,8 @@ mod tests {
             billing_address: None,
             shipping_address: None,
             customer: None,
+            attachment: None,
+            options: None,
             captures: Vec::new(),
             refunds: Vec::new(),
             shipping_info: Vec::new(),

@@ -76,6 +76,8 @@ impl Engine {
             shipping_address: non_null(&req, "shipping_address")
                 .or_else(|| t.billing_address.clone()),
             customer: t.customer.clone(),
+            attachment: non_null(&req, "attachment"),
+            options: None,
             captures: Vec::new(),
             refunds: Vec::new(),
             shipping_info: Vec::new(),

@@ -32,6 +32,9 @@ pub enum LineKind {
     StoreCredit,
     /// A surcharge.
     Surcharge,
+    /// A return fee kept from a refund (negative amounts): Order Management refunds only,
+    /// never in a cart.
+    ReturnFee,
 }
 
 impl LineKind {
@@ -47,6 +50,7 @@ impl LineKind {
             Self::GiftCard => "gift_card",
             Self::StoreCredit => "store_credit",
             Self::Surcharge => "surcharge",
+            Self::ReturnFee => "return_fee",
         }
     }
 
@@ -62,6 +66,7 @@ impl LineKind {
             Self::GiftCard,
             Self::StoreCredit,
             Self::Surcharge,
+            Self::ReturnFee,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -147,7 +152,7 @@ pub struct LineInput {
     pub reference: Option<String>,
     /// Quantity, ≥ 0.
     pub quantity: i64,
-    /// Unit, 1..=8 (`pcs`).
+    /// Unit, 1..=8 (`pcs`; 1..=10 in Order Management).
     pub quantity_unit: Option<String>,
     /// Unit price incl. tax, excl. discount, minor units.
     pub unit_price: i64,
@@ -221,6 +226,11 @@ pub enum Problem {
         /// The intent (`tokenize`, `buy_and_tokenize`).
         intent: &'static str,
     },
+    /// A value Klarna does not accept in this request (e.g. a `return_fee` line in a cart).
+    NotAccepted {
+        /// Why, in a few words.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -246,6 +256,7 @@ impl fmt::Display for Problem {
                 f,
                 "intent `{intent}` needs at least one line with a subscription"
             ),
+            Self::NotAccepted { reason } => f.write_str(reason),
         }
     }
 }
@@ -352,7 +363,7 @@ impl OrderLine {
     /// # Errors
     /// A [`CartError`] naming the first offending field (bare name, e.g. `total_tax_amount`).
     pub fn from_input(input: LineInput) -> Result<Self, CartError> {
-        validate_line(LinePath(None), &input)?;
+        validate_line(LinePath(None), &input, LineRules::Payments)?;
         Ok(Self(input))
     }
 
@@ -417,7 +428,8 @@ impl OrderLine {
             | LineKind::Digital
             | LineKind::GiftCard
             | LineKind::StoreCredit
-            | LineKind::Surcharge => self.0.total_tax_amount,
+            | LineKind::Surcharge
+            | LineKind::ReturnFee => self.0.total_tax_amount,
         }
     }
 }
@@ -488,17 +500,45 @@ impl LineBuilder {
             | LineKind::Digital
             | LineKind::GiftCard
             | LineKind::StoreCredit
-            | LineKind::Surcharge => money::tax_included(total, self.0.tax_rate)
+            | LineKind::Surcharge
+            | LineKind::ReturnFee => money::tax_included(total, self.0.tax_rate)
                 .ok_or_else(|| CartError::new(path.at("total_tax_amount"), Problem::Overflow))?,
         };
         OrderLine::from_input(self.0)
     }
 }
 
-fn validate_line(path: LinePath, l: &LineInput) -> Result<(), CartError> {
-    check_text(path, "name", &l.name, 1, 255)?;
+/// Whose limits a line is checked against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineRules {
+    /// Payments (and Customer Token) lines: `name` 1..=255, `quantity_unit` ≤ 8, no `return_fee`.
+    Payments,
+    /// Order Management lines (API.md §4.6, §11.5): `name` 0..=255, `quantity_unit` ≤ 10,
+    /// `return_fee` accepted (where it may appear is the request's rule).
+    OrderManagement,
+}
+
+/// Validates one Order Management line; `index` names it `order_lines[index]` in errors.
+pub(crate) fn validate_om_line(index: Option<usize>, l: &LineInput) -> Result<(), CartError> {
+    validate_line(LinePath(index), l, LineRules::OrderManagement)
+}
+
+fn validate_line(path: LinePath, l: &LineInput, rules: LineRules) -> Result<(), CartError> {
+    let (min_name, max_unit) = match rules {
+        LineRules::Payments => (1, 8),
+        LineRules::OrderManagement => (0, 10),
+    };
+    if rules == LineRules::Payments && l.kind == LineKind::ReturnFee {
+        return Err(CartError::new(
+            path.at("type"),
+            Problem::NotAccepted {
+                reason: "return_fee is only accepted on Order Management refunds",
+            },
+        ));
+    }
+    check_text(path, "name", &l.name, min_name, 255)?;
     check_opt_text(path, "reference", l.reference.as_ref(), 0, 255)?;
-    check_opt_text(path, "quantity_unit", l.quantity_unit.as_ref(), 1, 8)?;
+    check_opt_text(path, "quantity_unit", l.quantity_unit.as_ref(), 1, max_unit)?;
     check_opt_text(path, "merchant_data", l.merchant_data.as_ref(), 0, 1024)?;
     check_opt_text(path, "product_url", l.product_url.as_ref(), 0, 1024)?;
     check_opt_text(path, "image_url", l.image_url.as_ref(), 0, 1024)?;
@@ -586,7 +626,8 @@ fn validate_line(path: LinePath, l: &LineInput) -> Result<(), CartError> {
         | LineKind::Digital
         | LineKind::GiftCard
         | LineKind::StoreCredit
-        | LineKind::Surcharge => {
+        | LineKind::Surcharge
+        | LineKind::ReturnFee => {
             if !money::tax_within_tolerance(l.total_amount, l.tax_rate, l.total_tax_amount) {
                 let expected = money::tax_included(l.total_amount, l.tax_rate).unwrap_or(0);
                 return Err(CartError::new(
@@ -707,7 +748,7 @@ impl Cart {
     ) -> Result<Self, CartError> {
         let mut valid = Vec::with_capacity(lines.len());
         for (i, l) in lines.into_iter().enumerate() {
-            validate_line(LinePath(Some(i)), &l)?;
+            validate_line(LinePath(Some(i)), &l, LineRules::Payments)?;
             valid.push(OrderLine(l));
         }
         let (amount, tax) = Self::sums(&valid)?;

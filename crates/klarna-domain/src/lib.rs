@@ -23,6 +23,7 @@ pub mod field;
 pub mod ids;
 pub mod market;
 pub mod money;
+pub mod om;
 pub mod order;
 pub mod payment;
 pub mod resolve;
@@ -45,6 +46,10 @@ pub use ids::{
 };
 pub use market::{Country, Currency, Locale, Market, MarketError, Region, UnknownRegion};
 pub use money::{Amount, Money, NotPositive};
+pub use om::{
+    AuthorizationUpdate, CaptureRequest, MerchantReferences, OmLine, OmRequestError, RefundRequest,
+    ShippingInfo, ShippingInfoInput, ShippingInfoUpdate, ShippingMethod,
+};
 pub use order::{LedgerError, ManagedOrder, OmOperation, OmResult, OrderStatus};
 pub use payment::{
     AnyPayment, Authorization, FraudStatus, Intent, LifecycleError, OrderOutcome, OrderSource,

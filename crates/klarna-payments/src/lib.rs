@@ -94,6 +94,11 @@ pub use klarna_domain::{
     Money, OrderId, OrderLine, OrderStatus, PaymentId, PlacedOrder, Purchase, RefundId, Region,
     SessionId, StageKind, TokenStatus,
 };
+/// Order Management requests: captures and refunds with lines, shipping info, upsells.
+pub use klarna_domain::{
+    AuthorizationUpdate, CaptureRequest, MerchantReferences, OmLine, OmRequestError, RefundRequest,
+    ShippingInfo, ShippingInfoInput, ShippingInfoUpdate, ShippingMethod,
+};
 pub use klarna_ports::{
     GatewayError, ManualClock, MerchantUrls, SequentialKeys, StoreError, SystemClock, Versioned,
 };

@@ -688,7 +688,8 @@ async fn a_raised_authorization_raises_what_may_be_captured_unless_refused() {
     lines.as_array_mut().unwrap().push(json!({
         "type": "physical", "name": "Socks", "quantity": 1, "quantity_unit": "pair-pack",
         "unit_price": 25_300, "tax_rate": 2500, "total_amount": 25_300, "total_tax_amount": 5_060}));
-    let upsell = json!({"order_amount": 200_000, "description": "Socks added", "order_lines": lines});
+    let upsell =
+        json!({"order_amount": 200_000, "description": "Socks added", "order_lines": lines});
     ctx.sim.add_fault(klarna_simulator::FaultRule::new(
         "orders.update_authorization",
         1,
@@ -698,7 +699,10 @@ async fn a_raised_authorization_raises_what_may_be_captured_unless_refused() {
     assert_error(&refused, 403, "NOT_ALLOWED", "risk assessment");
     let o = ctx.order(&id).await;
     assert_eq!(
-        (o["order_amount"].as_i64(), o["remaining_authorized_amount"].as_i64()),
+        (
+            o["order_amount"].as_i64(),
+            o["remaining_authorized_amount"].as_i64()
+        ),
         (Some(174_700), Some(74_700))
     );
     let ok = ctx.patch(&om(&id, "/authorization"), &upsell).await;

@@ -9,8 +9,8 @@
 
 use klarna_domain::{
     Amount, AuthorizationUpdate, CaptureId, CaptureRequest, IdempotencyKey, MerchantReferences,
-    OmLine, OrderId, OrderLine, RefundRequest, ShippingInfo, ShippingInfoInput,
-    ShippingInfoUpdate, ShippingMethod,
+    OmLine, OrderId, OrderLine, RefundRequest, ShippingInfo, ShippingInfoInput, ShippingInfoUpdate,
+    ShippingMethod,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, Timeouts};
 use klarna_ports::{ErrorAction, PaymentGateway, Refusal};

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    Amount, AuthorizationToken, CaptureId, Cart, CustomerTokenId, IdempotencyKey, Interval, Market,
-    OrderId, OrderLine, PaymentId, RefundId, SessionId, Span, StageKind, TokenStatus,
+    AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, CustomerTokenId,
+    IdempotencyKey, Interval, Market, MerchantReferences, OrderId, OrderLine, PaymentId, RefundId,
+    RefundRequest, SessionId, ShippingInfoUpdate, Span, StageKind, TokenStatus,
 };
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, UuidKeys};
 use klarna_ports::{
@@ -415,19 +416,46 @@ impl PaymentGateway for CrashingGateway {
     async fn capture(
         &self,
         o: &OrderId,
-        a: Amount,
+        c: &CaptureRequest,
         k: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
-        let r = self.inner.capture(o, a, k).await;
+        let r = self.inner.capture(o, c, k).await;
         self.after(r)
     }
     async fn refund(
         &self,
         o: &OrderId,
-        a: Amount,
+        r: &RefundRequest,
         k: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
-        let r = self.inner.refund(o, a, k).await;
+        let r = self.inner.refund(o, r, k).await;
+        self.after(r)
+    }
+    async fn add_shipping_info(
+        &self,
+        o: &OrderId,
+        u: &ShippingInfoUpdate,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let r = self.inner.add_shipping_info(o, u, k).await;
+        self.after(r)
+    }
+    async fn update_authorization(
+        &self,
+        o: &OrderId,
+        u: &AuthorizationUpdate,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let r = self.inner.update_authorization(o, u, k).await;
+        self.after(r)
+    }
+    async fn update_merchant_references(
+        &self,
+        o: &OrderId,
+        m: &MerchantReferences,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let r = self.inner.update_merchant_references(o, m, k).await;
         self.after(r)
     }
     async fn cancel_order(&self, o: &OrderId, k: &IdempotencyKey) -> Result<(), GatewayError> {

@@ -55,7 +55,10 @@ use klarna_domain::{
     Amount, AnyPayment, AuthorizationToken, Cart, CustomerTokenId, Intent, Interval, Market,
     OrderId, OrderLine, PaymentId, Purchase, Span, StageKind, Timestamp,
 };
-use klarna_domain::{CaptureId, IdempotencyKey, RefundId, SessionId, TokenStatus};
+use klarna_domain::{
+    AuthorizationUpdate, CaptureId, CaptureRequest, IdempotencyKey, MerchantReferences, RefundId,
+    RefundRequest, SessionId, ShippingInfoUpdate, TokenStatus,
+};
 use klarna_gateway_http::{Credentials, KlarnaClient, KlarnaGateway, RetryConfig, UuidKeys};
 use klarna_ports::{
     ChargeToken, Clock, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, NewSession,
@@ -212,18 +215,42 @@ impl PaymentGateway for Watched {
     async fn capture(
         &self,
         o: &OrderId,
-        a: Amount,
+        c: &CaptureRequest,
         k: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
-        self.inner.capture(o, a, k).await
+        self.inner.capture(o, c, k).await
     }
     async fn refund(
         &self,
         o: &OrderId,
-        a: Amount,
+        r: &RefundRequest,
         k: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
-        self.inner.refund(o, a, k).await
+        self.inner.refund(o, r, k).await
+    }
+    async fn add_shipping_info(
+        &self,
+        o: &OrderId,
+        u: &ShippingInfoUpdate,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.inner.add_shipping_info(o, u, k).await
+    }
+    async fn update_authorization(
+        &self,
+        o: &OrderId,
+        u: &AuthorizationUpdate,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.inner.update_authorization(o, u, k).await
+    }
+    async fn update_merchant_references(
+        &self,
+        o: &OrderId,
+        m: &MerchantReferences,
+        k: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.inner.update_merchant_references(o, m, k).await
     }
     async fn cancel_order(&self, o: &OrderId, k: &IdempotencyKey) -> Result<(), GatewayError> {
         self.inner.cancel_order(o, k).await
@@ -1068,7 +1095,10 @@ async fn run<S: PaymentStore + 'static>(
         judge(seed, &mut w, &ran, tokens_before, &mut tally).await;
         tally.ran += 1;
     }
-    w.dog.at(u64::MAX, "the end-of-run checks and the simulator's shutdown");
+    w.dog.at(
+        u64::MAX,
+        "the end-of-run checks and the simulator's shutdown",
+    );
     // Nothing landed at Klarna after its judge looked: every order belongs to a judged
     // payment with that order, every token was counted.
     let orders = w.sim.orders();

@@ -199,16 +199,16 @@ async fn every_order_management_port_method_against_the_simulator() {
         .unwrap();
     // The same key twice: one capture (Klarna replays the first answer).
     let capture = gw
-        .capture(&order, amt(100_000), &key("om-1-cap"))
+        .capture(&order, &amt(100_000).into(), &key("om-1-cap"))
         .await
         .unwrap();
     let replay = gw
-        .capture(&order, amt(100_000), &key("om-1-cap"))
+        .capture(&order, &amt(100_000).into(), &key("om-1-cap"))
         .await
         .unwrap();
     assert_eq!(capture, replay);
     let refund = gw
-        .refund(&order, amt(20_000), &key("om-1-ref"))
+        .refund(&order, &amt(20_000).into(), &key("om-1-ref"))
         .await
         .unwrap();
     let remote = gw.read_order(&order).await.unwrap();
@@ -227,7 +227,7 @@ async fn every_order_management_port_method_against_the_simulator() {
         OrderStatus::Closed
     );
     let over = gw
-        .capture(&order, amt(1), &key("om-1-cap-2"))
+        .capture(&order, &amt(1).into(), &key("om-1-cap-2"))
         .await
         .unwrap_err();
     assert_eq!(over.action, ErrorAction::Rejected(Refusal::NotAllowed));
@@ -322,7 +322,11 @@ async fn credentials_and_unreachable_klarna_map_to_actions() {
         .port();
     let closed = gateway_for(&format!("http://127.0.0.1:{port}"), "u", "p");
     let e = closed
-        .capture(&OrderId::new("o-1").unwrap(), amt(1), &key("k-closed"))
+        .capture(
+            &OrderId::new("o-1").unwrap(),
+            &amt(1).into(),
+            &key("k-closed"),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.action, ErrorAction::Retry);

@@ -15,3 +15,4 @@ mod demo;
 mod exactly_once;
 mod gateway;
 mod merchant_data;
+mod order_management;

@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use klarna_payments::simulator::{ShopperDecision, Simulator};
 use klarna_payments::{
-    Amount, AuthorizationToken, AuthorizedVia, Cart, ChargeRequest, Completed, CustomerTokenId,
-    Intent, Klarna, MerchantData, MerchantUrls, OrderId, PaymentId, Purchase, ServiceError,
-    SessionId,
+    Amount, AuthorizationToken, AuthorizedVia, CaptureRequest, Cart, ChargeRequest, Completed,
+    CustomerTokenId, Intent, Klarna, MerchantData, MerchantUrls, OmLine, OrderId, OrderLine,
+    PaymentId, Purchase, RefundRequest, ServiceError, SessionId, ShippingInfo, ShippingInfoInput,
+    ShippingMethod,
 };
 
 use crate::catalog::{self, sek};
@@ -316,10 +317,28 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     );
 
     let step = "capture";
-    cx.sent(format!("O2 capture {} of order {order}", cart.total()));
+    cx.sent(format!(
+        "O2 capture {} of order {order}, with its lines and PostNord tracking",
+        cart.total()
+    ));
+    let tracking = ShippingInfo::new(ShippingInfoInput {
+        shipping_company: Some("PostNord".into()),
+        shipping_method: Some(ShippingMethod::Home),
+        tracking_number: Some("00370712345678901234".into()),
+        tracking_uri: Some("https://tracking.example/00370712345678901234".into()),
+        ..ShippingInfoInput::default()
+    })
+    .map_err(|e| failed(step, e))?;
+    let capture = CaptureRequest::builder(amount(step, cart.total().minor())?)
+        .lines(cart.lines().iter().cloned())
+        .shipping_info(tracking)
+        .reference(format!("SHIP-{id}"))
+        .description("All items shipped")
+        .build()
+        .map_err(|e| failed(step, e))?;
     let managed = cx
         .payments
-        .capture(&order, amount(step, cart.total().minor())?)
+        .capture(&order, capture)
         .await
         .map_err(|e| failed(step, e))?
         .order;
@@ -346,14 +365,27 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     );
 
     let step = "partial refund";
-    let refund = 14_900;
+    // One pair of socks comes back; the shop keeps a SEK 29.00 return fee.
+    let fee = 2_900;
+    let refund = 14_900 - fee;
     cx.sent(format!(
-        "O5 refund {} (one pair of socks) of order {order}",
-        sek(refund)
+        "O5 refund {} (one pair of socks, less a {} return fee) of order {order}",
+        sek(refund),
+        sek(fee)
     ));
+    let socks = OrderLine::builder("Wool socks", 1, 14_900)
+        .tax_rate(2_500)
+        .build()
+        .map_err(|e| failed(step, e))?;
+    let request = RefundRequest::builder(amount(step, refund)?)
+        .line(socks)
+        .line(OmLine::return_fee("Return fee", fee, 2_500).map_err(|e| failed(step, e))?)
+        .reference(format!("RET-{id}"))
+        .build()
+        .map_err(|e| failed(step, e))?;
     let managed = cx
         .payments
-        .refund(&order, amount(step, refund)?)
+        .refund(&order, request)
         .await
         .map_err(|e| failed(step, e))?
         .order;

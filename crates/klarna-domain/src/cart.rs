@@ -32,6 +32,9 @@ pub enum LineKind {
     StoreCredit,
     /// A surcharge.
     Surcharge,
+    /// A return fee kept from a refund (negative amounts): Order Management refunds only,
+    /// never in a cart.
+    ReturnFee,
 }
 
 impl LineKind {
@@ -47,6 +50,7 @@ impl LineKind {
             Self::GiftCard => "gift_card",
             Self::StoreCredit => "store_credit",
             Self::Surcharge => "surcharge",
+            Self::ReturnFee => "return_fee",
         }
     }
 
@@ -62,6 +66,7 @@ impl LineKind {
             Self::GiftCard,
             Self::StoreCredit,
             Self::Surcharge,
+            Self::ReturnFee,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -233,6 +238,11 @@ pub enum Problem {
         /// What was expected (`a colour #RRGGBB`).
         expected: &'static str,
     },
+    /// A value Klarna does not accept in this request (e.g. a `return_fee` line in a cart).
+    NotAccepted {
+        /// Why, in a few words.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -263,6 +273,7 @@ impl fmt::Display for Problem {
                 "line `{line}` is a recurring line and needs a subscription (name, interval, interval_count)"
             ),
             Self::Format { expected } => write!(f, "must be {expected}"),
+            Self::NotAccepted { reason } => f.write_str(reason),
         }
     }
 }
@@ -369,7 +380,7 @@ impl OrderLine {
     /// # Errors
     /// A [`CartError`] naming the first offending field (bare name, e.g. `total_tax_amount`).
     pub fn from_input(input: LineInput) -> Result<Self, CartError> {
-        validate_line(LinePath(None), &input, LineApi::Payments)?;
+        validate_line(LinePath(None), &input, LineRules::Payments)?;
         Ok(Self(input))
     }
 
@@ -380,7 +391,7 @@ impl OrderLine {
     /// # Errors
     /// A [`CartError`] naming the first offending field (bare name).
     pub fn from_om_input(input: LineInput) -> Result<Self, CartError> {
-        validate_line(LinePath(None), &input, LineApi::OrderManagement)?;
+        validate_line(LinePath(None), &input, LineRules::OrderManagement)?;
         Ok(Self(input))
     }
 
@@ -445,7 +456,8 @@ impl OrderLine {
             | LineKind::Digital
             | LineKind::GiftCard
             | LineKind::StoreCredit
-            | LineKind::Surcharge => self.0.total_tax_amount,
+            | LineKind::Surcharge
+            | LineKind::ReturnFee => self.0.total_tax_amount,
         }
     }
 }
@@ -516,42 +528,51 @@ impl LineBuilder {
             | LineKind::Digital
             | LineKind::GiftCard
             | LineKind::StoreCredit
-            | LineKind::Surcharge => money::tax_included(total, self.0.tax_rate)
+            | LineKind::Surcharge
+            | LineKind::ReturnFee => money::tax_included(total, self.0.tax_rate)
                 .ok_or_else(|| CartError::new(path.at("total_tax_amount"), Problem::Overflow))?,
         };
         OrderLine::from_input(self.0)
     }
 }
 
-/// Which API a line is validated for: the limits that differ between them.
+/// Whose limits a line is checked against.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum LineApi {
-    /// Payments (sessions, orders from an authorization) and token charges.
+pub(crate) enum LineRules {
+    /// Payments (and Customer Token) lines: `name` 1..=255, `quantity_unit` ≤ 8, no `return_fee`.
     Payments,
-    /// Order Management (captures, refunds, authorization updates).
+    /// Order Management lines (API.md §4.6, §11.5): `name` 0..=255, `quantity_unit` ≤ 10,
+    /// `return_fee` accepted (where it may appear is the request's rule).
     OrderManagement,
 }
 
-impl LineApi {
-    /// `quantity_unit`'s length range in characters.
-    const fn quantity_unit(self) -> (usize, usize) {
-        match self {
-            Self::Payments => (1, 8),
-            Self::OrderManagement => (0, 10),
-        }
-    }
+/// Validates one Order Management line; `index` names it `order_lines[index]` in errors.
+pub(crate) fn validate_om_line(index: Option<usize>, l: &LineInput) -> Result<(), CartError> {
+    validate_line(LinePath(index), l, LineRules::OrderManagement)
 }
 
-fn validate_line(path: LinePath, l: &LineInput, api: LineApi) -> Result<(), CartError> {
-    check_text(path, "name", &l.name, 1, 255)?;
+fn validate_line(path: LinePath, l: &LineInput, rules: LineRules) -> Result<(), CartError> {
+    // `quantity_unit`: 1..=8 characters in the Payments API, 0..=10 in Order Management.
+    let (min_name, min_unit, max_unit) = match rules {
+        LineRules::Payments => (1, 1, 8),
+        LineRules::OrderManagement => (0, 0, 10),
+    };
+    if rules == LineRules::Payments && l.kind == LineKind::ReturnFee {
+        return Err(CartError::new(
+            path.at("type"),
+            Problem::NotAccepted {
+                reason: "return_fee is only accepted on Order Management refunds",
+            },
+        ));
+    }
+    check_text(path, "name", &l.name, min_name, 255)?;
     check_opt_text(path, "reference", l.reference.as_ref(), 0, 255)?;
-    let (unit_min, unit_max) = api.quantity_unit();
     check_opt_text(
         path,
         "quantity_unit",
         l.quantity_unit.as_ref(),
-        unit_min,
-        unit_max,
+        min_unit,
+        max_unit,
     )?;
     check_opt_text(path, "merchant_data", l.merchant_data.as_ref(), 0, 1024)?;
     check_opt_text(path, "product_url", l.product_url.as_ref(), 0, 1024)?;
@@ -640,7 +661,8 @@ fn validate_line(path: LinePath, l: &LineInput, api: LineApi) -> Result<(), Cart
         | LineKind::Digital
         | LineKind::GiftCard
         | LineKind::StoreCredit
-        | LineKind::Surcharge => {
+        | LineKind::Surcharge
+        | LineKind::ReturnFee => {
             if !money::tax_within_tolerance(l.total_amount, l.tax_rate, l.total_tax_amount) {
                 let expected = money::tax_included(l.total_amount, l.tax_rate).unwrap_or(0);
                 return Err(CartError::new(
@@ -761,7 +783,7 @@ impl Cart {
     ) -> Result<Self, CartError> {
         let mut valid = Vec::with_capacity(lines.len());
         for (i, l) in lines.into_iter().enumerate() {
-            validate_line(LinePath(Some(i)), &l, LineApi::Payments)?;
+            validate_line(LinePath(Some(i)), &l, LineRules::Payments)?;
             valid.push(OrderLine(l));
         }
         let (amount, tax) = Self::sums(&valid)?;
@@ -902,7 +924,8 @@ impl Cart {
                 | LineKind::SalesTax
                 | LineKind::GiftCard
                 | LineKind::StoreCredit
-                | LineKind::Surcharge => false,
+                | LineKind::Surcharge
+                | LineKind::ReturnFee => false,
             };
             if good && line.subscription().is_none() {
                 return Err(CartError::new(

@@ -24,6 +24,7 @@ pub mod ids;
 pub mod market;
 pub mod merchant;
 pub mod money;
+pub mod om;
 pub mod order;
 pub mod payment;
 pub mod resolve;
@@ -50,6 +51,10 @@ pub use merchant::{
     MarketplaceSellerInfo, MerchantData, MerchantDataError, OrganizationType, WidgetOptions,
 };
 pub use money::{Amount, Money, NotPositive};
+pub use om::{
+    AuthorizationUpdate, CaptureRequest, MerchantReferences, OmLine, OmRequestError, RefundRequest,
+    ShippingInfo, ShippingInfoInput, ShippingInfoUpdate, ShippingMethod,
+};
 pub use order::{LedgerError, ManagedOrder, OmOperation, OmResult, OrderStatus};
 pub use payment::{
     AnyPayment, Authorization, FraudStatus, Intent, LifecycleError, OrderOutcome, OrderSource,

@@ -2,7 +2,10 @@
 
 use crate::ids::{CaptureId, IdempotencyKey, OrderId, PaymentId, RefundId};
 use crate::market::Currency;
-use crate::money::{Amount, Money};
+use crate::money::Money;
+use crate::om::{
+    AuthorizationUpdate, CaptureRequest, MerchantReferences, RefundRequest, ShippingInfoUpdate,
+};
 use crate::payment::PendingOp;
 use crate::time::{Timestamp, lifetimes};
 
@@ -58,32 +61,42 @@ impl OrderStatus {
     }
 }
 
-/// An Order Management operation.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// An Order Management operation, with the whole request it sends (persisted with the
+/// pending operation, so a replay sends the same body).
+#[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum OmOperation {
-    /// Capture this amount.
-    Capture(Amount),
-    /// Refund this amount.
-    Refund(Amount),
+    /// Capture (an amount, optionally lines, shipping info and references).
+    Capture(CaptureRequest),
+    /// Refund (an amount, optionally lines, a return fee among them).
+    Refund(RefundRequest),
     /// Cancel the order.
     Cancel,
     /// Release the remaining authorization.
     ReleaseRemaining,
     /// Extend the authorization time.
     ExtendAuthorization,
+    /// Add shipping info to a capture made earlier.
+    AddShippingInfo(ShippingInfoUpdate),
+    /// Change the order amount and lines (e.g. an upsell).
+    UpdateAuthorization(AuthorizationUpdate),
+    /// Change the merchant references.
+    UpdateMerchantReferences(MerchantReferences),
 }
 
 impl OmOperation {
     /// Name for logs and errors.
     #[must_use]
-    pub const fn name(self) -> &'static str {
+    pub const fn name(&self) -> &'static str {
         match self {
             Self::Capture(_) => "capture",
             Self::Refund(_) => "refund",
             Self::Cancel => "cancel",
             Self::ReleaseRemaining => "release remaining authorization",
             Self::ExtendAuthorization => "extend authorization",
+            Self::AddShippingInfo(_) => "add shipping info",
+            Self::UpdateAuthorization(_) => "update authorization",
+            Self::UpdateMerchantReferences(_) => "update merchant references",
         }
     }
 }
@@ -153,6 +166,30 @@ pub enum LedgerError {
     /// A refusal after an in-doubt attempt is not definitive.
     #[error("a refusal after an in-doubt attempt is not definitive; reconcile instead")]
     NotDefinitive,
+    /// Shipping info for a capture this order does not hold.
+    #[error("capture_id: {0} is not a capture of this order")]
+    UnknownCapture(CaptureId),
+    /// A new order amount below what was already captured.
+    #[error("order_amount: {requested} is below the captured amount {captured}")]
+    BelowCaptured {
+        /// Requested.
+        requested: i64,
+        /// Captured so far.
+        captured: i64,
+    },
+    /// A return fee is possible only when the order was captured in full in one capture
+    /// (API.md §4.3).
+    #[error(
+        "order_lines: a return_fee needs the order captured in full in one capture (it has {captures} captures, {captured} of {order_amount} captured)"
+    )]
+    ReturnFeeNeedsOneCapture {
+        /// Captures made.
+        captures: usize,
+        /// Captured so far.
+        captured: i64,
+        /// The order amount.
+        order_amount: i64,
+    },
 }
 
 /// An in-flight Order Management operation, its key persisted before the call.
@@ -399,13 +436,14 @@ impl ManagedOrder {
         if let Some(p) = &self.pending {
             return Err(LedgerError::Busy(p.operation.name()));
         }
+        let name = operation.name();
         let not_allowed = |status| LedgerError::NotAllowed {
-            operation: operation.name(),
+            operation: name,
             status,
         };
-        match operation {
-            OmOperation::Capture(amount) => {
-                let amount = amount.minor();
+        match &operation {
+            OmOperation::Capture(request) => {
+                let amount = request.amount().minor();
                 if !self.status.capturable() {
                     return Err(not_allowed(self.status));
                 }
@@ -420,8 +458,17 @@ impl ManagedOrder {
                     });
                 }
             }
-            OmOperation::Refund(amount) => {
-                let amount = amount.minor();
+            OmOperation::Refund(request) => {
+                let amount = request.amount().minor();
+                if request.has_return_fee()
+                    && (self.captures.len() != 1 || self.captured() != self.order_amount)
+                {
+                    return Err(LedgerError::ReturnFeeNeedsOneCapture {
+                        captures: self.captures.len(),
+                        captured: self.captured(),
+                        order_amount: self.order_amount,
+                    });
+                }
                 let refundable = self.captured() - self.refunded();
                 if amount > refundable {
                     return Err(LedgerError::OverRefund {
@@ -449,6 +496,30 @@ impl ManagedOrder {
                 }
                 if now >= self.created_at.plus(lifetimes::ORDER_EXTENSION_WINDOW) {
                     return Err(LedgerError::ExtensionWindowClosed);
+                }
+            }
+            OmOperation::AddShippingInfo(update) => {
+                if !self.captures.iter().any(|c| &c.id == update.capture()) {
+                    return Err(LedgerError::UnknownCapture(update.capture().clone()));
+                }
+            }
+            OmOperation::UpdateAuthorization(update) => {
+                if !self.status.capturable() {
+                    return Err(not_allowed(self.status));
+                }
+                if now >= self.expires_at {
+                    return Err(LedgerError::Expired);
+                }
+                if update.order_amount() < self.captured() {
+                    return Err(LedgerError::BelowCaptured {
+                        requested: update.order_amount(),
+                        captured: self.captured(),
+                    });
+                }
+            }
+            OmOperation::UpdateMerchantReferences(_) => {
+                if self.status == OrderStatus::Cancelled {
+                    return Err(not_allowed(self.status));
                 }
             }
         }
@@ -492,10 +563,10 @@ impl ManagedOrder {
     pub fn complete(mut self, result: OmResult, now: Timestamp) -> Result<Self, LedgerError> {
         let p = self.pending.take().ok_or(LedgerError::NothingPending)?;
         match (p.operation, result) {
-            (OmOperation::Capture(amount), OmResult::Captured(id)) => {
+            (OmOperation::Capture(request), OmResult::Captured(id)) => {
                 self.captures.push(CaptureRecord {
                     id,
-                    amount: amount.minor(),
+                    amount: request.amount().minor(),
                     at: now,
                 });
                 self.status = if self.captured() >= self.order_amount {
@@ -504,10 +575,10 @@ impl ManagedOrder {
                     OrderStatus::PartCaptured
                 };
             }
-            (OmOperation::Refund(amount), OmResult::Refunded(id)) => {
+            (OmOperation::Refund(request), OmResult::Refunded(id)) => {
                 self.refunds.push(RefundRecord {
                     id,
-                    amount: amount.minor(),
+                    amount: request.amount().minor(),
                     at: now,
                 });
             }
@@ -517,6 +588,19 @@ impl ManagedOrder {
                 let cap = self.created_at.plus(lifetimes::ORDER_EXTENSION_WINDOW);
                 self.expires_at = now.plus(lifetimes::ORDER_AUTHORIZATION).min(cap);
             }
+            (OmOperation::UpdateAuthorization(update), OmResult::Done) => {
+                // Only Klarna's acceptance changes the amount (a refusal releases the pending
+                // operation through `refused`). An amount now equal to what was captured
+                // leaves nothing to capture.
+                self.order_amount = update.order_amount();
+                if self.captured() > 0 && self.captured() >= self.order_amount {
+                    self.status = OrderStatus::Captured;
+                }
+            }
+            (
+                OmOperation::AddShippingInfo(_) | OmOperation::UpdateMerchantReferences(_),
+                OmResult::Done,
+            ) => {}
             (op, _) => {
                 // A result of the wrong kind: keep the operation pending so nothing is lost.
                 self.pending = Some(PendingOm {
@@ -576,6 +660,7 @@ pub enum OmResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Amount;
 
     fn amt(minor: i64) -> Amount {
         Amount::new(minor).unwrap()
@@ -597,10 +682,11 @@ mod tests {
     #[test]
     fn capture_refund_ledger() {
         let o = order()
-            .begin(OmOperation::Capture(amt(600)), key("k1"), T)
+            .begin(OmOperation::Capture(amt(600).into()), key("k1"), T)
             .unwrap();
         assert!(matches!(
-            o.clone().begin(OmOperation::Capture(amt(1)), key("k2"), T),
+            o.clone()
+                .begin(OmOperation::Capture(amt(1).into()), key("k2"), T),
             Err(LedgerError::Busy(_))
         ));
         let o = o
@@ -612,7 +698,7 @@ mod tests {
         );
         assert!(matches!(
             o.clone()
-                .begin(OmOperation::Capture(amt(401)), key("k3"), T),
+                .begin(OmOperation::Capture(amt(401).into()), key("k3"), T),
             Err(LedgerError::OverCapture {
                 requested: 401,
                 remaining: 400
@@ -623,11 +709,12 @@ mod tests {
             Err(LedgerError::NotAllowed { .. })
         ));
         assert!(matches!(
-            o.clone().begin(OmOperation::Refund(amt(601)), key("k3"), T),
+            o.clone()
+                .begin(OmOperation::Refund(amt(601).into()), key("k3"), T),
             Err(LedgerError::OverRefund { .. })
         ));
         let o = o
-            .begin(OmOperation::Refund(amt(100)), key("k4"), T)
+            .begin(OmOperation::Refund(amt(100).into()), key("k4"), T)
             .unwrap();
         let o = o
             .complete(OmResult::Refunded(RefundId::new("r1").unwrap()), T)
@@ -639,18 +726,21 @@ mod tests {
             .complete(OmResult::Done, T)
             .unwrap();
         assert_eq!(o.status(), OrderStatus::Closed);
-        assert!(o.begin(OmOperation::Capture(amt(1)), key("k6"), T).is_err());
+        assert!(
+            o.begin(OmOperation::Capture(amt(1).into()), key("k6"), T)
+                .is_err()
+        );
     }
 
     #[test]
     fn refusal_after_doubt_is_not_definitive() {
         let o = order()
-            .begin(OmOperation::Capture(amt(10)), key("k"), T)
+            .begin(OmOperation::Capture(amt(10).into()), key("k"), T)
             .unwrap()
             .attempted(true);
         assert_eq!(o.clone().refused(), Err(LedgerError::NotDefinitive));
         let o = order()
-            .begin(OmOperation::Capture(amt(10)), key("k"), T)
+            .begin(OmOperation::Capture(amt(10).into()), key("k"), T)
             .unwrap()
             .attempted(false);
         assert!(o.refused().unwrap().pending().is_none());
@@ -670,6 +760,93 @@ mod tests {
             o.expires_at(),
             T.plus(day).plus(lifetimes::ORDER_AUTHORIZATION)
         );
+    }
+
+    #[test]
+    fn upsell_changes_the_amount_only_when_accepted() {
+        use crate::om::AuthorizationUpdate;
+        let o = order()
+            .begin(OmOperation::Capture(amt(600).into()), key("k1"), T)
+            .unwrap()
+            .complete(OmResult::Captured(CaptureId::new("c1").unwrap()), T)
+            .unwrap();
+        let up = |n| OmOperation::UpdateAuthorization(AuthorizationUpdate::new(n, vec![]).unwrap());
+        assert_eq!(
+            o.clone().begin(up(599), key("k2"), T).unwrap_err(),
+            LedgerError::BelowCaptured {
+                requested: 599,
+                captured: 600
+            }
+        );
+        let refused = o
+            .clone()
+            .begin(up(1_500), key("k2"), T)
+            .unwrap()
+            .attempted(false)
+            .refused()
+            .unwrap();
+        assert_eq!((refused.order_amount(), refused.remaining()), (1_000, 400));
+        let raised = o
+            .begin(up(1_500), key("k2"), T)
+            .unwrap()
+            .complete(OmResult::Done, T)
+            .unwrap();
+        assert_eq!((raised.order_amount(), raised.remaining()), (1_500, 900));
+        assert!(ManagedOrder::restore(raised.parts()).is_ok());
+    }
+
+    #[test]
+    fn return_fee_and_shipping_info_follow_the_captures() {
+        use crate::om::{
+            OmLine, RefundRequest, ShippingInfo, ShippingInfoInput, ShippingInfoUpdate,
+        };
+        let fee_refund = || {
+            RefundRequest::builder(amt(100))
+                .line(OmLine::return_fee("Fee", 100, 0).unwrap())
+                .line(
+                    crate::cart::OrderLine::builder("Shoe", 1, 200)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        let c1 = CaptureId::new("c1").unwrap();
+        let part = order()
+            .begin(OmOperation::Capture(amt(600).into()), key("k1"), T)
+            .unwrap()
+            .complete(OmResult::Captured(c1.clone()), T)
+            .unwrap();
+        assert!(matches!(
+            part.clone()
+                .begin(OmOperation::Refund(fee_refund()), key("k2"), T),
+            Err(LedgerError::ReturnFeeNeedsOneCapture { captures: 1, .. })
+        ));
+        let info = ShippingInfo::new(ShippingInfoInput::default()).unwrap();
+        let other = ShippingInfoUpdate::new(CaptureId::new("c9").unwrap(), vec![info.clone()]);
+        assert!(matches!(
+            part.clone()
+                .begin(OmOperation::AddShippingInfo(other.unwrap()), key("k2"), T),
+            Err(LedgerError::UnknownCapture(_))
+        ));
+        let same = ShippingInfoUpdate::new(c1, vec![info]).unwrap();
+        let added = part
+            .clone()
+            .begin(OmOperation::AddShippingInfo(same), key("k2"), T)
+            .unwrap()
+            .complete(OmResult::Done, T)
+            .unwrap();
+        assert_eq!((added.captured(), added.order_amount()), (600, 1_000));
+        let full = order()
+            .begin(OmOperation::Capture(amt(1_000).into()), key("k1"), T)
+            .unwrap()
+            .complete(OmResult::Captured(CaptureId::new("c1").unwrap()), T)
+            .unwrap()
+            .begin(OmOperation::Refund(fee_refund()), key("k2"), T)
+            .unwrap()
+            .complete(OmResult::Refunded(RefundId::new("r1").unwrap()), T)
+            .unwrap();
+        assert_eq!(full.refunded(), 100);
     }
 
     #[test]

@@ -255,7 +255,7 @@ proptest! {
     #[test]
     fn ledger_never_negative_or_over(
         amount in 1_i64..=1_000_000,
-        ops in proptest::collection::vec((0_u8..5, (0_u8..4, 0_i64..=1_200_000), 0_u8..4), 1..80),
+        ops in proptest::collection::vec((0_u8..6, (0_u8..4, 0_i64..=1_200_000), 0_u8..4), 1..80),
     ) {
         let mut o = ManagedOrder::new(
             OrderId::new("o").unwrap(), PaymentId::new("p").unwrap(),
@@ -263,7 +263,12 @@ proptest! {
         );
         for (i, (kind, (pick, random), outcome)) in ops.into_iter().enumerate() {
             // Aim at the edges of the ledger as often as at random amounts.
-            let edge = if kind == 0 { o.order_amount() - o.captured() } else { o.captured() - o.refunded() };
+            let edge = match kind {
+                0 => o.order_amount() - o.captured(),
+                // An upsell aims at the captured amount, the floor of a new order amount.
+                5 => o.captured(),
+                _ => o.captured() - o.refunded(),
+            };
             let value = match pick {
                 0 => edge,
                 1 => edge + 1,
@@ -274,20 +279,24 @@ proptest! {
             let amount = klarna_domain::Amount::new(value);
             let op = match (kind, amount) {
                 (0 | 1, Err(_)) => continue,
-                (0, Ok(a)) => OmOperation::Capture(a),
-                (1, Ok(a)) => OmOperation::Refund(a),
+                (0, Ok(a)) => OmOperation::Capture(a.into()),
+                (1, Ok(a)) => OmOperation::Refund(a.into()),
                 (2, _) => OmOperation::Cancel,
                 (3, _) => OmOperation::ReleaseRemaining,
+                (5, _) => match klarna_domain::AuthorizationUpdate::new(value, Vec::new()) {
+                    Ok(u) => OmOperation::UpdateAuthorization(u),
+                    Err(_) => continue,
+                },
                 _ => OmOperation::ExtendAuthorization,
+            };
+            let result = match &op {
+                OmOperation::Capture(_) => OmResult::Captured(CaptureId::new(format!("c{i}")).unwrap()),
+                OmOperation::Refund(_) => OmResult::Refunded(RefundId::new(format!("r{i}")).unwrap()),
+                _ => OmResult::Done,
             };
             let key = IdempotencyKey::new(format!("k{i}")).unwrap();
             if let Ok(next) = o.clone().begin(op, key, Timestamp::EPOCH) {
                 o = next.attempted(outcome == 3);
-                let result = match op {
-                    OmOperation::Capture(_) => OmResult::Captured(CaptureId::new(format!("c{i}")).unwrap()),
-                    OmOperation::Refund(_) => OmResult::Refunded(RefundId::new(format!("r{i}")).unwrap()),
-                    _ => OmResult::Done,
-                };
                 o = match outcome {
                     0 | 3 => o.clone().complete(result, Timestamp::EPOCH).unwrap_or(o),
                     1 => o.clone().refused().unwrap_or(o),

@@ -11,9 +11,10 @@
 use async_trait::async_trait;
 use klarna_api as api;
 use klarna_domain::{
-    Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
-    IdempotencyKey, LineKind, MerchantData, OrderId, OrderLine, OrderStatus, RefundId, SessionId,
-    Timestamp, TokenStatus,
+    AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, ClientToken,
+    CustomerTokenId, FraudStatus, IdempotencyKey, LineInput, LineKind, MerchantData,
+    MerchantReferences, OmLine, OrderId, OrderLine, OrderStatus, RefundId, RefundRequest,
+    SessionId, ShippingInfo, ShippingInfoUpdate, Timestamp, TokenStatus,
 };
 use klarna_ports::{
     ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
@@ -83,7 +84,10 @@ fn malformed(op: Operation, what: &str) -> GatewayError {
 // ----- domain → wire -----
 
 fn wire_line(line: &OrderLine) -> api::OrderLine {
-    let f = line.fields();
+    wire_fields(line.fields())
+}
+
+fn wire_fields(f: &LineInput) -> api::OrderLine {
     // US style: a sales-tax line is the tax itself and carries no rate or tax of its own.
     let sales_tax = f.kind == LineKind::SalesTax;
     api::OrderLine {
@@ -123,6 +127,74 @@ fn wire_line(line: &OrderLine) -> api::OrderLine {
 #[must_use]
 pub fn wire_lines(cart: &Cart) -> Vec<api::OrderLine> {
     cart.lines().iter().map(wire_line).collect()
+}
+
+/// Order Management lines as Klarna receives them (`None` when there are none, so the
+/// field is left out rather than sent empty).
+fn wire_om_lines(lines: &[OmLine]) -> Option<Vec<api::OrderLine>> {
+    (!lines.is_empty()).then(|| lines.iter().map(|l| wire_fields(l.fields())).collect())
+}
+
+fn wire_shipping(infos: &[ShippingInfo]) -> Vec<api::ShippingInfo> {
+    infos
+        .iter()
+        .map(|i| {
+            let f = i.fields();
+            api::ShippingInfo {
+                shipping_company: f.shipping_company.clone(),
+                shipping_method: f
+                    .shipping_method
+                    .map(|m| api::ShippingMethod::from(m.as_str())),
+                tracking_number: f.tracking_number.clone(),
+                tracking_uri: f.tracking_uri.clone(),
+                return_shipping_company: f.return_shipping_company.clone(),
+                return_tracking_number: f.return_tracking_number.clone(),
+                return_tracking_uri: f.return_tracking_uri.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The O2 body: the capture exactly as requested.
+#[must_use]
+pub fn capture_body(request: &CaptureRequest) -> api::CaptureObject {
+    let shipping = wire_shipping(request.shipping_info());
+    api::CaptureObject {
+        captured_amount: request.amount().minor(),
+        reference: request.reference().map(str::to_owned),
+        description: request.description().map(str::to_owned),
+        order_lines: wire_om_lines(request.order_lines()),
+        shipping_info: (!shipping.is_empty()).then_some(shipping),
+        ..api::CaptureObject::default()
+    }
+}
+
+/// The O5 body: the refund exactly as requested.
+#[must_use]
+pub fn refund_body(request: &RefundRequest) -> api::RefundObject {
+    api::RefundObject {
+        refunded_amount: request.amount().minor(),
+        reference: request.reference().map(str::to_owned),
+        description: request.description().map(str::to_owned),
+        order_lines: wire_om_lines(request.order_lines()),
+    }
+}
+
+/// The O10 body. The lines are always sent, empty when none are given: Klarna deletes the
+/// stored lines of a request that omits them, and an empty list says so explicitly.
+#[must_use]
+pub fn update_authorization_body(update: &AuthorizationUpdate) -> api::UpdateAuthorization {
+    api::UpdateAuthorization {
+        order_amount: update.order_amount(),
+        description: update.description().map(str::to_owned),
+        order_lines: Some(
+            update
+                .order_lines()
+                .iter()
+                .map(|l| wire_fields(l.fields()))
+                .collect(),
+        ),
+    }
 }
 
 fn wire_urls(urls: &MerchantUrls) -> Option<api::MerchantUrls> {
@@ -526,17 +598,17 @@ impl PaymentGateway for KlarnaGateway {
     async fn capture(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &CaptureRequest,
         idempotency_key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
         let op = Operation::CaptureOrder;
-        let body = api::CaptureObject {
-            captured_amount: amount.minor(),
-            ..api::CaptureObject::default()
-        };
         let created = self
             .client
-            .capture_order(order.as_str(), &body, Some(idempotency_key.clone()))
+            .capture_order(
+                order.as_str(),
+                &capture_body(request),
+                Some(idempotency_key.clone()),
+            )
             .await
             .map_err(|e| gateway_error(op, &e))?
             .body;
@@ -546,21 +618,79 @@ impl PaymentGateway for KlarnaGateway {
     async fn refund(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &RefundRequest,
         idempotency_key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
         let op = Operation::RefundOrder;
-        let body = api::RefundObject {
-            refunded_amount: amount.minor(),
-            ..api::RefundObject::default()
-        };
         let created = self
             .client
-            .refund_order(order.as_str(), &body, Some(idempotency_key.clone()))
+            .refund_order(
+                order.as_str(),
+                &refund_body(request),
+                Some(idempotency_key.clone()),
+            )
             .await
             .map_err(|e| gateway_error(op, &e))?
             .body;
         RefundId::new(created.refund_id).map_err(|_| malformed(op, "refund_id"))
+    }
+
+    async fn add_shipping_info(
+        &self,
+        order: &OrderId,
+        update: &ShippingInfoUpdate,
+        idempotency_key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let op = Operation::AddCaptureShippingInfo;
+        let body = api::UpdateShippingInfo {
+            shipping_info: wire_shipping(update.shipping_info()),
+        };
+        self.client
+            .add_capture_shipping_info(
+                order.as_str(),
+                update.capture().as_str(),
+                &body,
+                Some(idempotency_key.clone()),
+            )
+            .await
+            .map_err(|e| gateway_error(op, &e))?;
+        Ok(())
+    }
+
+    async fn update_authorization(
+        &self,
+        order: &OrderId,
+        update: &AuthorizationUpdate,
+        idempotency_key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let op = Operation::UpdateAuthorization;
+        self.client
+            .update_authorization(
+                order.as_str(),
+                &update_authorization_body(update),
+                Some(idempotency_key.clone()),
+            )
+            .await
+            .map_err(|e| gateway_error(op, &e))?;
+        Ok(())
+    }
+
+    async fn update_merchant_references(
+        &self,
+        order: &OrderId,
+        references: &MerchantReferences,
+        idempotency_key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        let op = Operation::UpdateMerchantReferences;
+        let body = api::UpdateMerchantReferences {
+            merchant_reference1: references.merchant_reference1().map(str::to_owned),
+            merchant_reference2: references.merchant_reference2().map(str::to_owned),
+        };
+        self.client
+            .update_merchant_references(order.as_str(), &body, Some(idempotency_key.clone()))
+            .await
+            .map_err(|e| gateway_error(op, &e))?;
+        Ok(())
     }
 
     async fn cancel_order(

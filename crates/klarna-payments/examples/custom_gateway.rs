@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use klarna_payments::domain::{CaptureId, IdempotencyKey, RefundId};
+use klarna_payments::domain::{
+    AuthorizationUpdate, CaptureId, CaptureRequest, IdempotencyKey, MerchantReferences, RefundId,
+    RefundRequest, ShippingInfoUpdate,
+};
 use klarna_payments::http::KlarnaClient;
 use klarna_payments::ports::{
     ChargeToken, CreateCustomerToken, CreatedSession, NewSession, OrderPlaced, PaymentGateway,
@@ -131,20 +134,57 @@ impl<G: PaymentGateway> PaymentGateway for TimedGateway<G> {
     async fn capture(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &CaptureRequest,
         key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
-        self.timed("capture", self.inner.capture(order, amount, key))
+        self.timed("capture", self.inner.capture(order, request, key))
             .await
     }
     async fn refund(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &RefundRequest,
         key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
-        self.timed("refund", self.inner.refund(order, amount, key))
+        self.timed("refund", self.inner.refund(order, request, key))
             .await
+    }
+    async fn add_shipping_info(
+        &self,
+        order: &OrderId,
+        update: &ShippingInfoUpdate,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.timed(
+            "add_shipping_info",
+            self.inner.add_shipping_info(order, update, key),
+        )
+        .await
+    }
+    async fn update_authorization(
+        &self,
+        order: &OrderId,
+        update: &AuthorizationUpdate,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.timed(
+            "update_authorization",
+            self.inner.update_authorization(order, update, key),
+        )
+        .await
+    }
+    async fn update_merchant_references(
+        &self,
+        order: &OrderId,
+        references: &MerchantReferences,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        self.timed(
+            "update_merchant_references",
+            self.inner
+                .update_merchant_references(order, references, key),
+        )
+        .await
     }
     async fn cancel_order(
         &self,

@@ -101,6 +101,11 @@ pub use klarna_domain::{
     OrderLine, OrderStatus, OrganizationType, PaymentId, PlacedOrder, Purchase, RefundId, Region,
     SessionId, StageKind, TokenStatus, WidgetOptions,
 };
+/// Order Management requests: captures and refunds with lines, shipping info, upsells.
+pub use klarna_domain::{
+    AuthorizationUpdate, CaptureRequest, MerchantReferences, OmLine, OmRequestError, RefundRequest,
+    ShippingInfo, ShippingInfoInput, ShippingInfoUpdate, ShippingMethod,
+};
 pub use klarna_ports::{
     GatewayError, ManualClock, MerchantUrls, SequentialKeys, StoreError, SystemClock, Versioned,
 };

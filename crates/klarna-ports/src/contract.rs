@@ -387,7 +387,7 @@ pub async fn refuses_duplicate_idempotency_keys<S: PaymentStore>(s: S) {
     s.insert_order(
         &managed("o-9", 9)
             .begin(
-                OmOperation::Capture(klarna_domain::Amount::new(10).expect("positive")),
+                OmOperation::Capture(klarna_domain::Amount::new(10).expect("positive").into()),
                 IdempotencyKey::new("om-key").unwrap(),
                 T0,
             )
@@ -664,7 +664,7 @@ pub async fn claims_wait_for_the_fence<S: PaymentStore>(s: S) {
     s.insert_order(&o).await.unwrap();
     let capturing = o
         .begin(
-            OmOperation::Capture(klarna_domain::Amount::new(600).expect("positive")),
+            OmOperation::Capture(klarna_domain::Amount::new(600).expect("positive").into()),
             IdempotencyKey::new("cap-1").unwrap(),
             T0,
         )
@@ -705,7 +705,7 @@ pub async fn claims_wait_for_the_fence<S: PaymentStore>(s: S) {
         .complete(OmResult::Captured(CaptureId::new("c-1").unwrap()), fence)
         .unwrap()
         .begin(
-            OmOperation::Capture(klarna_domain::Amount::new(100).expect("positive")),
+            OmOperation::Capture(klarna_domain::Amount::new(100).expect("positive").into()),
             IdempotencyKey::new("cap-2").unwrap(),
             fence,
         )
@@ -762,7 +762,7 @@ pub async fn stores_managed_orders<S: PaymentStore>(s: S) {
     let capturing = o
         .clone()
         .begin(
-            OmOperation::Capture(klarna_domain::Amount::new(600).expect("positive")),
+            OmOperation::Capture(klarna_domain::Amount::new(600).expect("positive").into()),
             IdempotencyKey::new("cap-1").unwrap(),
             T0,
         )
@@ -967,6 +967,108 @@ pub async fn claims_fraud_reviews_once_per_lease<S: PaymentStore + 'static>(s: S
     );
 }
 
+/// A pending Order Management operation keeps its whole request (lines, shipping info,
+/// references, an authorization update), so a replay sends the same body.
+pub async fn keeps_pending_om_requests<S: PaymentStore>(s: S) {
+    use klarna_domain::{
+        AuthorizationUpdate, CaptureRequest, MerchantReferences, OmLine, OrderLine, RefundRequest,
+        ShippingInfo, ShippingInfoInput, ShippingMethod,
+    };
+    let line = OrderLine::builder("Shoe", 1, 1_000)
+        .tax_rate(2_500)
+        .quantity_unit("pcs")
+        .build()
+        .unwrap();
+    let capture = CaptureRequest::builder(klarna_domain::Amount::new(1_000).expect("positive"))
+        .line(line.clone())
+        .shipping_info(
+            ShippingInfo::new(ShippingInfoInput {
+                shipping_company: Some("PostNord".into()),
+                shipping_method: Some(ShippingMethod::Home),
+                tracking_number: Some("0037071234".into()),
+                tracking_uri: Some("https://tracking.example/0037071234".into()),
+                ..ShippingInfoInput::default()
+            })
+            .unwrap(),
+        )
+        .reference("SHIP-1")
+        .description("All items shipped")
+        .build()
+        .unwrap();
+    let o = managed("o-lines", 1);
+    s.insert_order(&o).await.unwrap();
+    let capturing = o
+        .begin(
+            OmOperation::Capture(capture),
+            IdempotencyKey::new("cap-lines").unwrap(),
+            T0,
+        )
+        .unwrap();
+    let v = s.update_order(1, &capturing).await.unwrap();
+    let loaded = s.load_order(capturing.order_id()).await.unwrap().unwrap();
+    assert_eq!(loaded.value, capturing, "the capture request round-trips");
+    let captured = loaded
+        .value
+        .complete(OmResult::Captured(CaptureId::new("c-1").unwrap()), T0)
+        .unwrap();
+    let refund = RefundRequest::builder(klarna_domain::Amount::new(900).expect("positive"))
+        .line(line)
+        .line(OmLine::return_fee("Return fee", 100, 2_500).unwrap())
+        .reference("RET-1")
+        .build()
+        .unwrap();
+    let refunding = captured
+        .begin(
+            OmOperation::Refund(refund),
+            IdempotencyKey::new("ref-lines").unwrap(),
+            T0,
+        )
+        .unwrap();
+    let v = s.update_order(v, &refunding).await.unwrap();
+    let loaded = s.load_order(refunding.order_id()).await.unwrap().unwrap();
+    assert_eq!(
+        loaded.value, refunding,
+        "the refund with its return fee round-trips"
+    );
+    let refunded = loaded
+        .value
+        .complete(
+            OmResult::Refunded(klarna_domain::RefundId::new("r-1").unwrap()),
+            T0,
+        )
+        .unwrap();
+    let refs = MerchantReferences::new(None, Some("ERP-42".into())).unwrap();
+    let updating = refunded
+        .begin(
+            OmOperation::UpdateMerchantReferences(refs),
+            IdempotencyKey::new("refs-1").unwrap(),
+            T0,
+        )
+        .unwrap();
+    s.update_order(v, &updating).await.unwrap();
+    let loaded = s.load_order(updating.order_id()).await.unwrap().unwrap();
+    assert_eq!(loaded.value, updating, "the merchant references round-trip");
+    let o = managed("o-upsell", 2);
+    s.insert_order(&o).await.unwrap();
+    let up = AuthorizationUpdate::new(1_500, Vec::new())
+        .unwrap()
+        .with_description("Upsell")
+        .unwrap();
+    let upselling = o
+        .begin(
+            OmOperation::UpdateAuthorization(up),
+            IdempotencyKey::new("up-1").unwrap(),
+            T0,
+        )
+        .unwrap();
+    s.update_order(1, &upselling).await.unwrap();
+    let loaded = s.load_order(upselling.order_id()).await.unwrap().unwrap();
+    assert_eq!(
+        loaded.value, upselling,
+        "the authorization update round-trips"
+    );
+}
+
 /// Expands to one `#[tokio::test]` per contract check, each on a fresh store from `$make`
 /// (an expression, evaluated once per test; `.await` is allowed in it).
 #[macro_export]
@@ -979,7 +1081,8 @@ macro_rules! store_contract_tests {
             writes_also_atomically, finds_by_order_and_session, lists_payments_by_stage,
             claims_in_doubt_payments_once_per_lease,
             stores_customer_tokens, stores_managed_orders, claims_wait_for_the_fence,
-            keeps_one_installation_id, claims_fraud_reviews_once_per_lease);
+            keeps_one_installation_id, claims_fraud_reviews_once_per_lease,
+            keeps_pending_om_requests);
     };
     (@each $make:expr; $($check:ident),+) => {
         $(

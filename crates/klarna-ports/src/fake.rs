@@ -17,8 +17,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
-    IdempotencyKey, OrderId, OrderStatus, RefundId, SessionId, TokenStatus,
+    AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, ClientToken,
+    CustomerTokenId, FraudStatus, IdempotencyKey, MerchantReferences, OrderId, OrderStatus,
+    RefundId, RefundRequest, SessionId, ShippingInfoUpdate, TokenStatus,
 };
 
 use crate::gateway::{
@@ -67,6 +68,14 @@ pub struct FakeOrder {
     pub refunds: Vec<(RefundId, i64)>,
     /// The authorization token or customer token it came from.
     pub source: String,
+    /// The capture requests as received, in the order of `captures`.
+    pub capture_requests: Vec<CaptureRequest>,
+    /// The refund requests as received, in the order of `refunds`.
+    pub refund_requests: Vec<RefundRequest>,
+    /// Shipping info added to captures later, as received.
+    pub shipping_added: Vec<ShippingInfoUpdate>,
+    /// `merchant_reference2`.
+    pub merchant_reference2: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -280,6 +289,10 @@ impl FakeKlarna {
             captures: Vec::new(),
             refunds: Vec::new(),
             source,
+            capture_requests: Vec::new(),
+            refund_requests: Vec::new(),
+            shipping_added: Vec::new(),
+            merchant_reference2: None,
         });
         OrderPlaced {
             order_id,
@@ -530,10 +543,10 @@ impl PaymentGateway for FakeKlarna {
     async fn capture(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &CaptureRequest,
         key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError> {
-        let amount = amount.minor();
+        let amount = request.amount().minor();
         const OP: &str = "ordermanagement.capture";
         match self
             .run_held(OP, Some(key), |s| {
@@ -547,6 +560,7 @@ impl PaymentGateway for FakeKlarna {
                     {
                         o.captured += amount;
                         o.captures.push((id.clone(), amount));
+                        o.capture_requests.push(request.clone());
                         o.status = if o.captured == o.amount {
                             OrderStatus::Captured
                         } else {
@@ -572,19 +586,27 @@ impl PaymentGateway for FakeKlarna {
     async fn refund(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &RefundRequest,
         key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError> {
-        let amount = amount.minor();
+        let amount = request.amount().minor();
         const OP: &str = "ordermanagement.refund";
         match self
             .run_held(OP, Some(key), |s| {
                 s.seq += 1;
                 let id = RefundId::new(format!("fake-refund-{}", s.seq)).expect("valid id");
                 match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    // A return fee only on an order captured in full in one capture (API.md §4.3).
+                    Some(o)
+                        if request.has_return_fee()
+                            && (o.captures.len() != 1 || o.captured != o.amount) =>
+                    {
+                        Answer::Refused(refused(OP, 403, NOT_ALLOWED, "REFUND_NOT_ALLOWED"))
+                    }
                     Some(o) if o.refunded + amount <= o.captured && amount > 0 => {
                         o.refunded += amount;
                         o.refunds.push((id.clone(), amount));
+                        o.refund_requests.push(request.clone());
                         Answer::Refund(id)
                     }
                     Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "REFUND_NOT_ALLOWED")),
@@ -596,6 +618,98 @@ impl PaymentGateway for FakeKlarna {
             .await?
         {
             Answer::Refund(r) => Ok(r),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn add_shipping_info(
+        &self,
+        order: &OrderId,
+        update: &ShippingInfoUpdate,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        const OP: &str = "ordermanagement.add_capture_shipping_info";
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o) if o.captures.iter().any(|(c, _)| c == update.capture()) => {
+                        o.shipping_added.push(update.clone());
+                        Answer::Done
+                    }
+                    Some(_) => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_CAPTURE"))
+                    }
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
+                }
+            })
+            .await?
+        {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn update_authorization(
+        &self,
+        order: &OrderId,
+        update: &AuthorizationUpdate,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        const OP: &str = "ordermanagement.update_authorization";
+        let amount = update.order_amount();
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o) if o.status.capturable() && amount >= o.captured => {
+                        o.amount = amount;
+                        if o.captured > 0 && o.captured >= amount {
+                            o.status = OrderStatus::Captured;
+                        }
+                        Answer::Done
+                    }
+                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
+                }
+            })
+            .await?
+        {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn update_merchant_references(
+        &self,
+        order: &OrderId,
+        references: &MerchantReferences,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError> {
+        const OP: &str = "ordermanagement.update_merchant_references";
+        match self
+            .run_held(OP, Some(key), |s| {
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o) if o.status != OrderStatus::Cancelled => {
+                        if let Some(r) = references.merchant_reference1() {
+                            r.clone_into(&mut o.merchant_reference1);
+                        }
+                        if let Some(r) = references.merchant_reference2() {
+                            o.merchant_reference2 = (!r.is_empty()).then(|| r.to_owned());
+                        }
+                        Answer::Done
+                    }
+                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
+                    None => {
+                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
+                }
+            })
+            .await?
+        {
+            Answer::Done => Ok(()),
             _ => Err(unexpected(OP)),
         }
     }

@@ -4,9 +4,10 @@ use std::fmt;
 
 use async_trait::async_trait;
 use klarna_domain::{
-    Amount, AuthorizationToken, CaptureId, Cart, ClientToken, CustomerTokenId, FraudStatus,
-    IdempotencyKey, Intent, Market, MerchantData, OrderId, OrderStatus, PaymentId, RefundId,
-    SessionId, Timestamp, TokenStatus,
+    AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, ClientToken,
+    CustomerTokenId, FraudStatus, IdempotencyKey, Intent, Market, MerchantData, MerchantReferences,
+    OrderId, OrderStatus, PaymentId, RefundId, RefundRequest, SessionId, ShippingInfoUpdate,
+    Timestamp, TokenStatus,
 };
 
 /// The merchant's callback URLs for a session (API.md §1.10, §2.10).
@@ -398,20 +399,44 @@ pub trait PaymentGateway: Send + Sync {
     ) -> Result<OrderPlaced, GatewayError>;
     /// O1: reads an order.
     async fn read_order(&self, order: &OrderId) -> Result<RemoteOrder, GatewayError>;
-    /// O2: captures `amount` of an order.
+    /// O2: captures an order: the amount, and the request's lines, shipping info and
+    /// references exactly as given.
     async fn capture(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &CaptureRequest,
         key: &IdempotencyKey,
     ) -> Result<CaptureId, GatewayError>;
-    /// O5: refunds `amount` of an order.
+    /// O5: refunds an order: the amount, and the request's lines (a return fee among them)
+    /// and references exactly as given.
     async fn refund(
         &self,
         order: &OrderId,
-        amount: Amount,
+        request: &RefundRequest,
         key: &IdempotencyKey,
     ) -> Result<RefundId, GatewayError>;
+    /// O14: appends shipping info to a capture.
+    async fn add_shipping_info(
+        &self,
+        order: &OrderId,
+        update: &ShippingInfoUpdate,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError>;
+    /// O10: sets a new order amount and lines. Klarna may refuse an increase after its risk
+    /// check: [`Refusal::NotAllowed`].
+    async fn update_authorization(
+        &self,
+        order: &OrderId,
+        update: &AuthorizationUpdate,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError>;
+    /// O11: updates the merchant references.
+    async fn update_merchant_references(
+        &self,
+        order: &OrderId,
+        references: &MerchantReferences,
+        key: &IdempotencyKey,
+    ) -> Result<(), GatewayError>;
     /// O7: cancels an order with nothing captured.
     async fn cancel_order(&self, order: &OrderId, key: &IdempotencyKey)
     -> Result<(), GatewayError>;

@@ -1,8 +1,9 @@
-//! Order Management: capture, refund, release, extend and cancel an order, each checked against the ledger first.
+//! Order Management: capture, refund, release, extend and cancel an order, add shipping info, update the authorization and the merchant references, each checked against the ledger first.
 
 use klarna_domain::order::{OmOperation, OmResult};
 use klarna_domain::{
-    Amount, AnyPayment, CaptureId, Decision, ManagedOrder, OrderId, OrderStatus, RefundId,
+    AnyPayment, AuthorizationUpdate, CaptureId, CaptureRequest, Decision, ManagedOrder,
+    MerchantReferences, OrderId, OrderStatus, RefundId, RefundRequest, ShippingInfoUpdate,
 };
 use klarna_ports::{
     Clock, ErrorAction, GatewayError, IdempotencyKeys, PaymentGateway, PaymentStore, Versioned,
@@ -43,14 +44,21 @@ where
     C: Clock + ?Sized,
     K: IdempotencyKeys + ?Sized,
 {
-    /// Captures `amount` (minor units, the order's currency) and answers Klarna's capture id
-    /// with the order's ledger. The ledger is checked before any call.
+    /// Captures an amount (an [`klarna_domain::Amount`] in minor units of the order's
+    /// currency) or a [`CaptureRequest`] (with lines, shipping info, reference and
+    /// description), and answers Klarna's capture id with the order's ledger. The ledger is
+    /// checked before any call; the whole request is persisted with the pending operation, so
+    /// a retry or the reconciler's replay sends the same body under the same key.
     ///
     /// # Errors
     /// Over-capture, wrong status, expiry (checked locally first); as [`Self::complete`].
-    pub async fn capture(&self, order: &OrderId, amount: Amount) -> Result<Capture, ServiceError> {
+    pub async fn capture(
+        &self,
+        order: &OrderId,
+        request: impl Into<CaptureRequest> + Send,
+    ) -> Result<Capture, ServiceError> {
         let managed = self
-            .order_operation(order, OmOperation::Capture(amount))
+            .order_operation(order, OmOperation::Capture(request.into()))
             .await?;
         let capture_id = last_id(managed.captures().last().map(|c| &c.id), order)?;
         Ok(Capture {
@@ -59,20 +67,71 @@ where
         })
     }
 
-    /// Refunds `amount` (minor units) of what was captured, and answers Klarna's refund id
-    /// with the order's ledger.
+    /// Refunds an amount (minor units) of what was captured, or a [`RefundRequest`] (with
+    /// lines, a return fee among them, reference and description), and answers Klarna's
+    /// refund id with the order's ledger.
     ///
     /// # Errors
-    /// Over-refund (checked locally first); as [`Self::capture`].
-    pub async fn refund(&self, order: &OrderId, amount: Amount) -> Result<Refund, ServiceError> {
+    /// Over-refund, a return fee on an order not captured in full in one capture (checked
+    /// locally first); as [`Self::capture`].
+    pub async fn refund(
+        &self,
+        order: &OrderId,
+        request: impl Into<RefundRequest> + Send,
+    ) -> Result<Refund, ServiceError> {
         let managed = self
-            .order_operation(order, OmOperation::Refund(amount))
+            .order_operation(order, OmOperation::Refund(request.into()))
             .await?;
         let refund_id = last_id(managed.refunds().last().map(|r| &r.id), order)?;
         Ok(Refund {
             refund_id,
             order: managed,
         })
+    }
+
+    /// Adds shipping info to a capture made earlier (Klarna appends it).
+    ///
+    /// # Errors
+    /// A capture this order does not hold (checked locally first); as [`Self::capture`].
+    pub async fn add_shipping_info(
+        &self,
+        order: &OrderId,
+        update: ShippingInfoUpdate,
+    ) -> Result<ManagedOrder, ServiceError> {
+        self.order_operation(order, OmOperation::AddShippingInfo(update))
+            .await
+    }
+
+    /// Sets a new order amount and lines after the order (an upsell raises it). The ledger's
+    /// order amount changes only once Klarna accepted; Klarna's risk check may refuse an
+    /// increase, answered as [`ServiceError::Gateway`] with [`klarna_ports::Refusal::NotAllowed`]
+    /// and the ledger unchanged.
+    ///
+    /// # Errors
+    /// An amount below what was captured, wrong status, expiry (checked locally first); as
+    /// [`Self::capture`].
+    pub async fn update_authorization(
+        &self,
+        order: &OrderId,
+        update: AuthorizationUpdate,
+    ) -> Result<ManagedOrder, ServiceError> {
+        self.order_operation(order, OmOperation::UpdateAuthorization(update))
+            .await
+    }
+
+    /// Updates the order's merchant references at Klarna. `merchant_reference1` holds our
+    /// payment id from the order's creation, and the operator's checks read it: change it
+    /// only when you know nothing needs it any more.
+    ///
+    /// # Errors
+    /// A cancelled order (checked locally first); as [`Self::capture`].
+    pub async fn update_merchant_references(
+        &self,
+        order: &OrderId,
+        references: MerchantReferences,
+    ) -> Result<ManagedOrder, ServiceError> {
+        self.order_operation(order, OmOperation::UpdateMerchantReferences(references))
+            .await
     }
 
     /// Releases the remaining authorization after a partial capture.
@@ -143,7 +202,7 @@ where
                 let key = self.keys.key(o.payment_id(), &name, o.next_op_seq());
                 let begun = o
                     .expire(now)
-                    .begin(operation, key, now)?
+                    .begin(operation.clone(), key, now)?
                     .fenced_until(self.fence_from(now));
                 Ok(Plan::write(begun.clone(), begun))
             })
@@ -171,17 +230,32 @@ where
             ));
         };
         let (id, key) = (o.order_id(), p.op.key());
-        match p.operation {
-            OmOperation::Capture(amount) => self
+        match &p.operation {
+            OmOperation::Capture(request) => self
                 .gateway
-                .capture(id, amount, key)
+                .capture(id, request, key)
                 .await
                 .map(OmResult::Captured),
-            OmOperation::Refund(amount) => self
+            OmOperation::Refund(request) => self
                 .gateway
-                .refund(id, amount, key)
+                .refund(id, request, key)
                 .await
                 .map(OmResult::Refunded),
+            OmOperation::AddShippingInfo(update) => self
+                .gateway
+                .add_shipping_info(id, update, key)
+                .await
+                .map(|()| OmResult::Done),
+            OmOperation::UpdateAuthorization(update) => self
+                .gateway
+                .update_authorization(id, update, key)
+                .await
+                .map(|()| OmResult::Done),
+            OmOperation::UpdateMerchantReferences(references) => self
+                .gateway
+                .update_merchant_references(id, references, key)
+                .await
+                .map(|()| OmResult::Done),
             OmOperation::Cancel => self
                 .gateway
                 .cancel_order(id, key)

@@ -383,16 +383,16 @@ where
             return Ok(stored.value);
         };
         let value = &stored.value;
-        let applied = match pending.operation {
-            OmOperation::Capture(a) => {
-                remote.captured_amount >= value.captured() + a.minor()
+        let applied = match &pending.operation {
+            OmOperation::Capture(c) => {
+                remote.captured_amount >= value.captured() + c.amount().minor()
                     && remote
                         .captures
                         .iter()
                         .any(|(id, _)| !value.captures().iter().any(|c| &c.id == id))
             }
-            OmOperation::Refund(a) => {
-                remote.refunded_amount >= value.refunded() + a.minor()
+            OmOperation::Refund(r) => {
+                remote.refunded_amount >= value.refunded() + r.amount().minor()
                     && remote
                         .refunds
                         .iter()
@@ -400,10 +400,19 @@ where
             }
             OmOperation::Cancel => remote.status == OrderStatus::Cancelled,
             OmOperation::ReleaseRemaining => remote.status == OrderStatus::Closed,
+            // The order amount shows an accepted update; an unchanged amount leaves the
+            // ledger as it is either way.
+            OmOperation::UpdateAuthorization(u) => {
+                remote.order_amount == u.order_amount() && value.order_amount() != u.order_amount()
+            }
+            // Neither leaves a trace the order read carries: recorded as not applied (the
+            // merchant may add the shipping info or references again; Klarna appends or
+            // overwrites, the ledger is untouched).
+            OmOperation::AddShippingInfo(_) | OmOperation::UpdateMerchantReferences(_) => false,
             OmOperation::ExtendAuthorization => false,
         };
         if applied {
-            let r = match pending.operation {
+            let r = match &pending.operation {
                 OmOperation::Capture(_) => OmResult::Captured(
                     new_id(&remote.captures, |c| {
                         value.captures().iter().any(|x| &x.id == c)
@@ -418,7 +427,10 @@ where
                 ),
                 OmOperation::Cancel
                 | OmOperation::ReleaseRemaining
-                | OmOperation::ExtendAuthorization => OmResult::Done,
+                | OmOperation::ExtendAuthorization
+                | OmOperation::AddShippingInfo(_)
+                | OmOperation::UpdateAuthorization(_)
+                | OmOperation::UpdateMerchantReferences(_) => OmResult::Done,
             };
             let done = self
                 .settle_order_operation(&order, Some(stored), Ok(r), true)

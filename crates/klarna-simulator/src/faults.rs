@@ -66,6 +66,13 @@ pub enum Fault {
         /// HTTP status to answer with (400..=599).
         status: u16,
     },
+    /// Refuse the call as Klarna refuses an operation its rules or its risk check do not allow,
+    /// without performing it: `403` with the operation's documented code
+    /// (`CAPTURE_NOT_ALLOWED`, `REFUND_NOT_ALLOWED`, `CANCEL_NOT_ALLOWED`, else `NOT_ALLOWED`).
+    /// On `orders.update_authorization` it is Klarna declining to raise an authorization
+    /// after its new risk check (`order-management-v1.yml`: "Decision is based on order state
+    /// and outcome of risk assessment").
+    Refuse,
     /// Answer `429 TOO_MANY_REQUESTS` with a `Retry-After: <retry_after>` header, without
     /// performing the operation.
     RateLimit {

@@ -184,6 +184,21 @@ fn fault_reply(status: u16) -> Reply {
     Reply::error(status, code, msg)
 }
 
+/// Klarna's refusal of an operation it does not allow (the `refuse` fault).
+fn refusal_reply(op: &str) -> Reply {
+    let code = match op {
+        "orders.capture" => "CAPTURE_NOT_ALLOWED",
+        "orders.refund" => "REFUND_NOT_ALLOWED",
+        "orders.cancel" => "CANCEL_NOT_ALLOWED",
+        _ => "NOT_ALLOWED",
+    };
+    Reply::error(
+        403,
+        code,
+        "Not allowed. Decision is based on order state and outcome of risk assessment.",
+    )
+}
+
 /// Klarna's own paths.
 async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -237,6 +252,7 @@ async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         None => {}
         Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(Fault::Status { status }) => return to_response(fault_reply(status)),
+        Some(Fault::Refuse) => return to_response(refusal_reply(op.name())),
         Some(Fault::RateLimit { retry_after }) => {
             let mut reply = fault_reply(429);
             reply.headers.push(("retry-after", retry_after.to_string()));

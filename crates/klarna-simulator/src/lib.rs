@@ -154,6 +154,7 @@
 //! {"operation": "payments.create_order", "fault": {"kind": "drop_before_effect"}}
 //! {"operation": "orders.refund", "fault": {"kind": "latency_after_effect", "ms": 40000}}
 //! {"operation": "payments.create_order", "fault": {"kind": "refuse_connections", "ms": 2000, "after_effect": true}}
+//! {"operation": "orders.update_authorization", "fault": {"kind": "refuse"}}
 //! ```
 //!
 //! | fault | before or after the effect | what the client sees |
@@ -161,6 +162,7 @@
 //! | `latency` | waits `ms` (real time), then handles the call normally | a slow answer; if the client gives up during the wait, the simulator normally notices the closed connection and abandons the call before its effect (not promised either way) |
 //! | `status` | instead of the effect | that status with a Klarna error body |
 //! | `rate_limit` | instead of the effect | `429` with `Retry-After` |
+//! | `refuse` | instead of the effect | `403` with the operation's documented refusal code (`CAPTURE_NOT_ALLOWED`, `REFUND_NOT_ALLOWED`, `CANCEL_NOT_ALLOWED`, else `NOT_ALLOWED`): e.g. Klarna's risk check declining to raise an authorization |
 //! | `drop_before_effect` | instead of the effect | a transport error (the connection is aborted) |
 //! | `drop_after_effect` | after the effect (its replay entry recorded) | a transport error although the effect happened |
 //! | `latency_after_effect` | after the effect (its replay entry recorded), the answer is held `ms` | a timeout if its whole deadline is shorter; the key stays in flight for the whole hold even if the client leaves, so its retry meanwhile gets `409 CONFLICT` |

@@ -225,7 +225,7 @@ pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
             })
             .collect(),
         pending: p.pending.as_ref().map(|pm| PendingData {
-            operation: pm.operation,
+            operation: pm.operation.clone(),
             key: pm.op.key().to_string(),
             attempts: pm.op.attempts(),
             in_doubt: pm.op.in_doubt(),

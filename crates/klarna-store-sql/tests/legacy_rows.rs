@@ -32,7 +32,7 @@ async fn rows_without_op_seq_never_reuse_a_key(ts: TestStore) {
     let first_key = keys.key(&payment, "capture", o.next_op_seq());
     let capturing = o
         .begin(
-            OmOperation::Capture(Amount::new(300).unwrap()),
+            OmOperation::Capture(Amount::new(300).unwrap().into()),
             IdempotencyKey::new(first_key.as_str()).unwrap(),
             T0,
         )
@@ -86,7 +86,7 @@ async fn rows_without_op_seq_never_reuse_a_key(ts: TestStore) {
     // Once written back, the row carries its op_seq again and keeps counting from there.
     let again = loaded
         .begin(
-            OmOperation::Capture(Amount::new(100).unwrap()),
+            OmOperation::Capture(Amount::new(100).unwrap().into()),
             keys.key(&payment, "capture", next),
             T0,
         )
@@ -114,4 +114,53 @@ async fn rows_without_op_seq_never_reuse_a_key_on_postgres() {
         return;
     };
     rows_without_op_seq_never_reuse_a_key(ts).await;
+}
+
+/// A pending capture stored before captures carried lines (`{"Capture":300}`, a bare amount)
+/// loads as a bare capture of that amount, so its replay sends the same body as before.
+async fn a_bare_amount_capture_still_loads(ts: TestStore) {
+    let s = &ts.store;
+    let o = managed("o-bare", 1);
+    s.insert_order(&o).await.unwrap();
+    let capturing = o
+        .begin(
+            OmOperation::Capture(Amount::new(300).unwrap().into()),
+            IdempotencyKey::new("k-bare").unwrap(),
+            T0,
+        )
+        .unwrap();
+    s.update_order(1, &capturing).await.unwrap();
+    let rewritten = common::raw_exec(
+        &ts,
+        "UPDATE managed_orders SET data = REPLACE(data, \
+         '{\"Capture\":{\"amount\":300,\"order_lines\":[],\"shipping_info\":[],\"reference\":null,\"description\":null}}', \
+         '{\"Capture\":300}') WHERE order_id = 'o-bare'",
+    )
+    .await;
+    assert_eq!(rewritten, 1);
+    let loaded = s
+        .load_order(&OrderId::new("o-bare").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(
+        loaded, capturing,
+        "the bare amount is a bare capture request"
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn a_bare_amount_capture_still_loads_on_sqlite() {
+    a_bare_amount_capture_still_loads(common::sqlite_store().await).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_bare_amount_capture_still_loads_on_postgres() {
+    let Some(ts) = common::pg_store().await else {
+        return;
+    };
+    a_bare_amount_capture_still_loads(ts).await;
 }

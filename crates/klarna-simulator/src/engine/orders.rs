@@ -89,6 +89,21 @@ impl Engine {
                 "Order has no captures to refund",
             ));
         }
+        // A return fee only on an order captured in full in one capture (API.md §4.3).
+        let return_fee = req
+            .get("order_lines")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|l| l.get("type").and_then(Value::as_str) == Some("return_fee"))
+            });
+        if return_fee && (order.captures.len() != 1 || captured != order.order_amount) {
+            return Err(Reply::error(
+                403,
+                "REFUND_NOT_ALLOWED",
+                "A return fee is only possible on an order captured in full in one capture",
+            ));
+        }
         let refundable = captured - order.refunded();
         if amount > refundable {
             return Err(Reply::error(

@@ -293,7 +293,25 @@ pub(crate) fn check_capture_or_refund(
     }
     opt_str(obj, "reference", "", 0, 255)?;
     opt_str(obj, "description", "", 0, 255)?;
-    check_lines(obj, LineLimits::OrderManagement, false)?;
+    if let Some((sum, _)) = check_lines(obj, LineLimits::OrderManagement, false)? {
+        let lines = obj
+            .get("order_lines")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        // A return fee is kept from a refund; a capture has nothing to keep it from.
+        if amount_field == "captured_amount"
+            && let Some(i) = lines
+                .iter()
+                .position(|l| l.get("type").and_then(Value::as_str) == Some("return_fee"))
+        {
+            return Err(bad(format!("order_lines[{i}].type")));
+        }
+        // Klarna requires the lines of a return-fee refund to add up to the amount (API.md
+        // §4.3); pessimistic: every capture's and refund's lines must.
+        if !lines.is_empty() && sum != i128::from(amount) {
+            return Err(bad(amount_field));
+        }
+    }
     check_shipping_info(obj, false)?;
     if opt_i64(obj, "shipping_delay", "")?.is_some_and(|d| d < 0) {
         return Err(bad("shipping_delay"));

@@ -638,3 +638,130 @@ async fn redirect_url_leads_to_the_confirmation_url() {
         format!("https://shop.example/done?oid={id}")
     );
 }
+
+fn return_fee_line(fee: i64) -> Value {
+    json!({"type": "return_fee", "name": "Return fee", "quantity": 1, "unit_price": -fee,
+           "tax_rate": 2500, "total_amount": -fee, "total_tax_amount": -fee / 5})
+}
+
+#[tokio::test]
+async fn captures_keep_their_lines_shipping_info_and_references() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    let shipping = json!([{"shipping_company": "PostNord", "shipping_method": "Home",
+        "tracking_number": "00370712345678901234",
+        "tracking_uri": "https://tracking.example/00370712345678901234",
+        "return_shipping_company": "PostNord", "return_tracking_number": "R-1"}]);
+    let c = ctx
+        .post(
+            &om(&id, "/captures"),
+            &json!({"captured_amount": 174_700, "reference": "SHIP-1",
+                    "description": "All items shipped", "order_lines": lines_se(),
+                    "shipping_info": shipping}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let cid = c.header("capture-id").unwrap().to_owned();
+    let read = ctx.get(&om(&id, &format!("/captures/{cid}"))).await;
+    let typed: klarna_api::Capture = serde_json::from_str(&read.text).unwrap();
+    assert_eq!(typed.reference.as_deref(), Some("SHIP-1"));
+    assert_eq!(typed.order_lines.map(|l| l.len()), Some(2));
+    assert_eq!(read.body["shipping_info"], shipping);
+    // Lines that do not add up to the amount, or a return fee on a capture, are refused.
+    let id = ctx.placed_order().await;
+    let short = ctx
+        .post(
+            &om(&id, "/captures"),
+            &json!({"captured_amount": 174_699, "order_lines": lines_se()}),
+        )
+        .await;
+    assert_bad_value(&short, "captured_amount");
+    let mut with_fee = lines_se();
+    with_fee
+        .as_array_mut()
+        .unwrap()
+        .push(return_fee_line(4_900));
+    let fee = ctx
+        .post(
+            &om(&id, "/captures"),
+            &json!({"captured_amount": 169_800, "order_lines": with_fee}),
+        )
+        .await;
+    assert_bad_value(&fee, "order_lines[2].type");
+    let long = ctx
+        .post(
+            &om(&id, "/captures"),
+            &json!({"captured_amount": 1, "shipping_info": [{"tracking_number": "1".repeat(101)}]}),
+        )
+        .await;
+    assert_bad_value(&long, "shipping_info[0].tracking_number");
+}
+
+#[tokio::test]
+async fn a_refund_with_a_return_fee_needs_the_order_captured_in_one_capture() {
+    let ctx = Ctx::new().await;
+    let shoe = lines_se()[0].clone();
+    let body = json!({"refunded_amount": 164_800, "reference": "RET-1",
+                      "order_lines": [shoe, return_fee_line(5_000)]});
+    let split = ctx.placed_order().await;
+    capture(&ctx, &split, 100_000).await;
+    capture(&ctx, &split, 74_700).await;
+    assert_error(
+        &ctx.post(&om(&split, "/refunds"), &body).await,
+        403,
+        "REFUND_NOT_ALLOWED",
+        "one capture",
+    );
+    let id = ctx.placed_order().await;
+    assert_eq!(capture(&ctx, &id, 174_700).await.status, 201);
+    let mismatch = json!({"refunded_amount": 169_800,
+                          "order_lines": [lines_se()[0].clone(), return_fee_line(5_000)]});
+    assert_bad_value(
+        &ctx.post(&om(&id, "/refunds"), &mismatch).await,
+        "refunded_amount",
+    );
+    let r = ctx.post(&om(&id, "/refunds"), &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let rid = r.header("refund-id").unwrap().to_owned();
+    let read = ctx.get(&om(&id, &format!("/refunds/{rid}"))).await;
+    assert_eq!(read.body["refunded_amount"], 164_800);
+    assert_eq!(read.body["reference"], "RET-1");
+    assert_eq!(read.body["order_lines"][1]["type"], "return_fee");
+    assert_eq!(ctx.order(&id).await["refunded_amount"], 164_800);
+}
+
+#[tokio::test]
+async fn a_raised_authorization_raises_what_may_be_captured_unless_refused() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    capture(&ctx, &id, 100_000).await;
+    let mut lines = lines_se();
+    lines.as_array_mut().unwrap().push(json!({
+        "type": "physical", "name": "Socks", "quantity": 1, "quantity_unit": "pair-pack",
+        "unit_price": 25_300, "tax_rate": 2500, "total_amount": 25_300, "total_tax_amount": 5_060}));
+    let upsell =
+        json!({"order_amount": 200_000, "description": "Socks added", "order_lines": lines});
+    ctx.sim.add_fault(klarna_simulator::FaultRule::new(
+        "orders.update_authorization",
+        1,
+        klarna_simulator::Fault::Refuse,
+    ));
+    let refused = ctx.patch(&om(&id, "/authorization"), &upsell).await;
+    assert_error(&refused, 403, "NOT_ALLOWED", "risk assessment");
+    let o = ctx.order(&id).await;
+    assert_eq!(
+        (
+            o["order_amount"].as_i64(),
+            o["remaining_authorized_amount"].as_i64()
+        ),
+        (Some(174_700), Some(74_700))
+    );
+    let ok = ctx.patch(&om(&id, "/authorization"), &upsell).await;
+    assert_eq!(ok.status, 204, "{}", ok.text);
+    let o = ctx.order(&id).await;
+    assert_eq!(o["order_amount"], 200_000);
+    assert_eq!(o["remaining_authorized_amount"], 100_000);
+    assert_eq!(o["order_lines"][2]["quantity_unit"], "pair-pack");
+    assert_eq!(capture(&ctx, &id, 100_000).await.status, 201);
+    assert_eq!(ctx.order(&id).await["status"], "CAPTURED");
+}

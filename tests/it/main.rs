@@ -14,3 +14,4 @@ mod crosscheck;
 mod demo;
 mod exactly_once;
 mod gateway;
+mod stopped;

@@ -1135,10 +1135,7 @@ mod tests {
         assert_eq!(stopped.kind(), StageKind::Stopped);
         assert!(stopped.check_capture().is_err());
         // Klarna documents no order born STOPPED: it is held like a review, never shipped.
-        assert_eq!(
-            ordered(FraudStatus::Stopped).kind(),
-            StageKind::FraudReview
-        );
+        assert_eq!(ordered(FraudStatus::Stopped).kind(), StageKind::FraudReview);
         // The stored form keeps the stage.
         assert_eq!(stopped.snapshot().restore().unwrap(), stopped);
         assert_eq!(StageKind::parse("stopped"), Some(StageKind::Stopped));

@@ -241,9 +241,9 @@ fn walk(intent: Intent, cart: Cart, steps: &[Step]) -> (AnyPayment, Timestamp) {
             (AnyPayment::Open(x), Step::Cancel) => x.cancel(now).into(),
             (AnyPayment::Authorized(x), Step::Cancel) => x.cancel(now).into(),
             (AnyPayment::FraudReview(x), Step::Stop) => x.stop(now).into(),
-            (AnyPayment::Ordered(x), Step::Stop) => x
-                .stop(now)
-                .map_or_else(|e| (*e.payment).into(), Into::into),
+            (AnyPayment::Ordered(x), Step::Stop) => {
+                x.stop(now).map_or_else(|e| (*e.payment).into(), Into::into)
+            }
             (AnyPayment::Stopped(x), Step::Resume) => x.resume().into(),
             (AnyPayment::Stopped(x), Step::Cancel) => x.cancel(now).into(),
             (AnyPayment::FraudReview(x), Step::Cancel) => x.cancel(now).into(),

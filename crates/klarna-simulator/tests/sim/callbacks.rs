@@ -197,9 +197,7 @@ async fn stopping_an_accepted_order_notifies_and_refuses_captures() {
         got,
         json!({"order_id": id, "event_type": "FRAUD_RISK_STOPPED"})
     );
-    let read = ctx
-        .get(&format!("/ordermanagement/v1/orders/{id}"))
-        .await;
+    let read = ctx.get(&format!("/ordermanagement/v1/orders/{id}")).await;
     assert_eq!(read.body["fraud_status"], "STOPPED");
     assert_eq!(read.body["status"], "AUTHORIZED", "not cancelled by Klarna");
     let path = format!("/ordermanagement/v1/orders/{id}/captures");

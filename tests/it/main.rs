@@ -16,3 +16,4 @@ mod exactly_once;
 mod gateway;
 mod merchant_data;
 mod order_management;
+mod stopped;

@@ -56,6 +56,9 @@ open_enum! {
         AcceptedAfterReview => "ACCEPTED_AFTER_REVIEW",
         /// Rejected after a manual review (seen in one integration only).
         RejectedAfterReview => "REJECTED_AFTER_REVIEW",
+        /// Klarna stopped an order it had accepted (`FRAUD_RISK_STOPPED`; API.md §11.3): do
+        /// not ship.
+        Stopped => "STOPPED",
     }
 }
 

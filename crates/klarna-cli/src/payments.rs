@@ -15,6 +15,7 @@ use klarna_payments::domain::Tokenization;
 use klarna_payments::domain::snapshot::StageSnapshot;
 use klarna_payments::{
     AnyPayment, GatewayError, Klarna, KlarnaBuilder, OrderId, PaymentId, Region, ServiceError,
+    StageKind,
 };
 use serde_json::{Map, Value, json};
 
@@ -28,11 +29,17 @@ const EXIT_NO_ANSWER: u8 = 3;
 /// `klarna payments …`
 #[derive(Debug, Subcommand)]
 pub(crate) enum Payments {
-    /// Payments in the store, newest first (`--review`: only those in review, however old).
+    /// Payments in the store, newest first (`--review`: only those in review, however old;
+    /// `--stage STAGE`: only those in that stage, e.g. `stopped`).
     List {
         /// Only the payments in review (`needs_review`): a human must decide them.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "stage")]
         review: bool,
+        /// Only the payments in this stage (`open`, `authorized`, `order_pending`,
+        /// `token_pending`, `fraud_review`, `ordered`, `stopped`, `tokenized`, `cancelled`,
+        /// `expired`, `refused`, `needs_review`), however old.
+        #[arg(long, value_name = "STAGE", value_parser = parse_stage)]
+        stage: Option<StageKind>,
         /// At most this many.
         #[arg(long, default_value_t = 50, value_name = "N")]
         limit: usize,
@@ -61,6 +68,14 @@ pub(crate) enum Payments {
         #[arg(long, value_name = "TEXT", requires = "no_order")]
         reason: Option<String>,
     },
+}
+
+/// Parses a stage name as `klarna payments list --stage` takes it.
+fn parse_stage(s: &str) -> Result<StageKind, String> {
+    StageKind::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = StageKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown stage `{s}`; one of {}", names.join(", "))
+    })
 }
 
 /// A failure, as printed.
@@ -105,11 +120,18 @@ async fn execute(global: &Global, command: Payments) -> Result<Value, Failure> {
     };
     let klarna = service(global).await?;
     match (command, ids) {
-        (Payments::List { review, limit }, _) => {
-            let payments = if review {
-                klarna.payments_in_review(limit).await
-            } else {
-                klarna.payments(limit).await
+        (
+            Payments::List {
+                review,
+                stage,
+                limit,
+            },
+            _,
+        ) => {
+            let payments = match (review, stage) {
+                (true, _) => klarna.payments_in_review(limit).await,
+                (false, Some(stage)) => klarna.payments_in_stage(stage, limit).await,
+                (false, None) => klarna.payments(limit).await,
             }
             .map_err(|e| failure(&e))?;
             Ok(json!({"payments": payments.iter().map(payment_json).collect::<Vec<_>>()}))
@@ -316,6 +338,18 @@ fn payment_json(p: &AnyPayment) -> Map<String, Value> {
         }
         AnyPayment::FraudReview(o) => {
             put("fraud_status", json!(o.order().fraud_status().as_str()));
+        }
+        AnyPayment::Stopped(s) => {
+            put("fraud_status", json!(s.order().fraud_status().as_str()));
+            put("token_step", json!(token_step(s.tokenization())));
+            put(
+                "stopped",
+                json!({
+                    "at": timestamp(s.stopped_at()),
+                    "reply_by": timestamp(s.reply_by()),
+                    "action": "do not ship; cancel the order or reply to Klarna before reply_by",
+                }),
+            );
         }
         AnyPayment::Cancelled(c) => {
             put("cancel_reason", json!(format!("{:?}", c.reason())));

@@ -310,6 +310,7 @@ pub(crate) fn payment(v: &PaymentView<'_>) -> String {
         "ordered" => "Thank you! Your order is placed.",
         "tokenized" => "Your subscription is set up.",
         "fraud_review" => "Thank you! Your order is being reviewed by Klarna.",
+        "stopped" => "Klarna has put this order on hold; we will contact you.",
         "order_pending" | "token_pending" => {
             "We are confirming your order with Klarna; this page will show the result. Do not pay again."
         }
@@ -374,6 +375,26 @@ pub(crate) struct AdminRow {
     pub(crate) order: Option<ManagedOrder>,
 }
 
+/// A time as `YYYY-MM-DD HH:MM UTC` (the civil calendar from days since the epoch, integers only).
+fn utc(t: klarna_payments::domain::Timestamp) -> String {
+    let secs = t.unix_millis().div_euclid(1_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3_600,
+        rem % 3_600 / 60
+    )
+}
+
 /// The admin page: every payment with stage, amounts and Klarna ids, and buttons.
 pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str>) -> String {
     let mut body = String::new();
@@ -401,9 +422,22 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
             None => (String::new(), String::new(), String::new()),
         };
         let mut actions = String::new();
+        // Klarna stopped the order: nothing ships (no capture button); cancel or contact Klarna.
+        let stopped = if let klarna_payments::AnyPayment::Stopped(s) = p {
+            Some(s.reply_by())
+        } else {
+            None
+        };
+        if let Some(reply_by) = stopped {
+            let _ = write!(
+                actions,
+                "<span id=\"stopped-{pid}\" class=\"err\">Stopped by Klarna: do not ship; cancel the order or reply to Klarna before {}</span> ",
+                utc(reply_by)
+            );
+        }
         if let Some(o) = &r.order {
             let oid = esc(o.order_id().as_str());
-            if o.status().capturable() && o.remaining() > 0 {
+            if stopped.is_none() && o.status().capturable() && o.remaining() > 0 {
                 let _ = write!(
                     actions,
                     "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/capture\">\
@@ -512,5 +546,13 @@ mod tests {
         assert!(html.contains("var categories=[\"klarna\"];"));
         assert!(!html.contains("id=\"simulate-fixable\""));
         assert!(!html.contains("id=\"simulate-decline\""));
+    }
+
+    #[test]
+    fn utc_spells_the_civil_date() {
+        let t = klarna_payments::domain::Timestamp::from_unix_millis;
+        assert_eq!(super::utc(t(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc(t(1_798_106_400_000)), "2026-12-24 10:00 UTC");
+        assert_eq!(super::utc(t(951_782_400_000)), "2000-02-29 00:00 UTC");
     }
 }

@@ -163,6 +163,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -194,6 +195,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -226,6 +228,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)) => Decision::Done(done),
             other @ (Self::Cancelled(_)
             | Self::Expired(_)
@@ -253,7 +256,9 @@ impl AnyPayment {
                 now,
             ),
             Self::Authorized(p) => with_newest_token(p, authorization, now),
-            done @ (Self::Ordered(_) | Self::FraudReview(_)) => return Decision::Done(done),
+            done @ (Self::Ordered(_) | Self::FraudReview(_) | Self::Stopped(_)) => {
+                return Decision::Done(done);
+            }
             Self::OrderPending(_) | Self::TokenPending(_) => return Decision::InProgress,
             other @ (Self::Tokenized(_)
             | Self::Cancelled(_)
@@ -315,6 +320,7 @@ impl AnyPayment {
             done @ Self::Tokenized(_) => Decision::Done(done),
             Self::TokenPending(_) | Self::OrderPending(_) => Decision::InProgress,
             other @ (Self::FraudReview(_)
+            | Self::Stopped(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
             | Self::Refused(_)
@@ -332,6 +338,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -350,6 +357,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -377,6 +385,7 @@ impl AnyPayment {
             | Self::Authorized(_)
             | Self::OrderPending(_)
             | Self::FraudReview(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -399,6 +408,7 @@ impl AnyPayment {
         };
         match self {
             Self::Ordered(p) => Some(with_order(p.order(), self.customer_token())),
+            Self::Stopped(p) => Some(with_order(p.order(), p.customer_token())),
             Self::FraudReview(p) => Some(with_order(p.order(), None)),
             Self::Tokenized(p) => Some(Completed::Token(p.customer_token().clone())),
             Self::Open(_)
@@ -466,6 +476,7 @@ impl AnyPayment {
                     done @ (Self::OrderPending(_)
                     | Self::FraudReview(_)
                     | Self::Ordered(_)
+                    | Self::Stopped(_)
                     | Self::NeedsReview(_)) => return Decision::Done(done),
                 };
                 return Decision::Next(Settled::alone(review));
@@ -598,6 +609,7 @@ impl AnyPayment {
                 | Self::Authorized(_)
                 | Self::OrderPending(_)
                 | Self::FraudReview(_)
+                | Self::Stopped(_)
                 | Self::Tokenized(_)
                 | Self::Cancelled(_)
                 | Self::Expired(_)
@@ -626,6 +638,7 @@ impl AnyPayment {
             | Self::Authorized(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -646,6 +659,9 @@ impl AnyPayment {
             Self::FraudReview(p) => {
                 Decision::Next(Cancellation::ViaOrder(p.order().order_id().clone()))
             }
+            Self::Stopped(p) => {
+                Decision::Next(Cancellation::ViaOrder(p.order().order_id().clone()))
+            }
             done @ Self::Cancelled(_) => Decision::Done(done),
             other @ (Self::OrderPending(_)
             | Self::TokenPending(_)
@@ -664,6 +680,7 @@ impl AnyPayment {
         match self {
             Self::Ordered(p) => Decision::Next(p.cancel(now).into()),
             Self::FraudReview(p) => Decision::Next(p.cancel(now).into()),
+            Self::Stopped(p) => Decision::Next(p.cancel(now).into()),
             other @ (Self::Open(_)
             | Self::Authorized(_)
             | Self::OrderPending(_)
@@ -676,8 +693,17 @@ impl AnyPayment {
         }
     }
 
-    /// Klarna's fraud decision for an order under review (read from the order, never taken
-    /// from the notification alone). Anything else is done.
+    /// Klarna's fraud decision for an order, as a read of the order reports it (never taken
+    /// from a notification alone):
+    ///
+    /// - under review: `ACCEPTED` orders it, `REJECTED` cancels it, `STOPPED` stops it;
+    /// - ordered: `STOPPED` stops it (Klarna stopped an accepted order); a pending token step
+    ///   of the order first has to resolve (refused naming the stage, the stop comes on a
+    ///   later read);
+    /// - stopped: only an explicit `ACCEPTED` resumes it (Klarna lifted the stop); anything
+    ///   else, a missing or unknown status included, keeps it stopped: never ship on a guess.
+    ///
+    /// Anything else is done.
     pub fn decide_fraud_decision(
         self,
         fraud_status: Option<FraudStatus>,
@@ -690,7 +716,37 @@ impl AnyPayment {
             (Self::FraudReview(p), Some(FraudStatus::Rejected)) => {
                 Decision::Next(p.resolve(false, now))
             }
+            (Self::FraudReview(p), Some(FraudStatus::Stopped)) => {
+                Decision::Next(p.stop(now).into())
+            }
+            (Self::Ordered(p), Some(FraudStatus::Stopped)) => match p.stop(now) {
+                Ok(stopped) => Decision::Next(stopped.into()),
+                Err(f) => Decision::Refused(f.error),
+            },
+            (Self::Stopped(p), Some(FraudStatus::Accepted)) => Decision::Next(p.resume().into()),
             (other, _) => Decision::Done(other),
+        }
+    }
+
+    /// Whether a capture of the payment's order may be sent: a stopped order ships nothing
+    /// (checked before any call to Klarna).
+    ///
+    /// # Errors
+    /// [`LifecycleError::OrderStopped`] with the reply deadline when Klarna stopped the order.
+    pub fn check_capture(&self) -> Result<(), LifecycleError> {
+        match self {
+            Self::Stopped(p) => Err(p.capture_refusal()),
+            Self::Open(_)
+            | Self::Authorized(_)
+            | Self::OrderPending(_)
+            | Self::TokenPending(_)
+            | Self::FraudReview(_)
+            | Self::Ordered(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => Ok(()),
         }
     }
 }
@@ -988,6 +1044,103 @@ mod tests {
             "order_lines: intent `tokenize` needs at least one line with a subscription"
         );
         assert!(crate::Purchase::new(Intent::Buy, cart()).is_ok());
+    }
+
+    fn ordered(fraud_status: FraudStatus) -> AnyPayment {
+        let pending: AnyPayment =
+            next(open(Intent::Buy).decide_begin_order(Some(token("a")), key, t(1))).into();
+        let placed = PlacedOrder::new(OrderId::new("o-1").unwrap(), fraud_status, t(2));
+        next(pending.settle_order(Attempt::Succeeded(placed), t(2))).payment
+    }
+
+    #[test]
+    fn a_stopped_accepted_order_refuses_captures_until_cancelled() {
+        let accepted = ordered(FraudStatus::Accepted);
+        assert_eq!(accepted.check_capture(), Ok(()));
+        let stopped = next(
+            accepted
+                .clone()
+                .decide_fraud_decision(Some(FraudStatus::Stopped), t(100)),
+        );
+        let AnyPayment::Stopped(s) = &stopped else {
+            panic!("stopped, got {:?}", stopped.kind());
+        };
+        assert_eq!(s.stopped_at(), t(100));
+        assert_eq!(s.reply_by(), t(100 + 24 * 3_600));
+        assert_eq!(s.order().fraud_status(), FraudStatus::Stopped);
+        assert_eq!(stopped.order_id().map(OrderId::as_str), Some("o-1"));
+        assert_eq!(
+            stopped.check_capture(),
+            Err(LifecycleError::OrderStopped {
+                order_id: OrderId::new("o-1").unwrap(),
+                reply_by: t(100 + 24 * 3_600),
+            })
+        );
+        assert!(
+            stopped
+                .check_capture()
+                .unwrap_err()
+                .to_string()
+                .contains("stopped by Klarna: do not ship")
+        );
+        // A second stop is done; the merchant cancels through Order Management.
+        assert_eq!(
+            stopped
+                .clone()
+                .decide_fraud_decision(Some(FraudStatus::Stopped), t(101)),
+            Decision::Done(stopped.clone())
+        );
+        assert_eq!(
+            stopped.clone().decide_cancel(t(102)),
+            Decision::Next(Cancellation::ViaOrder(OrderId::new("o-1").unwrap()))
+        );
+        let cancelled = next(stopped.decide_order_cancelled(t(103)));
+        let AnyPayment::Cancelled(c) = &cancelled else {
+            panic!("cancelled, got {:?}", cancelled.kind());
+        };
+        assert_eq!(c.order_id().map(OrderId::as_str), Some("o-1"));
+        assert_eq!(c.reason(), crate::payment::CancelReason::Merchant);
+    }
+
+    #[test]
+    fn only_an_explicit_accepted_read_lifts_a_stop() {
+        let stopped = next(
+            ordered(FraudStatus::Accepted).decide_fraud_decision(Some(FraudStatus::Stopped), t(5)),
+        );
+        for unclear in [
+            None,
+            Some(FraudStatus::Pending),
+            Some(FraudStatus::Rejected),
+            Some(FraudStatus::Stopped),
+        ] {
+            assert_eq!(
+                stopped.clone().decide_fraud_decision(unclear, t(6)),
+                Decision::Done(stopped.clone()),
+                "{unclear:?}"
+            );
+        }
+        let resumed = next(stopped.decide_fraud_decision(Some(FraudStatus::Accepted), t(7)));
+        let AnyPayment::Ordered(o) = &resumed else {
+            panic!("ordered, got {:?}", resumed.kind());
+        };
+        assert_eq!(o.order().fraud_status(), FraudStatus::Accepted);
+        assert_eq!(resumed.check_capture(), Ok(()));
+    }
+
+    #[test]
+    fn a_review_can_end_stopped_and_an_order_born_stopped_is_held() {
+        let review = ordered(FraudStatus::Pending);
+        assert_eq!(review.kind(), StageKind::FraudReview);
+        let stopped = next(review.decide_fraud_decision(Some(FraudStatus::Stopped), t(9)));
+        assert_eq!(stopped.kind(), StageKind::Stopped);
+        assert!(stopped.check_capture().is_err());
+        // Klarna documents no order born STOPPED: it is held like a review, never shipped.
+        assert_eq!(ordered(FraudStatus::Stopped).kind(), StageKind::FraudReview);
+        // The stored form keeps the stage.
+        assert_eq!(stopped.snapshot().restore().unwrap(), stopped);
+        assert_eq!(StageKind::parse("stopped"), Some(StageKind::Stopped));
+        assert_eq!(FraudStatus::parse("STOPPED"), Some(FraudStatus::Stopped));
+        assert_eq!(FraudStatus::Stopped.as_str(), "STOPPED");
     }
 
     #[test]

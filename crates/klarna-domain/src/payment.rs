@@ -157,6 +157,9 @@ pub enum FraudStatus {
     Pending,
     /// Do not fulfil.
     Rejected,
+    /// Klarna stopped an order it had accepted (`STOPPED`, with a `FRAUD_RISK_STOPPED`
+    /// notification): do not ship; cancel it or reply to Klarna within 24 hours (API.md §11.3).
+    Stopped,
 }
 
 impl FraudStatus {
@@ -167,6 +170,7 @@ impl FraudStatus {
             Self::Accepted => "ACCEPTED",
             Self::Pending => "PENDING",
             Self::Rejected => "REJECTED",
+            Self::Stopped => "STOPPED",
         }
     }
     /// Parses Klarna's spelling (also `ACCEPTED_AFTER_REVIEW` / `REJECTED_AFTER_REVIEW`).
@@ -176,6 +180,7 @@ impl FraudStatus {
             "ACCEPTED" | "ACCEPTED_AFTER_REVIEW" => Some(Self::Accepted),
             "PENDING" => Some(Self::Pending),
             "REJECTED" | "REJECTED_AFTER_REVIEW" => Some(Self::Rejected),
+            "STOPPED" => Some(Self::Stopped),
             _ => None,
         }
     }
@@ -492,6 +497,15 @@ pub struct Ordered {
     pub(crate) order: PlacedOrder,
     pub(crate) tokenization: Tokenization,
 }
+/// Stage: Klarna stopped the order after accepting it (fraud status `STOPPED`): nothing ships.
+/// The merchant cancels the order, or replies to Klarna within 24 hours of the stop (Klarna
+/// keeps the risk only then); a later read of the order showing `ACCEPTED` lifts the stop.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Stopped {
+    pub(crate) order: PlacedOrder,
+    pub(crate) tokenization: Tokenization,
+    pub(crate) stopped_at: Timestamp,
+}
 /// Stage: the customer token exists (intent `tokenize`).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Tokenized {
@@ -548,6 +562,7 @@ stages!(
     TokenPending,
     FraudReview,
     Ordered,
+    Stopped,
     Tokenized,
     Cancelled,
     Expired,
@@ -604,6 +619,18 @@ pub enum LifecycleError {
     /// A refusal that followed an attempt with an unknown outcome is not definitive.
     #[error("a refusal after an in-doubt attempt is not definitive; reconcile instead")]
     NotDefinitive,
+    /// Klarna stopped the order (fraud status `STOPPED`): nothing may ship, so no capture is
+    /// sent. Cancel the order, or reply to Klarna's stop request before `reply_by`.
+    #[error(
+        "order {order_id} is stopped by Klarna: do not ship; cancel it or reply to Klarna before {} (unix ms)",
+        reply_by.unix_millis()
+    )]
+    OrderStopped {
+        /// The stopped order.
+        order_id: OrderId,
+        /// When Klarna's 24-hour reply window closes.
+        reply_by: Timestamp,
+    },
     /// The step is not due in this stage.
     #[error("{operation} is not possible in stage {stage}")]
     WrongStage {
@@ -1054,10 +1081,14 @@ impl Payment<OrderPending> {
             | (OrderSource::CustomerToken(_), _, _) => Tokenization::NotRequested,
         };
         match order.fraud_status {
-            FraudStatus::Pending => OrderOutcome::FraudReview(self.with(FraudReview {
-                order,
-                tokenization,
-            })),
+            // An order born `STOPPED` is not documented: held like a review (nothing ships),
+            // and the next read of the order stops it.
+            FraudStatus::Pending | FraudStatus::Stopped => {
+                OrderOutcome::FraudReview(self.with(FraudReview {
+                    order,
+                    tokenization,
+                }))
+            }
             FraudStatus::Accepted | FraudStatus::Rejected => {
                 OrderOutcome::Ordered(self.with(Ordered {
                     order,
@@ -1294,6 +1325,15 @@ impl Payment<FraudReview> {
             }))
         }
     }
+    /// Klarna stopped the order under review (a read shows `STOPPED`): nothing ships.
+    #[must_use]
+    pub fn stop(self, now: Timestamp) -> Payment<Stopped> {
+        let FraudReview {
+            order,
+            tokenization,
+        } = self.stage.clone();
+        self.with(Stopped::new(order, tokenization, now))
+    }
     /// The merchant cancels during review; a late accept cannot undo it.
     #[must_use]
     pub fn cancel(self, now: Timestamp) -> Payment<Cancelled> {
@@ -1414,7 +1454,113 @@ impl Payment<Ordered> {
         self
     }
 
+    /// Klarna stopped the accepted order (`FRAUD_RISK_STOPPED`, fraud status `STOPPED`):
+    /// nothing ships from now on.
+    ///
+    /// # Errors
+    /// [`LifecycleError::WrongStage`] while a customer-token request of the order may be in
+    /// flight (a payment stored before tokens came first): it stays ordered until that step is
+    /// resolved, and the next read of the order stops it (Klarna refuses the captures anyway).
+    pub fn stop(self, now: Timestamp) -> Result<Payment<Stopped>, TransitionFailed<Self>> {
+        if matches!(self.stage.tokenization, Tokenization::Pending(..)) {
+            return self.fail(LifecycleError::WrongStage {
+                operation: "stopping an order while its customer token is in flight",
+                stage: StageKind::Ordered,
+            });
+        }
+        let Ordered {
+            order,
+            tokenization,
+        } = self.stage.clone();
+        Ok(self.with(Stopped::new(order, tokenization, now)))
+    }
+
     /// The order was cancelled through Order Management.
+    #[must_use]
+    pub fn cancel(self, now: Timestamp) -> Payment<Cancelled> {
+        let order_id = Some(self.stage.order.order_id.clone());
+        self.with(Cancelled {
+            reason: CancelReason::Merchant,
+            order_id,
+            at: now,
+        })
+    }
+}
+
+impl Stopped {
+    fn new(order: PlacedOrder, tokenization: Tokenization, now: Timestamp) -> Self {
+        Self {
+            order: PlacedOrder {
+                fraud_status: FraudStatus::Stopped,
+                ..order
+            },
+            tokenization,
+            stopped_at: now,
+        }
+    }
+}
+
+impl Payment<Stopped> {
+    /// The stopped order (its fraud status is `STOPPED`).
+    #[must_use]
+    pub fn order(&self) -> &PlacedOrder {
+        &self.stage.order
+    }
+    /// The customer-token step of the order (intent `buy_and_tokenize`).
+    #[must_use]
+    pub fn tokenization(&self) -> &Tokenization {
+        &self.stage.tokenization
+    }
+    /// The customer token made with the order, if any.
+    #[must_use]
+    pub fn customer_token(&self) -> Option<&CustomerTokenId> {
+        match &self.stage.tokenization {
+            Tokenization::Done(t) => Some(t),
+            Tokenization::NotRequested
+            | Tokenization::Due(_)
+            | Tokenization::Pending(..)
+            | Tokenization::Refused(_) => None,
+        }
+    }
+    /// When we learnt of the stop (the notification's or the read's time).
+    #[must_use]
+    pub fn stopped_at(&self) -> Timestamp {
+        self.stage.stopped_at
+    }
+    /// Until when the merchant can reply to Klarna's stop request and leave the risk with
+    /// Klarna: 24 hours after [`Self::stopped_at`] (API.md §11.3). Klarna's own clock started
+    /// when it stopped the order, which may be earlier than we learnt of it.
+    #[must_use]
+    pub fn reply_by(&self) -> Timestamp {
+        self.stage.stopped_at.plus(lifetimes::STOP_REPLY)
+    }
+    /// The error a capture of this order gets: nothing ships while it is stopped.
+    #[must_use]
+    pub fn capture_refusal(&self) -> LifecycleError {
+        LifecycleError::OrderStopped {
+            order_id: self.stage.order.order_id.clone(),
+            reply_by: self.reply_by(),
+        }
+    }
+    /// Klarna's order reads `ACCEPTED` again (it lifted the stop after the merchant replied;
+    /// Klarna documents no such transition, so only an explicit `ACCEPTED` read does this).
+    #[must_use]
+    pub fn resume(self) -> Payment<Ordered> {
+        let Stopped {
+            order,
+            tokenization,
+            ..
+        } = self.stage.clone();
+        let order = PlacedOrder {
+            fraud_status: FraudStatus::Accepted,
+            ..order
+        };
+        self.with(Ordered {
+            order,
+            tokenization,
+        })
+    }
+    /// The merchant cancelled the stopped order through Order Management.
     #[must_use]
     pub fn cancel(self, now: Timestamp) -> Payment<Cancelled> {
         let order_id = Some(self.stage.order.order_id.clone());
@@ -1515,6 +1661,8 @@ pub enum StageKind {
     FraudReview,
     /// [`Ordered`].
     Ordered,
+    /// [`Stopped`].
+    Stopped,
     /// [`Tokenized`].
     Tokenized,
     /// [`Cancelled`].
@@ -1529,13 +1677,14 @@ pub enum StageKind {
 
 impl StageKind {
     /// Every stage.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Open,
         Self::Authorized,
         Self::OrderPending,
         Self::TokenPending,
         Self::FraudReview,
         Self::Ordered,
+        Self::Stopped,
         Self::Tokenized,
         Self::Cancelled,
         Self::Expired,
@@ -1553,6 +1702,7 @@ impl StageKind {
             Self::TokenPending => "token_pending",
             Self::FraudReview => "fraud_review",
             Self::Ordered => "ordered",
+            Self::Stopped => "stopped",
             Self::Tokenized => "tokenized",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
@@ -1603,6 +1753,8 @@ pub enum AnyPayment {
     FraudReview(Payment<FraudReview>),
     /// See [`Ordered`].
     Ordered(Payment<Ordered>),
+    /// See [`Stopped`].
+    Stopped(Payment<Stopped>),
     /// See [`Tokenized`].
     Tokenized(Payment<Tokenized>),
     /// See [`Cancelled`].
@@ -1624,6 +1776,7 @@ macro_rules! each {
             AnyPayment::TokenPending($p) => $e,
             AnyPayment::FraudReview($p) => $e,
             AnyPayment::Ordered($p) => $e,
+            AnyPayment::Stopped($p) => $e,
             AnyPayment::Tokenized($p) => $e,
             AnyPayment::Cancelled($p) => $e,
             AnyPayment::Expired($p) => $e,
@@ -1643,6 +1796,7 @@ into_any!(
     TokenPending,
     FraudReview,
     Ordered,
+    Stopped,
     Tokenized,
     Cancelled,
     Expired,
@@ -1683,6 +1837,7 @@ impl AnyPayment {
             other @ (Self::Open(_)
             | Self::Authorized(_)
             | Self::FraudReview(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -1737,6 +1892,7 @@ impl AnyPayment {
             Self::TokenPending(_) => StageKind::TokenPending,
             Self::FraudReview(_) => StageKind::FraudReview,
             Self::Ordered(_) => StageKind::Ordered,
+            Self::Stopped(_) => StageKind::Stopped,
             Self::Tokenized(_) => StageKind::Tokenized,
             Self::Cancelled(_) => StageKind::Cancelled,
             Self::Expired(_) => StageKind::Expired,
@@ -1758,6 +1914,7 @@ impl AnyPayment {
             },
             Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -1784,6 +1941,7 @@ impl AnyPayment {
             },
             Self::Open(_)
             | Self::FraudReview(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -1798,6 +1956,7 @@ impl AnyPayment {
         match self {
             Self::FraudReview(p) => Some(p.order().order_id()),
             Self::Ordered(p) => Some(p.order().order_id()),
+            Self::Stopped(p) => Some(p.order().order_id()),
             Self::Cancelled(p) => p.order_id(),
             Self::Open(_)
             | Self::Authorized(_)
@@ -1826,6 +1985,7 @@ impl AnyPayment {
             Self::Open(_)
             | Self::Authorized(_)
             | Self::FraudReview(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -1850,6 +2010,7 @@ impl AnyPayment {
             Self::Tokenized(p) => Some(p.customer_token()),
             Self::Ordered(p) => done(p.tokenization()),
             Self::FraudReview(p) => done(&p.stage.tokenization),
+            Self::Stopped(p) => p.customer_token(),
             Self::Authorized(p) => p.stage.customer_token.as_ref(),
             Self::OrderPending(p) => p.stage.customer_token.as_ref(),
             Self::NeedsReview(p) => p.stage.customer_token.as_ref(),
@@ -1881,6 +2042,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)

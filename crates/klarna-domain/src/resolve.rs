@@ -165,7 +165,7 @@ impl AnyPayment {
         const OPERATION: &str = "resolving a review with an order";
         let p = match self {
             Self::NeedsReview(p) => p,
-            done @ (Self::Ordered(_) | Self::FraudReview(_))
+            done @ (Self::Ordered(_) | Self::FraudReview(_) | Self::Stopped(_))
                 if done.order_id() == Some(&evidence.order_id) =>
             {
                 return Ok(Decision::Done(done));
@@ -176,6 +176,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)
@@ -209,7 +210,7 @@ impl AnyPayment {
         }
         let managed = managed_order(&p, evidence, now);
         let fraud_status = match evidence.fraud_status {
-            Some(f @ (FraudStatus::Accepted | FraudStatus::Rejected)) => f,
+            Some(f @ (FraudStatus::Accepted | FraudStatus::Rejected | FraudStatus::Stopped)) => f,
             Some(FraudStatus::Pending) | None => FraudStatus::Pending,
         };
         let order = PlacedOrder::new(evidence.order_id.clone(), fraud_status, now);
@@ -227,6 +228,16 @@ impl AnyPayment {
                 Ordered {
                     order,
                     tokenization,
+                },
+            )
+            .into(),
+            // Klarna stopped the order the operator found: nothing ships.
+            FraudStatus::Stopped => moved(
+                p,
+                crate::payment::Stopped {
+                    order,
+                    tokenization,
+                    stopped_at: now,
                 },
             )
             .into(),
@@ -271,6 +282,7 @@ impl AnyPayment {
             | Self::TokenPending(_)
             | Self::FraudReview(_)
             | Self::Ordered(_)
+            | Self::Stopped(_)
             | Self::Tokenized(_)
             | Self::Cancelled(_)
             | Self::Expired(_)

@@ -16,7 +16,7 @@ use crate::merchant::{MerchantData, MerchantDataError, MerchantDataParts};
 use crate::payment::{
     AnyPayment, Authorization, Authorized, CancelReason, Cancelled, Expired, FraudReview,
     FraudStatus, Intent, NeedsReview, Open, OrderPending, OrderSource, Ordered, Payment, PendingOp,
-    PlacedOrder, Refused, Session, Stage, TokenPending, Tokenization, Tokenized,
+    PlacedOrder, Refused, Session, Stage, Stopped, TokenPending, Tokenization, Tokenized,
 };
 use crate::time::Timestamp;
 
@@ -161,6 +161,12 @@ pub enum StageSnapshot {
     Ordered {
         order: OrderSnapshot,
         tokenization: TokenizationSnapshot,
+    },
+    /// Added with stopped orders: rows written before never hold it, so they load unchanged.
+    Stopped {
+        order: OrderSnapshot,
+        tokenization: TokenizationSnapshot,
+        stopped_at: Timestamp,
     },
     Tokenized {
         customer_token: SecretText,
@@ -394,6 +400,11 @@ impl AnyPayment {
                 order: order_snap(p.order()),
                 tokenization: tok_snap(p.tokenization()),
             }),
+            Self::Stopped(p) => p.snap(StageSnapshot::Stopped {
+                order: order_snap(p.order()),
+                tokenization: tok_snap(p.tokenization()),
+                stopped_at: p.stopped_at(),
+            }),
             Self::Tokenized(p) => p.snap(StageSnapshot::Tokenized {
                 customer_token: SecretText(p.customer_token().expose_secret().to_owned()),
                 at: p.stage().at,
@@ -549,6 +560,22 @@ fn restore_stage(
                 Ordered {
                     order: order(o)?,
                     tokenization: tok(t)?,
+                },
+            )),
+            StageSnapshot::Stopped {
+                order: o,
+                tokenization: t,
+                stopped_at,
+            } => AnyPayment::Stopped(Payment::from_parts(
+                id,
+                intent,
+                cart,
+                created_at,
+                op_seq,
+                Stopped {
+                    order: order(o)?,
+                    tokenization: tok(t)?,
+                    stopped_at,
                 },
             )),
             StageSnapshot::Tokenized { customer_token, at } => {

@@ -114,6 +114,8 @@ enum Step {
     Refuse,
     Review,
     Resolve(bool),
+    Stop,
+    Resume,
     Cancel,
     Advance(i64),
 }
@@ -131,6 +133,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Refuse),
         1 => Just(Step::Review),
         1 => proptest::bool::ANY.prop_map(Step::Resolve),
+        1 => Just(Step::Stop),
+        1 => Just(Step::Resume),
         1 => Just(Step::Cancel),
         1 => (0_i64..=120).prop_map(Step::Advance),
     ]
@@ -236,6 +240,12 @@ fn walk(intent: Intent, cart: Cart, steps: &[Step]) -> (AnyPayment, Timestamp) {
             (AnyPayment::FraudReview(x), Step::Resolve(ok)) => x.resolve(*ok, now),
             (AnyPayment::Open(x), Step::Cancel) => x.cancel(now).into(),
             (AnyPayment::Authorized(x), Step::Cancel) => x.cancel(now).into(),
+            (AnyPayment::FraudReview(x), Step::Stop) => x.stop(now).into(),
+            (AnyPayment::Ordered(x), Step::Stop) => {
+                x.stop(now).map_or_else(|e| (*e.payment).into(), Into::into)
+            }
+            (AnyPayment::Stopped(x), Step::Resume) => x.resume().into(),
+            (AnyPayment::Stopped(x), Step::Cancel) => x.cancel(now).into(),
             (AnyPayment::FraudReview(x), Step::Cancel) => x.cancel(now).into(),
             (AnyPayment::Ordered(x), Step::Cancel) => x.cancel(now).into(),
             (p, Step::Advance(minutes)) => {

@@ -98,6 +98,9 @@ pub mod lifetimes {
     pub const ORDER_EXTENSION_WINDOW: Span = Span::days(180);
     /// Klarna de-duplicates retries with the same idempotency key for 24 hours.
     pub const IDEMPOTENCY_WINDOW: Span = Span::hours(24);
+    /// Klarna keeps the risk of a stopped order only if the merchant replies to the stop
+    /// request within 24 hours (API.md §11.3).
+    pub const STOP_REPLY: Span = Span::hours(24);
 }
 
 #[cfg(test)]

@@ -105,6 +105,9 @@ struct State {
     /// Orders placed with fraud status `PENDING` that [`FakeKlarna::decide_fraud`] has not
     /// decided: reads answer `PENDING` for them, as Klarna does until its review ends.
     fraud_pending: Vec<OrderId>,
+    /// Orders Klarna stopped after accepting them ([`FakeKlarna::stop_order`]): reads answer
+    /// `STOPPED` and captures are refused until [`FakeKlarna::lift_stop`].
+    fraud_stopped: Vec<OrderId>,
 }
 
 /// The fake. See the module docs.
@@ -206,6 +209,22 @@ impl FakeKlarna {
         if let Some(o) = self.lock().orders.iter_mut().find(|o| &o.order_id == order) {
             o.status = OrderStatus::Cancelled;
         }
+    }
+
+    /// Klarna stops an order (fraud status `STOPPED`, as after a `FRAUD_RISK_STOPPED`
+    /// notification): reads answer `STOPPED`, captures are refused with 403
+    /// `CAPTURE_NOT_ALLOWED`, and the order stays as it is (Klarna does not cancel it).
+    pub fn stop_order(&self, order: &OrderId) {
+        let mut s = self.lock();
+        s.fraud_pending.retain(|o| o != order);
+        if !s.fraud_stopped.contains(order) {
+            s.fraud_stopped.push(order.clone());
+        }
+    }
+
+    /// Klarna lifts the stop of an order (reads answer `ACCEPTED` again).
+    pub fn lift_stop(&self, order: &OrderId) {
+        self.lock().fraud_stopped.retain(|o| o != order);
     }
 
     /// Applies the next scripted fault around `act`, with key replay.
@@ -523,7 +542,9 @@ impl PaymentGateway for FakeKlarna {
         Ok(RemoteOrder {
             order_id: o.order_id.clone(),
             status: o.status,
-            fraud_status: Some(if s.fraud_pending.contains(&o.order_id) {
+            fraud_status: Some(if s.fraud_stopped.contains(&o.order_id) {
+                FraudStatus::Stopped
+            } else if s.fraud_pending.contains(&o.order_id) {
                 FraudStatus::Pending
             } else if o.status == OrderStatus::Cancelled {
                 FraudStatus::Rejected
@@ -552,6 +573,9 @@ impl PaymentGateway for FakeKlarna {
             .run_held(OP, Some(key), |s| {
                 s.seq += 1;
                 let id = CaptureId::new(format!("fake-capture-{}", s.seq)).expect("valid id");
+                if s.fraud_stopped.contains(order) {
+                    return Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CAPTURE_NOT_ALLOWED"));
+                }
                 match s.orders.iter_mut().find(|o| &o.order_id == order) {
                     Some(o)
                         if o.status.capturable()

@@ -51,12 +51,18 @@ where
     /// a retry or the reconciler's replay sends the same body under the same key.
     ///
     /// # Errors
-    /// Over-capture, wrong status, expiry (checked locally first); as [`Self::complete`].
+    /// Over-capture, wrong status, expiry, an order Klarna stopped
+    /// ([`klarna_domain::payment::LifecycleError::OrderStopped`]), all checked locally first;
+    /// as [`Self::complete`].
     pub async fn capture(
         &self,
         order: &OrderId,
         request: impl Into<CaptureRequest> + Send,
     ) -> Result<Capture, ServiceError> {
+        // Nothing ships from an order Klarna stopped: refused before any call.
+        if let Some(p) = self.store.find_payment_by_order(order).await? {
+            p.value.check_capture()?;
+        }
         let managed = self
             .order_operation(order, OmOperation::Capture(request.into()))
             .await?;

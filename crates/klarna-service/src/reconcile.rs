@@ -382,6 +382,11 @@ where
         let Ok(remote) = self.gateway.read_order(&order).await else {
             return Ok(stored.value);
         };
+        if remote.fraud_status == Some(klarna_domain::FraudStatus::Stopped)
+            && let Err(e) = self.apply_fraud_status(&order, remote.fraud_status).await
+        {
+            tracing::warn!(order = %order, error = %e, "Klarna stopped the order; recording the stop failed, the next read tries again");
+        }
         let value = &stored.value;
         let applied = match &pending.operation {
             OmOperation::Capture(c) => {

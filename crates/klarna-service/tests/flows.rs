@@ -778,3 +778,89 @@ async fn a_replay_never_sends_other_bytes_under_the_same_key() {
     after.reconcile_all().await.unwrap();
     assert_eq!(stage(&after, &id2).await, StageKind::Ordered);
 }
+
+/// Issue 12, item 4: Klarna stops an accepted order (`FRAUD_RISK_STOPPED`). The notification
+/// is re-read at Klarna, the payment becomes `Stopped`, a capture is refused before any call,
+/// and the merchant's cancel goes through Order Management.
+#[tokio::test]
+async fn an_accepted_order_klarna_stops_ships_nothing_and_can_be_cancelled() {
+    let (svc, fake, clock) = service();
+    let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
+    let order = order_id(&svc.complete(&id, token).await.unwrap());
+    assert_eq!(stage(&svc, &id).await, StageKind::Ordered);
+    clock.advance(Span::minutes(5));
+    fake.stop_order(&order);
+    let p = svc.handle_fraud_notification(&order).await.unwrap();
+    let AnyPayment::Stopped(s) = &p else {
+        panic!("stopped, got {:?}", p.kind());
+    };
+    assert_eq!(s.stopped_at(), klarna_ports::Clock::now(&*clock));
+    assert_eq!(s.reply_by(), s.stopped_at().plus(Span::hours(24)));
+    assert_eq!(stage(&svc, &id).await, StageKind::Stopped);
+    // A second notification changes nothing.
+    assert_eq!(svc.handle_fraud_notification(&order).await.unwrap(), p);
+
+    let calls = fake.calls().len();
+    let err = svc.capture(&order, amount(1_000)).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ServiceError::Lifecycle(klarna_domain::LifecycleError::OrderStopped { order_id, .. })
+                if order_id == &order
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("stopped by Klarna"), "{err}");
+    assert_eq!(fake.calls().len(), calls, "refused before any call");
+    assert_eq!(fake.orders()[0].captured, 0);
+
+    let o = svc.cancel_order(&order).await.unwrap();
+    assert_eq!(o.status(), OrderStatus::Cancelled);
+    assert_eq!(stage(&svc, &id).await, StageKind::Cancelled);
+    assert_eq!(fake.orders()[0].status, OrderStatus::Cancelled);
+}
+
+/// A stop whose notification was lost is found by a read of the order; only an explicit
+/// `ACCEPTED` read lifts it.
+#[tokio::test]
+async fn a_read_finds_a_stop_and_only_an_accepted_read_lifts_it() {
+    let (svc, fake, _) = service();
+    let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
+    let order = order_id(&svc.complete(&id, token).await.unwrap());
+    fake.stop_order(&order);
+    assert_eq!(
+        svc.refresh_order(&order).await.unwrap().kind(),
+        StageKind::Stopped
+    );
+    assert_eq!(
+        svc.payments_in_stage(StageKind::Stopped, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id().clone())
+            .collect::<Vec<_>>(),
+        vec![id.clone()]
+    );
+    fake.lift_stop(&order);
+    let p = svc.refresh_order(&order).await.unwrap();
+    assert_eq!(p.kind(), StageKind::Ordered);
+    let c = svc.capture(&order, amount(1_000)).await.unwrap();
+    assert_eq!(c.order.captured(), 1_000);
+}
+
+/// The reconciler's read of an order (an in-doubt capture past the key window) applies a
+/// stop it finds there.
+#[tokio::test]
+async fn the_reconcilers_order_read_applies_a_stop() {
+    let (svc, fake, clock) = service();
+    let (id, token) = checkout(&svc, &fake, Intent::Buy, cart()).await;
+    let order = order_id(&svc.complete(&id, token).await.unwrap());
+    fake.script([Fault::TimeoutBefore]);
+    assert!(svc.capture(&order, amount(1_000)).await.is_err());
+    fake.stop_order(&order);
+    clock.advance(Span::hours(25));
+    svc.reconcile_all().await.unwrap();
+    assert_eq!(stage(&svc, &id).await, StageKind::Stopped);
+    let o = svc.order(&order).await.unwrap();
+    assert_eq!((o.captured(), o.pending()), (0, None));
+}

@@ -78,8 +78,11 @@
 //!   `EXPIRED` (28 days without capture), `CLOSED` (after releasing the remaining authorization,
 //!   or expiry after a partial capture), with Klarna's 403 codes (`CAPTURE_NOT_ALLOWED`,
 //!   `REFUND_NOT_ALLOWED`, `CANCEL_NOT_ALLOWED`, `NOT_ALLOWED`) and `404 NO_SUCH_ORDER`. Captures
-//!   are refused while fraud status is not `ACCEPTED`. A fraud `REJECTED`/`STOPPED` decision
-//!   cancels the order.
+//!   are refused while fraud status is not `ACCEPTED`. A fraud `REJECTED` decision cancels the
+//!   order. Klarna can stop an order it accepted (`STOPPED`, API.md §11.3): the order stays as
+//!   it is (pessimistic: Klarna documents no cancel), reads show `fraud_status` `STOPPED`,
+//!   captures are refused (`403 CAPTURE_NOT_ALLOWED`), and `FRAUD_RISK_STOPPED` is sent; an
+//!   `ACCEPTED` decision lifts the stop.
 //! * **Idempotency**, by [`ReplayPolicy`]. The default, [`ReplayPolicy::Pessimistic`], honours
 //!   `Klarna-Idempotency-Key` only where Klarna documents it (API.md §1.4): Order Management
 //!   writes and the token charge T2 ([`Operation::documents_idempotency_key`]). A repeated key
@@ -125,7 +128,7 @@
 //! | `POST /sim/connections/refuse` | body `{"ms": N}` → `200 {"refusing_ms": N}`, then connections are refused for N ms (this endpoint shares the port, so it is unreachable meanwhile too) |
 //! | `GET /sim/orders` | every order as [`OrderSummary`] (amounts, status, `merchant_reference1/2`, [`OrderSource`]) |
 //! | `GET /sim/orders/{id}` | one [`OrderSummary`] |
-//! | `POST /sim/orders/{id}/fraud` | body `{"decision": "ACCEPTED"\|"REJECTED"\|"STOPPED"}` resolves a `PENDING` order (`204`) and notifies |
+//! | `POST /sim/orders/{id}/fraud` | body `{"decision": "ACCEPTED"\|"REJECTED"\|"STOPPED"}` resolves a `PENDING` order, `STOPPED` also stops an `ACCEPTED` open one, `ACCEPTED` lifts a stop (`204`), and notifies; otherwise `409 CONFLICT` |
 //! | `GET /sim/stats` | [`Stats`]: requests per operation name |
 //! | `GET /sim/js/klarna-payments.js` | the `window.Klarna.Payments` stand-in (`init`, `load`, `authorize`, `reauthorize`, `finalize`, Klarna's error names, `window.klarnaAsyncCallback`); set `window.KLARNA_SIM_DECLINE = true` to decline, `window.KLARNA_SIM_INVALID_FIELDS = ["billing_address.email"]` for a fixable decline, `window.KLARNA_SIM_FRAUD_STATUS = "PENDING"` for fraud review |
 //! | `GET /sim/redirect/{order_id}` | the order's `redirect_url`: `302` to `merchant_urls.confirmation` |
@@ -579,11 +582,14 @@ impl Simulator {
         Ok(ShopperOutcome::from_json(&v))
     }
 
-    /// Resolves a `PENDING` order's fraud review and sends the notification.
+    /// Resolves a `PENDING` order's fraud review, stops an `ACCEPTED` order
+    /// ([`FraudDecision::Stopped`]) or lifts a stop ([`FraudDecision::Accepted`]), and sends
+    /// the notification.
     ///
     /// # Errors
     ///
-    /// [`SimError::Refused`] for an unknown order or one that is not `PENDING`.
+    /// [`SimError::Refused`] for an unknown order or a decision that does not apply to its
+    /// fraud status.
     pub fn resolve_fraud(&self, order_id: &str, decision: FraudDecision) -> Result<(), SimError> {
         http::resolve_fraud(&self.shared, order_id, decision).map_err(|r| SimError::from_reply(&r))
     }

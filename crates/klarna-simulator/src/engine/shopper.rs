@@ -131,7 +131,8 @@ impl ShopperDecision {
     }
 }
 
-/// A fraud decision for a `PENDING` order (`POST /sim/orders/{id}/fraud`).
+/// A fraud decision (`POST /sim/orders/{id}/fraud`): resolves a `PENDING` order, stops an
+/// `ACCEPTED` one, or lifts the stop of a `STOPPED` one (`ACCEPTED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FraudDecision {
@@ -139,7 +140,9 @@ pub enum FraudDecision {
     Accepted,
     /// The order is rejected and cancelled: notification `FRAUD_RISK_REJECTED`.
     Rejected,
-    /// The order is stopped and cancelled: notification `FRAUD_RISK_STOPPED`.
+    /// Klarna stops the order (pending or accepted): notification `FRAUD_RISK_STOPPED`. The
+    /// order is not cancelled (Klarna documents no cancel; the merchant is to cancel it or
+    /// reply within 24 hours), its fraud status reads `STOPPED`, and captures are refused.
     Stopped,
 }
 
@@ -411,8 +414,9 @@ impl Engine {
         }
     }
 
-    /// Resolves a `PENDING` order's fraud review and returns the notification to send, if the
-    /// order has a notification URL.
+    /// Resolves a `PENDING` order's fraud review, stops an `ACCEPTED` order (or lifts a stop
+    /// with `ACCEPTED`), and returns the notification to send, if the order has a notification
+    /// URL. Any other combination is `409 CONFLICT`.
     pub(crate) fn resolve_fraud(
         &self,
         order_id: &str,
@@ -420,28 +424,31 @@ impl Engine {
     ) -> Result<Option<Callback>, Reply> {
         let mut st = self.lock();
         let (oid, order) = order_mut(&mut st, order_id)?;
-        if order.fraud_status != FraudStatus::Pending {
-            return Err(Reply::error(
-                409,
-                "CONFLICT",
-                format!("Order fraud status is {}, not PENDING", order.fraud_status),
-            ));
-        }
         use klarna_api::NotificationEventType as Event;
-        let event = match decision {
-            FraudDecision::Accepted => {
+        let open = order.status(self.clock.now()).is_open();
+        let event = match (order.fraud_status, decision) {
+            (FraudStatus::Pending | FraudStatus::Stopped, FraudDecision::Accepted) => {
                 order.fraud_status = FraudStatus::Accepted;
                 Event::FraudRiskAccepted
             }
-            FraudDecision::Rejected => {
+            (FraudStatus::Pending, FraudDecision::Rejected) => {
                 order.fraud_status = FraudStatus::Rejected;
                 order.closure = Closure::Cancelled;
                 Event::FraudRiskRejected
             }
-            FraudDecision::Stopped => {
-                order.fraud_status = FraudStatus::Rejected;
-                order.closure = Closure::Cancelled;
+            (FraudStatus::Pending, FraudDecision::Stopped)
+            | (FraudStatus::Accepted, FraudDecision::Stopped)
+                if open =>
+            {
+                order.fraud_status = FraudStatus::Stopped;
                 Event::FraudRiskStopped
+            }
+            (status, _) => {
+                return Err(Reply::error(
+                    409,
+                    "CONFLICT",
+                    format!("Order fraud status is {status}: {decision:?} does not apply"),
+                ));
             }
         };
         Ok(order.notification_url.clone().map(|url| Callback {

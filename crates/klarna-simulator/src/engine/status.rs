@@ -63,10 +63,14 @@ pub(super) enum FraudStatus {
     Pending,
     /// `REJECTED`: the order is cancelled.
     Rejected,
+    /// `STOPPED`: Klarna stopped an accepted order (`FRAUD_RISK_STOPPED`); it is not
+    /// cancelled, and captures are refused until the stop is lifted. Never a starting status.
+    Stopped,
 }
 
 impl FraudStatus {
-    /// The status spelled exactly `s`, if any.
+    /// The status an order may start with, spelled exactly `s`, if any (`STOPPED` is not one:
+    /// Klarna stops orders it accepted earlier).
     pub(super) fn from_wire(s: &str) -> Option<Self> {
         match s {
             "ACCEPTED" => Some(Self::Accepted),
@@ -82,6 +86,7 @@ impl FraudStatus {
             Self::Accepted => "ACCEPTED",
             Self::Pending => "PENDING",
             Self::Rejected => "REJECTED",
+            Self::Stopped => "STOPPED",
         }
     }
 
@@ -91,6 +96,7 @@ impl FraudStatus {
             Self::Accepted => klarna_api::FraudStatus::Accepted,
             Self::Pending => klarna_api::FraudStatus::Pending,
             Self::Rejected => klarna_api::FraudStatus::Rejected,
+            Self::Stopped => klarna_api::FraudStatus::Stopped,
         }
     }
 }
@@ -194,6 +200,9 @@ mod tests {
         }
         assert_eq!(FraudStatus::from_wire("accepted"), None);
         assert_eq!(FraudStatus::from_wire("STOPPED"), None);
+        assert_eq!(FraudStatus::Stopped.to_string(), "STOPPED");
+        let api = serde_json::to_value(FraudStatus::Stopped.to_api()).ok();
+        assert_eq!(api.as_ref().and_then(|v| v.as_str()), Some("STOPPED"));
     }
 
     #[test]

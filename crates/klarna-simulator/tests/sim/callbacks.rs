@@ -198,3 +198,53 @@ async fn rejection_notifies_with_the_session_notification_url() {
         json!({"order_id": id, "event_type": "FRAUD_RISK_REJECTED"})
     );
 }
+
+/// Klarna stops an accepted order: `FRAUD_RISK_STOPPED` is sent, the order reads `STOPPED`
+/// and is not cancelled, captures are refused; `ACCEPTED` lifts the stop.
+#[tokio::test]
+async fn stopping_an_accepted_order_notifies_and_refuses_captures() {
+    let ctx = Ctx::new().await;
+    let (base, mut rx) = merchant(0).await;
+    let mut body = session_body("buy");
+    body["merchant_urls"] = json!({"notification": format!("{base}/hook")});
+    let sid = ctx.create_session(&body).await;
+    let token = ctx.authorize(&sid);
+    let r = ctx
+        .post(
+            &format!("/payments/v1/authorizations/{token}/order"),
+            &order_body(&body),
+        )
+        .await;
+    assert_eq!(r.body["fraud_status"], "ACCEPTED");
+    let id = r.body["order_id"].as_str().unwrap().to_owned();
+    let stop = ctx
+        .sim_post(
+            &format!("/sim/orders/{id}/fraud"),
+            &json!({"decision": "STOPPED"}),
+        )
+        .await;
+    assert_eq!(stop.status, 204, "{}", stop.text);
+    let (_, got) = next(&mut rx).await;
+    assert_eq!(
+        got,
+        json!({"order_id": id, "event_type": "FRAUD_RISK_STOPPED"})
+    );
+    let read = ctx.get(&format!("/ordermanagement/v1/orders/{id}")).await;
+    assert_eq!(read.body["fraud_status"], "STOPPED");
+    assert_eq!(read.body["status"], "AUTHORIZED", "not cancelled by Klarna");
+    let path = format!("/ordermanagement/v1/orders/{id}/captures");
+    let amount = json!({"captured_amount": 100});
+    let refused = ctx.post(&path, &amount).await;
+    assert_eq!(
+        (refused.status, refused.body["error_code"].as_str()),
+        (403, Some("CAPTURE_NOT_ALLOWED")),
+        "{}",
+        refused.text
+    );
+    // Only an accepted (or pending) order can be stopped; a stopped one cannot be rejected.
+    assert!(ctx.sim.resolve_fraud(&id, FraudDecision::Rejected).is_err());
+    ctx.sim.resolve_fraud(&id, FraudDecision::Accepted).unwrap();
+    let (_, got) = next(&mut rx).await;
+    assert_eq!(got["event_type"], "FRAUD_RISK_ACCEPTED");
+    assert_eq!(ctx.post(&path, &amount).await.status, 201);
+}

@@ -274,14 +274,14 @@ async fn an_operator_lists_shows_and_resolves_payments_in_review() {
     assert_eq!(e["klarna"], "`pay-review-2`");
     assert_eq!(e["ours"], "`pay-review-1`");
 
-    // An order Klarna does not know: Klarna's refusal, exit 1.
+    // An order Klarna does not know (a well-formed id): Klarna's refusal, exit 1.
     let e = env
         .klarna(&[
             "payments",
             "resolve",
             "pay-review-1",
             "--order",
-            "no-such-order",
+            "6d4b8f4e-0c1a-4e8b-9a3e-5f0a1b2c3d4e",
         ])
         .await
         .error(1);

@@ -675,7 +675,7 @@ async fn captures_keep_their_lines_shipping_info_and_references() {
             &json!({"captured_amount": 174_699, "order_lines": lines_se()}),
         )
         .await;
-    assert_bad_value(&short, "captured_amount");
+    assert_om_field_error(&short, "captured_amount");
     let mut with_fee = lines_se();
     with_fee
         .as_array_mut()
@@ -687,14 +687,14 @@ async fn captures_keep_their_lines_shipping_info_and_references() {
             &json!({"captured_amount": 169_800, "order_lines": with_fee}),
         )
         .await;
-    assert_bad_value(&fee, "order_lines[2].type");
+    assert_om_field_error(&fee, "order_lines[2].type");
     let long = ctx
         .post(
             &om(&id, "/captures"),
             &json!({"captured_amount": 1, "shipping_info": [{"tracking_number": "1".repeat(101)}]}),
         )
         .await;
-    assert_bad_value(&long, "shipping_info[0].tracking_number");
+    assert_om_field_error(&long, "shipping_info[0].tracking_number");
 }
 
 #[tokio::test]
@@ -716,7 +716,7 @@ async fn a_refund_with_a_return_fee_needs_the_order_captured_in_one_capture() {
     assert_eq!(capture(&ctx, &id, 174_700).await.status, 201);
     let mismatch = json!({"refunded_amount": 169_800,
                           "order_lines": [lines_se()[0].clone(), return_fee_line(5_000)]});
-    assert_bad_value(
+    assert_om_field_error(
         &ctx.post(&om(&id, "/refunds"), &mismatch).await,
         "refunded_amount",
     );

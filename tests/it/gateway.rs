@@ -244,11 +244,17 @@ async fn every_order_management_port_method_against_the_simulator() {
         gw.read_order(&second).await.unwrap().status,
         OrderStatus::Cancelled
     );
+    // A well-formed id Klarna does not know is 404; a malformed one is 400 INVALID_ORDER_ID.
     let missing = gw
-        .read_order(&OrderId::new("no-such-order").unwrap())
+        .read_order(&OrderId::new("6d4b8f4e-0c1a-4e8b-9a3e-5f0a1b2c3d4e").unwrap())
         .await
         .unwrap_err();
     assert_eq!(missing.action, ErrorAction::NotFound);
+    let malformed = gw
+        .read_order(&OrderId::new("no-such-order").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.action, ErrorAction::InvalidRequest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

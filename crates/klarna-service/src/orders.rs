@@ -110,7 +110,7 @@ where
 
     /// Sets a new order amount and lines after the order (an upsell raises it). The ledger's
     /// order amount changes only once Klarna accepted; Klarna's risk check may refuse an
-    /// increase, answered as [`ServiceError::Gateway`] with [`klarna_ports::Refusal::NotAllowed`]
+    /// increase, answered as [`ServiceError::Refused`] with [`klarna_ports::Refusal::NotAllowed`]
     /// and the ledger unchanged.
     ///
     /// # Errors

@@ -186,13 +186,6 @@ impl Gate {
         self.lock().refusal != Refusal::Accepting
     }
 
-    /// The refusal now and how many refusals have started (each one stopped listening,
-    /// whether or not the accept loop saw it), read together.
-    fn refusal_and_generation(&self) -> (Refusal, u64) {
-        let st = self.lock();
-        (st.refusal, st.generation)
-    }
-
     fn refusal(&self) -> Refusal {
         self.lock().refusal
     }
@@ -264,23 +257,15 @@ pub(crate) async fn serve(
     let (alive_tx, alive_rx) = watch::channel(());
     let mut generation = gate.changed.subscribe();
     let mut stop = stop_rx.clone();
-    // The refusal generation the listener was registered with the reactor under. A refusal
-    // that started and ended before this loop looked (armed and cleared in one breath, as a
-    // test's `refuse_connections` then `accept_connections` can) still stopped listening, so
-    // the registration is stale even though the loop never saw the refusal: comparing
-    // generations catches it, where a flag set only on an observed refusal did not (the stale
-    // registration reported the socket readable for ever and the loop spun in `accept`,
-    // starving a core: the chaos suite's slow and "hung" shards).
-    let mut registered = gate.refusal_and_generation().1;
+    let mut reregister = false;
     let mut listener = listener;
     loop {
         if *stop.borrow() {
             break;
         }
-        // Read together: a refusal that starts after this read bumps the generation again, so
-        // the registration below is renewed once that refusal ends.
-        let (refusal, current) = gate.refusal_and_generation();
+        let refusal = gate.refusal();
         if refusal != Refusal::Accepting {
+            reregister = true;
             let due = async {
                 match refusal {
                     Refusal::Until(t) => tokio::time::sleep_until(t).await,
@@ -294,7 +279,7 @@ pub(crate) async fn serve(
             }
             continue;
         }
-        if current != registered {
+        if reregister {
             // The reactor saw the socket hang up when it stopped listening and would report it
             // readable for ever: register it afresh.
             match listener.into_std().and_then(TcpListener::from_std) {
@@ -307,7 +292,7 @@ pub(crate) async fn serve(
                     return;
                 }
             }
-            registered = current;
+            reregister = false;
         }
         let accepted = tokio::select! {
             r = listener.accept() => r,

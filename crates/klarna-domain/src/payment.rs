@@ -523,6 +523,9 @@ pub struct Cancelled {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Expired {
     pub(crate) at: Timestamp,
+    /// `buy_and_tokenize`: the customer token made before the order that never came (it
+    /// exists at Klarna; nobody was charged).
+    pub(crate) customer_token: Option<CustomerTokenId>,
 }
 /// Terminal: Klarna definitively refused the operation on its first, unambiguous attempt.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -2015,7 +2018,8 @@ impl AnyPayment {
             Self::OrderPending(p) => p.stage.customer_token.as_ref(),
             Self::NeedsReview(p) => p.stage.customer_token.as_ref(),
             Self::Refused(p) => p.stage.customer_token.as_ref(),
-            Self::Open(_) | Self::TokenPending(_) | Self::Cancelled(_) | Self::Expired(_) => None,
+            Self::Expired(p) => p.stage.customer_token.as_ref(),
+            Self::Open(_) | Self::TokenPending(_) | Self::Cancelled(_) => None,
         }
     }
 
@@ -2025,15 +2029,31 @@ impl AnyPayment {
     #[must_use]
     pub fn expire(self, now: Timestamp) -> Self {
         match self {
-            Self::Open(p) if !p.session().is_open(now) => {
-                Self::Expired(p.with(Expired { at: now }))
+            Self::Open(p) if !p.session().is_open(now) => Self::Expired(p.with(Expired {
+                at: now,
+                customer_token: None,
+            })),
+            // `buy_and_tokenize` with its token made: the payment keeps the token (it exists
+            // at Klarna) and stays authorized while the session lives, so a new authorization
+            // places the order without a second token; placing it on the old one is refused
+            // with `AuthorizationExpired` before any call.
+            Self::Authorized(p)
+                if !p.authorization().is_valid(now)
+                    && p.stage.customer_token.is_some()
+                    && p.session().is_open(now) =>
+            {
+                Self::Authorized(p)
             }
             Self::Authorized(p) if !p.authorization().is_valid(now) => {
                 if p.session().is_open(now) {
                     let session = p.stage.session.clone();
                     Self::Open(p.with(Open { session }))
                 } else {
-                    Self::Expired(p.with(Expired { at: now }))
+                    let customer_token = p.stage.customer_token.clone();
+                    Self::Expired(p.with(Expired {
+                        at: now,
+                        customer_token,
+                    }))
                 }
             }
             other @ (Self::Open(_)

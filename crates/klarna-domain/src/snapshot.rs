@@ -179,6 +179,9 @@ pub enum StageSnapshot {
     },
     Expired {
         at: Timestamp,
+        /// Absent in rows written before an expired `buy_and_tokenize` kept its token.
+        #[cfg_attr(feature = "serde", serde(default))]
+        customer_token: Option<SecretText>,
     },
     Refused {
         code: String,
@@ -414,7 +417,10 @@ impl AnyPayment {
                 order_id: p.order_id().map(ToString::to_string),
                 at: p.stage().at,
             }),
-            Self::Expired(p) => p.snap(StageSnapshot::Expired { at: p.stage().at }),
+            Self::Expired(p) => p.snap(StageSnapshot::Expired {
+                at: p.stage().at,
+                customer_token: p.stage().customer_token.as_ref().map(secret),
+            }),
             Self::Refused(p) => p.snap(StageSnapshot::Refused {
                 code: p.code().to_owned(),
                 at: p.stage().at,
@@ -610,14 +616,21 @@ fn restore_stage(
                     },
                 ))
             }
-            StageSnapshot::Expired { at } => AnyPayment::Expired(Payment::from_parts(
-                id,
-                intent,
-                cart,
-                created_at,
-                op_seq,
-                Expired { at },
-            )),
+            StageSnapshot::Expired { at, customer_token } => {
+                AnyPayment::Expired(Payment::from_parts(
+                    id,
+                    intent,
+                    cart,
+                    created_at,
+                    op_seq,
+                    Expired {
+                        at,
+                        customer_token: customer_token
+                            .map(|t| CustomerTokenId::new(t.0))
+                            .transpose()?,
+                    },
+                ))
+            }
             StageSnapshot::Refused {
                 code,
                 at,

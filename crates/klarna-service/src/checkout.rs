@@ -352,12 +352,16 @@ where
             // As Klarna documents it (and WooCommerce does): the customer token first, then
             // the order from the same authorization. A refused token charges nobody; with the
             // order first, a refused token would leave a charged shopper whose renewals fail.
+            //
+            // The authorization goes to both steps: when the token exists already (a first
+            // call made it, then its order failed or the authorization ran out), a new
+            // authorization from the shopper is for the order.
             Intent::BuyAndTokenize => {
                 let tokenized = self
-                    .create_customer_token(id, authorization, Some(stored))
+                    .create_customer_token(id, authorization.clone(), Some(stored))
                     .await?;
                 if tokenized.awaits_order() {
-                    self.place_order(id, None, None).await
+                    self.place_order(id, authorization, None).await
                 } else {
                     Ok(tokenized)
                 }

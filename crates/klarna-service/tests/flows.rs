@@ -258,6 +258,78 @@ async fn buy_and_tokenize_makes_the_token_first_and_a_refused_token_charges_nobo
     assert_eq!(fake.orders().len(), 1);
 }
 
+/// The token made, then Klarna unreachable for the order, then the authorization runs out
+/// (the shopper left): the payment keeps the token Klarna holds, the old authorization is
+/// refused before any call, and the shopper's new authorization places the order without a
+/// second token. When the session closes too, the expired payment still names the token.
+/// (The chaos suite found the token dropped: seed 778 showed the payment `Open`.)
+#[tokio::test]
+async fn buy_and_tokenize_keeps_its_token_when_the_authorization_runs_out_before_the_order() {
+    let (svc, fake, clock) = service();
+    let tokens_made = |fake: &FakeKlarna| {
+        fake.calls()
+            .iter()
+            .filter(|(op, _)| *op == "payments.create_customer_token")
+            .count()
+    };
+    for session_closes in [false, true] {
+        let c = svc
+            .start_checkout(
+                Purchase::new(Intent::BuyAndTokenize, subscription_cart(1_000)).unwrap(),
+            )
+            .await
+            .unwrap();
+        let id = c.payment_id.clone();
+        let first = fake.authorize(&c.session_id);
+        let before = tokens_made(&fake);
+        fake.script([Fault::None, Fault::Unreachable]);
+        let err = svc.complete(&id, first.clone()).await.unwrap_err();
+        assert!(matches!(err, ServiceError::Unavailable(_)), "{err}");
+        assert_eq!(tokens_made(&fake), before + 1);
+
+        clock.advance(Span::minutes(61));
+        let p = svc.payment(&id).await.unwrap();
+        assert_eq!(p.kind(), StageKind::Authorized, "{p:?}");
+        let made = p.customer_token().cloned().expect("the token is not lost");
+        let calls = fake.calls().len();
+        let err = svc.complete(&id, first.clone()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ServiceError::Lifecycle(klarna_domain::LifecycleError::AuthorizationExpired)
+            ),
+            "{err}"
+        );
+        assert_eq!(fake.calls().len(), calls, "refused before any call");
+
+        if session_closes {
+            clock.advance(Span::hours(48));
+            let p = svc.payment(&id).await.unwrap();
+            assert_eq!(p.kind(), StageKind::Expired);
+            assert_eq!(
+                p.customer_token(),
+                Some(&made),
+                "the expired payment names it"
+            );
+            continue;
+        }
+        let again = fake.authorize(&c.session_id);
+        let done = svc.complete(&id, again).await.unwrap();
+        assert!(
+            matches!(&done, Completed::OrderAndToken { token: Some(t), .. } if *t == made),
+            "{done:?}"
+        );
+        assert_eq!(tokens_made(&fake), before + 1, "no second token");
+        assert_eq!(
+            fake.orders()
+                .iter()
+                .filter(|o| o.merchant_reference1 == id.as_str())
+                .count(),
+            1
+        );
+    }
+}
+
 #[tokio::test]
 async fn cart_change_after_authorization_needs_reauthorization() {
     let (svc, fake, _) = service();

@@ -46,6 +46,16 @@ const BACKLOG: i32 = 1024;
 /// How many fresh ports [`bind`] tries when a port picked for `:0` is taken meanwhile.
 const BIND_TRIES: u32 = 32;
 
+/// The generation of a new gate: no refusal has started.
+const FIRST_GENERATION: u64 = 0;
+
+/// Whether a listener registered with the reactor at generation `registered` must be
+/// registered afresh before accepting at generation `current`: a refusal started since, seen
+/// by the accept loop or not.
+fn stale(registered: u64, current: u64) -> bool {
+    registered != current
+}
+
 /// Whether connections are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
@@ -91,9 +101,9 @@ impl Gate {
             addr,
             state: Mutex::new(GateState {
                 refusal: Refusal::Accepting,
-                generation: 0,
+                generation: FIRST_GENERATION,
             }),
-            changed: watch::channel(0).0,
+            changed: watch::channel(FIRST_GENERATION).0,
         })
     }
 
@@ -186,6 +196,13 @@ impl Gate {
         self.lock().refusal != Refusal::Accepting
     }
 
+    /// The refusal now and how many refusals have started (each one stopped listening,
+    /// whether or not the accept loop saw it), read together.
+    fn refusal_and_generation(&self) -> (Refusal, u64) {
+        let st = self.lock();
+        (st.refusal, st.generation)
+    }
+
     fn refusal(&self) -> Refusal {
         self.lock().refusal
     }
@@ -257,15 +274,26 @@ pub(crate) async fn serve(
     let (alive_tx, alive_rx) = watch::channel(());
     let mut generation = gate.changed.subscribe();
     let mut stop = stop_rx.clone();
-    let mut reregister = false;
+    // The refusal generation the listener was registered with the reactor under: the gate's
+    // first, [`FIRST_GENERATION`] (the listener was registered when it was bound, before any
+    // refusal), not the generation this loop first reads (a refusal armed before the loop's
+    // first poll may already have been seen by the reactor). A refusal that started and ended
+    // before this loop looked (armed and cleared in one breath, or a window this loop's worker
+    // was too busy to see) still stopped listening, so the registration is stale although the
+    // loop never saw the refusal: comparing generations catches it, where a flag set only on
+    // an observed refusal did not (the stale registration reported the socket readable for
+    // ever and the loop spun in `accept4`, starving a core: the chaos suite's slow and "hung"
+    // shards).
+    let mut registered = FIRST_GENERATION;
     let mut listener = listener;
     loop {
         if *stop.borrow() {
             break;
         }
-        let refusal = gate.refusal();
+        // Read together: a refusal that starts after this read bumps the generation again, so
+        // the registration below is renewed once that refusal ends.
+        let (refusal, current) = gate.refusal_and_generation();
         if refusal != Refusal::Accepting {
-            reregister = true;
             let due = async {
                 match refusal {
                     Refusal::Until(t) => tokio::time::sleep_until(t).await,
@@ -279,7 +307,7 @@ pub(crate) async fn serve(
             }
             continue;
         }
-        if reregister {
+        if stale(registered, current) {
             // The reactor saw the socket hang up when it stopped listening and would report it
             // readable for ever: register it afresh.
             match listener.into_std().and_then(TcpListener::from_std) {
@@ -292,7 +320,7 @@ pub(crate) async fn serve(
                     return;
                 }
             }
-            reregister = false;
+            registered = current;
         }
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -381,6 +409,26 @@ mod tests {
         gate.close();
         gate.refuse_for(Duration::MAX);
         assert!(!gate.refusing());
+    }
+
+    /// The accept loop's rule: a refusal armed and cleared before the loop looked still leaves
+    /// the registration stale (the refusal stopped listening; the reactor may have seen it),
+    /// and so does one armed before the loop's first look.
+    #[tokio::test]
+    async fn a_refusal_the_loop_never_saw_still_makes_the_registration_stale() {
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let gate = Gate::new(&listener).unwrap();
+        let (_, current) = gate.refusal_and_generation();
+        assert!(!stale(FIRST_GENERATION, current), "no refusal yet");
+        gate.refuse_for(Duration::MAX);
+        gate.accept();
+        let (refusal, current) = gate.refusal_and_generation();
+        assert_eq!(refusal, Refusal::Accepting);
+        assert!(stale(FIRST_GENERATION, current), "armed and cleared unseen");
+        assert!(!stale(current, current), "registered afresh");
+        gate.refuse_for(Duration::from_millis(1));
+        gate.accept();
+        assert!(stale(current, gate.refusal_and_generation().1));
     }
 
     #[tokio::test]

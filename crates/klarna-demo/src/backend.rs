@@ -2,7 +2,7 @@
 //! and the service through the `klarna-payments` builder.
 
 use klarna_payments::simulator::Simulator;
-use klarna_payments::{Klarna, KlarnaBuilder, MerchantUrls, StoreKey};
+use klarna_payments::{Klarna, KlarnaBuilder, MerchantUrls, Region, StoreKey};
 
 use crate::DemoError;
 
@@ -10,8 +10,11 @@ use crate::DemoError;
 /// temporary database.
 pub(crate) struct Backend {
     pub(crate) payments: Klarna,
-    /// `None` against the playground.
+    /// `None` against the playground. The account of region `eu`.
     pub(crate) sim: Option<Simulator>,
+    /// The account of region `na` (a second simulator: one Klarna account per region);
+    /// `None` against the playground.
+    pub(crate) sim_na: Option<Simulator>,
     /// For the printout: where the payments are stored.
     pub(crate) store_label: String,
     /// For the printout: where Klarna is.
@@ -101,19 +104,32 @@ pub(crate) async fn start(
         Ok(Backend {
             payments,
             sim: None,
+            sim_na: None,
             store_label,
             klarna_label: format!("Klarna playground, region {region}"),
             _tmp: tmp,
         })
     } else {
-        progress("starting the Klarna simulator in-process");
+        progress("starting two Klarna simulators in-process: the eu and the na account");
         let sim = Simulator::start().await?;
+        let sim_na = Simulator::start().await?;
         progress(&format!("opening the store: {store_label}"));
-        let payments = builder.simulator(&sim).build().await?;
-        let klarna_label = format!("Klarna simulator at {}", sim.base_url());
+        // One account per region: Swedish purchases go to the eu account, American ones to
+        // the na account, and a country of a region without an account is refused.
+        let payments = builder
+            .simulator(&sim)
+            .region_simulator(Region::Na, &sim_na)
+            .build()
+            .await?;
+        let klarna_label = format!(
+            "Klarna simulators: region eu at {}, region na at {}",
+            sim.base_url(),
+            sim_na.base_url()
+        );
         Ok(Backend {
             payments,
             sim: Some(sim),
+            sim_na: Some(sim_na),
             store_label,
             klarna_label,
             _tmp: tmp,

@@ -1,13 +1,15 @@
-//! The Klarna toolkit's demo: four payment scenarios end to end, and a small demo shop.
+//! The Klarna toolkit's demo: payment scenarios end to end (four, and a second region), and a small demo shop.
 //!
 //! Two entry points, both filled from plain option structs (the `klarna demo` command line
 //! maps its flags onto them):
 //!
-//! * [`run`] — with no configuration it starts the Klarna simulator in-process, opens a SQLite
-//!   file in a temporary directory, and runs through the real [`klarna_payments::Klarna`]
-//!   service and the real HTTP gateway: (1) a one-time purchase with capture and partial
-//!   refund, (2) a subscription (`tokenize`) with two token charges and a cancelled token,
-//!   (3) `buy_and_tokenize`, (4) a cart change after authorization and a declined shopper.
+//! * [`run`] — with no configuration it starts the Klarna simulator in-process (two: the
+//!   accounts of regions `eu` and `na`), opens a SQLite file in a temporary directory, and
+//!   runs through the real [`klarna_payments::Klarna`] service and the real HTTP gateway:
+//!   (1) a one-time purchase with capture and partial refund, (2) a subscription
+//!   (`tokenize`) with two token charges and a cancelled token, (3) `buy_and_tokenize`,
+//!   (4) a cart change after authorization and a declined shopper, (5) a US purchase at the
+//!   `na` account and an Australian one refused (no `oc` account).
 //!   It prints every stage as it happens and a summary table, and returns a [`DemoReport`]
 //!   that says which steps landed where they should.
 //! * [`serve`] — a demo shop (cart, checkout with Klarna's JS SDK or the simulator's

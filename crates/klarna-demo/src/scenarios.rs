@@ -1,4 +1,4 @@
-//! [`run`]: the four scenarios through the real service and HTTP gateway, printing each stage
+//! [`run`]: the scenarios through the real service and HTTP gateway, printing each stage
 //! as it happens, checking each against the simulator's own records, and a summary table.
 
 use std::fmt::Display;
@@ -7,9 +7,9 @@ use std::time::Instant;
 use klarna_payments::simulator::{ShopperDecision, Simulator};
 use klarna_payments::{
     Amount, AuthorizationToken, AuthorizedVia, CaptureRequest, Cart, ChargeRequest, Completed,
-    CustomerTokenId, Intent, Klarna, MerchantData, MerchantUrls, OmLine, OrderId, OrderLine,
-    PaymentId, Purchase, RefundRequest, ServiceError, SessionId, ShippingInfo, ShippingInfoInput,
-    ShippingMethod,
+    CustomerTokenId, Intent, Klarna, Market, MerchantData, MerchantUrls, Money, OmLine, OrderId,
+    OrderLine, PaymentId, Purchase, RefundRequest, Region, ServiceError, SessionId, ShippingInfo,
+    ShippingInfoInput, ShippingMethod,
 };
 
 use crate::catalog::{self, sek};
@@ -51,7 +51,10 @@ fn row(stage: impl Display, id: impl Display, amount: impl Display) -> Row {
 
 struct Ctx<'a> {
     payments: &'a Klarna,
+    /// The account of region `eu`.
     sim: Option<&'a Simulator>,
+    /// The account of region `na`.
+    sim_na: Option<&'a Simulator>,
     report: DemoReport,
     scenario: String,
     started: Instant,
@@ -109,9 +112,20 @@ impl Ctx<'_> {
         }
     }
 
-    /// The shopper's step in the browser, played by the simulator.
+    /// The shopper's step in the browser, played by the simulator of region `eu`.
     fn shopper(
         &mut self,
+        session: &SessionId,
+        approve: bool,
+    ) -> Result<Option<AuthorizationToken>, Stop> {
+        self.shopper_at(self.sim, session, approve)
+    }
+
+    /// The shopper's step in the browser, played by the simulator `sim` (the account whose
+    /// session it is).
+    fn shopper_at(
+        &mut self,
+        sim: Option<&Simulator>,
         session: &SessionId,
         approve: bool,
     ) -> Result<Option<AuthorizationToken>, Stop> {
@@ -120,7 +134,7 @@ impl Ctx<'_> {
         } else {
             "shopper declines"
         };
-        let Some(sim) = self.sim else {
+        let Some(sim) = sim else {
             return Err(Stop::Skipped(
                 step.to_owned(),
                 "the playground's shopper step needs a browser: try `klarna demo --serve --playground`"
@@ -170,7 +184,7 @@ impl Ctx<'_> {
             intent.as_str(),
             cart.lines().len(),
             cart.total(),
-            sek(cart.order_tax_amount()),
+            Money::new(cart.order_tax_amount(), cart.market().currency()),
             cart.market().country(),
             cart.market().currency(),
             cart.market().locale(),
@@ -730,7 +744,115 @@ async fn declined(cx: &mut Ctx<'_>) -> Result<(), Stop> {
     Ok(())
 }
 
-/// Runs the four scenarios (see the crate docs), printing each stage as it happens and a
+/// The requests each simulator has answered so far.
+fn requests(sim: Option<&Simulator>) -> u64 {
+    sim.map_or(0, |s| s.stats().requests.values().sum())
+}
+
+async fn second_region(cx: &mut Ctx<'_>) -> Result<(), Stop> {
+    cx.begin(
+        "5 second region",
+        "an American purchase goes to the na account; a country without an account is refused",
+    );
+    let step = "create session (na)";
+    let Some(na) = cx.sim_na else {
+        return Err(Stop::Skipped(
+            step.to_owned(),
+            "the playground's second region needs its own account: set KLARNA_NA_USERNAME and \
+             KLARNA_NA_PASSWORD, and play the shopper with `klarna demo --serve --playground`"
+                .to_owned(),
+        ));
+    };
+    let market = Market::parse("US", "USD", "en-US").map_err(|e| failed(step, e))?;
+    let boots = OrderLine::builder("Trail boots", 1, 12_900)
+        .build()
+        .map_err(|e| failed(step, e))?;
+    let cart = Cart::new(market, vec![boots]).map_err(|e| failed(step, e))?;
+    let eu_before = requests(cx.sim);
+    let (id, session) = cx.open(Intent::Buy, &cart).await?;
+    let token = cx.shopper_at(Some(na), &session, true)?;
+
+    let step = "create order (na)";
+    let token = token.ok_or_else(|| failed(step, "no token"))?;
+    cx.sent(format!(
+        "P5 create order at the na account (api-na): {}",
+        cart.total()
+    ));
+    let done = cx
+        .payments
+        .complete(&id, token)
+        .await
+        .map_err(|e| failed(step, e))?;
+    let order = order_of(step, &done)?;
+    ensure(na.order(order.as_str()).is_some(), step, || {
+        format!("the na account has no order {order}")
+    })?;
+    ensure(requests(cx.sim) == eu_before, step, || {
+        "a call of the American payment reached the eu account".to_owned()
+    })?;
+    cx.landed(
+        step,
+        row(
+            "ordered at the na account",
+            format!("order {order}"),
+            cart.total(),
+        ),
+    );
+
+    let step = "capture (na)";
+    cx.sent(format!("O2 capture at the na account: {}", cart.total()));
+    let amount = amount(step, cart.total().minor())?;
+    cx.payments
+        .capture(&order, amount)
+        .await
+        .map_err(|e| failed(step, e))?;
+    let captured = na.order(order.as_str()).map_or(0, |o| o.captured_amount);
+    ensure(captured == cart.total().minor(), step, || {
+        format!("the na account captured {captured}")
+    })?;
+    cx.landed(
+        step,
+        row("CAPTURED", format!("order {order}"), cart.total()),
+    );
+
+    let step = "a purchase in Australia";
+    cx.sent("P1 create session for AU/AUD: region oc has no account here");
+    let au = Market::parse("AU", "AUD", "en-AU").map_err(|e| failed(step, e))?;
+    let hat = OrderLine::builder("Sun hat", 1, 3_500)
+        .build()
+        .map_err(|e| failed(step, e))?;
+    let cart = Cart::new(au, vec![hat]).map_err(|e| failed(step, e))?;
+    let before = (requests(cx.sim), requests(Some(na)));
+    let purchase = Purchase::new(Intent::Buy, cart.clone()).map_err(|e| failed(step, e))?;
+    match cx.payments.start_checkout(purchase).await {
+        Err(ServiceError::RegionNotConfigured { region: Region::Oc }) => {}
+        other => {
+            return Err(failed(
+                step,
+                format!(
+                    "expected no account for region oc, got {:?}",
+                    other.map(|c| c.payment_id)
+                ),
+            ));
+        }
+    }
+    ensure(
+        (requests(cx.sim), requests(Some(na))) == before,
+        step,
+        || "a call reached Klarna".to_owned(),
+    )?;
+    cx.landed(
+        step,
+        row(
+            "refused before any call: no account for region oc",
+            "",
+            cart.total(),
+        ),
+    );
+    Ok(())
+}
+
+/// Runs the scenarios (see the crate docs), printing each stage as it happens and a
 /// summary table at the end.
 ///
 /// # Errors
@@ -752,6 +874,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
     let mut cx = Ctx {
         payments: &backend.payments,
         sim: backend.sim.as_ref(),
+        sim_na: backend.sim_na.as_ref(),
         report: DemoReport::default(),
         scenario: String::new(),
         started: Instant::now(),
@@ -772,6 +895,9 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
     if let Err(s) = declined(&mut cx).await {
         cx.stop(s);
     }
+    if let Err(s) = second_region(&mut cx).await {
+        cx.stop(s);
+    }
     let report = cx.report;
     println!();
     println!("{report}");
@@ -781,6 +907,9 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
         println!("some steps did NOT land where they should (see ✗ above)");
     }
     if let Some(sim) = backend.sim {
+        sim.shutdown().await;
+    }
+    if let Some(sim) = backend.sim_na {
         sim.shutdown().await;
     }
     Ok(report)

@@ -128,6 +128,27 @@ code_enum!(
 });
 
 impl Currency {
+    /// The Klarna region of the countries that pay in this currency: each currency is the local
+    /// currency of countries in one region only (checked by a test over every country), so a
+    /// record that keeps only its currency (an order) still knows its region.
+    #[must_use]
+    pub const fn region(self) -> Region {
+        match self {
+            Self::Usd | Self::Cad | Self::Mxn => Region::Na,
+            Self::Aud | Self::Nzd => Region::Oc,
+            Self::Chf
+            | Self::Czk
+            | Self::Dkk
+            | Self::Eur
+            | Self::Gbp
+            | Self::Huf
+            | Self::Nok
+            | Self::Pln
+            | Self::Ron
+            | Self::Sek => Region::Eu,
+        }
+    }
+
     /// Digits after the decimal point (ISO 4217 exponent). Every Klarna currency has 2.
     #[must_use]
     pub const fn exponent(self) -> u32 {
@@ -136,6 +157,37 @@ impl Currency {
 }
 
 impl Country {
+    /// The Klarna region that serves purchases from this country (API.md §11.9): US, CA and MX
+    /// North America; AU and NZ Oceania; every other market Europe.
+    #[must_use]
+    pub const fn region(self) -> Region {
+        match self {
+            Self::Us | Self::Ca | Self::Mx => Region::Na,
+            Self::Au | Self::Nz => Region::Oc,
+            Self::At
+            | Self::Be
+            | Self::Cz
+            | Self::Dk
+            | Self::Fi
+            | Self::Fr
+            | Self::De
+            | Self::Gr
+            | Self::Hu
+            | Self::Ie
+            | Self::It
+            | Self::Nl
+            | Self::No
+            | Self::Pl
+            | Self::Pt
+            | Self::Ro
+            | Self::Sk
+            | Self::Es
+            | Self::Se
+            | Self::Ch
+            | Self::Gb => Region::Eu,
+        }
+    }
+
     /// The only currency Klarna accepts for purchases in this country.
     #[must_use]
     pub const fn currency(self) -> Currency {
@@ -312,6 +364,12 @@ impl Market {
     pub const fn currency(&self) -> Currency {
         self.currency
     }
+    /// The Klarna region that serves this market (its country's).
+    #[must_use]
+    pub const fn region(&self) -> Region {
+        self.country.region()
+    }
+
     /// The locale.
     #[must_use]
     pub const fn locale(&self) -> Locale {
@@ -438,6 +496,16 @@ impl fmt::Display for Region {
 #[cfg(test)]
 mod region_tests {
     use super::*;
+
+    #[test]
+    fn every_currency_belongs_to_the_region_of_its_countries() {
+        for &country in Country::ALL {
+            assert_eq!(country.currency().region(), country.region(), "{country}");
+        }
+        assert_eq!(Country::Us.region(), Region::Na);
+        assert_eq!(Country::Nz.region(), Region::Oc);
+        assert_eq!(Country::Se.region(), Region::Eu);
+    }
 
     #[test]
     fn regions_parse_by_name_and_nothing_else_falls_back() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use klarna_domain::{Region, UnknownRegion};
 use klarna_ports::{
-    Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore, SystemClock,
+    Clock, Gateways, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore, SystemClock,
 };
 use klarna_service::{PaymentService, ServiceConfig};
 
@@ -124,14 +124,90 @@ impl std::str::FromStr for StoreUrl {
     }
 }
 
+/// The account of one more region ([`KlarnaBuilder::region_account`]).
+#[derive(Clone, Default)]
+struct RegionAccount {
+    username: Option<String>,
+    password: Option<String>,
+    base_url: Option<String>,
+}
+
+/// The accounts of [`KlarnaBuilder::region_account`], by region.
+#[derive(Clone, Default)]
+struct RegionAccounts {
+    eu: Option<RegionAccount>,
+    na: Option<RegionAccount>,
+    oc: Option<RegionAccount>,
+}
+
+impl RegionAccounts {
+    fn slot(&mut self, region: Region) -> &mut Option<RegionAccount> {
+        match region {
+            Region::Eu => &mut self.eu,
+            Region::Na => &mut self.na,
+            Region::Oc => &mut self.oc,
+        }
+    }
+
+    fn get(&self, region: Region) -> Option<&RegionAccount> {
+        match region {
+            Region::Eu => self.eu.as_ref(),
+            Region::Na => self.na.as_ref(),
+            Region::Oc => self.oc.as_ref(),
+        }
+    }
+
+    fn regions(&self) -> Vec<Region> {
+        REGIONS
+            .into_iter()
+            .filter(|r| self.get(*r).is_some())
+            .collect()
+    }
+}
+
+/// The regions, in the order they are read and listed.
+const REGIONS: [Region; 3] = [Region::Eu, Region::Na, Region::Oc];
+
+/// The environment variables of a region's account.
+const fn region_env(region: Region) -> [&'static str; 3] {
+    match region {
+        Region::Eu => [
+            "KLARNA_EU_USERNAME",
+            "KLARNA_EU_PASSWORD",
+            "KLARNA_EU_BASE_URL",
+        ],
+        Region::Na => [
+            "KLARNA_NA_USERNAME",
+            "KLARNA_NA_PASSWORD",
+            "KLARNA_NA_BASE_URL",
+        ],
+        Region::Oc => [
+            "KLARNA_OC_USERNAME",
+            "KLARNA_OC_PASSWORD",
+            "KLARNA_OC_BASE_URL",
+        ],
+    }
+}
+
 /// Builds a [`Klarna`] service. Every setting has a method; [`Self::from_env`] fills them
 /// from the environment. Adapters you pass ([`Self::gateway`], [`Self::store`], …) win over
 /// configuration.
+///
+/// # Regions
+///
+/// A Klarna account lives in one region, and the service sends each payment to the account
+/// of its purchase country's region (US, CA, MX → `na`; AU, NZ → `oc`; every other country
+/// `eu`; API.md §11.9). The main account ([`Self::credentials`]) serves [`Self::region`];
+/// [`Self::region_account`] adds the account of another region. A payment in a region with no
+/// account is refused before any call (`ServiceError::RegionNotConfigured`). One exception
+/// keeps the simulator simple: a [`Self::base_url`] with no region accounts serves every
+/// region (it is one Klarna that answers for all of them).
 #[derive(Default)]
 pub struct KlarnaBuilder {
     target: Target,
     username: Option<String>,
     password: Option<String>,
+    regions: RegionAccounts,
     store_url: Option<String>,
     store_key_hex: Option<String>,
     key_namespace: Option<String>,
@@ -150,6 +226,7 @@ impl fmt::Debug for KlarnaBuilder {
             .field("target", &self.target)
             .field("username", &self.username.as_ref().map(|_| "<set>"))
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("region_accounts", &self.regions.regions())
             .field(
                 "store_url",
                 &self
@@ -179,13 +256,25 @@ impl KlarnaBuilder {
     }
 
     /// Reads `KLARNA_USERNAME`, `KLARNA_PASSWORD`, `KLARNA_REGION`, `KLARNA_PRODUCTION`,
-    /// `KLARNA_BASE_URL`, `KLARNA_STORE_URL`, `KLARNA_STORE_KEY` and `KLARNA_KEY_NAMESPACE`
-    /// (those that are set; the others keep their current value).
+    /// `KLARNA_BASE_URL`, `KLARNA_STORE_URL`, `KLARNA_STORE_KEY`, `KLARNA_KEY_NAMESPACE`, and
+    /// for each region `eu`, `na`, `oc` its account `KLARNA_<REGION>_USERNAME`,
+    /// `KLARNA_<REGION>_PASSWORD` and optional `KLARNA_<REGION>_BASE_URL` (those that are
+    /// set; the others keep their current value).
     ///
     /// # Errors
     /// [`BuildError::Region`] for a region other than `eu`, `na`, `oc`;
     /// [`BuildError::Invalid`] for a `KLARNA_PRODUCTION` other than `0`/`1`/`true`/`false`.
     pub fn from_env(mut self) -> Result<Self, BuildError> {
+        for region in REGIONS {
+            let [user, pass, url] = region_env(region);
+            let (u, p, b) = (env(user), env(pass), env(url));
+            if u.is_some() || p.is_some() || b.is_some() {
+                let account = self.account(region);
+                account.username = u.or(account.username.take());
+                account.password = p.or(account.password.take());
+                account.base_url = b.or(account.base_url.take());
+            }
+        }
         if let Some(u) = env("KLARNA_USERNAME") {
             self.username = Some(u);
         }
@@ -263,6 +352,47 @@ impl KlarnaBuilder {
         self.username = Some(username.into());
         self.password = Some(password.into());
         self
+    }
+
+    /// The account of `region` (credentials; Klarna's host of that region on the configured
+    /// environment, unless [`Self::region_base_url`] names another): payments whose purchase
+    /// country is in `region` go there. Replaces the credentials the region had.
+    #[must_use]
+    pub fn region_account(
+        mut self,
+        region: Region,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        let account = self.account(region);
+        account.username = Some(username.into());
+        account.password = Some(password.into());
+        self
+    }
+
+    /// Sends `region`'s account to this base URL (a simulator per region, a proxy); the same
+    /// rules as [`Self::base_url`].
+    #[must_use]
+    pub fn region_base_url(mut self, region: Region, url: impl Into<String>) -> Self {
+        self.account(region).base_url = Some(url.into());
+        self
+    }
+
+    /// Points `region`'s account at an in-process simulator (its base URL and credentials).
+    #[cfg(feature = "simulator")]
+    #[must_use]
+    pub fn region_simulator(self, region: Region, sim: &klarna_simulator::Simulator) -> Self {
+        self.region_base_url(region, sim.base_url()).region_account(
+            region,
+            sim.username(),
+            sim.password(),
+        )
+    }
+
+    fn account(&mut self, region: Region) -> &mut RegionAccount {
+        self.regions
+            .slot(region)
+            .get_or_insert_with(RegionAccount::default)
     }
 
     /// Points the gateway at an in-process simulator (base URL and its credentials).
@@ -365,8 +495,8 @@ impl KlarnaBuilder {
     /// be opened or migrated.
     pub async fn build(self) -> Result<Klarna, BuildError> {
         let mut config = self.config.clone();
-        let gateway = match self.gateway.clone() {
-            Some(g) => g,
+        let gateways = match self.gateway.clone() {
+            Some(g) => Gateways::everywhere(g),
             None => {
                 let (gateway, deadline) = self.http_gateway()?;
                 // Pending operations are fenced for the client's whole deadline.
@@ -383,7 +513,9 @@ impl KlarnaBuilder {
             None => self.default_keys(store.as_ref()).await?,
         };
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        Ok(PaymentService::new(gateway, store, clock, keys, config))
+        Ok(PaymentService::regional(
+            gateways, store, clock, keys, config,
+        ))
     }
 
     #[cfg(feature = "http")]
@@ -424,20 +556,89 @@ impl KlarnaBuilder {
         })
     }
 
-    /// The HTTP gateway, and its call deadline.
+    /// The HTTP gateways, one per configured region (or one for every region: a base URL
+    /// without region accounts), and the longest of their call deadlines.
     #[cfg(feature = "http")]
-    fn http_gateway(&self) -> Result<(Arc<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
+    fn http_gateway(
+        &self,
+    ) -> Result<(Gateways<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
+        let accounts = self.regions.regions();
+        let main_region = match &self.target {
+            Target::Klarna { region, .. } => Some(*region),
+            // A base URL alone is one Klarna answering for every region (the simulator).
+            Target::BaseUrl(_) if accounts.is_empty() => None,
+            Target::BaseUrl(_) => Some(Region::Eu),
+        };
+        let main = match (&self.username, &self.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+            (None, None) if !accounts.is_empty() => None,
+            (None, _) => return Err(BuildError::Missing("Klarna username (KLARNA_USERNAME)")),
+            (Some(_), None) => {
+                return Err(BuildError::Missing("Klarna password (KLARNA_PASSWORD)"));
+            }
+        };
+        let mut gateways = Gateways::none();
+        let mut deadline = klarna_domain::Span::millis(0);
+        if let Some((username, password)) = main {
+            let (gateway, d) = self.one_gateway(
+                username,
+                password,
+                &self.target,
+                "base URL (KLARNA_BASE_URL)",
+            )?;
+            deadline = d;
+            gateways = match main_region {
+                None => Gateways::everywhere(gateway),
+                Some(region) => gateways.with(region, gateway),
+            };
+        }
+        let production = matches!(
+            self.target,
+            Target::Klarna {
+                production: true,
+                ..
+            }
+        );
+        for region in accounts {
+            let Some(account) = self.regions.get(region) else {
+                continue;
+            };
+            let [user_var, pass_var, _] = region_env(region);
+            let username = account
+                .username
+                .clone()
+                .ok_or(BuildError::Missing(user_var))?;
+            let password = account
+                .password
+                .clone()
+                .ok_or(BuildError::Missing(pass_var))?;
+            let target = match &account.base_url {
+                Some(url) => Target::BaseUrl(url.clone()),
+                None => Target::Klarna { region, production },
+            };
+            let (gateway, d) =
+                self.one_gateway(username, password, &target, region_env(region)[2])?;
+            if d > deadline {
+                deadline = d;
+            }
+            gateways = gateways.with(region, gateway);
+        }
+        Ok((gateways, deadline))
+    }
+
+    /// One HTTP gateway to `target` with these credentials; `setting` names where its base
+    /// URL came from, for the error.
+    #[cfg(feature = "http")]
+    fn one_gateway(
+        &self,
+        username: String,
+        password: String,
+        target: &Target,
+        setting: &'static str,
+    ) -> Result<(Arc<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
         use klarna_gateway_http::{Credentials, Environment, KlarnaClient, KlarnaGateway};
-        let username = self
-            .username
-            .clone()
-            .ok_or(BuildError::Missing("Klarna username (KLARNA_USERNAME)"))?;
-        let password = self
-            .password
-            .clone()
-            .ok_or(BuildError::Missing("Klarna password (KLARNA_PASSWORD)"))?;
         let builder = KlarnaClient::builder(Credentials::new(username, password));
-        let builder = match &self.target {
+        let builder = match target {
             Target::BaseUrl(url) => builder.base_url(url.clone()),
             Target::Klarna { region, production } => {
                 let environment = if *production {
@@ -455,7 +656,7 @@ impl KlarnaBuilder {
                 field: "base_url",
                 reason,
             } => BuildError::Invalid {
-                name: "base URL (KLARNA_BASE_URL)",
+                name: setting,
                 reason,
             },
             other => BuildError::Gateway(other),
@@ -467,7 +668,9 @@ impl KlarnaBuilder {
     }
 
     #[cfg(not(feature = "http"))]
-    fn http_gateway(&self) -> Result<(Arc<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
+    fn http_gateway(
+        &self,
+    ) -> Result<(Gateways<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
         Err(BuildError::FeatureDisabled {
             what: "talking to Klarna without KlarnaBuilder::gateway".to_owned(),
             feature: "http",

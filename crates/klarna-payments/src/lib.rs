@@ -69,7 +69,8 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `KLARNA_USERNAME`, `KLARNA_PASSWORD` | API credentials (playground credentials for the playground) |
-//! | `KLARNA_REGION` | `eu` (default), `na`, `oc` |
+//! | `KLARNA_REGION` | `eu` (default), `na`, `oc`: the region of the main account |
+//! | `KLARNA_EU_USERNAME`, `KLARNA_EU_PASSWORD`, `KLARNA_EU_BASE_URL` (and `NA`, `OC`) | the account of another region ([`KlarnaBuilder::region_account`]): payments go to their purchase country's region |
 //! | `KLARNA_PRODUCTION` | `1`/`true` for the live system; the default is the playground |
 //! | `KLARNA_BASE_URL` | any base URL instead of the region's (the simulator, a proxy) |
 //! | `KLARNA_STORE_URL` | `memory:`, `sqlite://file.db?mode=rwc`, `postgres://…` |

@@ -163,3 +163,97 @@ fn debug_output_never_shows_credentials_or_the_store_key() {
         assert!(!shown.contains(secret), "{secret} leaked in {shown}");
     }
 }
+
+/// The shopper's step at a simulator: the authorization token it issues.
+fn authorize_at(
+    sim: &klarna_simulator::Simulator,
+    session: &str,
+) -> klarna_payments::AuthorizationToken {
+    let outcome = sim
+        .authorize(session, klarna_simulator::ShopperDecision::approve())
+        .unwrap();
+    klarna_payments::AuthorizationToken::new(outcome.authorization_token.unwrap()).unwrap()
+}
+
+/// Two accounts, one per region (a simulator standing in for each): a Swedish purchase is
+/// made at the EU account and an American one at the North American account, each order at
+/// its own; an Australian purchase, a region with no account, is refused before any call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_region_has_its_account_and_a_region_without_one_is_refused_before_any_call() {
+    let eu = klarna_simulator::Simulator::start().await.unwrap();
+    let na = klarna_simulator::Simulator::start().await.unwrap();
+    let klarna = KlarnaBuilder::new()
+        .region_base_url(Region::Eu, eu.base_url())
+        .region_account(Region::Eu, eu.username(), eu.password())
+        .region_base_url(Region::Na, na.base_url())
+        .region_account(Region::Na, na.username(), na.password())
+        .store(Arc::new(klarna_store_memory::InMemoryStore::new()))
+        .keys(Arc::new(SequentialKeys::new("r")))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(klarna.regions(), [Region::Eu, Region::Na]);
+    let us = Cart::new(
+        Market::parse("US", "USD", "en-US").unwrap(),
+        vec![OrderLine::builder("Boots", 1, 12_900).build().unwrap()],
+    )
+    .unwrap();
+    for (cart, sim, other) in [(cart(), &eu, &na), (us, &na, &eu)] {
+        let before = other.stats().count("payments.create_session");
+        let c = klarna
+            .start_checkout(Purchase::new(Intent::Buy, cart).unwrap())
+            .await
+            .unwrap();
+        let token = authorize_at(sim, c.session_id.as_str());
+        let done = klarna.complete(&c.payment_id, token).await.unwrap();
+        let order = done.order().unwrap().order_id().clone();
+        klarna
+            .capture(&order, klarna_payments::Amount::new(100).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            sim.order(order.as_str()).is_some(),
+            "the order is at its region's account"
+        );
+        assert!(other.order(order.as_str()).is_none());
+        assert_eq!(other.stats().count("payments.create_session"), before);
+    }
+    let total = |s: &klarna_simulator::Simulator| s.stats().requests.values().sum::<u64>();
+    let calls = (total(&eu), total(&na));
+    let au = Cart::new(
+        Market::parse("AU", "AUD", "en-AU").unwrap(),
+        vec![OrderLine::builder("Hat", 1, 2_500).build().unwrap()],
+    )
+    .unwrap();
+    let err = klarna
+        .start_checkout(Purchase::new(Intent::Buy, au).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            klarna_payments::ServiceError::RegionNotConfigured { region: Region::Oc }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("oc"), "{err}");
+    assert_eq!((total(&eu), total(&na)), calls, "no call");
+}
+
+/// A region's account needs both its username and its password; the error names the
+/// variable that is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_account_without_its_credentials_is_named() {
+    let e = error(
+        KlarnaBuilder::new()
+            .credentials("eu-user", "eu-pass")
+            .region_base_url(Region::Na, "http://127.0.0.1:9")
+            .store(Arc::new(klarna_store_memory::InMemoryStore::new()))
+            .keys(Arc::new(SequentialKeys::new("r"))),
+    )
+    .await;
+    assert!(
+        matches!(e, BuildError::Missing("KLARNA_NA_USERNAME")),
+        "{e}"
+    );
+}

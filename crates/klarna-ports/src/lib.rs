@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod gateway;
 pub mod keys;
+pub mod regions;
 pub mod store;
 
 #[cfg(feature = "test-util")]
@@ -27,6 +28,7 @@ pub use gateway::{
     SessionState,
 };
 pub use keys::{IdempotencyKeys, SequentialKeys};
+pub use regions::Gateways;
 pub use store::{Alongside, InstallationId, PaymentStore, StoreError, Unique, Versioned};
 
 #[cfg(feature = "test-util")]

@@ -106,8 +106,9 @@ where
             urls: self.config.urls.clone(),
             merchant,
         };
+        // Routed by the purchase country, before any call.
         let created = self
-            .gateway
+            .gateway(new.cart.market().region())?
             .create_session(&new)
             .await
             .map_err(ServiceError::Unavailable)?;
@@ -148,7 +149,9 @@ where
             .session_for_cart_update()
             .map_err(|e| crate::step::refused(id, e))?
             .clone();
-        self.gateway
+        // The session lives in the region of the cart it was created with.
+        let gateway = self.gateway(stored.value.cart().market().region())?;
+        gateway
             .update_session(&session, &cart)
             .await
             .map_err(ServiceError::Unavailable)?;
@@ -165,7 +168,7 @@ where
         let (next, released) = stepped.output;
         if let Some(auth) = released {
             // Best effort: an unreleased authorization simply expires in 60 minutes.
-            if let Err(e) = self.gateway.cancel_authorization(auth.token()).await {
+            if let Err(e) = gateway.cancel_authorization(auth.token()).await {
                 warn!(payment = %id, error = %e, "could not release the replaced authorization");
             }
         }
@@ -274,7 +277,9 @@ where
                     urls: self.config.urls.clone(),
                     merchant: p.merchant().clone(),
                 };
-                self.gateway.place_order(&req, key).await
+                self.routed(p.cart().market().region(), "payments.create_order")?
+                    .place_order(&req, key)
+                    .await
             }
             OrderSource::CustomerToken(token) => {
                 let req = ChargeToken {
@@ -283,7 +288,9 @@ where
                     cart: p.cart().clone(),
                     merchant: p.merchant().clone(),
                 };
-                self.gateway.charge_customer_token(&req, key).await
+                self.routed(p.cart().market().region(), "customer_token.create_order")?
+                    .charge_customer_token(&req, key)
+                    .await
             }
         }
     }
@@ -343,6 +350,8 @@ where
     ) -> Result<AnyPayment, ServiceError> {
         // One read serves both the intent and the step's first decision.
         let stored = self.fetch::<Payments>(id).await?;
+        // A region without an account is refused before anything is begun.
+        self.gateway(stored.value.cart().market().region())?;
         match stored.value.intent() {
             Intent::Buy => self.place_order(id, authorization, Some(stored)).await,
             Intent::Tokenize => {
@@ -397,7 +406,10 @@ where
         match stepped.output {
             Cancelled::Now(next, release) => {
                 if let Some(token) = release
-                    && let Err(e) = self.gateway.cancel_authorization(&token).await
+                    && let Err(e) = self
+                        .gateway(next.cart().market().region())?
+                        .cancel_authorization(&token)
+                        .await
                 {
                     warn!(payment = %id, error = %e, "could not release the authorization; it expires in 60 minutes");
                 }

@@ -10,7 +10,7 @@ use klarna_domain::order::LedgerError;
 use klarna_domain::payment::LifecycleError;
 use klarna_domain::token::TokenNotChargeable;
 use klarna_domain::{
-    CartError, Currency, MerchantDataError, OrderId, PaymentId, ResolveMismatch, SessionId,
+    CartError, Currency, MerchantDataError, OrderId, PaymentId, Region, ResolveMismatch, SessionId,
     StageKind,
 };
 use klarna_ports::{GatewayError, StoreError};
@@ -61,6 +61,15 @@ pub enum ServiceError {
         token: Currency,
         /// The cart's currency.
         cart: Currency,
+    },
+    /// The payment's purchase country is served by a Klarna region this service has no gateway
+    /// (credentials) for; nothing was sent. Configure that region's account.
+    #[error(
+        "no Klarna account is configured for region {region}, which serves this purchase country"
+    )]
+    RegionNotConfigured {
+        /// The region (API.md §11.9: US, CA, MX → na; AU, NZ → oc; else eu).
+        region: Region,
     },
     /// No such payment, order or token.
     #[error("{0} not found")]

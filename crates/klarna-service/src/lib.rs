@@ -33,8 +33,8 @@ mod step;
 
 use std::sync::Arc;
 
-use klarna_domain::Span;
-use klarna_ports::{Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore};
+use klarna_domain::{Region, Span};
+use klarna_ports::{Clock, Gateways, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore};
 
 pub use checkout::{AuthorizedVia, Checkout};
 pub use error::{RecordId, ServiceError};
@@ -112,7 +112,7 @@ impl Default for ServiceConfig {
 /// The use cases, generic over the ports. Cheap to clone: the ports are shared.
 #[derive(Debug)]
 pub struct PaymentService<G: ?Sized, S: ?Sized, C: ?Sized, K: ?Sized> {
-    gateway: Arc<G>,
+    gateways: Gateways<G>,
     store: Arc<S>,
     clock: Arc<C>,
     keys: Arc<K>,
@@ -122,7 +122,7 @@ pub struct PaymentService<G: ?Sized, S: ?Sized, C: ?Sized, K: ?Sized> {
 impl<G: ?Sized, S: ?Sized, C: ?Sized, K: ?Sized> Clone for PaymentService<G, S, C, K> {
     fn clone(&self) -> Self {
         Self {
-            gateway: Arc::clone(&self.gateway),
+            gateways: self.gateways.clone(),
             store: Arc::clone(&self.store),
             clock: Arc::clone(&self.clock),
             keys: Arc::clone(&self.keys),
@@ -138,7 +138,9 @@ where
     C: Clock + ?Sized,
     K: IdempotencyKeys + ?Sized,
 {
-    /// Wires the service from its ports.
+    /// Wires the service from its ports: `gateway` serves every region (one account, a
+    /// simulator, a proxy that routes by itself). For one account per region, see
+    /// [`Self::regional`].
     pub fn new(
         gateway: Arc<G>,
         store: Arc<S>,
@@ -146,13 +148,58 @@ where
         keys: Arc<K>,
         config: ServiceConfig,
     ) -> Self {
+        Self::regional(Gateways::everywhere(gateway), store, clock, keys, config)
+    }
+
+    /// Wires the service with a gateway per Klarna region: each payment is served by the
+    /// gateway of its purchase country's region (API.md §11.9), and a payment in a region
+    /// without one is refused before any call ([`ServiceError::RegionNotConfigured`]).
+    pub fn regional(
+        gateways: Gateways<G>,
+        store: Arc<S>,
+        clock: Arc<C>,
+        keys: Arc<K>,
+        config: ServiceConfig,
+    ) -> Self {
         Self {
-            gateway,
+            gateways,
             store,
             clock,
             keys,
             config,
         }
+    }
+
+    /// The regions this service can sell in.
+    pub fn regions(&self) -> Vec<Region> {
+        self.gateways.regions()
+    }
+
+    /// The gateway of `region`.
+    pub(crate) fn gateway(&self, region: Region) -> Result<&G, ServiceError> {
+        self.gateways
+            .get(region)
+            .map(AsRef::as_ref)
+            .ok_or(ServiceError::RegionNotConfigured { region })
+    }
+
+    /// The gateway of `region` for a call of a pending operation (`operation`, e.g.
+    /// `payments.create_order`): without one (the configuration changed since the operation
+    /// began) the call is not sent, an error that certainly never reached Klarna, so the
+    /// operation rolls back, or stays pending when an earlier attempt is in doubt.
+    pub(crate) fn routed(
+        &self,
+        region: Region,
+        operation: &'static str,
+    ) -> Result<&G, klarna_ports::GatewayError> {
+        self.gateways.get(region).map(AsRef::as_ref).ok_or_else(|| {
+            let mut e =
+                klarna_ports::GatewayError::new(operation, klarna_ports::ErrorAction::Retry, false);
+            e.messages = vec![format!(
+                "no Klarna account is configured for region {region}; nothing was sent"
+            )];
+            e
+        })
     }
 
     /// The configuration.

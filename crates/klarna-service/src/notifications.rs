@@ -3,7 +3,7 @@
 use klarna_domain::{AnyPayment, FraudStatus, OrderId, OrderStatus, StageKind};
 use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
 
-use crate::step::{PaymentOfOrder, Plan, decided};
+use crate::step::{Orders, PaymentOfOrder, Plan, decided};
 use crate::{PaymentService, ServiceError};
 
 impl<G, S, C, K> PaymentService<G, S, C, K>
@@ -38,8 +38,9 @@ where
     /// Unknown order; gateway and store errors; [`ServiceError::Lifecycle`] when a stop
     /// cannot be applied yet (a customer-token step of the order is in flight).
     pub async fn refresh_order(&self, order: &OrderId) -> Result<AnyPayment, ServiceError> {
+        let managed = self.fetch::<Orders>(order).await?;
         let remote = self
-            .gateway
+            .gateway(managed.value.currency().region())?
             .read_order(order)
             .await
             .map_err(ServiceError::Unavailable)?;

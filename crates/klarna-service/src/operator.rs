@@ -69,8 +69,9 @@ where
         order: &OrderId,
     ) -> Result<AnyPayment, ServiceError> {
         // Fail on an unknown payment before asking Klarna anything.
-        self.fetch::<Payments>(id).await?;
-        let remote = self.gateway.read_order(order).await.map_err(|e| {
+        let stored = self.fetch::<Payments>(id).await?;
+        let gateway = self.gateway(stored.value.cart().market().region())?;
+        let remote = gateway.read_order(order).await.map_err(|e| {
             if e.action.is_refusal() {
                 ServiceError::Refused(e)
             } else {

@@ -236,44 +236,35 @@ where
             ));
         };
         let (id, key) = (o.order_id(), p.op.key());
+        // An order knows its currency, and each currency is paid in one region only.
+        let gateway = self.routed(o.currency().region(), "ordermanagement")?;
         match &p.operation {
-            OmOperation::Capture(request) => self
-                .gateway
+            OmOperation::Capture(request) => gateway
                 .capture(id, request, key)
                 .await
                 .map(OmResult::Captured),
-            OmOperation::Refund(request) => self
-                .gateway
+            OmOperation::Refund(request) => gateway
                 .refund(id, request, key)
                 .await
                 .map(OmResult::Refunded),
-            OmOperation::AddShippingInfo(update) => self
-                .gateway
+            OmOperation::AddShippingInfo(update) => gateway
                 .add_shipping_info(id, update, key)
                 .await
                 .map(|()| OmResult::Done),
-            OmOperation::UpdateAuthorization(update) => self
-                .gateway
+            OmOperation::UpdateAuthorization(update) => gateway
                 .update_authorization(id, update, key)
                 .await
                 .map(|()| OmResult::Done),
-            OmOperation::UpdateMerchantReferences(references) => self
-                .gateway
+            OmOperation::UpdateMerchantReferences(references) => gateway
                 .update_merchant_references(id, references, key)
                 .await
                 .map(|()| OmResult::Done),
-            OmOperation::Cancel => self
-                .gateway
-                .cancel_order(id, key)
-                .await
-                .map(|()| OmResult::Done),
-            OmOperation::ReleaseRemaining => self
-                .gateway
+            OmOperation::Cancel => gateway.cancel_order(id, key).await.map(|()| OmResult::Done),
+            OmOperation::ReleaseRemaining => gateway
                 .release_remaining_authorization(id, key)
                 .await
                 .map(|()| OmResult::Done),
-            OmOperation::ExtendAuthorization => self
-                .gateway
+            OmOperation::ExtendAuthorization => gateway
                 .extend_authorization_time(id, key)
                 .await
                 .map(|()| OmResult::Done),

@@ -260,7 +260,13 @@ where
                         OrderSource::CustomerToken(_) => true,
                         OrderSource::Authorization { session, .. } => {
                             let consumed = matches!(e.action, ErrorAction::Rejected(_));
-                            match self.gateway.read_session(session.id()).await {
+                            let read = match self
+                                .routed(pending.cart().market().region(), "payments.read_session")
+                            {
+                                Ok(g) => g.read_session(session.id()).await,
+                                Err(e) => Err(e),
+                            };
+                            match read {
                                 Ok(s) if s.progress == SessionProgress::Complete => false,
                                 Ok(s) if s.progress == SessionProgress::Incomplete && !consumed => {
                                     true
@@ -379,7 +385,11 @@ where
     ) -> Result<ManagedOrder, ServiceError> {
         let order = stored.value.order_id().clone();
         let cancel = pending.operation == OmOperation::Cancel;
-        let Ok(remote) = self.gateway.read_order(&order).await else {
+        let Ok(gateway) = self.routed(stored.value.currency().region(), "ordermanagement.read")
+        else {
+            return Ok(stored.value);
+        };
+        let Ok(remote) = gateway.read_order(&order).await else {
             return Ok(stored.value);
         };
         if remote.fraud_status == Some(klarna_domain::FraudStatus::Stopped)

@@ -112,7 +112,7 @@ where
             authorization: step.authorization.token().clone(),
             merchant: p.merchant().clone(),
         };
-        self.gateway
+        self.routed(req.market.region(), "payments.create_customer_token")?
             .create_customer_token(&req, step.op.key())
             .await
     }
@@ -194,6 +194,7 @@ where
         request
             .merchant
             .check_country(request.cart.market().country())?;
+        self.gateway(request.cart.market().region())?;
         if let Some(existing) = self.store.load_payment(&request.payment_id).await? {
             return match existing.value.decide_repeated_charge() {
                 Decision::Done(p) => Ok(p),
@@ -264,8 +265,8 @@ where
         &self,
         token: &CustomerTokenId,
     ) -> Result<CustomerToken, ServiceError> {
-        self.fetch::<Tokens>(token).await?;
-        self.gateway
+        let record = self.fetch::<Tokens>(token).await?;
+        self.gateway(record.value.market().region())?
             .cancel_customer_token(token)
             .await
             .map_err(|e| match e.action {

@@ -936,3 +936,89 @@ async fn the_reconcilers_order_read_applies_a_stop() {
     let o = svc.order(&order).await.unwrap();
     assert_eq!((o.captured(), o.pending()), (0, None));
 }
+
+/// One service, one Klarna account per region (API.md §11.9): a Swedish payment and its
+/// capture go to the EU account, an American subscription, its token and its charge to the
+/// North American one; a purchase in Australia, where no account is configured, is refused
+/// before any call and nothing is stored.
+#[tokio::test]
+async fn each_payment_is_served_by_its_regions_account_and_a_region_without_one_is_refused() {
+    let eu = Arc::new(FakeKlarna::new());
+    let na = Arc::new(FakeKlarna::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+        1_700_000_000_000,
+    )));
+    let store = Arc::new(InMemoryStore::new());
+    let svc = PaymentService::regional(
+        klarna_ports::Gateways::none()
+            .with(klarna_domain::Region::Eu, Arc::clone(&eu))
+            .with(klarna_domain::Region::Na, Arc::clone(&na)),
+        Arc::clone(&store),
+        clock,
+        Arc::new(SequentialKeys::new("pay")),
+        ServiceConfig::default(),
+    );
+    assert_eq!(
+        svc.regions(),
+        [klarna_domain::Region::Eu, klarna_domain::Region::Na]
+    );
+
+    let (se, token) = checkout(&svc, &eu, Intent::Buy, cart()).await;
+    let done = svc.complete(&se, token).await.unwrap();
+    svc.capture(&order_id(&done), amount(1_000)).await.unwrap();
+    assert_eq!(eu.orders().len(), 1);
+    assert_eq!(eu.orders()[0].captured, 1_000);
+
+    let (us, token) = checkout(&svc, &na, Intent::Tokenize, subscription_cart(1_000)).await;
+    let Completed::Token(ct) = svc.complete(&us, token).await.unwrap() else {
+        panic!("a token")
+    };
+    svc.charge_customer_token(ChargeRequest {
+        merchant: Default::default(),
+        payment_id: PaymentId::new("renewal-1").unwrap(),
+        token: ct,
+        cart: subscription_cart(1_000),
+    })
+    .await
+    .unwrap();
+    assert_eq!(na.orders().len(), 1, "the charge went to the NA account");
+    assert_eq!(
+        eu.orders().len(),
+        1,
+        "nothing American reached the EU account"
+    );
+    assert!(
+        na.calls()
+            .iter()
+            .all(|(op, _)| !op.starts_with("ordermanagement")),
+        "{:?}",
+        na.calls()
+    );
+
+    let calls = (eu.calls().len(), na.calls().len());
+    let stored = svc.payments(10).await.unwrap().len();
+    let au = Cart::new(
+        Market::parse("AU", "AUD", "en-AU").unwrap(),
+        vec![OrderLine::builder("Hat", 1, 2_500).build().unwrap()],
+    )
+    .unwrap();
+    let err = svc
+        .start_checkout(Purchase::new(Intent::Buy, au).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::RegionNotConfigured {
+                region: klarna_domain::Region::Oc
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!((eu.calls().len(), na.calls().len()), calls, "no call");
+    assert_eq!(
+        svc.payments(10).await.unwrap().len(),
+        stored,
+        "nothing stored"
+    );
+}

@@ -202,10 +202,6 @@ impl Gate {
         let st = self.lock();
         (st.refusal, st.generation)
     }
-
-    fn refusal(&self) -> Refusal {
-        self.lock().refusal
-    }
 }
 
 /// Listens again on the same socket: binds the port again first when the socket lost it
@@ -386,18 +382,18 @@ mod tests {
         let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
         let addr = listener.local_addr().unwrap();
         let gate = Gate::new(&listener).unwrap();
-        assert_eq!(gate.refusal(), Refusal::Accepting);
+        assert_eq!(gate.refusal_and_generation().0, Refusal::Accepting);
         gate.refuse_for(Duration::from_secs(30));
         gate.refuse_for(Duration::from_millis(1));
-        let Refusal::Until(t) = gate.refusal() else {
-            panic!("{:?}", gate.refusal());
+        let Refusal::Until(t) = gate.refusal_and_generation().0 else {
+            panic!("{:?}", gate.refusal_and_generation().0);
         };
         assert!(t > Instant::now() + Duration::from_secs(20), "shortened");
         gate.accept_if_due();
         assert!(gate.refusing(), "not due yet");
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
         gate.refuse_for(Duration::MAX);
-        assert_eq!(gate.refusal(), Refusal::UntilCleared);
+        assert_eq!(gate.refusal_and_generation().0, Refusal::UntilCleared);
         gate.accept_if_due();
         assert!(gate.refusing(), "until cleared is never due");
         gate.accept();

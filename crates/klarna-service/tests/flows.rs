@@ -1022,3 +1022,58 @@ async fn each_payment_is_served_by_its_regions_account_and_a_region_without_one_
         "nothing stored"
     );
 }
+
+/// A pending operation whose region lost its account (the service restarted with another
+/// configuration) is not sent anywhere else: the reconciler leaves the in-doubt order pending,
+/// no call reaches the remaining account, and the configuration that has the region again
+/// resolves it.
+#[tokio::test]
+async fn a_pending_operation_of_a_region_without_an_account_is_sent_nowhere() {
+    let eu = Arc::new(FakeKlarna::optimistic());
+    let na = Arc::new(FakeKlarna::optimistic());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+        1_700_000_000_000,
+    )));
+    let store = Arc::new(InMemoryStore::new());
+    let with = |regions: klarna_ports::Gateways<FakeKlarna>| {
+        PaymentService::regional(
+            regions,
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::new(SequentialKeys::new("pay")),
+            ServiceConfig::default(),
+        )
+    };
+    let both = with(
+        klarna_ports::Gateways::none()
+            .with(klarna_domain::Region::Eu, Arc::clone(&eu))
+            .with(klarna_domain::Region::Na, Arc::clone(&na)),
+    );
+    let (id, token) = checkout(&both, &na, Intent::Buy, subscription_cart(1_000)).await;
+    na.script([Fault::LostResponse]);
+    let err = both.complete(&id, token).await.unwrap_err();
+    assert!(matches!(err, ServiceError::OutcomeUnknown { .. }), "{err}");
+    clock.advance(Span::minutes(3));
+
+    let eu_only =
+        with(klarna_ports::Gateways::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
+    let (eu_calls, na_calls) = (eu.calls().len(), na.calls().len());
+    eu_only.reconcile(10).await.unwrap();
+    assert_eq!(
+        (eu.calls().len(), na.calls().len()),
+        (eu_calls, na_calls),
+        "sent nowhere"
+    );
+    assert_eq!(
+        stage(&eu_only, &id).await,
+        StageKind::OrderPending,
+        "still in doubt"
+    );
+
+    // Past the lease the first reconciler took.
+    clock.advance(Span::minutes(7));
+    both.reconcile(10).await.unwrap();
+    assert_eq!(stage(&both, &id).await, StageKind::Ordered);
+    assert_eq!(na.orders().len(), 1, "one order, at the na account");
+    assert!(eu.orders().is_empty());
+}

@@ -17,3 +17,4 @@ mod gateway;
 mod merchant_data;
 mod order_management;
 mod stopped;
+mod strict;

@@ -14,14 +14,14 @@ use klarna_simulator::{Fault, FaultRule, ShopperDecision, Simulator};
 
 type Klarna = klarna_payments::Klarna;
 
-fn shoe() -> OrderLine {
+pub(crate) fn shoe() -> OrderLine {
     OrderLine::builder("Trail shoe", 1, 89_900)
         .tax_rate(2_500)
         .reference("SHOE-42")
         .build()
         .unwrap()
 }
-fn socks() -> OrderLine {
+pub(crate) fn socks() -> OrderLine {
     OrderLine::builder("Wool socks", 2, 14_900)
         .tax_rate(2_500)
         .build()
@@ -39,7 +39,7 @@ fn gloves() -> OmLine {
     OmLine::from_input(input).unwrap()
 }
 
-fn postnord(tracking: &str) -> ShippingInfo {
+pub(crate) fn postnord(tracking: &str) -> ShippingInfo {
     ShippingInfo::new(ShippingInfoInput {
         shipping_company: Some("PostNord".into()),
         shipping_method: Some(ShippingMethod::Home),
@@ -52,7 +52,7 @@ fn postnord(tracking: &str) -> ShippingInfo {
     .unwrap()
 }
 
-async fn setup() -> (Simulator, Klarna, Arc<ManualClock>) {
+pub(crate) async fn setup() -> (Simulator, Klarna, Arc<ManualClock>) {
     let sim = Simulator::start().await.unwrap();
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let klarna = KlarnaBuilder::new()
@@ -68,7 +68,7 @@ async fn setup() -> (Simulator, Klarna, Arc<ManualClock>) {
 }
 
 /// A placed order of a shoe and two pairs of socks (SEK 1 197.00).
-async fn ordered(sim: &Simulator, klarna: &Klarna) -> OrderId {
+pub(crate) async fn ordered(sim: &Simulator, klarna: &Klarna) -> OrderId {
     let cart = Cart::new(
         Market::parse("SE", "SEK", "sv-SE").unwrap(),
         vec![shoe(), socks()],
@@ -86,7 +86,7 @@ async fn ordered(sim: &Simulator, klarna: &Klarna) -> OrderId {
     completed.order().unwrap().order_id().clone()
 }
 
-fn amt(minor: i64) -> Amount {
+pub(crate) fn amt(minor: i64) -> Amount {
     Amount::new(minor).unwrap()
 }
 
@@ -167,6 +167,14 @@ async fn captures_with_lines_and_shipping_an_upsell_and_merchant_references() {
     let kept = klarna.order(&order).await.unwrap();
     assert_eq!((kept.order_amount(), kept.remaining()), (119_700, 29_800));
     assert!(kept.pending().is_none());
+    // Klarna was asked, and its order is as it was.
+    assert_eq!(sim.stats().count("orders.update_authorization"), 1);
+    let remote = raw.get_order(order.as_str()).await.unwrap().body;
+    assert_eq!(
+        (remote.order_amount, remote.remaining_authorized_amount),
+        (Some(119_700), Some(29_800)),
+        "nothing raised at Klarna"
+    );
     // Capturing the gloves before Klarna accepted is over the authorization, refused locally.
     let too_much = klarna.capture(&order, amt(55_100)).await.unwrap_err();
     assert!(matches!(too_much, ServiceError::Ledger(_)), "{too_much:?}");

@@ -137,7 +137,10 @@ where
     /// authorization is released at Klarna, and the shopper must re-authorize.
     ///
     /// # Errors
-    /// Wrong stage (an order exists), expired session, gateway and store errors.
+    /// Wrong stage (an order exists), expired session; [`ServiceError::Refused`] when Klarna
+    /// refuses the update (the session is gone or completed there),
+    /// [`ServiceError::Unavailable`] when it cannot be reached; store errors. The stored cart
+    /// changes only after Klarna took it.
     pub async fn update_cart(
         &self,
         id: &PaymentId,
@@ -151,10 +154,15 @@ where
             .clone();
         // The session lives in the region of the cart it was created with.
         let gateway = self.gateway(stored.value.cart().market().region())?;
-        gateway
-            .update_session(&session, &cart)
-            .await
-            .map_err(ServiceError::Unavailable)?;
+        // Nothing is written unless Klarna took the new cart. Klarna's refusal (the session is
+        // gone or completed there) is an answer, not an outage.
+        gateway.update_session(&session, &cart).await.map_err(|e| {
+            if e.action.is_refusal() {
+                ServiceError::Refused(e)
+            } else {
+                ServiceError::Unavailable(e)
+            }
+        })?;
         let stepped = self
             .step::<Payments, _>(id, Some(stored), |p, now| {
                 decided(

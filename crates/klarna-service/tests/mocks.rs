@@ -324,3 +324,48 @@ async fn only_an_explicit_incomplete_session_clears_an_in_doubt_order() {
         );
     }
 }
+
+/// Klarna refusing a cart update (the session is gone there) is a refusal, not "Klarna is
+/// unavailable, try later"; an update that never left is. Neither changes the stored cart.
+#[tokio::test]
+async fn a_refused_cart_update_is_refused_and_an_unreachable_one_unavailable() {
+    let mut g = gateway_with_session();
+    let mut answers = vec![
+        GatewayError::new("payments.update_session", ErrorAction::Retry, false),
+        GatewayError::new("payments.update_session", ErrorAction::NotFound, true),
+    ];
+    g.expect_update_session()
+        .times(2)
+        .returning(move |_, _| Err(answers.pop().unwrap()));
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+        1_700_000_000_000,
+    )));
+    let svc = service(g, clock);
+    let c = svc
+        .start_checkout(Purchase::new(Intent::Buy, cart()).unwrap())
+        .await
+        .unwrap();
+    let bigger = Cart::new(
+        cart().market(),
+        vec![
+            OrderLine::builder("Buch", 2, 2_000)
+                .tax_rate(700)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .unwrap();
+    let err = svc
+        .update_cart(&c.payment_id, bigger.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Refused(_)), "{err}");
+    let err = svc.update_cart(&c.payment_id, bigger).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Unavailable(_)), "{err}");
+    let p = svc.payment(&c.payment_id).await.unwrap();
+    assert_eq!(
+        p.cart().total().minor(),
+        2_000,
+        "the stored cart is unchanged"
+    );
+}

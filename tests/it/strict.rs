@@ -13,9 +13,9 @@ use klarna_payments::http::api::order_management::CaptureObject;
 use klarna_payments::ports::{ErrorAction, PaymentStore, Refusal};
 use klarna_payments::simulator::{ShopperDecision, Simulator};
 use klarna_payments::{
-    AnyPayment, AuthorizationToken, CaptureRequest, Cart, ChargeRequest, CustomerToken,
-    CustomerTokenId, InMemoryStore, Intent, Klarna, KlarnaBuilder, Market, MerchantData, OrderLine,
-    PaymentId, Purchase, ServiceError, StageKind,
+    AnyPayment, AuthorizationToken, AuthorizedVia, CaptureRequest, Cart, ChargeRequest,
+    CustomerToken, CustomerTokenId, InMemoryStore, Intent, Klarna, KlarnaBuilder, Market,
+    MerchantData, OrderLine, PaymentId, Purchase, ServiceError, StageKind,
 };
 
 use super::order_management::{amt, ordered, setup, shoe, socks};
@@ -216,6 +216,60 @@ async fn a_capture_field_error_is_refused_before_any_call_and_klarnas_422_names_
     let ledger = klarna.order(&order).await.unwrap();
     assert_eq!((ledger.captured(), ledger.remaining()), (0, 119_700));
     assert!(ledger.pending().is_none());
+    sim.shutdown().await;
+}
+
+/// An authorization the service recorded in the session's last hour dies with the session:
+/// 48 hours after creation the payment is expired and no order is attempted (Klarna does not
+/// document an order from a closed session; the simulator refuses one).
+#[tokio::test]
+async fn an_authorization_recorded_in_the_sessions_last_hour_gives_no_order_after_it_closes() {
+    let (sim, klarna, clock) = setup().await;
+    let market = Market::parse("SE", "SEK", "sv-SE").unwrap();
+    let checkout = klarna
+        .start_checkout(
+            Purchase::new(Intent::Buy, Cart::new(market, vec![shoe()]).unwrap()).unwrap(),
+        )
+        .await
+        .unwrap();
+    let jump = |by: Duration| {
+        clock.advance(Span::millis(i64::try_from(by.as_millis()).unwrap()));
+        sim.advance_clock(by);
+    };
+    jump(Duration::from_secs(47 * 3600 + 30 * 60));
+    let shopper = sim
+        .authorize(checkout.session_id.as_str(), ShopperDecision::approve())
+        .unwrap();
+    let token = AuthorizationToken::new(shopper.authorization_token.unwrap()).unwrap();
+    klarna
+        .authorize(AuthorizedVia::Browser(&checkout.payment_id), token.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        klarna.payment(&checkout.payment_id).await.unwrap().kind(),
+        StageKind::Authorized
+    );
+    jump(Duration::from_secs(31 * 60));
+    let e = klarna
+        .complete(&checkout.payment_id, token)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            ServiceError::WrongStage {
+                stage: StageKind::Expired,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        sim.stats().count("payments.create_order"),
+        0,
+        "none attempted"
+    );
+    assert!(sim.orders().is_empty());
     sim.shutdown().await;
 }
 

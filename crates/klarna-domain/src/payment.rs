@@ -2023,9 +2023,11 @@ impl AnyPayment {
         }
     }
 
-    /// Applies the clock: an open session past its expiry expires; an authorization past its
-    /// 60 minutes falls back to `Open` while the session lives (the shopper may re-authorize),
-    /// else expires. Pending stages never expire: they are in doubt, not failed.
+    /// Applies the clock: an open session past its expiry expires, and so does an authorized
+    /// one (whatever its authorization's minutes left); an authorization past its 60 minutes
+    /// falls back to `Open` while the session lives (the shopper may re-authorize; with a
+    /// `buy_and_tokenize` token made it stays `Authorized`, keeping the token). Pending stages
+    /// never expire: they are in doubt, not failed.
     #[must_use]
     pub fn expire(self, now: Timestamp) -> Self {
         match self {
@@ -2033,28 +2035,28 @@ impl AnyPayment {
                 at: now,
                 customer_token: None,
             })),
+            // The session closed (48 hours), even under an authorization still in its 60
+            // minutes: Klarna does not document an order from a closed session, so none is
+            // attempted. A `buy_and_tokenize` token made before stays named.
+            Self::Authorized(p) if !p.session().is_open(now) => {
+                let customer_token = p.stage.customer_token.clone();
+                Self::Expired(p.with(Expired {
+                    at: now,
+                    customer_token,
+                }))
+            }
             // `buy_and_tokenize` with its token made: the payment keeps the token (it exists
             // at Klarna) and stays authorized while the session lives, so a new authorization
             // places the order without a second token; placing it on the old one is refused
             // with `AuthorizationExpired` before any call.
             Self::Authorized(p)
-                if !p.authorization().is_valid(now)
-                    && p.stage.customer_token.is_some()
-                    && p.session().is_open(now) =>
+                if !p.authorization().is_valid(now) && p.stage.customer_token.is_some() =>
             {
                 Self::Authorized(p)
             }
             Self::Authorized(p) if !p.authorization().is_valid(now) => {
-                if p.session().is_open(now) {
-                    let session = p.stage.session.clone();
-                    Self::Open(p.with(Open { session }))
-                } else {
-                    let customer_token = p.stage.customer_token.clone();
-                    Self::Expired(p.with(Expired {
-                        at: now,
-                        customer_token,
-                    }))
-                }
+                let session = p.stage.session.clone();
+                Self::Open(p.with(Open { session }))
             }
             other @ (Self::Open(_)
             | Self::Authorized(_)

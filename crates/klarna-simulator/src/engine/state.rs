@@ -351,6 +351,16 @@ pub(super) fn live_auth<'a>(
     if now >= a.created_at + AUTHORIZATION_LIFE {
         return Err(invalid_token());
     }
+    // The pessimistic reading of "the session stays open for 48 hours or until you place an
+    // order": an authorization outlives nothing of its session, so an order from a closed
+    // session is refused like an expired token.
+    let session_open = st
+        .sessions
+        .get(&a.session_id)
+        .is_some_and(|s| now < s.created_at + SESSION_LIFE);
+    if !session_open {
+        return Err(invalid_token());
+    }
     Ok(a)
 }
 
@@ -542,6 +552,41 @@ mod tests {
         assert_eq!(st.sessions.len(), 0);
         // Customer tokens and orders are kept.
         assert_eq!((st.tokens.len(), st.orders.len()), (1, 1));
+    }
+
+    /// An authorization made in its session's last hour dies with the session (48 hours from
+    /// its creation), not 60 minutes after it was made.
+    #[test]
+    fn an_authorization_is_refused_once_its_session_has_closed() {
+        let mut st = State::default();
+        let sid = Uuid::from_u128(3);
+        st.sessions.insert(
+            sid,
+            Session {
+                body: Box::new(SessionBody::from_map(serde_json::Map::new())),
+                intent: Intent::Buy,
+                created_at: 0,
+                status: SessionStatus::Incomplete,
+                current_auth: None,
+                awaiting_finalize: None,
+            },
+        );
+        let aid = Uuid::from_u128(4);
+        st.authorizations.insert(
+            aid,
+            Authorization {
+                session_id: sid,
+                created_at: SESSION_LIFE - 30 * MINUTE,
+                intent: Intent::Buy,
+                snapshot: Box::new(SessionBody::from_map(serde_json::Map::new())),
+                order_id: None,
+                customer_token: None,
+                fraud_status: FraudStatus::Accepted,
+            },
+        );
+        assert!(live_auth(&st, &aid, SESSION_LIFE - 1).is_ok());
+        let closed = live_auth(&st, &aid, SESSION_LIFE).err();
+        assert_eq!(closed.map(|r| r.status), Some(404), "the session closed");
     }
 
     #[test]

@@ -939,6 +939,36 @@ impl Cart {
         Ok(())
     }
 
+    /// Checks the limits the Customer Token API puts on a token charge's lines (T2,
+    /// `customer-token-v1.yml`), tighter than the Payments API's: `unit_price` and
+    /// `total_amount` at most 100,000,000 minor units, `merchant_data` at most 255 characters.
+    ///
+    /// # Errors
+    /// [`Problem::OutOfRange`] or [`Problem::TooLong`] on `order_lines[i].<field>`.
+    pub fn check_for_token_charge(&self) -> Result<(), CartError> {
+        /// T2's `unit_price` and `total_amount` maximum.
+        const MAX_T2_AMOUNT: i64 = 100_000_000;
+        for (i, line) in self.lines.iter().enumerate() {
+            let path = LinePath(Some(i));
+            check_range(path, "unit_price", line.unit_price(), 0, MAX_T2_AMOUNT)?;
+            check_range(
+                path,
+                "total_amount",
+                line.total_amount(),
+                -MAX_T2_AMOUNT,
+                MAX_T2_AMOUNT,
+            )?;
+            check_opt_text(
+                path,
+                "merchant_data",
+                line.fields().merchant_data.as_ref(),
+                0,
+                255,
+            )?;
+        }
+        Ok(())
+    }
+
     /// The fingerprint of everything an authorization covers: market, lines and totals.
     #[must_use]
     pub fn fingerprint(&self) -> CartFingerprint {

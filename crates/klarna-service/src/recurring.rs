@@ -190,6 +190,7 @@ where
         // Checked before anything is read or sent: a charge of a subscription token carries
         // the subscription on its goods, and only what T2 accepts.
         request.cart.check_recurring()?;
+        request.cart.check_for_token_charge()?;
         request.merchant.check_for_charge()?;
         request
             .merchant

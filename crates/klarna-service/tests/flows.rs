@@ -1077,3 +1077,51 @@ async fn a_pending_operation_of_a_region_without_an_account_is_sent_nowhere() {
     assert_eq!(na.orders().len(), 1, "one order, at the na account");
     assert!(eu.orders().is_empty());
 }
+
+/// A token charge's lines meet the Customer Token API's tighter limits before any call (T2:
+/// `merchant_data` at most 255 characters, amounts at most 100,000,000), naming the field; the
+/// same line is fine in a session.
+#[tokio::test]
+async fn a_token_charge_over_the_token_apis_line_limits_is_refused_before_any_call() {
+    let (svc, fake, _) = service();
+    let (id, token) = checkout(&svc, &fake, Intent::Tokenize, subscription_cart(1_000)).await;
+    let Completed::Token(ct) = svc.complete(&id, token).await.unwrap() else {
+        panic!("a token")
+    };
+    let line = |data: usize, price: i64| {
+        let mut input = OrderLine::builder("Coffee box", 1, price)
+            .subscription("Coffee", Interval::Month, 1)
+            .build()
+            .unwrap()
+            .fields()
+            .clone();
+        input.merchant_data = Some("d".repeat(data));
+        OrderLine::from_input(input).unwrap()
+    };
+    let m = Market::parse("US", "USD", "en-US").unwrap();
+    for (data, price, field) in [
+        (300, 1_000, "order_lines[0].merchant_data"),
+        (10, 100_000_001, "order_lines[0].unit_price"),
+    ] {
+        let calls = fake.calls().len();
+        let err = svc
+            .charge_customer_token(ChargeRequest {
+                merchant: Default::default(),
+                payment_id: PaymentId::new(format!("renewal-{data}")).unwrap(),
+                token: ct.clone(),
+                cart: Cart::new(m, vec![line(data, price)]).unwrap(),
+            })
+            .await
+            .unwrap_err();
+        let ServiceError::Cart(e) = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(e.field().to_string(), field, "{err}");
+        assert_eq!(fake.calls().len(), calls, "nothing sent");
+        assert!(
+            svc.payment(&PaymentId::new(format!("renewal-{data}")).unwrap())
+                .await
+                .is_err()
+        );
+    }
+}

@@ -242,6 +242,20 @@ impl Ctx<'_> {
             .map_err(|e| failed(step, e))
     }
 
+    /// Step 3 for `id` with the shopper's token (the step fails without one).
+    async fn complete(
+        &self,
+        step: &str,
+        id: &PaymentId,
+        token: Option<AuthorizationToken>,
+    ) -> Result<Completed, Stop> {
+        let token = token.ok_or_else(|| failed(step, "no token"))?;
+        self.payments
+            .complete(id, token)
+            .await
+            .map_err(|e| failed(step, e))
+    }
+
     async fn stage(&self, id: &PaymentId) -> Result<String, Stop> {
         self.payments
             .payment(id)
@@ -309,11 +323,7 @@ async fn one_time(cx: &mut Ctx<'_>) -> Result<(), Stop> {
         "P5 create order from the authorization: {} (Klarna-Idempotency-Key)",
         cart.total()
     ));
-    let done = cx
-        .payments
-        .complete(&id, token)
-        .await
-        .map_err(|e| failed(step, e))?;
+    let done = cx.complete(step, &id, Some(token)).await?;
     let order = order_of(step, &done)?;
     let stage = cx.stage(&id).await?;
     ensure(stage == "ordered", step, || format!("payment is {stage}"))?;
@@ -480,11 +490,7 @@ async fn recurring(cx: &mut Ctx<'_>) -> Result<(), Stop> {
 
     let step = "create customer token";
     cx.sent("P6 customer token from the authorization (description, SE/SEK)");
-    let done = cx
-        .payments
-        .complete(&id, token.ok_or_else(|| failed(step, "no token"))?)
-        .await
-        .map_err(|e| failed(step, e))?;
+    let done = cx.complete(step, &id, token).await?;
     let customer_token = token_of(step, &done)?;
     let stage = cx.stage(&id).await?;
     cx.landed(
@@ -569,14 +575,10 @@ async fn buy_and_tokenize(cx: &mut Ctx<'_>) -> Result<(), Stop> {
 
     let step = "order + customer token";
     cx.sent(format!(
-        "P5 create order ({}) then P6 customer token, from one authorization",
+        "P6 customer token, then P5 create order ({}), from one authorization",
         cart.total()
     ));
-    let done = cx
-        .payments
-        .complete(&id, token.ok_or_else(|| failed(step, "no token"))?)
-        .await
-        .map_err(|e| failed(step, e))?;
+    let done = cx.complete(step, &id, token).await?;
     let order = order_of(step, &done)?;
     let customer_token = token_of(step, &done)?;
     cx.sim_order(step, &order)?;
@@ -679,11 +681,7 @@ async fn cart_change(cx: &mut Ctx<'_>) -> Result<(), Stop> {
         "P5 create order with the new authorization: {}",
         bigger.total()
     ));
-    let done = cx
-        .payments
-        .complete(&id, token.ok_or_else(|| failed(step, "no token"))?)
-        .await
-        .map_err(|e| failed(step, e))?;
+    let done = cx.complete(step, &id, token).await?;
     let order = order_of(step, &done)?;
     if let Some(o) = cx.sim_order(step, &order)? {
         ensure(o.order_amount == bigger.total().minor(), step, || {
@@ -778,11 +776,7 @@ async fn second_region(cx: &mut Ctx<'_>) -> Result<(), Stop> {
         "P5 create order at the na account (api-na): {}",
         cart.total()
     ));
-    let done = cx
-        .payments
-        .complete(&id, token)
-        .await
-        .map_err(|e| failed(step, e))?;
+    let done = cx.complete(step, &id, Some(token)).await?;
     let order = order_of(step, &done)?;
     ensure(na.order(order.as_str()).is_some(), step, || {
         format!("the na account has no order {order}")

@@ -441,6 +441,31 @@ mod tests {
         }
     }
 
+    /// A `buy` session created at time 0, incomplete.
+    fn session() -> Session {
+        Session {
+            body: Box::new(SessionBody::from_map(serde_json::Map::new())),
+            intent: Intent::Buy,
+            created_at: 0,
+            status: SessionStatus::Incomplete,
+            current_auth: None,
+            awaiting_finalize: None,
+        }
+    }
+
+    /// An accepted `buy` authorization of `session_id` made at `created_at`.
+    fn authorization(session_id: Uuid, created_at: Millis) -> Authorization {
+        Authorization {
+            session_id,
+            created_at,
+            intent: Intent::Buy,
+            snapshot: Box::new(SessionBody::from_map(serde_json::Map::new())),
+            order_id: None,
+            customer_token: None,
+            fraud_status: FraudStatus::Accepted,
+        }
+    }
+
     #[test]
     fn order_status_follows_captures_closure_and_expiry() {
         let mut o = order(1000);
@@ -504,29 +529,9 @@ mod tests {
     fn the_sweep_evicts_expired_sessions_and_authorizations_at_most_once_a_minute() {
         let mut st = State::default();
         let sid = Uuid::from_u128(1);
-        st.sessions.insert(
-            sid,
-            Session {
-                body: Box::new(SessionBody::from_map(serde_json::Map::new())),
-                intent: Intent::Buy,
-                created_at: 0,
-                status: SessionStatus::Incomplete,
-                current_auth: None,
-                awaiting_finalize: None,
-            },
-        );
-        st.authorizations.insert(
-            Uuid::from_u128(2),
-            Authorization {
-                session_id: sid,
-                created_at: 0,
-                intent: Intent::Buy,
-                snapshot: Box::new(SessionBody::from_map(serde_json::Map::new())),
-                order_id: None,
-                customer_token: None,
-                fraud_status: FraudStatus::Accepted,
-            },
-        );
+        st.sessions.insert(sid, session());
+        st.authorizations
+            .insert(Uuid::from_u128(2), authorization(sid, 0));
         st.tokens.insert(
             Uuid::from_u128(3),
             CustomerToken {
@@ -560,30 +565,10 @@ mod tests {
     fn an_authorization_is_refused_once_its_session_has_closed() {
         let mut st = State::default();
         let sid = Uuid::from_u128(3);
-        st.sessions.insert(
-            sid,
-            Session {
-                body: Box::new(SessionBody::from_map(serde_json::Map::new())),
-                intent: Intent::Buy,
-                created_at: 0,
-                status: SessionStatus::Incomplete,
-                current_auth: None,
-                awaiting_finalize: None,
-            },
-        );
+        st.sessions.insert(sid, session());
         let aid = Uuid::from_u128(4);
-        st.authorizations.insert(
-            aid,
-            Authorization {
-                session_id: sid,
-                created_at: SESSION_LIFE - 30 * MINUTE,
-                intent: Intent::Buy,
-                snapshot: Box::new(SessionBody::from_map(serde_json::Map::new())),
-                order_id: None,
-                customer_token: None,
-                fraud_status: FraudStatus::Accepted,
-            },
-        );
+        st.authorizations
+            .insert(aid, authorization(sid, SESSION_LIFE - 30 * MINUTE));
         assert!(live_auth(&st, &aid, SESSION_LIFE - 1).is_ok());
         let closed = live_auth(&st, &aid, SESSION_LIFE).err();
         assert_eq!(closed.map(|r| r.status), Some(404), "the session closed");
@@ -593,17 +578,7 @@ mod tests {
     fn live_lookups_refuse_expired_and_unknown_ids() {
         let mut st = State::default();
         let sid = Uuid::from_u128(7);
-        st.sessions.insert(
-            sid,
-            Session {
-                body: Box::new(SessionBody::from_map(serde_json::Map::new())),
-                intent: Intent::Buy,
-                created_at: 0,
-                status: SessionStatus::Incomplete,
-                current_auth: None,
-                awaiting_finalize: None,
-            },
-        );
+        st.sessions.insert(sid, session());
         let id = sid.to_string();
         assert!(live_session(&st, &id, SESSION_LIFE - 1).is_ok());
         let expired = live_session(&st, &id, SESSION_LIFE).err();

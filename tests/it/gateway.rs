@@ -378,15 +378,6 @@ fn service(sim: &Simulator, config: ServiceConfig) -> Service {
     )
 }
 
-fn shopper_approves(sim: &Simulator, session: &SessionId) -> AuthorizationToken {
-    let token = sim
-        .authorize(session.as_str(), ShopperDecision::approve())
-        .unwrap()
-        .authorization_token
-        .unwrap();
-    AuthorizationToken::new(token).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_one_time_checkout_capture_refund() {
     let sim = Simulator::start().await.unwrap();
@@ -395,7 +386,7 @@ async fn service_one_time_checkout_capture_refund() {
         .start_checkout(Purchase::new(Intent::Buy, cart(false)).unwrap())
         .await
         .unwrap();
-    let token = shopper_approves(&sim, &checkout.session_id);
+    let token = crate::approve(&sim, &checkout.session_id);
     let ordered = svc.complete(&checkout.payment_id, token).await.unwrap();
     assert!(matches!(ordered, Completed::Order(_)), "{ordered:?}");
     assert_eq!(
@@ -429,7 +420,7 @@ async fn service_tokenize_charge_twice_and_cancel() {
         .start_checkout(Purchase::new(Intent::Tokenize, cart(true)).unwrap())
         .await
         .unwrap();
-    let token = shopper_approves(&sim, &checkout.session_id);
+    let token = crate::approve(&sim, &checkout.session_id);
     let done = svc.complete(&checkout.payment_id, token).await.unwrap();
     assert!(matches!(done, Completed::Token(_)), "{done:?}");
     assert_eq!(
@@ -489,7 +480,7 @@ async fn service_buy_and_tokenize_completes_both() {
         .start_checkout(Purchase::new(Intent::BuyAndTokenize, cart(true)).unwrap())
         .await
         .unwrap();
-    let token = shopper_approves(&sim, &checkout.session_id);
+    let token = crate::approve(&sim, &checkout.session_id);
     let done = svc.complete(&checkout.payment_id, token).await.unwrap();
     let Completed::OrderAndToken {
         token: Some(made), ..
@@ -535,7 +526,7 @@ async fn lost_order_answer_is_reconciled_to_exactly_one_order() {
             .start_checkout(Purchase::new(Intent::Buy, cart(false)).unwrap())
             .await
             .unwrap();
-        let token = shopper_approves(&sim, &checkout.session_id);
+        let token = crate::approve(&sim, &checkout.session_id);
         sim.add_fault(FaultRule::new(
             "payments.create_order",
             1,

@@ -18,3 +18,18 @@ mod merchant_data;
 mod order_management;
 mod stopped;
 mod strict;
+
+/// The shopper approves `session` at the simulator: the authorization token it issues.
+fn approve(
+    sim: &klarna_simulator::Simulator,
+    session: &klarna_domain::SessionId,
+) -> klarna_domain::AuthorizationToken {
+    let shopper = sim
+        .authorize(
+            session.as_str(),
+            klarna_simulator::ShopperDecision::approve(),
+        )
+        .expect("the shopper approves");
+    klarna_domain::AuthorizationToken::new(shopper.authorization_token.expect("a token"))
+        .expect("a token")
+}

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use klarna_domain::order::OmOperation;
 use klarna_payments::service::ServiceError;
 use klarna_payments::{
-    Amount, AuthorizationToken, AuthorizationUpdate, CaptureRequest, Cart, Intent, KlarnaBuilder,
-    ManualClock, Market, MerchantReferences, OmLine, OrderId, OrderLine, Purchase, RefundRequest,
-    ShippingInfo, ShippingInfoInput, ShippingInfoUpdate, ShippingMethod, StoreKey,
+    Amount, AuthorizationUpdate, CaptureRequest, Cart, Intent, KlarnaBuilder, ManualClock, Market,
+    MerchantReferences, OmLine, OrderId, OrderLine, Purchase, RefundRequest, ShippingInfo,
+    ShippingInfoInput, ShippingInfoUpdate, ShippingMethod, StoreKey,
 };
 use klarna_ports::{Clock, SystemClock};
-use klarna_simulator::{Fault, FaultRule, ShopperDecision, Simulator};
+use klarna_simulator::{Fault, FaultRule, Simulator};
 
 type Klarna = klarna_payments::Klarna;
 
@@ -78,10 +78,7 @@ pub(crate) async fn ordered(sim: &Simulator, klarna: &Klarna) -> OrderId {
         .start_checkout(Purchase::new(Intent::Buy, cart).unwrap())
         .await
         .unwrap();
-    let shopper = sim
-        .authorize(checkout.session_id.as_str(), ShopperDecision::approve())
-        .unwrap();
-    let token = AuthorizationToken::new(shopper.authorization_token.unwrap()).unwrap();
+    let token = crate::approve(sim, &checkout.session_id);
     let completed = klarna.complete(&checkout.payment_id, token).await.unwrap();
     completed.order().unwrap().order_id().clone()
 }

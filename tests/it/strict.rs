@@ -13,9 +13,9 @@ use klarna_payments::http::api::order_management::CaptureObject;
 use klarna_payments::ports::{ErrorAction, PaymentStore, Refusal};
 use klarna_payments::simulator::{ShopperDecision, Simulator};
 use klarna_payments::{
-    AnyPayment, AuthorizationToken, AuthorizedVia, CaptureRequest, Cart, ChargeRequest,
-    CustomerToken, CustomerTokenId, InMemoryStore, Intent, Klarna, KlarnaBuilder, Market,
-    MerchantData, OrderLine, PaymentId, Purchase, ServiceError, StageKind,
+    AnyPayment, AuthorizedVia, CaptureRequest, Cart, ChargeRequest, CustomerToken, CustomerTokenId,
+    InMemoryStore, Intent, Klarna, KlarnaBuilder, Market, MerchantData, OrderLine, PaymentId,
+    Purchase, ServiceError, StageKind,
 };
 
 use super::order_management::{amt, ordered, setup, shoe, socks};
@@ -38,10 +38,7 @@ async fn tokenized(sim: &Simulator, klarna: &Klarna) -> CustomerTokenId {
         .start_checkout(Purchase::new(Intent::Tokenize, klarna_tests::crash_cart(true)).unwrap())
         .await
         .unwrap();
-    let shopper = sim
-        .authorize(checkout.session_id.as_str(), ShopperDecision::approve())
-        .unwrap();
-    let token = AuthorizationToken::new(shopper.authorization_token.unwrap()).unwrap();
+    let token = crate::approve(sim, &checkout.session_id);
     let done = klarna.complete(&checkout.payment_id, token).await.unwrap();
     done.token().cloned().expect("tokenized")
 }
@@ -258,10 +255,7 @@ async fn session_of_48_hours(recorded: bool) {
         .await
         .unwrap();
     jump(Duration::from_secs(30 * 60));
-    let shopper = sim
-        .authorize(checkout.session_id.as_str(), ShopperDecision::approve())
-        .unwrap();
-    let token = AuthorizationToken::new(shopper.authorization_token.unwrap()).unwrap();
+    let token = crate::approve(&sim, &checkout.session_id);
     if recorded {
         klarna
             .authorize(AuthorizedVia::Browser(&checkout.payment_id), token.clone())

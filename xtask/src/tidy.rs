@@ -92,6 +92,24 @@ const CRATE_RULES: &[CrateRule] = &[
         why: "the simulator validates independently of the domain, so the two check each other",
     },
     CrateRule {
+        krate: "klarna-axum",
+        deps: Deps::Never(&[
+            "klarna-domain",
+            "klarna-ports",
+            "klarna-service",
+            "klarna-api",
+            "klarna-gateway-*",
+            "klarna-store-*",
+            "klarna-simulator",
+            "klarna-cli",
+            "klarna-demo",
+            "reqwest",
+            "sqlx",
+        ]),
+        why: "the web adapter speaks to the facade only (domain and ports types through its \
+              re-exports); the merchant picks the gateway and store",
+    },
+    CrateRule {
         krate: "xtask",
         deps: Deps::Never(&["klarna-*"]),
         why: "xtask builds before and apart from the workspace crates",
@@ -123,8 +141,9 @@ const CONFINED: &[Confined] = &[
     },
     Confined {
         dep: "axum",
-        only_in: &["klarna-simulator", "klarna-demo", "klarna-cli"],
-        why: "the HTTP servers are the simulator and the demo shop",
+        only_in: &["klarna-simulator", "klarna-demo", "klarna-cli", "klarna-axum"],
+        why: "the HTTP servers are the simulator, the demo shop, and klarna-axum (the routes a \
+              merchant mounts)",
     },
 ];
 
@@ -147,6 +166,11 @@ const TREE_RULES: &[TreeRule] = &[
     TreeRule {
         krate: "klarna-api",
         absent: &["tokio", "reqwest", "sqlx", "axum", "hyper"],
+    },
+    // The facade comes without adapters here: the merchant's own dependency picks them.
+    TreeRule {
+        krate: "klarna-axum",
+        absent: &["reqwest", "sqlx"],
     },
 ];
 

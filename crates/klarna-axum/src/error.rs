@@ -42,9 +42,16 @@ pub enum ApiError {
     /// The body is not declared as `application/json` (415 `unsupported_media_type`).
     #[error("the body must be sent as Content-Type: application/json")]
     NotJson,
-    /// The service refused or could not finish; mapped variant by variant.
+    /// The service refused or could not finish; mapped variant by variant (boxed: the
+    /// service's error is large, and rejections travel by value).
     #[error(transparent)]
-    Service(#[from] ServiceError),
+    Service(Box<ServiceError>),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        Self::Service(Box::new(e))
+    }
 }
 
 #[derive(Serialize)]

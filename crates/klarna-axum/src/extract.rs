@@ -43,12 +43,7 @@ impl FromRequestParts<Shared> for AllowedOrigin {
             .to_str()
             .map_err(|_| ApiError::ForbiddenOrigin)?
             .to_ascii_lowercase();
-        if state
-            .config
-            .allowed_origins_list()
-            .iter()
-            .any(|o| *o == origin)
-        {
+        if state.config.allowed_origins_list().contains(&origin) {
             Ok(Self)
         } else {
             Err(ApiError::ForbiddenOrigin)

@@ -57,7 +57,6 @@ impl KlarnaRoutes {
     }
 
     /// The router, ready to `nest` (`Router::new().nest("/klarna", routes.router())`).
-    #[must_use]
     pub fn router(&self) -> Router {
         let limit = self.shared.config.body_limit_bytes();
         let in_flight = self.shared.config.in_flight();

@@ -141,7 +141,12 @@ const CONFINED: &[Confined] = &[
     },
     Confined {
         dep: "axum",
-        only_in: &["klarna-simulator", "klarna-demo", "klarna-cli", "klarna-axum"],
+        only_in: &[
+            "klarna-simulator",
+            "klarna-demo",
+            "klarna-cli",
+            "klarna-axum",
+        ],
         why: "the HTTP servers are the simulator, the demo shop, and klarna-axum (the routes a \
               merchant mounts)",
     },

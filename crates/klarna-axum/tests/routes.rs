@@ -602,3 +602,91 @@ async fn the_router_nests_under_a_path() {
         )
     );
 }
+
+/// An order under fraud review: the notifications Klarna sends when it decides (accepted,
+/// rejected) move the payment, and a repeat moves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fraud_notifications_accept_or_reject_a_pending_order() {
+    let f = fixture().await;
+    for (decision, event, stage) in [
+        (
+            FraudDecision::Accepted,
+            "FRAUD_RISK_ACCEPTED",
+            StageKind::Ordered,
+        ),
+        (
+            FraudDecision::Rejected,
+            "FRAUD_RISK_REJECTED",
+            StageKind::Cancelled,
+        ),
+    ] {
+        let started = start(&f, "buy", cart()).await;
+        let pending = ShopperDecision {
+            fraud_status: Some("PENDING".to_owned()),
+            ..ShopperDecision::approve()
+        };
+        let token = f
+            .sim
+            .authorize(started["session_id"].as_str().unwrap(), pending)
+            .unwrap()
+            .authorization_token
+            .unwrap();
+        let secret = started["payment_secret"].as_str().unwrap();
+        let (status, done) = post(
+            &f,
+            &complete_uri(&started),
+            &json!({"authorization_token": token}),
+            Some(secret),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        assert_eq!(done["stage"], "fraud_review", "{done}");
+        assert_eq!(done["fraud_status"], "PENDING", "{done}");
+
+        let order_id = done["order_id"].as_str().unwrap();
+        f.sim.resolve_fraud(order_id, decision).unwrap();
+        let note = json!({"order_id": order_id, "event_type": event});
+        for _ in 0..2 {
+            let (status, body) = send(
+                f.routes.router(),
+                callback("/klarna/notification", Some(CALLBACK_SECRET), &note),
+            )
+            .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+            assert_eq!(payment(&f, &started).await.kind(), stage, "{event}");
+        }
+    }
+}
+
+/// A category that needs `finalize()` (pay now with `auto_finalize: false`): the browser
+/// finalizes at Klarna, then posts the token like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalized_authorization_completes_like_any_other() {
+    let f = fixture().await;
+    let started = start(&f, "buy", cart()).await;
+    let session = started["session_id"].as_str().unwrap();
+    let step = ShopperDecision {
+        payment_method_category: Some("pay_now".to_owned()),
+        auto_finalize: Some(false),
+        ..ShopperDecision::approve()
+    };
+    let first = f.sim.authorize(session, step).unwrap();
+    assert!(first.finalize_required && first.authorization_token.is_none());
+    let token = f
+        .sim
+        .finalize(session, ShopperDecision::approve())
+        .unwrap()
+        .authorization_token
+        .unwrap();
+    let secret = started["payment_secret"].as_str().unwrap();
+    let (status, done) = post(
+        &f,
+        &complete_uri(&started),
+        &json!({"authorization_token": token}),
+        Some(secret),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["stage"], "ordered", "{done}");
+    assert_eq!(f.sim.orders().len(), 1);
+}

@@ -7,22 +7,34 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_TYPE, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use klarna_payments::{Klarna, PaymentId};
+use klarna_payments::{Cart, Klarna, PaymentId};
 use serde::de::DeserializeOwned;
 
 use crate::{ApiError, PAYMENT_SECRET_HEADER, RoutesConfig};
+
+/// The merchant's check of a cart the browser sent (prices against the catalog).
+pub(crate) type CartCheck = Arc<dyn Fn(&Cart) -> Result<(), ApiError> + Send + Sync>;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) klarna: Arc<Klarna>,
     pub(crate) config: Arc<RoutesConfig>,
+    pub(crate) cart_check: Option<CartCheck>,
+}
+
+impl Shared {
+    /// The merchant's verdict on a cart, before anything is sent or stored.
+    pub(crate) fn check(&self, cart: &Cart) -> Result<(), ApiError> {
+        self.cart_check.as_ref().map_or(Ok(()), |check| check(cart))
+    }
 }
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("config", &self.config)
+            .field("cart_check", &self.cart_check.is_some())
             .finish_non_exhaustive()
     }
 }

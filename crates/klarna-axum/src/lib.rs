@@ -13,8 +13,8 @@
 //! A cart is `{purchase_country, purchase_currency, locale, order_lines: [{name, quantity,
 //! unit_price, tax_rate?, total_discount_amount?, type?, reference?, subscription?, …}]}` in
 //! minor units; totals and taxes are computed by the domain (and checked when declared).
-//! **Prices come from the browser**: check them against your catalog before you trust them,
-//! or start payments server-side with the service and hand the page the same answer.
+//! **Prices come from the browser**: hold them to your catalog with
+//! [`KlarnaRoutes::cart_check`], which sees every cart before anything is sent or stored.
 //!
 //! # Security model
 //!

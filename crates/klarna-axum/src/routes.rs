@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use klarna_payments::{
-    AnyPayment, AuthorizationToken, AuthorizedVia, Completed, Klarna, OrderId, ServiceError,
+    AnyPayment, AuthorizationToken, AuthorizedVia, Cart, Completed, Klarna, OrderId, ServiceError,
     SessionId,
 };
 use serde::Serialize;
@@ -45,8 +45,22 @@ impl KlarnaRoutes {
             shared: Shared {
                 klarna,
                 config: Arc::new(config),
+                cart_check: None,
             },
         }
+    }
+
+    /// Checks every cart the browser sends (`POST /payments`, `PUT /payments/{id}/cart`)
+    /// before anything is sent to Klarna or stored: the place to hold prices, names and tax
+    /// rates to your catalog, since the browser's cart is the shopper's to change. Refuse
+    /// with [`ApiError::InvalidInput`] naming the field (`cart.order_lines[0].unit_price`).
+    #[must_use]
+    pub fn cart_check<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&Cart) -> Result<(), ApiError> + Send + Sync + 'static,
+    {
+        self.shared.cart_check = Some(Arc::new(check));
+        self
     }
 
     /// The configuration (for [`RoutesConfig::merchant_urls`] and
@@ -89,6 +103,7 @@ async fn start(
     JsonBody(body): JsonBody<StartPayment>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let purchase = body.into_purchase()?;
+    s.check(purchase.cart())?;
     let c = s.klarna.start_checkout(purchase).await?;
     let payment_secret = s.config.payment_secret(&c.payment_id);
     Ok((
@@ -141,6 +156,7 @@ async fn update_cart(
     JsonBody(body): JsonBody<UpdateCart>,
 ) -> Result<Json<PaymentView>, ApiError> {
     let cart = body.cart.into_cart()?;
+    s.check(&cart)?;
     let p = s.klarna.update_cart(&id, cart).await?;
     Ok(Json(PaymentView::of(&p, None)))
 }

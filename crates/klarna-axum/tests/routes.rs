@@ -690,3 +690,49 @@ async fn a_finalized_authorization_completes_like_any_other() {
     assert_eq!(done["stage"], "ordered", "{done}");
     assert_eq!(f.sim.orders().len(), 1);
 }
+
+/// The merchant's cart check holds the browser's prices to the catalog: a tampered price is
+/// refused by name before anything reaches Klarna or the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cart_check_refuses_a_tampered_price() {
+    let mut f = fixture().await;
+    f.routes = f.routes.clone().cart_check(|cart| {
+        for (i, line) in cart.lines().iter().enumerate() {
+            if line.name() == "Trail shoe" && line.unit_price() != 89_900 {
+                return Err(klarna_axum::ApiError::InvalidInput {
+                    field: format!("cart.order_lines[{i}].unit_price"),
+                    message: "is not the catalog's price".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    });
+    let mut cheap = cart();
+    cheap["order_lines"][0]["unit_price"] = json!(100);
+    let (status, e) = post(
+        &f,
+        "/payments",
+        &json!({"intent": "buy", "cart": cheap}),
+        None,
+    )
+    .await;
+    assert_error(status, &e, StatusCode::BAD_REQUEST, "invalid_input");
+    assert_eq!(e["field"], "cart.order_lines[0].unit_price", "{e}");
+    assert!(f.store.is_empty());
+    assert_eq!(klarna_requests(&f), 0);
+
+    let started = start(&f, "buy", cart()).await;
+    let before = payment(&f, &started).await;
+    let uri = format!("/payments/{}/cart", started["payment_id"].as_str().unwrap());
+    let req = json_request("PUT", &uri)
+        .header(
+            PAYMENT_SECRET_HEADER,
+            started["payment_secret"].as_str().unwrap(),
+        )
+        .body(Body::from(json!({"cart": cheap}).to_string()))
+        .unwrap();
+    let (status, e) = send(f.routes.router(), req).await;
+    assert_error(status, &e, StatusCode::BAD_REQUEST, "invalid_input");
+    assert_eq!(payment(&f, &started).await, before);
+    assert_eq!(f.sim.stats().count("payments.update_session"), 0);
+}

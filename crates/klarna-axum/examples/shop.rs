@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use klarna_axum::{KlarnaRoutes, RoutesConfig};
+use klarna_axum::{ApiError, KlarnaRoutes, RoutesConfig};
 use klarna_payments::{InMemoryStore, KlarnaBuilder, simulator::Simulator};
 
 const PUBLIC: &str = "http://127.0.0.1:3000";
@@ -24,7 +24,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merchant_urls(config.merchant_urls(&format!("{PUBLIC}/klarna")))
         .build()
         .await?;
-    let routes = KlarnaRoutes::new(Arc::new(klarna), config);
+    // The browser sends the cart: hold every line to the catalog (one shoe, 899 kr).
+    let routes = KlarnaRoutes::new(Arc::new(klarna), config).cart_check(|cart| {
+        match cart.lines().iter().position(|l| l.unit_price() != 89_900) {
+            Some(i) => Err(ApiError::InvalidInput {
+                field: format!("cart.order_lines[{i}].unit_price"),
+                message: "is not the catalog's price".to_owned(),
+            }),
+            None => Ok(()),
+        }
+    });
 
     let sdk = format!("{}/sim/js/klarna-payments.js", sim.base_url());
     let app = Router::new()

@@ -11,7 +11,7 @@ use klarna_payments::{
     SessionId,
 };
 use serde::Serialize;
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tracing::{info, warn};
 
 use crate::extract::{AllowedOrigin, CallbackSecret, JsonBody, PaymentCapability, Shared};
@@ -82,7 +82,8 @@ impl KlarnaRoutes {
             .route("/klarna/notification", post(notification))
             .with_state(self.shared.clone())
             .layer(DefaultBodyLimit::max(limit))
-            .layer(ConcurrencyLimitLayer::new(in_flight))
+            // One semaphore for every route: `Router::layer` applies the layer route by route.
+            .layer(GlobalConcurrencyLimitLayer::new(in_flight))
     }
 }
 

@@ -736,3 +736,48 @@ async fn the_cart_check_refuses_a_tampered_price() {
     assert_eq!(payment(&f, &started).await, before);
     assert_eq!(f.sim.stats().count("payments.update_session"), 0);
 }
+
+/// The in-flight bound holds across routes: with one request in flight (its body still
+/// arriving), a second one to another route waits for it, then runs. Polled by hand, so
+/// nothing here depends on timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_in_flight_bound_wait_their_turn() {
+    use futures::{SinkExt as _, poll};
+
+    for (bound, second_waits) in [(1, true), (2, false)] {
+        let f = fixture_with(config().max_in_flight(bound)).await;
+        let app = f.routes.router();
+        let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+        let slow = json_request("POST", "/payments")
+            .body(Body::from_stream(rx))
+            .unwrap();
+        let mut first = Box::pin(app.clone().oneshot(slow));
+        assert!(
+            poll!(&mut first).is_pending(),
+            "the first waits for its body"
+        );
+
+        // Refused at once (no JSON content type) when it gets to run.
+        let quick = Request::builder()
+            .method("POST")
+            .uri("/klarna/notification?secret=x")
+            .body(Body::empty())
+            .unwrap();
+        let mut second = Box::pin(app.clone().oneshot(quick));
+        let early = match poll!(&mut second) {
+            std::task::Poll::Ready(res) => Some(res.unwrap().status()),
+            std::task::Poll::Pending => None,
+        };
+        assert_eq!(early.is_none(), second_waits, "bound {bound}");
+
+        tx.send(Ok(b"{".to_vec())).await.unwrap();
+        drop(tx);
+        let res = first.await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let status = match early {
+            Some(status) => status,
+            None => second.await.unwrap().status(),
+        };
+        assert_eq!(status, StatusCode::FORBIDDEN, "bound {bound}");
+    }
+}

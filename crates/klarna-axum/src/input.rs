@@ -105,11 +105,10 @@ pub(crate) struct SubscriptionJson {
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MerchantInput {
-    /// The shop's order number (`merchant_reference1` is our payment id; this is
-    /// `merchant_reference2`'s neighbour as the domain defines it).
+    /// The shop's order number (`merchant_reference1`, shown to the shopper).
     #[serde(default)]
     pub(crate) order_number: Option<String>,
-    /// A second reference.
+    /// `merchant_reference2` (settlement files).
     #[serde(default)]
     pub reference2: Option<String>,
     /// Opaque merchant data.

@@ -152,11 +152,11 @@ impl RoutesConfig {
         let base = mounted_at.trim_end_matches('/');
         MerchantUrls {
             authorization: Some(format!(
-                "{base}/klarna/authorization?secret={}",
+                "{base}/callbacks/authorization?secret={}",
                 self.callback_secret
             )),
             notification: Some(format!(
-                "{base}/klarna/notification?secret={}",
+                "{base}/callbacks/notification?secret={}",
                 self.callback_secret
             )),
             confirmation: None,

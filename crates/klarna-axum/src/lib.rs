@@ -7,8 +7,8 @@
 //! | `POST /payments` | `{intent, cart, merchant?}` | 201 `{payment_id, session_id, client_token, payment_method_categories, payment_secret}` |
 //! | `PUT /payments/{id}/cart` | `{cart}` | 200 the payment (`{payment_id, stage, order_id?, fraud_status?, tokenized}`) |
 //! | `POST /payments/{id}/complete` | `{authorization_token}` | 200 the completed payment |
-//! | `POST /klarna/authorization?secret=…` | Klarna's `{authorization_token, session_id}` | 204 |
-//! | `POST /klarna/notification?secret=…` | Klarna's `{order_id, event_type}` | 204 |
+//! | `POST /callbacks/authorization?secret=…` | Klarna's `{authorization_token, session_id}` | 204 |
+//! | `POST /callbacks/notification?secret=…` | Klarna's `{order_id, event_type}` | 204 |
 //!
 //! A cart is `{purchase_country, purchase_currency, locale, order_lines: [{name, quantity,
 //! unit_price, tax_rate?, total_discount_amount?, type?, reference?, subscription?, …}]}` in

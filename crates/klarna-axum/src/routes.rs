@@ -27,8 +27,8 @@ use crate::{ApiError, RoutesConfig};
 /// | `POST /payments` | the shop's page | the allowed origins |
 /// | `PUT /payments/{id}/cart` | the shop's page | the payment secret |
 /// | `POST /payments/{id}/complete` | the shop's page | the payment secret |
-/// | `POST /klarna/authorization` | Klarna | the callback secret in `?secret=` |
-/// | `POST /klarna/notification` | Klarna | the callback secret in `?secret=` |
+/// | `POST /callbacks/authorization` | Klarna | the callback secret in `?secret=` |
+/// | `POST /callbacks/notification` | Klarna | the callback secret in `?secret=` |
 ///
 /// Every one takes `Content-Type: application/json` only, within the body limit, and at most
 /// the configured number of requests run at once.
@@ -78,8 +78,8 @@ impl KlarnaRoutes {
             .route("/payments", post(start))
             .route("/payments/{id}/cart", put(update_cart))
             .route("/payments/{id}/complete", post(complete))
-            .route("/klarna/authorization", post(authorization))
-            .route("/klarna/notification", post(notification))
+            .route("/callbacks/authorization", post(authorization))
+            .route("/callbacks/notification", post(notification))
             .with_state(self.shared.clone())
             .layer(DefaultBodyLimit::max(limit))
             // One semaphore for every route: `Router::layer` applies the layer route by route.

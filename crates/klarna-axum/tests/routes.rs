@@ -287,7 +287,7 @@ async fn a_forged_callback_is_refused_and_changes_nothing() {
     let requests = klarna_requests(&f);
 
     let forged = callback(
-        "/klarna/authorization",
+        "/callbacks/authorization",
         Some("test-callback-secret-000000002"),
         &body,
     );
@@ -295,14 +295,14 @@ async fn a_forged_callback_is_refused_and_changes_nothing() {
     assert_error(status, &e, StatusCode::FORBIDDEN, "bad_secret");
     let (status, e) = send(
         f.routes.router(),
-        callback("/klarna/authorization", None, &body),
+        callback("/callbacks/authorization", None, &body),
     )
     .await;
     assert_error(status, &e, StatusCode::UNAUTHORIZED, "missing_secret");
     let note = json!({"order_id": "4a6e7a4c-0000-4000-8000-000000000000", "event_type": "FRAUD_RISK_ACCEPTED"});
     let (status, e) = send(
         f.routes.router(),
-        callback("/klarna/notification", Some("wrong"), &note),
+        callback("/callbacks/notification", Some("wrong"), &note),
     )
     .await;
     assert_error(status, &e, StatusCode::FORBIDDEN, "bad_secret");
@@ -319,7 +319,7 @@ async fn a_replayed_callback_changes_nothing() {
     let token = approve(&f, &started);
     let body = json!({"authorization_token": token, "session_id": started["session_id"]});
 
-    let auth = || callback("/klarna/authorization", Some(CALLBACK_SECRET), &body);
+    let auth = || callback("/callbacks/authorization", Some(CALLBACK_SECRET), &body);
     let (status, _) = send(f.routes.router(), auth()).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let recorded = payment(&f, &started).await;
@@ -354,7 +354,7 @@ async fn a_replayed_callback_changes_nothing() {
         .resolve_fraud(order_id, FraudDecision::Stopped)
         .unwrap();
     let note = json!({"order_id": order_id, "event_type": "FRAUD_RISK_STOPPED"});
-    let notify = || callback("/klarna/notification", Some(CALLBACK_SECRET), &note);
+    let notify = || callback("/callbacks/notification", Some(CALLBACK_SECRET), &note);
     let (status, _) = send(f.routes.router(), notify()).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let stopped = payment(&f, &started).await;
@@ -573,7 +573,7 @@ async fn an_unknown_payment_is_not_found() {
     let body = json!({"authorization_token": "tok", "session_id": "no-such-session"});
     let (status, e) = send(
         f.routes.router(),
-        callback("/klarna/authorization", Some(CALLBACK_SECRET), &body),
+        callback("/callbacks/authorization", Some(CALLBACK_SECRET), &body),
     )
     .await;
     assert_error(status, &e, StatusCode::NOT_FOUND, "not_found");
@@ -598,7 +598,7 @@ async fn the_router_nests_under_a_path() {
     assert_eq!(
         urls.authorization.as_deref(),
         Some(
-            "https://shop.example/klarna/klarna/authorization?secret=test-callback-secret-000000001"
+            "https://shop.example/klarna/callbacks/authorization?secret=test-callback-secret-000000001"
         )
     );
 }
@@ -649,7 +649,7 @@ async fn fraud_notifications_accept_or_reject_a_pending_order() {
         for _ in 0..2 {
             let (status, body) = send(
                 f.routes.router(),
-                callback("/klarna/notification", Some(CALLBACK_SECRET), &note),
+                callback("/callbacks/notification", Some(CALLBACK_SECRET), &note),
             )
             .await;
             assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -760,7 +760,7 @@ async fn requests_beyond_the_in_flight_bound_wait_their_turn() {
         // Refused at once (no JSON content type) when it gets to run.
         let quick = Request::builder()
             .method("POST")
-            .uri("/klarna/notification?secret=x")
+            .uri("/callbacks/notification?secret=x")
             .body(Body::empty())
             .unwrap();
         let mut second = Box::pin(app.clone().oneshot(quick));

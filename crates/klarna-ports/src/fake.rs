@@ -286,6 +286,32 @@ impl FakeKlarna {
         answer
     }
 
+    /// An Order Management write to one order that answers nothing, run like every keyed call
+    /// (scripted, replayed, held): `apply` checks the order's state and changes it, or answers
+    /// Klarna's refusal; an unknown order is `404 NO_SUCH_ORDER`.
+    async fn order_write(
+        &self,
+        op: &'static str,
+        order: &OrderId,
+        key: &IdempotencyKey,
+        apply: impl FnOnce(&mut FakeOrder) -> Result<(), GatewayError> + Send,
+    ) -> Result<(), GatewayError> {
+        let answer = self
+            .run_held(op, Some(key), |s| {
+                match s.orders.iter_mut().find(|o| &o.order_id == order) {
+                    Some(o) => apply(o).map_or_else(Answer::Refused, |()| Answer::Done),
+                    None => {
+                        Answer::Refused(refused(op, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
+                    }
+                }
+            })
+            .await?;
+        match answer {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected(op)),
+        }
+    }
+
     /// Lets the held answer (see [`Fault::Held`]) arrive.
     pub fn release(&self) {
         self.release.notify_one();
@@ -653,26 +679,14 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.add_capture_shipping_info";
-        match self
-            .run_held(OP, Some(key), |s| {
-                match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                    Some(o) if o.captures.iter().any(|(c, _)| c == update.capture()) => {
-                        o.shipping_added.push(update.clone());
-                        Answer::Done
-                    }
-                    Some(_) => {
-                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_CAPTURE"))
-                    }
-                    None => {
-                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
-                    }
-                }
-            })
-            .await?
-        {
-            Answer::Done => Ok(()),
-            _ => Err(unexpected(OP)),
-        }
+        self.order_write(OP, order, key, |o| {
+            if !o.captures.iter().any(|(c, _)| c == update.capture()) {
+                return Err(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_CAPTURE"));
+            }
+            o.shipping_added.push(update.clone());
+            Ok(())
+        })
+        .await
     }
 
     async fn update_authorization(
@@ -683,27 +697,17 @@ impl PaymentGateway for FakeKlarna {
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.update_authorization";
         let amount = update.order_amount();
-        match self
-            .run_held(OP, Some(key), |s| {
-                match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                    Some(o) if o.status.capturable() && amount >= o.captured => {
-                        o.amount = amount;
-                        if o.captured > 0 && o.captured >= amount {
-                            o.status = OrderStatus::Captured;
-                        }
-                        Answer::Done
-                    }
-                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
-                    None => {
-                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
-                    }
-                }
-            })
-            .await?
-        {
-            Answer::Done => Ok(()),
-            _ => Err(unexpected(OP)),
-        }
+        self.order_write(OP, order, key, |o| {
+            if !(o.status.capturable() && amount >= o.captured) {
+                return Err(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED"));
+            }
+            o.amount = amount;
+            if o.captured > 0 && o.captured >= amount {
+                o.status = OrderStatus::Captured;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn update_merchant_references(
@@ -713,29 +717,19 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.update_merchant_references";
-        match self
-            .run_held(OP, Some(key), |s| {
-                match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                    Some(o) if o.status != OrderStatus::Cancelled => {
-                        if let Some(r) = references.merchant_reference1() {
-                            r.clone_into(&mut o.merchant_reference1);
-                        }
-                        if let Some(r) = references.merchant_reference2() {
-                            o.merchant_reference2 = (!r.is_empty()).then(|| r.to_owned());
-                        }
-                        Answer::Done
-                    }
-                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
-                    None => {
-                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
-                    }
-                }
-            })
-            .await?
-        {
-            Answer::Done => Ok(()),
-            _ => Err(unexpected(OP)),
-        }
+        self.order_write(OP, order, key, |o| {
+            if o.status == OrderStatus::Cancelled {
+                return Err(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED"));
+            }
+            if let Some(r) = references.merchant_reference1() {
+                r.clone_into(&mut o.merchant_reference1);
+            }
+            if let Some(r) = references.merchant_reference2() {
+                o.merchant_reference2 = (!r.is_empty()).then(|| r.to_owned());
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn cancel_order(
@@ -744,24 +738,14 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.cancel";
-        match self
-            .run_held(OP, Some(key), |s| {
-                match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                    Some(o) if o.status == OrderStatus::Authorized => {
-                        o.status = OrderStatus::Cancelled;
-                        Answer::Done
-                    }
-                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "CANCEL_NOT_ALLOWED")),
-                    None => {
-                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
-                    }
-                }
-            })
-            .await?
-        {
-            Answer::Done => Ok(()),
-            _ => Err(unexpected(OP)),
-        }
+        self.order_write(OP, order, key, |o| {
+            if o.status != OrderStatus::Authorized {
+                return Err(refused(OP, 403, NOT_ALLOWED, "CANCEL_NOT_ALLOWED"));
+            }
+            o.status = OrderStatus::Cancelled;
+            Ok(())
+        })
+        .await
     }
 
     async fn release_remaining_authorization(
@@ -770,24 +754,14 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.release_remaining_authorization";
-        match self
-            .run_held(OP, Some(key), |s| {
-                match s.orders.iter_mut().find(|o| &o.order_id == order) {
-                    Some(o) if o.status == OrderStatus::PartCaptured => {
-                        o.status = OrderStatus::Closed;
-                        Answer::Done
-                    }
-                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
-                    None => {
-                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
-                    }
-                }
-            })
-            .await?
-        {
-            Answer::Done => Ok(()),
-            _ => Err(unexpected(OP)),
-        }
+        self.order_write(OP, order, key, |o| {
+            if o.status != OrderStatus::PartCaptured {
+                return Err(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED"));
+            }
+            o.status = OrderStatus::Closed;
+            Ok(())
+        })
+        .await
     }
 
     async fn extend_authorization_time(
@@ -796,20 +770,13 @@ impl PaymentGateway for FakeKlarna {
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError> {
         const OP: &str = "ordermanagement.extend_authorization_time";
-        match self
-            .run_held(OP, Some(key), |s| {
-                match s.orders.iter().find(|o| &o.order_id == order) {
-                    Some(o) if o.status.capturable() => Answer::Done,
-                    Some(_) => Answer::Refused(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED")),
-                    None => {
-                        Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NO_SUCH_ORDER"))
-                    }
-                }
-            })
-            .await?
-        {
-            Answer::Done => Ok(()),
-            _ => Err(unexpected(OP)),
-        }
+        self.order_write(OP, order, key, |o| {
+            if o.status.capturable() {
+                Ok(())
+            } else {
+                Err(refused(OP, 403, NOT_ALLOWED, "NOT_ALLOWED"))
+            }
+        })
+        .await
     }
 }

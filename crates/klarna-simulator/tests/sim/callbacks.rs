@@ -139,9 +139,7 @@ async fn fraud_decision_notifies_the_merchant() {
         .unwrap();
     let mut req = order_body(&body);
     req["merchant_urls"] = json!({"notification": format!("{base}/hook?oid={{order.id}}")});
-    let r = ctx
-        .post(&format!("/payments/v1/authorizations/{token}/order"), &req)
-        .await;
+    let r = ctx.create_order(&token, &req).await;
     let id = r.body["order_id"].as_str().unwrap().to_owned();
     assert_eq!(r.body["fraud_status"], "PENDING");
 
@@ -184,12 +182,7 @@ async fn rejection_notifies_with_the_session_notification_url() {
         .unwrap()
         .authorization_token
         .unwrap();
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     let id = r.body["order_id"].as_str().unwrap().to_owned();
     ctx.sim.resolve_fraud(&id, FraudDecision::Rejected).unwrap();
     let (_, got) = next(&mut rx).await;
@@ -209,12 +202,7 @@ async fn stopping_an_accepted_order_notifies_and_refuses_captures() {
     body["merchant_urls"] = json!({"notification": format!("{base}/hook")});
     let sid = ctx.create_session(&body).await;
     let token = ctx.authorize(&sid);
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     assert_eq!(r.body["fraud_status"], "ACCEPTED");
     let id = r.body["order_id"].as_str().unwrap().to_owned();
     let stop = ctx

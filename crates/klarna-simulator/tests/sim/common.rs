@@ -102,6 +102,21 @@ impl Ctx {
         .await
     }
 
+    /// P5: an order from the authorization `token`.
+    pub(crate) async fn create_order(&self, token: &str, body: &Value) -> Resp {
+        self.post(&format!("/payments/v1/authorizations/{token}/order"), body)
+            .await
+    }
+
+    /// P6: a customer token from the authorization `token` ([`customer_token_body`]).
+    pub(crate) async fn create_token(&self, token: &str) -> Resp {
+        self.post(
+            &format!("/payments/v1/authorizations/{token}/customer-token"),
+            &customer_token_body(),
+        )
+        .await
+    }
+
     pub(crate) async fn create_session(&self, body: &Value) -> String {
         let r = self.post("/payments/v1/sessions", body).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -127,12 +142,7 @@ impl Ctx {
     /// A placed one-time order (SE cart of 174 700), returns its id.
     pub(crate) async fn placed_order(&self) -> String {
         let (_, token, body) = self.authorized("buy").await;
-        let r = self
-            .post(
-                &format!("/payments/v1/authorizations/{token}/order"),
-                &order_body(&body),
-            )
-            .await;
+        let r = self.create_order(&token, &order_body(&body)).await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.body["order_id"].as_str().unwrap().to_owned()
     }

@@ -117,13 +117,7 @@ async fn refusals_are_replayed_too() {
 async fn token_charges_are_idempotent() {
     let ctx = Ctx::new().await;
     let (_, token, _) = ctx.authorized("tokenize").await;
-    let t = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/customer-token"),
-            &customer_token_body(),
-        )
-        .await
-        .body["token_id"]
+    let t = ctx.create_token(&token).await.body["token_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -169,11 +163,7 @@ async fn expired_state_is_evicted_but_orders_and_tokens_are_kept() {
     let id = ctx.placed_order().await;
     ctx.create_session(&session_body("buy")).await;
     let (_, token, _) = ctx.authorized("tokenize").await;
-    ctx.post(
-        &format!("/payments/v1/authorizations/{token}/customer-token"),
-        &customer_token_body(),
-    )
-    .await;
+    ctx.create_token(&token).await;
     ctx.post_key(
         &format!("/ordermanagement/v1/orders/{id}/captures"),
         &json!({"captured_amount": 1}),

@@ -548,12 +548,7 @@ async fn pending_order(ctx: &Ctx) -> String {
         .unwrap()
         .authorization_token
         .unwrap();
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     assert_eq!(r.body["fraud_status"], "PENDING");
     r.body["order_id"].as_str().unwrap().to_owned()
 }
@@ -621,9 +616,7 @@ async fn redirect_url_leads_to_the_confirmation_url() {
     let (_, token, body) = ctx.authorized("buy").await;
     let mut req = order_body(&body);
     req["merchant_urls"] = json!({"confirmation": "https://shop.example/done?oid={order.id}"});
-    let r = ctx
-        .post(&format!("/payments/v1/authorizations/{token}/order"), &req)
-        .await;
+    let r = ctx.create_order(&token, &req).await;
     let id = r.body["order_id"].as_str().unwrap();
     let redirect = r.body["redirect_url"].as_str().unwrap();
     let no_follow = reqwest::Client::builder()

@@ -207,12 +207,7 @@ async fn unknown_session_is_404() {
 async fn an_order_completes_the_session() {
     let ctx = Ctx::new().await;
     let (sid, token, body) = ctx.authorized("buy").await;
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let typed: klarna_api::payments::Order = serde_json::from_str(&r.text).unwrap();
     assert!(!typed.order_id.is_empty());
@@ -253,12 +248,7 @@ async fn authorization_tokens_expire_after_60_minutes() {
     let ctx = Ctx::new().await;
     let (_, token, body) = ctx.authorized("buy").await;
     ctx.sim.advance_clock(Duration::from_secs(60 * 60 + 1));
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     assert_error(&r, 404, "NOT_FOUND", "Invalid authorization token");
 }
 
@@ -267,12 +257,7 @@ async fn a_token_just_under_60_minutes_old_still_works() {
     let ctx = Ctx::new().await;
     let (_, token, body) = ctx.authorized("buy").await;
     ctx.sim.advance_clock(Duration::from_secs(59 * 60));
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -282,19 +267,9 @@ async fn reauthorization_replaces_the_token() {
     let (sid, old, body) = ctx.authorized("buy").await;
     let new = ctx.authorize(&sid);
     assert_ne!(old, new);
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{old}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&old, &order_body(&body)).await;
     assert_error(&r, 404, "NOT_FOUND", "Invalid authorization token");
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{new}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&new, &order_body(&body)).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -363,29 +338,17 @@ async fn billing_address_must_match_the_authorized_one() {
     let mut req = order_body(&body);
     req["billing_address"] = billing.clone();
     req["billing_address"]["postal_code"] = json!("111 35");
-    let r = ctx
-        .post(&format!("/payments/v1/authorizations/{token}/order"), &req)
-        .await;
+    let r = ctx.create_order(&token, &req).await;
     assert_error(&r, 409, "BAD_VALUE", "billing_address.postal_code");
     req["billing_address"] = billing;
-    assert_eq!(
-        ctx.post(&format!("/payments/v1/authorizations/{token}/order"), &req)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(ctx.create_order(&token, &req).await.status, 200);
 }
 
 #[tokio::test]
 async fn customer_token_on_intent_buy_is_403() {
     let ctx = Ctx::new().await;
     let (_, token, _) = ctx.authorized("buy").await;
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/customer-token"),
-            &customer_token_body(),
-        )
-        .await;
+    let r = ctx.create_token(&token).await;
     assert_error(
         &r,
         403,
@@ -398,28 +361,13 @@ async fn customer_token_on_intent_buy_is_403() {
 async fn tokenize_yields_a_customer_token_and_no_order() {
     let ctx = Ctx::new().await;
     let (sid, token, body) = ctx.authorized("tokenize").await;
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/customer-token"),
-            &customer_token_body(),
-        )
-        .await;
+    let r = ctx.create_token(&token).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let typed: klarna_api::CustomerTokenCreationResponse = serde_json::from_str(&r.text).unwrap();
     assert!(!typed.token_id.is_empty());
-    let again = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/customer-token"),
-            &customer_token_body(),
-        )
-        .await;
+    let again = ctx.create_token(&token).await;
     assert_error(&again, 403, "INVALID_OPERATION", "already consumed");
-    let order = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let order = ctx.create_order(&token, &order_body(&body)).await;
     assert_error(&order, 403, "INVALID_OPERATION", "intent tokenize");
     assert_eq!(
         ctx.get(&format!("/payments/v1/sessions/{sid}")).await.body["status"],
@@ -459,38 +407,18 @@ async fn buy_and_tokenize_takes_the_token_first_then_one_order() {
     let ctx = Ctx::new().await;
     let (sid, token, body) = ctx.authorized("buy_and_tokenize").await;
     // P6 first (Klarna's recurring guide, the WooCommerce integration): the session stays open.
-    let t = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/customer-token"),
-            &customer_token_body(),
-        )
-        .await;
+    let t = ctx.create_token(&token).await;
     assert_eq!(t.status, 200, "{}", t.text);
     let read = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
     assert_eq!(read.body["status"], "incomplete");
-    let t2 = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/customer-token"),
-            &customer_token_body(),
-        )
-        .await;
+    let t2 = ctx.create_token(&token).await;
     assert_error(&t2, 403, "INVALID_OPERATION", "already consumed");
     // Then P5 on the same authorization.
-    let o = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let o = ctx.create_order(&token, &order_body(&body)).await;
     assert_eq!(o.status, 200, "{}", o.text);
     let read = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
     assert_eq!(read.body["status"], "complete");
-    let o2 = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let o2 = ctx.create_order(&token, &order_body(&body)).await;
     assert_error(&o2, 403, "INVALID_OPERATION", "already consumed");
     assert_eq!(ctx.sim.orders().len(), 1);
     assert_eq!(ctx.sim.engine().population().customer_tokens, 1);
@@ -500,12 +428,7 @@ async fn buy_and_tokenize_takes_the_token_first_then_one_order() {
 async fn an_order_consumes_the_authorization_so_a_later_customer_token_is_refused() {
     let ctx = Ctx::new().await;
     let (sid, token, body) = ctx.authorized("buy_and_tokenize").await;
-    let o = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let o = ctx.create_order(&token, &order_body(&body)).await;
     assert_eq!(o.status, 200, "{}", o.text);
     assert_eq!(
         ctx.get(&format!("/payments/v1/sessions/{sid}")).await.body["status"],
@@ -540,12 +463,7 @@ async fn cancelling_an_authorization_makes_the_token_unusable() {
         .await;
     assert_eq!(r.status, 204);
     assert!(r.header("klarna-correlation-id").is_some());
-    let o = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let o = ctx.create_order(&token, &order_body(&body)).await;
     assert_error(&o, 404, "NOT_FOUND", "Invalid authorization token");
     assert_error(
         &ctx.delete(&format!("/payments/v1/authorizations/{token}"))
@@ -557,12 +475,7 @@ async fn cancelling_an_authorization_makes_the_token_unusable() {
     // The session can be authorized again.
     let again = ctx.authorize(&sid);
     assert_eq!(
-        ctx.post(
-            &format!("/payments/v1/authorizations/{again}/order"),
-            &order_body(&body)
-        )
-        .await
-        .status,
+        ctx.create_order(&again, &order_body(&body)).await.status,
         200
     );
 }
@@ -571,11 +484,7 @@ async fn cancelling_an_authorization_makes_the_token_unusable() {
 async fn a_consumed_authorization_cannot_be_deleted() {
     let ctx = Ctx::new().await;
     let (_, token, body) = ctx.authorized("buy").await;
-    ctx.post(
-        &format!("/payments/v1/authorizations/{token}/order"),
-        &order_body(&body),
-    )
-    .await;
+    ctx.create_order(&token, &order_body(&body)).await;
     assert_error(
         &ctx.delete(&format!("/payments/v1/authorizations/{token}"))
             .await,

@@ -65,12 +65,7 @@ async fn pay_now_without_auto_finalize_waits_for_finalize() {
     let token = done.authorization_token.expect("finalize issues the token");
     let read = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
     assert_eq!(read.body["authorization_token"], token.as_str());
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -183,12 +178,7 @@ async fn an_approved_authorize_awaiting_finalize_replaces_the_earlier_token() {
     let sid = ctx.create_session(&body).await;
     let old = ctx.authorize(&sid);
     ctx.sim.authorize(&sid, deferred_pay_now()).unwrap();
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{old}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&old, &order_body(&body)).await;
     assert_eq!(r.status, 404, "{}", r.text);
 }
 
@@ -353,20 +343,13 @@ async fn a_cart_passed_to_authorize_updates_the_session() {
     assert_eq!(read.body["order_tax_amount"], 10_000);
     assert_eq!(read.body["order_lines"], one_line());
     // The authorization is of the new cart: the old one no longer matches.
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/order"),
-            &order_body(&body),
-        )
-        .await;
+    let r = ctx.create_order(&token, &order_body(&body)).await;
     assert_error(&r, 409, "BAD_VALUE", "Not matching fields");
     let mut new = order_body(&body);
     new["order_amount"] = json!(50_000);
     new["order_tax_amount"] = json!(10_000);
     new["order_lines"] = one_line();
-    let r = ctx
-        .post(&format!("/payments/v1/authorizations/{token}/order"), &new)
-        .await;
+    let r = ctx.create_order(&token, &new).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let order = ctx.order(r.body["order_id"].as_str().unwrap()).await;
     assert_eq!(order["order_amount"], 50_000);

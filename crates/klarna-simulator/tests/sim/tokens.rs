@@ -7,12 +7,7 @@ use crate::common::*;
 
 async fn customer_token(ctx: &Ctx) -> String {
     let (_, token, _) = ctx.authorized("tokenize").await;
-    let r = ctx
-        .post(
-            &format!("/payments/v1/authorizations/{token}/customer-token"),
-            &customer_token_body(),
-        )
-        .await;
+    let r = ctx.create_token(&token).await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body["token_id"].as_str().unwrap().to_owned()
 }

@@ -44,14 +44,21 @@
 //! reports the rest as skipped; [`serve`] loads Klarna's real SDK from
 //! `https://x.klarnacdn.net/kp/lib/v1/api.js`.
 
+mod admin_auth;
 mod backend;
 pub mod catalog;
+mod csrf;
+mod guard;
+mod limit;
 mod pages;
 mod report;
 mod scenarios;
+mod secret;
 mod shop;
 
 use std::net::SocketAddr;
+
+use klarna_payments::StoreKey;
 
 pub use report::{DemoReport, Outcome, StepReport};
 pub use scenarios::run;
@@ -65,10 +72,14 @@ pub struct DemoOptions {
     /// `KLARNA_REGION`) instead of the in-process simulator.
     pub playground: bool,
     /// The store: `sqlite://klarna-demo.db?mode=rwc`, `memory:`, `postgres://…`. Default: a
-    /// SQLite file in a temporary directory, removed afterwards. A file you name is kept; its
-    /// tokens are encrypted with `KLARNA_STORE_KEY` (64 hex digits) when set, else with a key
-    /// generated for this run.
+    /// SQLite file in a temporary directory, removed afterwards. A store that outlives the run
+    /// (a file you name, PostgreSQL) needs an explicit key, [`DemoOptions::store_key`] or
+    /// `KLARNA_STORE_KEY`; otherwise the run is a [`DemoError::Config`]. No key file is
+    /// written.
     pub store_url: Option<String>,
+    /// The key that encrypts the store's tokens; default `KLARNA_STORE_KEY` (64 hex digits),
+    /// else, for a store that dies with the run, a key generated for it.
+    pub store_key: Option<StoreKey>,
 }
 
 /// Options of [`serve`] and [`start_shop`].
@@ -78,13 +89,24 @@ pub struct ServeOptions {
     pub playground: bool,
     /// As [`DemoOptions::store_url`].
     pub store_url: Option<String>,
+    /// As [`DemoOptions::store_key`]. The callback secret in Klarna's callback URLs is
+    /// derived from it (unless `KLARNA_DEMO_CALLBACK_SECRET` is set), so it survives a
+    /// restart exactly when the store's tokens do.
+    pub store_key: Option<StoreKey>,
     /// Where to listen (default `127.0.0.1:8080`; port `0` picks a free one).
     pub addr: SocketAddr,
     /// The shop's public base URL, for Klarna's callbacks (`merchant_urls.authorization`).
     /// Default `http://<addr>`; against the playground it must be an HTTPS URL Klarna can
     /// reach (a tunnel), else the callback is simply not received and the browser's copy of
     /// the authorization is used.
+    ///
+    /// Its host is also one the shop answers to: requests whose `Host` is not the bound
+    /// address, `localhost:<port>` or this URL's host are refused (DNS rebinding).
     pub public_url: Option<String>,
+    /// At most this many open checkouts (sessions started, not yet completed or cancelled) per
+    /// client address; beyond it `POST /checkout` and `POST /subscribe` answer 429 and start
+    /// nothing. Default 20.
+    pub max_open_checkouts: usize,
 }
 
 impl Default for ServeOptions {
@@ -92,8 +114,10 @@ impl Default for ServeOptions {
         Self {
             playground: false,
             store_url: None,
+            store_key: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            max_open_checkouts: 20,
         }
     }
 }

@@ -747,7 +747,7 @@ mod shop_security {
         };
         // The environment is process-wide: the refusal shows only where it has no key.
         if std::env::var_os("KLARNA_STORE_KEY").is_none() {
-            let err = start_shop(options(None)).await.err().expect("refused");
+            let err = start_shop(options(None)).await.expect_err("refused");
             assert!(matches!(err, DemoError::Config(_)), "{err}");
             assert!(err.to_string().contains("KLARNA_STORE_KEY"), "{err}");
         }

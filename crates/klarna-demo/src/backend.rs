@@ -47,6 +47,14 @@ pub(crate) struct StoreConfig {
     tmp: Option<tempfile::TempDir>,
 }
 
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("store", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
 impl StoreConfig {
     /// The store of `store_url` (default: a SQLite file in a temporary directory) with `key`,
     /// else `KLARNA_STORE_KEY`, else (only for a store that dies with this run) a generated key.
@@ -225,7 +233,7 @@ mod tests {
         assert!(StoreConfig::new(None, None).is_ok());
         if std::env::var_os("KLARNA_STORE_KEY").is_none() {
             for url in [file, "postgres://u@h/db".to_owned()] {
-                let err = StoreConfig::new(Some(url), None).err().unwrap();
+                let err = StoreConfig::new(Some(url), None).unwrap_err();
                 assert!(err.to_string().contains("KLARNA_STORE_KEY"), "{err}");
             }
         }

@@ -14,8 +14,8 @@
 //!   that says which steps landed where they should.
 //! * [`serve`] — a demo shop (cart, checkout with Klarna's JS SDK or the simulator's
 //!   stand-in, a subscription with "charge again", an admin page with capture / refund /
-//!   cancel) on `http://127.0.0.1:8080`. [`start_shop`] does the same on any address and
-//!   hands back a [`Shop`] handle (tests use it).
+//!   cancel behind the operator's login) on `http://127.0.0.1:8080`. [`start_shop`] does the
+//!   same on any address and hands back a [`Shop`] handle (tests use it).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), klarna_demo::DemoError> {
@@ -26,16 +26,27 @@
 //!
 //! # The demo shop's pages
 //!
+//! Locked down in three layers, each its own module: `guard` refuses a `Host` that is not the
+//! shop's (the bound address, `localhost:<port>`, the host of [`ServeOptions::public_url`]) with
+//! 421 and a non-`GET` whose `Origin` is another site's with 403; `csrf` gives every client a
+//! token in an HttpOnly, `SameSite=Strict` cookie, every form carries it in a hidden `csrf`
+//! field, and a `POST` without the matching field is 403 before any handler runs (Klarna's
+//! callbacks are exempt: they carry the callback secret); `admin_auth` puts every `/admin` route
+//! behind an operator session. Open checkouts are bounded per client address
+//! ([`ServeOptions::max_open_checkouts`]).
+//!
 //! | route | what | stable element ids |
 //! |---|---|---|
+//! | any | a foreign `Host` → 421; a `POST` with a foreign `Origin` or without the client's CSRF token → 403, nothing changed | |
 //! | `GET /` | cart and subscription | `qty-<sku>`, `checkout-button`, `subscribe-button` |
-//! | `POST /checkout`, `POST /subscribe` | open a session (intent `buy` / `tokenize`), redirect to the checkout | (a tampered `price-<sku>` or bad `qty-<sku>` → 400 page with `error`) |
+//! | `POST /checkout`, `POST /subscribe` | open a session (intent `buy` / `tokenize`), redirect to the checkout | (a tampered `price-<sku>` or bad `qty-<sku>` → 400 page with `error`; more open checkouts than the bound from this client → 429, nothing started) |
 //! | `GET /checkout/{payment}` | Klarna's widget: `init` → `load` → `authorize` | `klarna-payments-container`, `klarna-status`, `authorize-button`, `klarna-error`, `simulate-decline`, `payment-id`, `cart-total` |
 //! | `POST /payments/{payment}/complete` | order (or customer token and first charge) from the `authorization_token` | (an expired or mismatching authorization → 409 page with `error`) |
 //! | `GET /payments/{payment}` | confirmation, subscription charges | `confirmation`, `payment-id`, `payment-stage`, `order-id`, `charge-again-button`, `charge-result` |
-//! | `POST /subscriptions/{payment}/charge` | charge the customer token again (idempotent charge id) | |
-//! | `GET /admin` | every payment with stage, amounts, Klarna ids | `admin-payments`, rows `payment-<id>`, `capture-<id>`, `refund-<id>`, `refund-amount-<id>`, `cancel-<id>`, `complete-<id>`, `message`, `error` |
-//! | `POST /klarna/authorization?secret=…` | Klarna's authorization callback (`merchant_urls.authorization`) | |
+//! | `POST /subscriptions/{payment}/charge` | charge the customer token for the next period only (`charge_id` = `{payment}-period-{n+1}` after n charges; the last one again is shown, not charged; any other → 400) | |
+//! | `GET /admin/login`, `POST /admin/login` | the operator's login: `token` = [`Shop::operator_token`] (printed at start, or `KLARNA_DEMO_ADMIN_TOKEN`), compared in constant time; sets an HttpOnly, `SameSite=Strict` session cookie (a wrong token → 403) | `admin-token`, `login-button`, `error` |
+//! | `GET /admin` | every payment with stage, amounts, Klarna ids | `admin-payments`, rows `payment-<id>`, `capture-<id>`, `refund-<id>`, `refund-amount-<id>`, `cancel-<id>`, `complete-<id>`, `message`, `error` (without an operator session: a redirect to `/admin/login`; every `POST /admin/…` → 403) |
+//! | `POST /klarna/authorization?secret=…` | Klarna's authorization callback (`merchant_urls.authorization`); the secret is `KLARNA_DEMO_CALLBACK_SECRET` or derived from the store key, so it survives a restart with the store, and is compared in constant time | |
 //! | `POST /klarna/notification?secret=…` | Klarna's fraud notification | |
 //!
 //! With `playground: true` and `KLARNA_USERNAME` / `KLARNA_PASSWORD` (and `KLARNA_REGION`) set,

@@ -116,7 +116,8 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// At most this many open checkouts (sessions started, not yet completed or cancelled) per
     /// client address; beyond it `POST /checkout` and `POST /subscribe` answer 429 and start
-    /// nothing. Default 20.
+    /// nothing. Default 20. The address is the TCP peer's: behind a tunnel or proxy every
+    /// shopper shares the tunnel's.
     pub max_open_checkouts: usize,
 }
 

@@ -1,7 +1,8 @@
 //! The demo shop in headless Chromium: the simulator's stand-in for Klarna's JS SDK against
 //! Klarna's documented behaviour, a declined then approved one-time purchase, a pay-now purchase
 //! that is fixably declined and then needs `finalize()`, a subscription with a second charge, an
-//! admin capture; then the store is checked. Takes the screenshots in `docs/screenshots/`.
+//! admin capture after the operator logs in (a wrong token refused), a form without its CSRF
+//! token refused; then the store is checked. Takes the screenshots in `docs/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test fails when `CI` is
 //! set and prints a skip message otherwise.
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use klarna_demo::{ServeOptions, start_shop};
-use klarna_payments::{PaymentId, StageKind};
+use klarna_payments::{PaymentId, StageKind, StoreKey};
 
 /// How long any one page state may take to appear.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -287,6 +288,8 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
             "sqlite://{}?mode=rwc",
             tmp.path().join("shop.db").display()
         )),
+        // A named file needs an explicit key (given here, not through the process's env).
+        store_key: Some(StoreKey::generate()),
         ..ServeOptions::default()
     })
     .await
@@ -450,10 +453,32 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         .expect("charges");
     assert_eq!(charges.len(), 2, "two charges after charging again");
 
-    // 3. Admin: capture the one-time order.
+    // 3. Admin: the page needs the operator's login (a wrong token is refused), then capture
+    //    the one-time order. Every form carries the CSRF token the shop set in a cookie.
     c.goto(&format!("{}/admin", shop.url()))
         .await
         .expect("admin");
+    let login = c
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id("admin-token"))
+        .await
+        .expect("the admin redirects to its login");
+    assert!(
+        c.current_url().await.expect("url").path() == "/admin/login",
+        "redirected to the login"
+    );
+    login.send_keys("not-the-token").await.expect("type");
+    click(&c, "login-button").await;
+    let refused = text(&c, "error").await;
+    assert!(refused.contains("not the operator token"), "{refused}");
+    c.find(Locator::Id("admin-token"))
+        .await
+        .expect("the login again")
+        .send_keys(shop.operator_token())
+        .await
+        .expect("type");
+    click(&c, "login-button").await;
     click(&c, &format!("capture-{one_time}")).await;
     let message = text(&c, "message").await;
     assert!(message.contains("Captured 1197.00 SEK"), "{message}");
@@ -466,6 +491,20 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         .expect("status");
     assert_eq!(status, "CAPTURED");
     screenshot(&c, "admin.png").await;
+
+    // 3b. A form posted without its CSRF token is refused and changes nothing: the refund
+    //     form of the captured order, its hidden token removed.
+    c.execute(
+        &format!(
+            "var f=document.getElementById('refund-{one_time}').form;\
+             f.querySelector('input[name=csrf]').remove();f.submit();"
+        ),
+        vec![],
+    )
+    .await
+    .expect("post the form without its token");
+    let refused = text(&c, "error").await;
+    assert!(refused.contains("CSRF"), "{refused}");
     c.close().await.expect("close the browser");
 
     // 4. The store agrees with what the pages showed.
@@ -479,6 +518,11 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     assert_eq!(order.as_str(), order_id);
     let managed = shop.payments().order(&order).await.expect("managed order");
     assert_eq!(managed.captured(), 119_700);
+    assert_eq!(
+        managed.refunded(),
+        0,
+        "the CSRF-less refund changed nothing"
+    );
     assert_eq!(managed.order_amount(), 119_700);
 
     let sub = shop

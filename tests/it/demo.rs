@@ -53,10 +53,98 @@ async fn the_playground_without_credentials_is_a_configuration_error() {
     let err = run(DemoOptions {
         playground: true,
         store_url: Some("memory:".to_owned()),
+        store_key: None,
     })
     .await
     .expect_err("no credentials");
     assert!(err.to_string().contains("KLARNA_USERNAME"), "{err}");
+}
+
+/// A shop's client as a browser is one: it keeps the CSRF cookie the shop hands out (and the
+/// operator's session after a login) and sends them back; every form it posts carries the
+/// CSRF token.
+struct ShopClient {
+    http: reqwest::Client,
+    base: String,
+    csrf: String,
+    operator: Option<String>,
+}
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl ShopClient {
+    async fn new(shop: &klarna_demo::Shop) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let home = http.get(format!("{}/", shop.url())).send().await.unwrap();
+        assert_eq!(home.status(), 200);
+        let csrf = set_cookie(&home, "klarna_demo_csrf").expect("the shop hands out a CSRF cookie");
+        let page = home.text().await.unwrap();
+        assert!(
+            page.contains(&format!("name=\"csrf\" value=\"{csrf}\"")),
+            "the forms carry the token"
+        );
+        Self {
+            http,
+            base: shop.url().to_owned(),
+            csrf,
+            operator: None,
+        }
+    }
+
+    fn cookies(&self) -> String {
+        let mut c = format!("klarna_demo_csrf={}", self.csrf);
+        if let Some(o) = &self.operator {
+            c.push_str(&format!("; klarna_demo_operator={o}"));
+        }
+        c
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookies())
+    }
+
+    /// A form POST without the CSRF field (the cookies are still sent).
+    fn post_bare(&self, path: &str, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookies())
+            .form(form)
+    }
+
+    /// A form POST as the shop's own pages make it.
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        let mut form = form.to_vec();
+        form.push(("csrf", &self.csrf));
+        self.post_bare(path, &form)
+    }
+
+    /// Logs in with `token`: the status of `POST /admin/login`.
+    async fn login(&mut self, token: &str) -> reqwest::StatusCode {
+        let r = self
+            .post("/admin/login", &[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        if let Some(session) = set_cookie(&r, "klarna_demo_operator") {
+            self.operator = Some(session);
+        }
+        r.status()
+    }
 }
 
 /// Bad input at the demo shop gets a clear message and loses nothing.
@@ -64,6 +152,9 @@ mod shop_input {
     use klarna_demo::{ServeOptions, start_shop};
     use klarna_payments::{PaymentId, StageKind};
 
+    use super::ShopClient;
+
+    /// For the simulator's own endpoints (no shop cookies).
     fn client() -> reqwest::Client {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -102,19 +193,14 @@ mod shop_input {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tampered_prices_and_quantities_are_refused_with_the_field_named() {
         let shop = memory_shop().await;
-        let http = client();
+        let http = ShopClient::new(&shop).await;
         for (form, field) in [
             (vec![("qty-shoe", "1"), ("price-shoe", "100")], "price-shoe"),
             (vec![("qty-shoe", "abc")], "qty-shoe"),
             (vec![("qty-shoe", "-3")], "qty-shoe"),
             (vec![("qty-shoe", "0"), ("qty-socks", "0")], "empty"),
         ] {
-            let r = http
-                .post(format!("{}/checkout", shop.url()))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let r = http.post("/checkout", &form).send().await.unwrap();
             assert_eq!(r.status(), 400, "{form:?}");
             let body = r.text().await.unwrap();
             assert!(body.contains("id=\"error\""), "{body}");
@@ -130,20 +216,16 @@ mod shop_input {
         let shop = memory_shop().await;
         let sim = shop.simulator_url().unwrap().to_owned();
         let http = client();
-        let r = http
-            .post(format!("{}/checkout", shop.url()))
-            .form(&[("qty-shoe", "1")])
+        let browser = ShopClient::new(&shop).await;
+        let r = browser
+            .post("/checkout", &[("qty-shoe", "1")])
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 303);
         let location = r.headers()["location"].to_str().unwrap().to_owned();
         let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
-        let page = http
-            .get(format!("{}{location}", shop.url()))
-            .send()
-            .await
-            .unwrap();
+        let page = browser.get(&location).send().await.unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("authorize-button"));
 
@@ -176,9 +258,11 @@ mod shop_input {
             .unwrap();
         assert!(advanced.status().is_success());
 
-        let r = http
-            .post(format!("{}/payments/{pid}/complete", shop.url()))
-            .form(&[("authorization_token", token.as_str())])
+        let r = browser
+            .post(
+                &format!("/payments/{pid}/complete"),
+                &[("authorization_token", token.as_str())],
+            )
             .send()
             .await
             .unwrap();
@@ -199,17 +283,19 @@ mod shop_input {
             .await
             .unwrap();
         assert_eq!(orders.as_array().map(Vec::len), Some(0), "{orders}");
-        let again = http
-            .get(format!("{}/checkout/{pid}", shop.url()))
+        let again = browser
+            .get(&format!("/checkout/{pid}"))
             .send()
             .await
             .unwrap();
         assert_eq!(again.status(), 200);
 
         // An empty token and a forged callback change nothing either.
-        let r = http
-            .post(format!("{}/payments/{pid}/complete", shop.url()))
-            .form(&[("authorization_token", "")])
+        let r = browser
+            .post(
+                &format!("/payments/{pid}/complete"),
+                &[("authorization_token", "")],
+            )
             .send()
             .await
             .unwrap();
@@ -234,9 +320,9 @@ mod shop_input {
         let shop = memory_shop().await;
         let sim = shop.simulator_url().unwrap().to_owned();
         let http = client();
-        let r = http
-            .post(format!("{}/subscribe", shop.url()))
-            .form(&[("price-coffee", "19900")])
+        let mut browser = ShopClient::new(&shop).await;
+        let r = browser
+            .post("/subscribe", &[("price-coffee", "19900")])
             .send()
             .await
             .unwrap();
@@ -262,8 +348,9 @@ mod shop_input {
         assert!(auth.status().is_success());
         authorized_by_callback(&shop, &pid).await;
         // The merchant finishes without the browser, from the admin page.
-        let admin = http
-            .get(format!("{}/admin", shop.url()))
+        assert_eq!(browser.login(shop.operator_token()).await, 303);
+        let admin = browser
+            .get("/admin")
             .send()
             .await
             .unwrap()
@@ -271,8 +358,8 @@ mod shop_input {
             .await
             .unwrap();
         assert!(admin.contains(&format!("id=\"complete-{pid}\"")), "{admin}");
-        let r = http
-            .post(format!("{}/admin/payments/{pid}/complete", shop.url()))
+        let r = browser
+            .post(&format!("/admin/payments/{pid}/complete"), &[])
             .send()
             .await
             .unwrap();
@@ -282,5 +369,399 @@ mod shop_input {
         let done = shop.payments().payment(&pid).await.unwrap();
         assert_eq!(done.kind(), StageKind::Tokenized);
         shop.shutdown().await;
+    }
+}
+
+/// The demo shop locked down (issue 13, item 2): the admin behind a login, CSRF tokens, `Host`
+/// and `Origin` checks, charges only for the next period, a bound on open checkouts, and no
+/// persistent store without an explicit key.
+mod shop_security {
+    use klarna_demo::{DemoError, ServeOptions, Shop, start_shop};
+    use klarna_payments::{PaymentId, StageKind, StoreKey};
+
+    use super::ShopClient;
+
+    fn sim_client() -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    async fn memory_shop(max_open_checkouts: usize) -> Shop {
+        start_shop(ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            store_url: Some("memory:".to_owned()),
+            max_open_checkouts,
+            ..ServeOptions::default()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Every request the simulator has received, per operation.
+    async fn sim_stats(shop: &Shop) -> serde_json::Value {
+        sim_client()
+            .get(format!("{}/sim/stats", shop.simulator_url().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Starts a checkout (`/checkout` or `/subscribe`) and has the shopper approve it at the
+    /// simulator; completes it through the shop's form. The payment id.
+    async fn paid(shop: &Shop, browser: &ShopClient, path: &str) -> PaymentId {
+        let r = browser.post(path, &[]).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{path}");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let session = shop
+            .payments()
+            .payment(&pid)
+            .await
+            .unwrap()
+            .session_id()
+            .unwrap()
+            .clone();
+        let auth: serde_json::Value = sim_client()
+            .post(format!(
+                "{}/sim/sessions/{session}/authorize",
+                shop.simulator_url().unwrap()
+            ))
+            .json(&serde_json::json!({"approve": true}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = auth["authorization_token"].as_str().unwrap();
+        let r = browser
+            .post(
+                &format!("/payments/{pid}/complete"),
+                &[("authorization_token", token)],
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        pid
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_admin_needs_the_operators_login() {
+        let shop = memory_shop(20).await;
+        let mut browser = ShopClient::new(&shop).await;
+        let pid = paid(&shop, &browser, "/checkout").await;
+        let order = shop
+            .payments()
+            .payment(&pid)
+            .await
+            .unwrap()
+            .order_id()
+            .unwrap()
+            .clone();
+        let before = sim_stats(&shop).await;
+
+        // Without a session: the page redirects to the login, every action is 403.
+        let r = browser.get("/admin").send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/admin/login");
+        for action in [
+            format!("/admin/orders/{order}/capture"),
+            format!("/admin/orders/{order}/cancel"),
+            format!("/admin/payments/{pid}/cancel"),
+        ] {
+            let r = browser.post(&action, &[]).send().await.unwrap();
+            assert_eq!(r.status(), 403, "{action}");
+        }
+        let r = browser
+            .post(&format!("/admin/orders/{order}/refund"), &[("amount", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+
+        // A wrong token opens nothing; a made-up session cookie neither.
+        assert_eq!(browser.login("not-the-token").await, 403);
+        assert!(browser.operator.is_none(), "no session for a wrong token");
+        browser.operator = Some("0".repeat(64));
+        let r = browser.get("/admin").send().await.unwrap();
+        assert_eq!(r.status(), 303, "a guessed session is no session");
+        let r = browser
+            .post(&format!("/admin/orders/{order}/capture"), &[])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(sim_stats(&shop).await, before, "nothing reached Klarna");
+        let managed = shop.payments().order(&order).await.unwrap();
+        assert_eq!(managed.captured(), 0, "nothing was captured");
+
+        // The operator's token opens the admin.
+        browser.operator = None;
+        assert_eq!(browser.login(shop.operator_token()).await, 303);
+        assert!(browser.operator.is_some());
+        let r = browser.get("/admin").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r = browser
+            .post(&format!("/admin/orders/{order}/capture"), &[])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/admin?msg=")
+        );
+        let managed = shop.payments().order(&order).await.unwrap();
+        assert_eq!(managed.captured(), managed.order_amount());
+        shop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_post_without_the_csrf_token_changes_nothing() {
+        let shop = memory_shop(20).await;
+        let mut browser = ShopClient::new(&shop).await;
+        let before = sim_stats(&shop).await;
+        // Without the field, with a wrong one, and without the cookie (another site's form).
+        let r = browser
+            .post_bare("/checkout", &[("qty-shoe", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = browser
+            .post_bare("/checkout", &[("qty-shoe", "1"), ("csrf", &"a".repeat(64))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = browser
+            .http
+            .post(format!("{}/subscribe", shop.url()))
+            .form(&[("csrf", browser.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "a token without its cookie");
+        assert!(shop.payments().payments(10).await.unwrap().is_empty());
+        assert_eq!(sim_stats(&shop).await, before, "no Klarna session");
+
+        // The operator's forms too, logged in or not.
+        let pid = paid(&shop, &browser, "/checkout").await;
+        assert_eq!(browser.login(shop.operator_token()).await, 303);
+        let order = shop
+            .payments()
+            .payment(&pid)
+            .await
+            .unwrap()
+            .order_id()
+            .unwrap()
+            .clone();
+        let before = sim_stats(&shop).await;
+        let r = browser
+            .post_bare(&format!("/admin/orders/{order}/capture"), &[])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = browser
+            .post_bare("/admin/login", &[("token", shop.operator_token())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "the login form carries the token too");
+        assert_eq!(sim_stats(&shop).await, before);
+        assert_eq!(shop.payments().order(&order).await.unwrap().captured(), 0);
+        shop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_foreign_host_or_origin_is_refused() {
+        let shop = memory_shop(20).await;
+        let browser = ShopClient::new(&shop).await;
+        let before = sim_stats(&shop).await;
+        // DNS rebinding: the shop's address under another name.
+        let r = browser
+            .get("/")
+            .header("host", "rebind.example:80")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421);
+        let r = browser
+            .post("/checkout", &[("qty-shoe", "1")])
+            .header("host", "rebind.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421);
+        // A cross-site POST, even with a valid token.
+        let r = browser
+            .post("/checkout", &[("qty-shoe", "1")])
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = browser
+            .post("/checkout", &[("qty-shoe", "1")])
+            .header("origin", "null")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(shop.payments().payments(10).await.unwrap().is_empty());
+        assert_eq!(sim_stats(&shop).await, before, "no Klarna session");
+        // Its own names and origin are served.
+        let port = shop.url().rsplit(':').next().unwrap().to_owned();
+        let r = browser
+            .get("/")
+            .header("host", format!("localhost:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = browser
+            .post("/checkout", &[("qty-shoe", "1")])
+            .header("origin", shop.url())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        shop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_the_next_period_is_charged() {
+        let shop = memory_shop(20).await;
+        let browser = ShopClient::new(&shop).await;
+        let pid = paid(&shop, &browser, "/subscribe").await;
+        let charge = format!("/subscriptions/{pid}/charge");
+        let before = sim_stats(&shop).await;
+        // Period 1 was charged at the subscription; a skipped period or a new suffix is not
+        // the next charge.
+        for id in [
+            format!("{pid}-period-3"),
+            format!("{pid}-period-2x"),
+            format!("{pid}-period-02"),
+            format!("{pid}-period-0"),
+        ] {
+            let r = browser
+                .post(&charge, &[("charge_id", &id)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{id}");
+            assert!(
+                shop.payments()
+                    .payment(&PaymentId::new(id.as_str()).unwrap())
+                    .await
+                    .is_err(),
+                "{id} was not charged"
+            );
+        }
+        assert_eq!(sim_stats(&shop).await, before, "nothing was charged");
+
+        // The next one is charged, once however often it is sent, and the page lists both.
+        let next = format!("{pid}-period-2");
+        for _ in 0..2 {
+            let r = browser
+                .post(&charge, &[("charge_id", &next)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+        }
+        let p2 = shop
+            .payments()
+            .payment(&PaymentId::new(next.as_str()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(p2.kind(), StageKind::Ordered);
+        let page = browser
+            .get(&format!("/payments/{pid}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(page.matches("class=\"charge\"").count(), 2, "{page}");
+        assert!(page.contains(&format!("value=\"{pid}-period-3\"")));
+        let orders: serde_json::Value = sim_client()
+            .get(format!("{}/sim/orders", shop.simulator_url().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(orders.as_array().map(Vec::len), Some(2), "two charges");
+        shop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_checkouts_are_bounded_per_client() {
+        let shop = memory_shop(2).await;
+        let browser = ShopClient::new(&shop).await;
+        for path in ["/checkout", "/subscribe"] {
+            let r = browser.post(path, &[]).send().await.unwrap();
+            assert_eq!(r.status(), 303, "{path}");
+        }
+        let before = sim_stats(&shop).await;
+        for path in ["/checkout", "/subscribe"] {
+            let r = browser.post(path, &[]).send().await.unwrap();
+            assert_eq!(r.status(), 429, "{path}");
+        }
+        assert_eq!(sim_stats(&shop).await, before, "no Klarna session");
+        assert_eq!(shop.payments().payments(10).await.unwrap().len(), 2);
+
+        // An open checkout cancelled by the operator frees its slot.
+        let mut operator = ShopClient::new(&shop).await;
+        assert_eq!(operator.login(shop.operator_token()).await, 303);
+        let first = shop.payments().payments(10).await.unwrap()[0].id().clone();
+        let r = operator
+            .post(&format!("/admin/payments/{first}/cancel"), &[])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let r = browser.post("/checkout", &[]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        shop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_persistent_store_needs_an_explicit_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
+        let options = |key: Option<StoreKey>| ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            store_url: Some(file.clone()),
+            store_key: key,
+            ..ServeOptions::default()
+        };
+        // The environment is process-wide: the refusal shows only where it has no key.
+        if std::env::var_os("KLARNA_STORE_KEY").is_none() {
+            let err = start_shop(options(None)).await.expect_err("refused");
+            assert!(matches!(err, DemoError::Config(_)), "{err}");
+            assert!(err.to_string().contains("KLARNA_STORE_KEY"), "{err}");
+        }
+        let shop = start_shop(options(Some(StoreKey::generate())))
+            .await
+            .unwrap();
+        shop.shutdown().await;
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            files.iter().all(|f| !f.ends_with(".key")),
+            "no key beside the database: {files:?}"
+        );
     }
 }

@@ -13,7 +13,8 @@ pub(crate) struct DemoArgs {
     #[arg(long)]
     playground: bool,
     /// Where payments are stored: `sqlite://file.db?mode=rwc`, `memory:`, `postgres://…`.
-    /// Default: a SQLite file in a temporary directory.
+    /// Default: a SQLite file in a temporary directory. A file you name or PostgreSQL needs
+    /// `KLARNA_STORE_KEY` (64 hex digits).
     #[arg(long, env = "KLARNA_STORE_URL")]
     store: Option<String>,
     /// Serve the demo shop (cart, checkout, subscription, admin) instead of running the scenarios.
@@ -23,8 +24,13 @@ pub(crate) struct DemoArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Public base URL of the shop for Klarna's callbacks (with `--serve`; default `http://ADDR`).
+    /// The shop also answers to this URL's host (and only to it, the bound address and
+    /// `localhost:PORT`).
     #[arg(long)]
     public_url: Option<String>,
+    /// Open checkouts allowed per client address (with `--serve`); beyond it 429.
+    #[arg(long, default_value_t = 20)]
+    max_open_checkouts: usize,
 }
 
 /// Runs the demo; exit 0 only if every step landed where it should.
@@ -33,8 +39,11 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
         let options = ServeOptions {
             playground: args.playground,
             store_url: args.store,
+            // KLARNA_STORE_KEY from the environment: a key is no command-line argument.
+            store_key: None,
             addr: args.addr,
             public_url: args.public_url,
+            max_open_checkouts: args.max_open_checkouts,
         };
         return match klarna_demo::serve(options).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -47,6 +56,7 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
     match klarna_demo::run(DemoOptions {
         playground: args.playground,
         store_url: args.store,
+        store_key: None,
     })
     .await
     {

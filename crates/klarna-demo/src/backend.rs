@@ -36,47 +36,105 @@ fn progress(line: &str) {
     println!("  … {line}");
 }
 
+/// Where the payments are stored and the key that encrypts their tokens, before anything is
+/// opened. A persistent store (PostgreSQL, a named SQLite file) needs an explicit key: a key
+/// generated for one run would leave every row unreadable after a restart, and a key kept
+/// beside the database would travel with every backup of it.
+pub(crate) struct StoreConfig {
+    url: String,
+    label: String,
+    key: StoreKey,
+    tmp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("store", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreConfig {
+    /// The store of `store_url` (default: a SQLite file in a temporary directory) with `key`,
+    /// else `KLARNA_STORE_KEY`, else (only for a store that dies with this run) a generated key.
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] for a persistent store without a key, or a key that does not parse.
+    pub(crate) fn new(store_url: Option<String>, key: Option<StoreKey>) -> Result<Self, DemoError> {
+        let (url, tmp, label) = match store_url {
+            Some(url) => {
+                let label = url
+                    .split('?')
+                    .next()
+                    .map(|u| {
+                        if u.starts_with("postgres") {
+                            "PostgreSQL".to_owned()
+                        } else {
+                            u.to_owned()
+                        }
+                    })
+                    .unwrap_or_default();
+                (url, None, label)
+            }
+            None => {
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().join("klarna-demo.db");
+                let label = format!("SQLite file {}", path.display());
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    Some(dir),
+                    label,
+                )
+            }
+        };
+        let key = match key {
+            Some(k) => k,
+            None => match std::env::var("KLARNA_STORE_KEY") {
+                Ok(k) if !k.trim().is_empty() => StoreKey::from_hex(&k)
+                    .map_err(|e| DemoError::Config(format!("KLARNA_STORE_KEY: {e}")))?,
+                _ if tmp.is_none() && persistent(&url) => {
+                    return Err(DemoError::Config(format!(
+                        "the store {label} outlives this run: set KLARNA_STORE_KEY (64 hex digits, \
+                         e.g. from `openssl rand -hex 32`, kept in your secret manager) so its \
+                         tokens stay readable after a restart"
+                    )));
+                }
+                _ => StoreKey::generate(),
+            },
+        };
+        Ok(Self {
+            url,
+            label,
+            key,
+            tmp,
+        })
+    }
+
+    /// The store key (the demo shop derives its callback secret from it).
+    pub(crate) fn key(&self) -> &StoreKey {
+        &self.key
+    }
+}
+
+/// Whether the store outlives the process: PostgreSQL, or a SQLite file (not `:memory:`).
+fn persistent(url: &str) -> bool {
+    url.starts_with("postgres") || sqlite_file(url).is_some()
+}
+
 /// Starts what the options ask for. Prints a progress line for each slow part.
 pub(crate) async fn start(
     playground: bool,
-    store_url: Option<String>,
+    store: StoreConfig,
     urls: MerchantUrls,
 ) -> Result<Backend, DemoError> {
-    let (store_url, tmp, store_label) = match store_url {
-        Some(url) => {
-            let label = url
-                .split('?')
-                .next()
-                .map(|u| {
-                    if u.starts_with("postgres") {
-                        "PostgreSQL".to_owned()
-                    } else {
-                        u.to_owned()
-                    }
-                })
-                .unwrap_or_default();
-            (url, None, label)
-        }
-        None => {
-            let dir = tempfile::tempdir()?;
-            let path = dir.path().join("klarna-demo.db");
-            let label = format!("SQLite file {}", path.display());
-            (
-                format!("sqlite://{}?mode=rwc", path.display()),
-                Some(dir),
-                label,
-            )
-        }
-    };
-    let key_hex = match std::env::var("KLARNA_STORE_KEY") {
-        Ok(k) if !k.trim().is_empty() => k,
-        _ => match sqlite_file(&store_url) {
-            // A file the user named outlives this run: keep its key next to it, so the next
-            // run (or `--serve` after `run`) can read the tokens it holds.
-            Some(file) if tmp.is_none() => key_beside(&file)?,
-            _ => StoreKey::generate().expose_hex(),
-        },
-    };
+    let StoreConfig {
+        url: store_url,
+        label: store_label,
+        key,
+        tmp,
+    } = store;
+    let key_hex = key.expose_hex();
     // Against the playground the environment names the account; the demo's own store
     // settings are applied after it, so they win over KLARNA_STORE_URL.
     let base = if playground {
@@ -146,31 +204,13 @@ fn sqlite_file(url: &str) -> Option<String> {
     (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
 }
 
-/// The store key kept in `<file>.key` (created on first use, readable by the owner only).
-fn key_beside(file: &str) -> Result<String, DemoError> {
-    let path = format!("{file}.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        StoreKey::from_hex(&text).map_err(|e| DemoError::Config(format!("{path}: {e}")))?;
-        return Ok(text.trim().to_owned());
-    }
-    let hex = StoreKey::generate().expose_hex();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(&path)?, hex.as_bytes())?;
-    progress(&format!(
-        "generated the store key in {path} (set KLARNA_STORE_KEY to keep it elsewhere)"
-    ));
-    Ok(hex)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{key_beside, sqlite_file};
+    use super::{StoreConfig, sqlite_file};
+    use klarna_payments::StoreKey;
 
     #[test]
-    fn only_named_sqlite_files_get_a_key_file() {
+    fn only_named_sqlite_files_are_persistent() {
         assert_eq!(
             sqlite_file("sqlite://shop.db?mode=rwc").as_deref(),
             Some("shop.db")
@@ -182,11 +222,25 @@ mod tests {
     }
 
     #[test]
-    fn the_key_file_is_created_once_and_reused() {
+    fn a_persistent_store_needs_an_explicit_key() {
+        // Through the options, so the process-global environment is not touched; only when
+        // KLARNA_STORE_KEY is unset can the refusal be seen.
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("shop.db").display().to_string();
-        let first = key_beside(&file).unwrap();
-        assert_eq!(first.len(), 64);
-        assert_eq!(key_beside(&file).unwrap(), first);
+        let file = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
+        let key = StoreKey::generate();
+        assert!(StoreConfig::new(Some(file.clone()), Some(key)).is_ok());
+        assert!(StoreConfig::new(Some("memory:".to_owned()), None).is_ok());
+        assert!(StoreConfig::new(None, None).is_ok());
+        if std::env::var_os("KLARNA_STORE_KEY").is_none() {
+            for url in [file, "postgres://u@h/db".to_owned()] {
+                let err = StoreConfig::new(Some(url), None).unwrap_err();
+                assert!(err.to_string().contains("KLARNA_STORE_KEY"), "{err}");
+            }
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no key file"
+        );
     }
 }

@@ -14,8 +14,8 @@
 //!   that says which steps landed where they should.
 //! * [`serve`] — a demo shop (cart, checkout with Klarna's JS SDK or the simulator's
 //!   stand-in, a subscription with "charge again", an admin page with capture / refund /
-//!   cancel) on `http://127.0.0.1:8080`. [`start_shop`] does the same on any address and
-//!   hands back a [`Shop`] handle (tests use it).
+//!   cancel behind the operator's login) on `http://127.0.0.1:8080`. [`start_shop`] does the
+//!   same on any address and hands back a [`Shop`] handle (tests use it).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), klarna_demo::DemoError> {
@@ -26,16 +26,27 @@
 //!
 //! # The demo shop's pages
 //!
+//! Locked down in three layers, each its own module: `guard` refuses a `Host` that is not the
+//! shop's (the bound address, `localhost:<port>`, the host of [`ServeOptions::public_url`]) with
+//! 421 and a non-`GET` whose `Origin` is another site's with 403; `csrf` gives every client a
+//! token in an HttpOnly, `SameSite=Strict` cookie, every form carries it in a hidden `csrf`
+//! field, and a `POST` without the matching field is 403 before any handler runs (Klarna's
+//! callbacks are exempt: they carry the callback secret); `admin_auth` puts every `/admin` route
+//! behind an operator session. Open checkouts are bounded per client address
+//! ([`ServeOptions::max_open_checkouts`]).
+//!
 //! | route | what | stable element ids |
 //! |---|---|---|
+//! | any | a foreign `Host` → 421; a `POST` with a foreign `Origin` or without the client's CSRF token → 403, nothing changed | |
 //! | `GET /` | cart and subscription | `qty-<sku>`, `checkout-button`, `subscribe-button` |
-//! | `POST /checkout`, `POST /subscribe` | open a session (intent `buy` / `tokenize`), redirect to the checkout | (a tampered `price-<sku>` or bad `qty-<sku>` → 400 page with `error`) |
+//! | `POST /checkout`, `POST /subscribe` | open a session (intent `buy` / `tokenize`), redirect to the checkout | (a tampered `price-<sku>` or bad `qty-<sku>` → 400 page with `error`; more open checkouts than the bound from this client → 429, nothing started) |
 //! | `GET /checkout/{payment}` | Klarna's widget: `init` → `load` → `authorize` | `klarna-payments-container`, `klarna-status`, `authorize-button`, `klarna-error`, `simulate-decline`, `payment-id`, `cart-total` |
 //! | `POST /payments/{payment}/complete` | order (or customer token and first charge) from the `authorization_token` | (an expired or mismatching authorization → 409 page with `error`) |
 //! | `GET /payments/{payment}` | confirmation, subscription charges | `confirmation`, `payment-id`, `payment-stage`, `order-id`, `charge-again-button`, `charge-result` |
-//! | `POST /subscriptions/{payment}/charge` | charge the customer token again (idempotent charge id) | |
-//! | `GET /admin` | every payment with stage, amounts, Klarna ids | `admin-payments`, rows `payment-<id>`, `capture-<id>`, `refund-<id>`, `refund-amount-<id>`, `cancel-<id>`, `complete-<id>`, `message`, `error` |
-//! | `POST /klarna/authorization?secret=…` | Klarna's authorization callback (`merchant_urls.authorization`) | |
+//! | `POST /subscriptions/{payment}/charge` | charge the customer token for the next period only (`charge_id` = `{payment}-period-{n+1}` after n charges; the last one again is shown, not charged; any other → 400) | |
+//! | `GET /admin/login`, `POST /admin/login` | the operator's login: `token` = [`Shop::operator_token`] (printed at start, or `KLARNA_DEMO_ADMIN_TOKEN`), compared in constant time; sets an HttpOnly, `SameSite=Strict` session cookie (a wrong token → 403) | `admin-token`, `login-button`, `error` |
+//! | `GET /admin` | every payment with stage, amounts, Klarna ids | `admin-payments`, rows `payment-<id>`, `capture-<id>`, `refund-<id>`, `refund-amount-<id>`, `cancel-<id>`, `complete-<id>`, `message`, `error` (without an operator session: a redirect to `/admin/login`; every `POST /admin/…` → 403) |
+//! | `POST /klarna/authorization?secret=…` | Klarna's authorization callback (`merchant_urls.authorization`); the secret is `KLARNA_DEMO_CALLBACK_SECRET` or derived from the store key, so it survives a restart with the store, and is compared in constant time | |
 //! | `POST /klarna/notification?secret=…` | Klarna's fraud notification | |
 //!
 //! With `playground: true` and `KLARNA_USERNAME` / `KLARNA_PASSWORD` (and `KLARNA_REGION`) set,
@@ -44,14 +55,21 @@
 //! reports the rest as skipped; [`serve`] loads Klarna's real SDK from
 //! `https://x.klarnacdn.net/kp/lib/v1/api.js`.
 
+mod admin_auth;
 mod backend;
 pub mod catalog;
+mod csrf;
+mod guard;
+mod limit;
 mod pages;
 mod report;
 mod scenarios;
+mod secret;
 mod shop;
 
 use std::net::SocketAddr;
+
+use klarna_payments::StoreKey;
 
 pub use report::{DemoReport, Outcome, StepReport};
 pub use scenarios::run;
@@ -65,10 +83,14 @@ pub struct DemoOptions {
     /// `KLARNA_REGION`) instead of the in-process simulator.
     pub playground: bool,
     /// The store: `sqlite://klarna-demo.db?mode=rwc`, `memory:`, `postgres://…`. Default: a
-    /// SQLite file in a temporary directory, removed afterwards. A file you name is kept; its
-    /// tokens are encrypted with `KLARNA_STORE_KEY` (64 hex digits) when set, else with a key
-    /// generated for this run.
+    /// SQLite file in a temporary directory, removed afterwards. A store that outlives the run
+    /// (a file you name, PostgreSQL) needs an explicit key, [`DemoOptions::store_key`] or
+    /// `KLARNA_STORE_KEY`; otherwise the run is a [`DemoError::Config`]. No key file is
+    /// written.
     pub store_url: Option<String>,
+    /// The key that encrypts the store's tokens; default `KLARNA_STORE_KEY` (64 hex digits),
+    /// else, for a store that dies with the run, a key generated for it.
+    pub store_key: Option<StoreKey>,
 }
 
 /// Options of [`serve`] and [`start_shop`].
@@ -78,13 +100,25 @@ pub struct ServeOptions {
     pub playground: bool,
     /// As [`DemoOptions::store_url`].
     pub store_url: Option<String>,
+    /// As [`DemoOptions::store_key`]. The callback secret in Klarna's callback URLs is
+    /// derived from it (unless `KLARNA_DEMO_CALLBACK_SECRET` is set), so it survives a
+    /// restart exactly when the store's tokens do.
+    pub store_key: Option<StoreKey>,
     /// Where to listen (default `127.0.0.1:8080`; port `0` picks a free one).
     pub addr: SocketAddr,
     /// The shop's public base URL, for Klarna's callbacks (`merchant_urls.authorization`).
     /// Default `http://<addr>`; against the playground it must be an HTTPS URL Klarna can
     /// reach (a tunnel), else the callback is simply not received and the browser's copy of
     /// the authorization is used.
+    ///
+    /// Its host is also one the shop answers to: requests whose `Host` is not the bound
+    /// address, `localhost:<port>` or this URL's host are refused (DNS rebinding).
     pub public_url: Option<String>,
+    /// At most this many open checkouts (sessions started, not yet completed or cancelled) per
+    /// client address; beyond it `POST /checkout` and `POST /subscribe` answer 429 and start
+    /// nothing. Default 20. The address is the TCP peer's: behind a tunnel or proxy every
+    /// shopper shares the tunnel's.
+    pub max_open_checkouts: usize,
 }
 
 impl Default for ServeOptions {
@@ -92,8 +126,10 @@ impl Default for ServeOptions {
         Self {
             playground: false,
             store_url: None,
+            store_key: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            max_open_checkouts: 20,
         }
     }
 }

@@ -60,6 +60,15 @@ td,th{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align
 button{background:#ffb3c7;border:0;border-radius:6px;padding:.5rem 1rem;font-weight:600;cursor:pointer}\
 button:disabled{opacity:.5}input[type=number]{width:4rem}.muted{color:#666;font-size:.85rem}form.inline{display:inline}";
 
+/// The hidden field that carries the client's CSRF token in every form.
+fn csrf_field(token: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        crate::csrf::FIELD,
+        esc(token)
+    )
+}
+
 /// The page frame.
 pub(crate) fn layout(title: &str, body: &str) -> String {
     format!(
@@ -85,14 +94,18 @@ pub(crate) fn error(title: &str, message: &str, next: Option<(&str, &str)>) -> S
 }
 
 /// The cart page: one-time products and the subscription.
-pub(crate) fn home(simulator: bool) -> String {
+pub(crate) fn home(simulator: bool, csrf: &str) -> String {
+    let csrf = csrf_field(csrf);
     let mut body = String::from("<p class=\"muted\">A demo shop for the Klarna Payments toolkit. ");
     body.push_str(if simulator {
         "Klarna is the in-process simulator: no real money, no real credit check.</p>"
     } else {
         "Klarna is the playground: test data only.</p>"
     });
-    body.push_str("<form id=\"cart-form\" method=\"post\" action=\"/checkout\"><div id=\"cart\">");
+    let _ = write!(
+        body,
+        "<form id=\"cart-form\" method=\"post\" action=\"/checkout\">{csrf}<div id=\"cart\">"
+    );
     for p in PRODUCTS.iter().filter(|p| !p.subscription) {
         let _ = write!(
             body,
@@ -110,7 +123,7 @@ pub(crate) fn home(simulator: bool) -> String {
     for p in PRODUCTS.iter().filter(|p| p.subscription) {
         let _ = write!(
             body,
-            "<h2>Subscription</h2><form id=\"subscribe-form\" method=\"post\" action=\"/subscribe\"><div class=\"card\" id=\"product-{sku}\">\
+            "<h2>Subscription</h2><form id=\"subscribe-form\" method=\"post\" action=\"/subscribe\">{csrf}<div class=\"card\" id=\"product-{sku}\">\
 <strong>{name}</strong> <span class=\"money\">{price} per month</span>\
 <input type=\"hidden\" name=\"price-{sku}\" value=\"{minor}\">\
 <p class=\"muted\">Authorize once with Klarna (intent <code>tokenize</code>); the shop charges the first month now and can charge again later without you.</p>\
@@ -119,6 +132,7 @@ pub(crate) fn home(simulator: bool) -> String {
             name = esc(p.name),
             price = sek(p.unit_price),
             minor = p.unit_price,
+            csrf = csrf,
         );
     }
     layout("Shop", &body)
@@ -157,6 +171,8 @@ pub(crate) struct CheckoutView<'a> {
     pub(crate) categories: &'a [String],
     pub(crate) sdk_url: &'a str,
     pub(crate) simulator: bool,
+    /// The client's CSRF token, for the form that posts the authorization.
+    pub(crate) csrf: &'a str,
 }
 
 /// A shopper-facing name for a payment method category identifier Klarna offers.
@@ -210,7 +226,7 @@ pub(crate) fn checkout(v: &CheckoutView<'_>) -> String {
         "<button id=\"authorize-button\" type=\"button\" disabled>Pay with Klarna</button>\
 <div id=\"klarna-review\" class=\"card\" hidden><p id=\"review-text\">Klarna approved your payment method. Check your order above, then confirm the purchase.</p>\
 <button id=\"finalize-button\" type=\"button\">Confirm and pay</button></div>\
-<form id=\"authorize-form\" method=\"post\" action=\"/payments/{pid}/complete\"><input type=\"hidden\" name=\"authorization_token\" id=\"authorization-token\"></form>\
+<form id=\"authorize-form\" method=\"post\" action=\"/payments/{pid}/complete\">{csrf}<input type=\"hidden\" name=\"authorization_token\" id=\"authorization-token\"></form>\
 <script>\
 (function(){{\
 var categories={categories};\
@@ -279,6 +295,7 @@ catch(e){{fail('Klarna could not finalize: '+e.name);confirmButton.disabled=fals
         sdk = esc(v.sdk_url),
         categories = js_value(v.categories),
         token = js_string(v.client_token),
+        csrf = csrf_field(v.csrf),
     );
     layout("Checkout", &body)
 }
@@ -297,6 +314,8 @@ pub(crate) struct PaymentView<'a> {
     pub(crate) charges: &'a [ChargeView],
     pub(crate) next_charge_id: Option<String>,
     pub(crate) message: Option<&'a str>,
+    /// The client's CSRF token, for the "charge again" form.
+    pub(crate) csrf: &'a str,
 }
 
 /// The confirmation page (and the subscription page with "charge again").
@@ -357,12 +376,13 @@ pub(crate) fn payment(v: &PaymentView<'_>) -> String {
         if let Some(next) = &v.next_charge_id {
             let _ = write!(
                 body,
-                "<form id=\"charge-form\" method=\"post\" action=\"/subscriptions/{pid}/charge\">\
+                "<form id=\"charge-form\" method=\"post\" action=\"/subscriptions/{pid}/charge\">{csrf}\
 <input type=\"hidden\" name=\"charge_id\" value=\"{next}\">\
 <button id=\"charge-again-button\" type=\"submit\">Charge the next month</button>\
 <span class=\"muted\"> Charge id <code>{next}</code>: submitting twice charges once.</span></form>",
                 pid = esc(p.id().as_str()),
                 next = esc(next),
+                csrf = csrf_field(v.csrf),
             );
         }
     }
@@ -396,7 +416,13 @@ fn utc(t: klarna_payments::domain::Timestamp) -> String {
 }
 
 /// The admin page: every payment with stage, amounts and Klarna ids, and buttons.
-pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str>) -> String {
+pub(crate) fn admin(
+    rows: &[AdminRow],
+    message: Option<&str>,
+    error: Option<&str>,
+    csrf: &str,
+) -> String {
+    let csrf = csrf_field(csrf);
     let mut body = String::new();
     if let Some(m) = message {
         let _ = write!(body, "<p id=\"message\" class=\"msg\">{}</p>", esc(m));
@@ -440,7 +466,7 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
             if stopped.is_none() && o.status().capturable() && o.remaining() > 0 {
                 let _ = write!(
                     actions,
-                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/capture\">\
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/capture\">{csrf}\
 <button id=\"capture-{pid}\" type=\"submit\">Capture {}</button></form> ",
                     m(o.remaining())
                 );
@@ -448,7 +474,7 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
             if o.captured() > o.refunded() {
                 let _ = write!(
                     actions,
-                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/refund\">\
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/refund\">{csrf}\
 <input id=\"refund-amount-{pid}\" name=\"amount\" size=\"7\" value=\"{}\" aria-label=\"refund amount\">\
 <button id=\"refund-{pid}\" type=\"submit\">Refund</button></form> ",
                     klarna_payments::Money::new(o.captured() - o.refunded(), currency)
@@ -461,7 +487,7 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
             if o.captured() == 0 && o.status().capturable() {
                 let _ = write!(
                     actions,
-                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/cancel\">\
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/cancel\">{csrf}\
 <button id=\"cancel-{pid}\" type=\"submit\">Cancel order</button></form>"
                 );
             }
@@ -470,13 +496,13 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
                 // Authorized through Klarna's callback while the shopper's browser went away.
                 let _ = write!(
                     actions,
-                    "<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/complete\">\
+                    "<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/complete\">{csrf}\
 <button id=\"complete-{pid}\" type=\"submit\">Place order</button></form> "
                 );
             }
             let _ = write!(
                 actions,
-                "<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/cancel\">\
+                "<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/cancel\">{csrf}\
 <button id=\"cancel-{pid}\" type=\"submit\">Cancel</button></form>"
             );
         }
@@ -496,6 +522,23 @@ pub(crate) fn admin(rows: &[AdminRow], message: Option<&str>, error: Option<&str
     layout("Admin: payments", &body)
 }
 
+/// The operator's login: the token printed when the shop started.
+pub(crate) fn login(csrf: &str, error: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(e) = error {
+        let _ = write!(body, "<p id=\"error\" class=\"err\">{}</p>", esc(e));
+    }
+    let _ = write!(
+        body,
+        "<form id=\"login-form\" method=\"post\" action=\"/admin/login\">{}\
+<label>Operator token <input id=\"admin-token\" name=\"token\" type=\"password\" autocomplete=\"off\" size=\"40\"></label> \
+<button id=\"login-button\" type=\"submit\">Log in</button></form>\
+<p class=\"muted\">The token is printed when the shop starts (or set <code>KLARNA_DEMO_ADMIN_TOKEN</code>).</p>",
+        csrf_field(csrf)
+    );
+    layout("Admin: log in", &body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{CheckoutView, checkout};
@@ -511,6 +554,7 @@ mod tests {
             categories,
             sdk_url: "http://sim/sim/js/klarna-payments.js",
             simulator,
+            csrf: "t0k3n",
         })
     }
 
@@ -526,6 +570,7 @@ mod tests {
         assert!(html.contains("id=\"finalize-button\""));
         assert!(html.contains("res.error.invalid_fields"));
         assert!(html.contains("id=\"simulate-fixable\""));
+        assert!(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"t0k3n\">"));
         // Klarna's loader: the page starts Klarna in `klarnaAsyncCallback`, the SDK loads async
         // after it.
         let callback = html.find("window.klarnaAsyncCallback=function").unwrap();

@@ -854,12 +854,8 @@ async fn second_region(cx: &mut Ctx<'_>) -> Result<(), Stop> {
 /// does not land is not an error: check [`DemoReport::all_landed`].
 pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
     println!("klarna demo: the three steps of Klarna Payments, one-time and recurring, end to end");
-    let backend = backend::start(
-        options.playground,
-        options.store_url,
-        MerchantUrls::default(),
-    )
-    .await?;
+    let store = backend::StoreConfig::new(options.store_url, options.store_key)?;
+    let backend = backend::start(options.playground, store, MerchantUrls::default()).await?;
     println!("  Klarna: {}", backend.klarna_label);
     println!("  store:  {}", backend.store_label);
     println!(

@@ -3,19 +3,20 @@
 //! input gets a clear message and changes nothing.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use klarna_payments::{
     Amount, AnyPayment, AuthorizationToken, AuthorizedVia, ChargeRequest, Completed, Intent,
     Klarna, MerchantData, MerchantUrls, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError,
-    SessionId, StoreKey,
+    SessionId, StageKind,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -23,9 +24,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use crate::backend::{self, Backend};
+use crate::admin_auth::{self, Operator};
+use crate::backend::{self, Backend, StoreConfig};
 use crate::catalog::{self, PRODUCTS};
+use crate::csrf::{self, CsrfToken};
+use crate::guard::{self, OwnHosts};
+use crate::limit::OpenCheckouts;
 use crate::pages::{self, AdminRow, ChargeView, CheckoutView, PaymentView};
+use crate::secret;
 use crate::{DemoError, ServeOptions};
 
 /// Klarna's real SDK (API.md §5).
@@ -39,6 +45,10 @@ struct Inner {
     categories: Mutex<HashMap<String, Vec<String>>>,
     /// The shop's order numbers: one per checkout started (`SO-SHOP-0001`, …).
     orders: std::sync::atomic::AtomicU32,
+    /// The operator token and sessions of the admin.
+    operator: Arc<Operator>,
+    /// Open checkouts per client address.
+    open: OpenCheckouts,
 }
 
 #[derive(Clone)]
@@ -101,6 +111,13 @@ impl Shop {
         self.app.0.backend.sim.as_ref().map(|s| s.base_url())
     }
 
+    /// The operator token: `POST /admin/login` with it opens an admin session. Printed by
+    /// [`serve`]; `KLARNA_DEMO_ADMIN_TOKEN` when set, else random for this run.
+    #[must_use]
+    pub fn operator_token(&self) -> &str {
+        self.app.0.operator.token()
+    }
+
     /// Stops serving and waits for the server task.
     pub async fn shutdown(mut self) {
         self.reconciler.abort();
@@ -128,16 +145,31 @@ pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
         .unwrap_or_else(|| url.clone())
         .trim_end_matches('/')
         .to_owned();
-    // Klarna's callbacks carry no authentication: a one-time secret in the URL is the
-    // documented way to recognise them (API.md §1.10). Drawn from the OS generator.
-    let secret: String = StoreKey::generate().expose_hex().chars().take(32).collect();
+    let store = StoreConfig::new(options.store_url, options.store_key)?;
+    // Klarna's callbacks carry no authentication: a secret in the URL is the documented way to
+    // recognise them (API.md §1.10). It must outlive a restart (callbacks for payments made
+    // before it still arrive), so it is derived from the store key unless configured.
+    let secret = match std::env::var("KLARNA_DEMO_CALLBACK_SECRET") {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => secret::callback_secret(store.key()),
+    };
+    if !secret
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(DemoError::Config(
+            "KLARNA_DEMO_CALLBACK_SECRET: letters, digits, '-' and '_' only (it goes into a URL)"
+                .to_owned(),
+        ));
+    }
     let urls = MerchantUrls {
         authorization: Some(format!("{public}/klarna/authorization?secret={secret}")),
         notification: Some(format!("{public}/klarna/notification?secret={secret}")),
         confirmation: Some(format!("{public}/")),
         push: None,
     };
-    let backend = backend::start(options.playground, options.store_url, urls).await?;
+    let own = OwnHosts::new(addr, options.public_url.as_deref());
+    let backend = backend::start(options.playground, store, urls).await?;
     let sdk_url = match &backend.sim {
         Some(sim) => format!("{}/sim/js/klarna-payments.js", sim.base_url()),
         None => KLARNA_SDK.to_owned(),
@@ -148,15 +180,20 @@ pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
         callback_secret: secret,
         categories: Mutex::new(HashMap::new()),
         orders: std::sync::atomic::AtomicU32::new(0),
+        operator: Arc::new(Operator::from_env()),
+        open: OpenCheckouts::new(options.max_open_checkouts),
     }));
-    let router = router(app.clone());
+    let router = router(app.clone(), own);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     // Operations whose outcome was unknown (a timeout after Klarna acted) stay pending with
     // their idempotency key; the reconciler settles them, as a real shop must.
@@ -187,6 +224,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), DemoError> {
     let shop = start_shop(options).await?;
     println!("demo shop: {}/", shop.url());
     println!("  admin:   {}/admin", shop.url());
+    // The operator needs the token to log in; it is printed once, here, never logged.
+    println!(
+        "  operator token (log in at /admin/login): {}",
+        shop.operator_token()
+    );
     if let Some(sim) = shop.simulator_url() {
         println!("  Klarna:  simulator at {sim} (its JS stand-in replaces Klarna's SDK)");
     } else {
@@ -198,15 +240,10 @@ pub async fn serve(options: ServeOptions) -> Result<(), DemoError> {
     Ok(())
 }
 
-fn router(app: App) -> Router {
-    Router::new()
-        .route("/", get(home))
-        .route("/checkout", post(checkout_cart))
-        .route("/subscribe", post(subscribe))
-        .route("/checkout/{id}", get(checkout_page))
-        .route("/payments/{id}", get(payment_page))
-        .route("/payments/{id}/complete", post(complete))
-        .route("/subscriptions/{id}/charge", post(charge_again))
+/// The routes, in three layers that each stand alone: the `Host`/`Origin` guard around
+/// everything, CSRF tokens inside it, and the operator's login in front of the admin.
+fn router(app: App, own: OwnHosts) -> Router {
+    let admin = Router::new()
         .route("/admin", get(admin))
         .route("/admin/orders/{order}/capture", post(admin_capture))
         .route("/admin/orders/{order}/refund", post(admin_refund))
@@ -216,9 +253,26 @@ fn router(app: App) -> Router {
             "/admin/payments/{id}/complete",
             post(admin_complete_payment),
         )
+        .route_layer(from_fn_with_state(
+            app.0.operator.clone(),
+            admin_auth::require,
+        ))
+        .with_state(app.clone());
+    Router::new()
+        .route("/", get(home))
+        .route("/checkout", post(checkout_cart))
+        .route("/subscribe", post(subscribe))
+        .route("/checkout/{id}", get(checkout_page))
+        .route("/payments/{id}", get(payment_page))
+        .route("/payments/{id}/complete", post(complete))
+        .route("/subscriptions/{id}/charge", post(charge_again))
         .route("/klarna/authorization", post(authorization_callback))
         .route("/klarna/notification", post(notification_callback))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(admin)
+        .merge(admin_auth::routes(app.0.operator.clone()))
+        .layer(from_fn(csrf::protect))
+        .layer(from_fn_with_state(own, guard::check))
 }
 
 fn page(status: StatusCode, html: String) -> Response {
@@ -314,8 +368,8 @@ fn service_error(e: &ServiceError, payment: Option<&str>) -> Response {
     }
 }
 
-async fn home(State(app): State<App>) -> Html<String> {
-    Html(pages::home(app.simulator()))
+async fn home(State(app): State<App>, csrf: CsrfToken) -> Html<String> {
+    Html(pages::home(app.simulator(), csrf.as_str()))
 }
 
 /// Reads `qty-<sku>` and checks `price-<sku>` against the catalog: a tampered price is
@@ -349,10 +403,45 @@ fn cart_from_form(
     catalog::cart(&items).map_err(|e| e.to_string())
 }
 
-async fn start(app: &App, intent: Intent, cart: klarna_payments::Cart) -> Response {
+/// Counts the client's checkouts still open (open or authorized, not yet completed or
+/// cancelled) and holds a slot for one more, or answers 429.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished page, returned at once by the handler"
+)]
+async fn slot(app: &App, client: IpAddr) -> Result<crate::limit::Slot<'_>, Response> {
+    let mut closed = Vec::new();
+    for pid in app.0.open.started(client) {
+        let open = app
+            .payments()
+            .payment(&pid)
+            .await
+            .is_ok_and(|p| matches!(p.kind(), StageKind::Open | StageKind::Authorized));
+        if !open {
+            closed.push(pid);
+        }
+    }
+    app.0.open.closed(client, &closed);
+    app.0.open.reserve(client).ok_or_else(|| {
+        page(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::error(
+                "Too many open checkouts",
+                "You have too many checkouts open. Finish or abandon one first; nothing was started.",
+                Some(("/", "Back to the shop")),
+            ),
+        )
+    })
+}
+
+async fn start(app: &App, client: IpAddr, intent: Intent, cart: klarna_payments::Cart) -> Response {
     let purchase = match Purchase::new(intent, cart) {
         Ok(p) => p,
         Err(e) => return service_error(&ServiceError::Cart(e), None),
+    };
+    let slot = match slot(app, client).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     // The shop's own order number is what Klarna shows the shopper (`merchant_reference1`).
     let n = app
@@ -375,6 +464,7 @@ async fn start(app: &App, intent: Intent, cart: klarna_payments::Cart) -> Respon
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(c.payment_id.to_string(), c.payment_method_categories);
+            slot.started(c.payment_id.clone());
             Redirect::to(&format!("/checkout/{}", c.payment_id)).into_response()
         }
         Err(e) => service_error(&e, None),
@@ -383,6 +473,7 @@ async fn start(app: &App, intent: Intent, cart: klarna_payments::Cart) -> Respon
 
 async fn checkout_cart(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let skus: Vec<&str> = PRODUCTS
@@ -391,7 +482,7 @@ async fn checkout_cart(
         .map(|p| p.sku)
         .collect();
     match cart_from_form(&form, &skus) {
-        Ok(cart) => start(&app, Intent::Buy, cart).await,
+        Ok(cart) => start(&app, peer.ip(), Intent::Buy, cart).await,
         Err(m) => bad_request(
             "Please check your cart",
             &m,
@@ -400,9 +491,13 @@ async fn checkout_cart(
     }
 }
 
-async fn subscribe(State(app): State<App>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn subscribe(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     match cart_from_form(&form, &["coffee"]) {
-        Ok(cart) => start(&app, Intent::Tokenize, cart).await,
+        Ok(cart) => start(&app, peer.ip(), Intent::Tokenize, cart).await,
         Err(m) => bad_request(
             "Please check your subscription",
             &m,
@@ -425,7 +520,11 @@ fn payment_id(id: &str) -> Result<PaymentId, Response> {
     })
 }
 
-async fn checkout_page(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn checkout_page(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    csrf: CsrfToken,
+) -> Response {
     let pid = match payment_id(&id) {
         Ok(p) => p,
         Err(r) => return r,
@@ -458,11 +557,13 @@ async fn checkout_page(State(app): State<App>, Path(id): Path<String>) -> Respon
         categories: &categories,
         sdk_url: &app.0.sdk_url,
         simulator: app.simulator(),
+        csrf: csrf.as_str(),
     }))
     .into_response()
 }
 
 /// The charges of a subscription: `<origin>-period-1`, `-2`, … until the first missing one.
+/// `charge_again` takes only the next of these, so there is no gap and this lists them all.
 async fn charges(app: &App, origin: &PaymentId) -> Vec<ChargeView> {
     let mut out = Vec::new();
     for n in 1..=1_000 {
@@ -491,6 +592,7 @@ async fn payment_page(
     State(app): State<App>,
     Path(id): Path<String>,
     Query(q): Query<PaymentQuery>,
+    csrf: CsrfToken,
 ) -> Response {
     let pid = match payment_id(&id) {
         Ok(p) => p,
@@ -514,6 +616,7 @@ async fn payment_page(
         charges: &charges,
         next_charge_id: next,
         message: message.as_deref(),
+        csrf: csrf.as_str(),
     }))
     .into_response()
 }
@@ -589,19 +692,31 @@ async fn charge_again(
             Some((&back, "Back")),
         );
     };
-    if !charge_id.starts_with(&format!("{pid}-period-")) {
-        return bad_request(
-            "Cannot charge",
-            &format!(
-                "charge_id: {charge_id:?} is not a charge of this subscription. Nothing was charged."
-            ),
-            Some((&back, "Back")),
-        );
-    }
     let origin = match app.payments().payment(&pid).await {
         Ok(p) => p,
         Err(e) => return service_error(&e, None),
     };
+    // Only the next period: a new suffix would charge the stored token again, unseen. The
+    // charge just made may come again (a second click): it is shown, not charged twice.
+    let made = charges(&app, &pid).await.len();
+    let last = format!("{pid}-period-{made}");
+    if made > 0 && charge_id == last {
+        return Redirect::to(&format!(
+            "/payments/{pid}?charged={}",
+            pages::query_encode(&charge_id)
+        ))
+        .into_response();
+    }
+    let next = format!("{pid}-period-{}", made.saturating_add(1));
+    if charge_id != next {
+        return bad_request(
+            "Cannot charge",
+            &format!(
+                "charge_id: {charge_id:?} is not the next charge of this subscription ({next:?}). Nothing was charged."
+            ),
+            Some((&back, "Back")),
+        );
+    }
     let Some(token) = origin.customer_token().cloned() else {
         return bad_request(
             "Cannot charge",
@@ -625,7 +740,7 @@ struct AdminQuery {
     err: Option<String>,
 }
 
-async fn admin(State(app): State<App>, Query(q): Query<AdminQuery>) -> Response {
+async fn admin(State(app): State<App>, Query(q): Query<AdminQuery>, csrf: CsrfToken) -> Response {
     let listed = match app.payments().payments(200).await {
         Ok(l) => l,
         Err(e) => return service_error(&e, None),
@@ -638,7 +753,13 @@ async fn admin(State(app): State<App>, Query(q): Query<AdminQuery>) -> Response 
         };
         rows.push(AdminRow { payment, order });
     }
-    Html(pages::admin(&rows, q.msg.as_deref(), q.err.as_deref())).into_response()
+    Html(pages::admin(
+        &rows,
+        q.msg.as_deref(),
+        q.err.as_deref(),
+        csrf.as_str(),
+    ))
+    .into_response()
 }
 
 fn back_to_admin(result: Result<String, String>) -> Response {
@@ -822,7 +943,10 @@ async fn authorization_callback(
     Query(q): Query<Secret>,
     Json(body): Json<AuthorizationCallback>,
 ) -> StatusCode {
-    if q.secret.as_deref() != Some(app.0.callback_secret.as_str()) {
+    if !q
+        .secret
+        .is_some_and(|s| secret::same(&app.0.callback_secret, &s))
+    {
         return StatusCode::FORBIDDEN;
     }
     let (Ok(session), Ok(token)) = (
@@ -857,7 +981,10 @@ async fn notification_callback(
     Query(q): Query<Secret>,
     Json(body): Json<Notification>,
 ) -> StatusCode {
-    if q.secret.as_deref() != Some(app.0.callback_secret.as_str()) {
+    if !q
+        .secret
+        .is_some_and(|s| secret::same(&app.0.callback_secret, &s))
+    {
         return StatusCode::FORBIDDEN;
     }
     let Ok(order) = OrderId::new(body.order_id) else {

@@ -141,6 +141,18 @@ async fn payment(f: &Fixture, started: &Value) -> AnyPayment {
         .unwrap()
 }
 
+/// The browser posts the shopper's authorization token with the payment's secret.
+async fn complete(f: &Fixture, started: &Value, token: &str) -> (StatusCode, Value) {
+    let secret = started["payment_secret"].as_str().unwrap();
+    post(
+        f,
+        &complete_uri(started),
+        &json!({"authorization_token": token}),
+        Some(secret),
+    )
+    .await
+}
+
 fn complete_uri(started: &Value) -> String {
     format!(
         "/payments/{}/complete",
@@ -333,14 +345,7 @@ async fn a_replayed_callback_changes_nothing() {
     );
 
     // The browser completes with the same token; a late callback still changes nothing.
-    let secret = started["payment_secret"].as_str().unwrap();
-    let (status, done) = post(
-        &f,
-        &complete_uri(&started),
-        &json!({"authorization_token": token}),
-        Some(secret),
-    )
-    .await;
+    let (status, done) = complete(&f, &started, &token).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     let ordered = payment(&f, &started).await;
     let (status, _) = send(f.routes.router(), auth()).await;
@@ -631,14 +636,7 @@ async fn fraud_notifications_accept_or_reject_a_pending_order() {
             .unwrap()
             .authorization_token
             .unwrap();
-        let secret = started["payment_secret"].as_str().unwrap();
-        let (status, done) = post(
-            &f,
-            &complete_uri(&started),
-            &json!({"authorization_token": token}),
-            Some(secret),
-        )
-        .await;
+        let (status, done) = complete(&f, &started, &token).await;
         assert_eq!(status, StatusCode::OK, "{done}");
         assert_eq!(done["stage"], "fraud_review", "{done}");
         assert_eq!(done["fraud_status"], "PENDING", "{done}");
@@ -678,14 +676,7 @@ async fn a_finalized_authorization_completes_like_any_other() {
         .unwrap()
         .authorization_token
         .unwrap();
-    let secret = started["payment_secret"].as_str().unwrap();
-    let (status, done) = post(
-        &f,
-        &complete_uri(&started),
-        &json!({"authorization_token": token}),
-        Some(secret),
-    )
-    .await;
+    let (status, done) = complete(&f, &started, &token).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["stage"], "ordered", "{done}");
     assert_eq!(f.sim.orders().len(), 1);

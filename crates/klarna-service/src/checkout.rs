@@ -175,12 +175,23 @@ where
             .await?;
         let (next, released) = stepped.output;
         if let Some(auth) = released {
-            // Best effort: an unreleased authorization simply expires in 60 minutes.
-            if let Err(e) = gateway.cancel_authorization(auth.token()).await {
-                warn!(payment = %id, error = %e, "could not release the replaced authorization");
-            }
+            self.release_authorization(&next, auth.token()).await;
         }
         Ok(next)
+    }
+
+    /// Releases at Klarna an authorization of `p` that will not become an order (P4), best
+    /// effort after the payment is written: one that is not released (Klarna unreachable, or no
+    /// account for the payment's region any more) simply expires in 60 minutes.
+    async fn release_authorization(&self, p: &AnyPayment, token: &AuthorizationToken) {
+        let released =
+            match self.routed(p.cart().market().region(), "payments.cancel_authorization") {
+                Ok(g) => g.cancel_authorization(token).await,
+                Err(e) => Err(e),
+            };
+        if let Err(e) = released {
+            warn!(payment = %p.id(), error = %e, "could not release the authorization; it expires in 60 minutes");
+        }
     }
 
     /// Step 2: records the shopper's authorization, from the browser or from Klarna's
@@ -413,13 +424,8 @@ where
             .await?;
         match stepped.output {
             Cancelled::Now(next, release) => {
-                if let Some(token) = release
-                    && let Err(e) = self
-                        .gateway(next.cart().market().region())?
-                        .cancel_authorization(&token)
-                        .await
-                {
-                    warn!(payment = %id, error = %e, "could not release the authorization; it expires in 60 minutes");
+                if let Some(token) = release {
+                    self.release_authorization(&next, &token).await;
                 }
                 Ok(next)
             }

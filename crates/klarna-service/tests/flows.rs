@@ -1125,3 +1125,41 @@ async fn a_token_charge_over_the_token_apis_line_limits_is_refused_before_any_ca
         );
     }
 }
+
+/// Cancelling an authorized payment is written first; releasing its authorization at Klarna is
+/// best effort. With no account for the payment's region any more (the configuration changed),
+/// the cancel still answers the cancelled payment and nothing is sent anywhere.
+#[tokio::test]
+async fn a_cancel_whose_region_lost_its_account_still_cancels() {
+    let na = Arc::new(FakeKlarna::new());
+    let eu = Arc::new(FakeKlarna::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+        1_700_000_000_000,
+    )));
+    let store = Arc::new(InMemoryStore::new());
+    let with = |regions: klarna_ports::Gateways<FakeKlarna>| {
+        PaymentService::regional(
+            regions,
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::new(SequentialKeys::new("pay")),
+            ServiceConfig::default(),
+        )
+    };
+    let both = with(
+        klarna_ports::Gateways::none()
+            .with(klarna_domain::Region::Eu, Arc::clone(&eu))
+            .with(klarna_domain::Region::Na, Arc::clone(&na)),
+    );
+    let (id, token) = checkout(&both, &na, Intent::Buy, subscription_cart(1_000)).await;
+    both.authorize(AuthorizedVia::Browser(&id), token)
+        .await
+        .unwrap();
+    let eu_only =
+        with(klarna_ports::Gateways::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
+    let calls = (eu.calls().len(), na.calls().len());
+    let p = eu_only.cancel(&id).await.unwrap();
+    assert_eq!(p.kind(), StageKind::Cancelled);
+    assert_eq!(stage(&eu_only, &id).await, StageKind::Cancelled);
+    assert_eq!((eu.calls().len(), na.calls().len()), calls, "sent nowhere");
+}

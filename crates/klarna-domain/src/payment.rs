@@ -2045,16 +2045,13 @@ impl AnyPayment {
                     customer_token,
                 }))
             }
-            // `buy_and_tokenize` with its token made: the payment keeps the token (it exists
-            // at Klarna) and stays authorized while the session lives, so a new authorization
-            // places the order without a second token; placing it on the old one is refused
-            // with `AuthorizationExpired` before any call.
+            // Without a token the shopper may simply authorize again. A `buy_and_tokenize`
+            // payment whose token was made stays authorized instead (the token exists at
+            // Klarna), so a new authorization places the order without a second token; placing
+            // it on the old one is refused with `AuthorizationExpired` before any call.
             Self::Authorized(p)
-                if !p.authorization().is_valid(now) && p.stage.customer_token.is_some() =>
+                if !p.authorization().is_valid(now) && p.stage.customer_token.is_none() =>
             {
-                Self::Authorized(p)
-            }
-            Self::Authorized(p) if !p.authorization().is_valid(now) => {
                 let session = p.stage.session.clone();
                 Self::Open(p.with(Open { session }))
             }

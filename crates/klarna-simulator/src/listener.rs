@@ -49,13 +49,6 @@ const BIND_TRIES: u32 = 32;
 /// The generation of a new gate: no refusal has started.
 const FIRST_GENERATION: u64 = 0;
 
-/// Whether a listener registered with the reactor at generation `registered` must be
-/// registered afresh before accepting at generation `current`: a refusal started since, seen
-/// by the accept loop or not.
-fn stale(registered: u64, current: u64) -> bool {
-    registered != current
-}
-
 /// Whether connections are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
@@ -303,7 +296,8 @@ pub(crate) async fn serve(
             }
             continue;
         }
-        if stale(registered, current) {
+        // A refusal started since the registration, seen by this loop or not: renew it.
+        if registered != current {
             // The reactor saw the socket hang up when it stopped listening and would report it
             // readable for ever: register it afresh.
             match listener.into_std().and_then(TcpListener::from_std) {
@@ -407,24 +401,23 @@ mod tests {
         assert!(!gate.refusing());
     }
 
-    /// The accept loop's rule: a refusal armed and cleared before the loop looked still leaves
-    /// the registration stale (the refusal stopped listening; the reactor may have seen it),
-    /// and so does one armed before the loop's first look.
+    /// What the accept loop's renewal rests on: a new gate is at [`FIRST_GENERATION`] (the
+    /// listener's registration), and every refusal moves the generation, even one armed and
+    /// cleared in one breath that the loop never saw.
     #[tokio::test]
-    async fn a_refusal_the_loop_never_saw_still_makes_the_registration_stale() {
+    async fn every_refusal_moves_the_generation_even_one_cleared_unseen() {
         let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
         let gate = Gate::new(&listener).unwrap();
-        let (_, current) = gate.refusal_and_generation();
-        assert!(!stale(FIRST_GENERATION, current), "no refusal yet");
+        let (_, first) = gate.refusal_and_generation();
+        assert_eq!(first, FIRST_GENERATION, "no refusal yet");
         gate.refuse_for(Duration::MAX);
         gate.accept();
         let (refusal, current) = gate.refusal_and_generation();
         assert_eq!(refusal, Refusal::Accepting);
-        assert!(stale(FIRST_GENERATION, current), "armed and cleared unseen");
-        assert!(!stale(current, current), "registered afresh");
+        assert_ne!(current, FIRST_GENERATION, "armed and cleared unseen");
         gate.refuse_for(Duration::from_millis(1));
         gate.accept();
-        assert!(stale(current, gate.refusal_and_generation().1));
+        assert_ne!(gate.refusal_and_generation().1, current);
     }
 
     #[tokio::test]

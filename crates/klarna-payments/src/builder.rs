@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use klarna_domain::{Region, UnknownRegion};
 use klarna_ports::{
-    Clock, Gateways, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore, SystemClock,
+    ByRegion, Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore, SystemClock,
 };
 use klarna_service::{PaymentService, ServiceConfig};
 
@@ -132,39 +132,6 @@ struct RegionAccount {
     base_url: Option<String>,
 }
 
-/// The accounts of [`KlarnaBuilder::region_account`], by region.
-#[derive(Clone, Default)]
-struct RegionAccounts {
-    eu: Option<RegionAccount>,
-    na: Option<RegionAccount>,
-    oc: Option<RegionAccount>,
-}
-
-impl RegionAccounts {
-    fn slot(&mut self, region: Region) -> &mut Option<RegionAccount> {
-        match region {
-            Region::Eu => &mut self.eu,
-            Region::Na => &mut self.na,
-            Region::Oc => &mut self.oc,
-        }
-    }
-
-    fn get(&self, region: Region) -> Option<&RegionAccount> {
-        match region {
-            Region::Eu => self.eu.as_ref(),
-            Region::Na => self.na.as_ref(),
-            Region::Oc => self.oc.as_ref(),
-        }
-    }
-
-    fn regions(&self) -> Vec<Region> {
-        REGIONS
-            .into_iter()
-            .filter(|r| self.get(*r).is_some())
-            .collect()
-    }
-}
-
 /// The regions, in the order they are read and listed.
 const REGIONS: [Region; 3] = [Region::Eu, Region::Na, Region::Oc];
 
@@ -207,7 +174,7 @@ pub struct KlarnaBuilder {
     target: Target,
     username: Option<String>,
     password: Option<String>,
-    regions: RegionAccounts,
+    regions: ByRegion<RegionAccount>,
     store_url: Option<String>,
     store_key_hex: Option<String>,
     key_namespace: Option<String>,
@@ -390,9 +357,7 @@ impl KlarnaBuilder {
     }
 
     fn account(&mut self, region: Region) -> &mut RegionAccount {
-        self.regions
-            .slot(region)
-            .get_or_insert_with(RegionAccount::default)
+        self.regions.get_or_default(region)
     }
 
     /// Points the gateway at an in-process simulator (base URL and its credentials).
@@ -496,7 +461,7 @@ impl KlarnaBuilder {
     pub async fn build(self) -> Result<Klarna, BuildError> {
         let mut config = self.config.clone();
         let gateways = match self.gateway.clone() {
-            Some(g) => Gateways::everywhere(g),
+            Some(g) => ByRegion::everywhere(g),
             None => {
                 let (gateway, deadline) = self.http_gateway()?;
                 // Pending operations are fenced for the client's whole deadline.
@@ -561,7 +526,7 @@ impl KlarnaBuilder {
     #[cfg(feature = "http")]
     fn http_gateway(
         &self,
-    ) -> Result<(Gateways<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
+    ) -> Result<(ByRegion<Arc<dyn PaymentGateway>>, klarna_domain::Span), BuildError> {
         let accounts = self.regions.regions();
         let main_region = match &self.target {
             Target::Klarna { region, .. } => Some(*region),
@@ -577,7 +542,7 @@ impl KlarnaBuilder {
                 return Err(BuildError::Missing("Klarna password (KLARNA_PASSWORD)"));
             }
         };
-        let mut gateways = Gateways::none();
+        let mut gateways = ByRegion::none();
         let mut deadline = klarna_domain::Span::millis(0);
         if let Some((username, password)) = main {
             let (gateway, d) = self.one_gateway(
@@ -588,7 +553,7 @@ impl KlarnaBuilder {
             )?;
             deadline = d;
             gateways = match main_region {
-                None => Gateways::everywhere(gateway),
+                None => ByRegion::everywhere(gateway),
                 Some(region) => gateways.with(region, gateway),
             };
         }
@@ -670,7 +635,7 @@ impl KlarnaBuilder {
     #[cfg(not(feature = "http"))]
     fn http_gateway(
         &self,
-    ) -> Result<(Gateways<dyn PaymentGateway>, klarna_domain::Span), BuildError> {
+    ) -> Result<(ByRegion<Arc<dyn PaymentGateway>>, klarna_domain::Span), BuildError> {
         Err(BuildError::FeatureDisabled {
             what: "talking to Klarna without KlarnaBuilder::gateway".to_owned(),
             feature: "http",

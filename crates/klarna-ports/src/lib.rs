@@ -28,7 +28,7 @@ pub use gateway::{
     SessionState,
 };
 pub use keys::{IdempotencyKeys, SequentialKeys};
-pub use regions::Gateways;
+pub use regions::ByRegion;
 pub use store::{Alongside, InstallationId, PaymentStore, StoreError, Unique, Versioned};
 
 #[cfg(feature = "test-util")]

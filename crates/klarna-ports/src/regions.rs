@@ -1,4 +1,4 @@
-//! The gateways of a service that sells in several Klarna regions: one per region, each with its own credentials, chosen by the purchase country.
+//! One value per Klarna region: the gateways of a service that sells in several regions (one account, so one gateway, per region, chosen by the purchase country), or any other per-region setting.
 //!
 //! A Klarna merchant account lives in one region (Europe, North America, Oceania; API.md §1.1,
 //! §11.9), so a shop selling in Sweden and the United States has two accounts. The service
@@ -8,19 +8,21 @@
 //! (`ServiceError::RegionNotConfigured` in `klarna-service`).
 
 use std::fmt;
-use std::sync::Arc;
 
 use klarna_domain::Region;
 
-/// One gateway per Klarna region, or one for all of them ([`Gateways::everywhere`]: a simulator,
-/// a proxy that routes by itself, a single-market shop).
-pub struct Gateways<G: ?Sized> {
-    eu: Option<Arc<G>>,
-    na: Option<Arc<G>>,
-    oc: Option<Arc<G>>,
+/// At most one `T` per Klarna region. For a service, `ByRegion<Arc<G>>`: one gateway per
+/// region, or one for all of them ([`ByRegion::everywhere`]: a simulator, a proxy that routes
+/// by itself, a single-market shop). `Debug` names the regions only, never the values (they
+/// may hold credentials).
+#[derive(Clone)]
+pub struct ByRegion<T> {
+    eu: Option<T>,
+    na: Option<T>,
+    oc: Option<T>,
 }
 
-impl<G: ?Sized> Gateways<G> {
+impl<T> ByRegion<T> {
     /// No region yet: add them with [`Self::with`].
     #[must_use]
     pub const fn none() -> Self {
@@ -31,26 +33,29 @@ impl<G: ?Sized> Gateways<G> {
         }
     }
 
-    /// One gateway serves every region.
+    /// The same value for every region.
     #[must_use]
-    pub fn everywhere(gateway: Arc<G>) -> Self {
+    pub fn everywhere(value: T) -> Self
+    where
+        T: Clone,
+    {
         Self {
-            eu: Some(Arc::clone(&gateway)),
-            na: Some(Arc::clone(&gateway)),
-            oc: Some(gateway),
+            eu: Some(value.clone()),
+            na: Some(value.clone()),
+            oc: Some(value),
         }
     }
 
-    /// `gateway` serves `region` (replacing the one it had).
+    /// `value` for `region` (replacing the one it had).
     #[must_use]
-    pub fn with(mut self, region: Region, gateway: Arc<G>) -> Self {
-        *self.slot(region) = Some(gateway);
+    pub fn with(mut self, region: Region, value: T) -> Self {
+        *self.slot(region) = Some(value);
         self
     }
 
-    /// The gateway of `region`, if one is configured.
+    /// The value of `region`, if one is set.
     #[must_use]
-    pub fn get(&self, region: Region) -> Option<&Arc<G>> {
+    pub fn get(&self, region: Region) -> Option<&T> {
         match region {
             Region::Eu => self.eu.as_ref(),
             Region::Na => self.na.as_ref(),
@@ -58,7 +63,15 @@ impl<G: ?Sized> Gateways<G> {
         }
     }
 
-    /// The regions that have a gateway, in the order EU, NA, OC.
+    /// The value of `region`, set to the default first if it had none.
+    pub fn get_or_default(&mut self, region: Region) -> &mut T
+    where
+        T: Default,
+    {
+        self.slot(region).get_or_insert_with(T::default)
+    }
+
+    /// The regions that have a value, in the order EU, NA, OC.
     #[must_use]
     pub fn regions(&self) -> Vec<Region> {
         [Region::Eu, Region::Na, Region::Oc]
@@ -67,7 +80,7 @@ impl<G: ?Sized> Gateways<G> {
             .collect()
     }
 
-    fn slot(&mut self, region: Region) -> &mut Option<Arc<G>> {
+    fn slot(&mut self, region: Region) -> &mut Option<T> {
         match region {
             Region::Eu => &mut self.eu,
             Region::Na => &mut self.na,
@@ -76,25 +89,15 @@ impl<G: ?Sized> Gateways<G> {
     }
 }
 
-impl<G: ?Sized> Default for Gateways<G> {
+impl<T> Default for ByRegion<T> {
     fn default() -> Self {
         Self::none()
     }
 }
 
-impl<G: ?Sized> Clone for Gateways<G> {
-    fn clone(&self) -> Self {
-        Self {
-            eu: self.eu.clone(),
-            na: self.na.clone(),
-            oc: self.oc.clone(),
-        }
-    }
-}
-
-impl<G: ?Sized> fmt::Debug for Gateways<G> {
+impl<T> fmt::Debug for ByRegion<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Gateways")
+        f.debug_struct("ByRegion")
             .field("regions", &self.regions())
             .finish()
     }
@@ -102,22 +105,29 @@ impl<G: ?Sized> fmt::Debug for Gateways<G> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
-    fn each_region_has_its_own_gateway_or_none() {
+    fn each_region_has_its_own_value_or_none() {
         let eu = Arc::new("eu");
         let na = Arc::new("na");
-        let g = Gateways::none()
+        let g = ByRegion::none()
             .with(Region::Eu, Arc::clone(&eu))
             .with(Region::Na, Arc::clone(&na));
         assert_eq!(g.get(Region::Eu).map(|g| **g), Some("eu"));
         assert_eq!(g.get(Region::Na).map(|g| **g), Some("na"));
         assert!(g.get(Region::Oc).is_none());
         assert_eq!(g.regions(), [Region::Eu, Region::Na]);
-        let all = Gateways::everywhere(Arc::new("one"));
+        let all = ByRegion::everywhere(Arc::new("one"));
         assert_eq!(all.regions(), [Region::Eu, Region::Na, Region::Oc]);
         assert_eq!(all.get(Region::Oc).map(|g| **g), Some("one"));
-        assert_eq!(format!("{g:?}"), "Gateways { regions: [Eu, Na] }");
+        assert_eq!(format!("{g:?}"), "ByRegion { regions: [Eu, Na] }");
+        let mut counts = ByRegion::<u32>::none();
+        *counts.get_or_default(Region::Oc) += 2;
+        *counts.get_or_default(Region::Oc) += 1;
+        assert_eq!(counts.get(Region::Oc), Some(&3));
+        assert_eq!(counts.regions(), [Region::Oc]);
     }
 }

@@ -34,7 +34,7 @@ mod step;
 use std::sync::Arc;
 
 use klarna_domain::{Region, Span};
-use klarna_ports::{Clock, Gateways, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore};
+use klarna_ports::{ByRegion, Clock, IdempotencyKeys, MerchantUrls, PaymentGateway, PaymentStore};
 
 pub use checkout::{AuthorizedVia, Checkout};
 pub use error::{RecordId, ServiceError};
@@ -112,7 +112,7 @@ impl Default for ServiceConfig {
 /// The use cases, generic over the ports. Cheap to clone: the ports are shared.
 #[derive(Debug)]
 pub struct PaymentService<G: ?Sized, S: ?Sized, C: ?Sized, K: ?Sized> {
-    gateways: Gateways<G>,
+    gateways: ByRegion<Arc<G>>,
     store: Arc<S>,
     clock: Arc<C>,
     keys: Arc<K>,
@@ -148,14 +148,14 @@ where
         keys: Arc<K>,
         config: ServiceConfig,
     ) -> Self {
-        Self::regional(Gateways::everywhere(gateway), store, clock, keys, config)
+        Self::regional(ByRegion::everywhere(gateway), store, clock, keys, config)
     }
 
     /// Wires the service with a gateway per Klarna region: each payment is served by the
     /// gateway of its purchase country's region (API.md §11.9), and a payment in a region
     /// without one is refused before any call ([`ServiceError::RegionNotConfigured`]).
     pub fn regional(
-        gateways: Gateways<G>,
+        gateways: ByRegion<Arc<G>>,
         store: Arc<S>,
         clock: Arc<C>,
         keys: Arc<K>,

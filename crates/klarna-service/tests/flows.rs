@@ -950,7 +950,7 @@ async fn each_payment_is_served_by_its_regions_account_and_a_region_without_one_
     )));
     let store = Arc::new(InMemoryStore::new());
     let svc = PaymentService::regional(
-        klarna_ports::Gateways::none()
+        klarna_ports::ByRegion::none()
             .with(klarna_domain::Region::Eu, Arc::clone(&eu))
             .with(klarna_domain::Region::Na, Arc::clone(&na)),
         Arc::clone(&store),
@@ -1035,7 +1035,7 @@ async fn a_pending_operation_of_a_region_without_an_account_is_sent_nowhere() {
         1_700_000_000_000,
     )));
     let store = Arc::new(InMemoryStore::new());
-    let with = |regions: klarna_ports::Gateways<FakeKlarna>| {
+    let with = |regions: klarna_ports::ByRegion<Arc<FakeKlarna>>| {
         PaymentService::regional(
             regions,
             Arc::clone(&store),
@@ -1045,7 +1045,7 @@ async fn a_pending_operation_of_a_region_without_an_account_is_sent_nowhere() {
         )
     };
     let both = with(
-        klarna_ports::Gateways::none()
+        klarna_ports::ByRegion::none()
             .with(klarna_domain::Region::Eu, Arc::clone(&eu))
             .with(klarna_domain::Region::Na, Arc::clone(&na)),
     );
@@ -1056,7 +1056,7 @@ async fn a_pending_operation_of_a_region_without_an_account_is_sent_nowhere() {
     clock.advance(Span::minutes(3));
 
     let eu_only =
-        with(klarna_ports::Gateways::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
+        with(klarna_ports::ByRegion::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
     let (eu_calls, na_calls) = (eu.calls().len(), na.calls().len());
     eu_only.reconcile(10).await.unwrap();
     assert_eq!(
@@ -1137,7 +1137,7 @@ async fn a_cancel_whose_region_lost_its_account_still_cancels() {
         1_700_000_000_000,
     )));
     let store = Arc::new(InMemoryStore::new());
-    let with = |regions: klarna_ports::Gateways<FakeKlarna>| {
+    let with = |regions: klarna_ports::ByRegion<Arc<FakeKlarna>>| {
         PaymentService::regional(
             regions,
             Arc::clone(&store),
@@ -1147,7 +1147,7 @@ async fn a_cancel_whose_region_lost_its_account_still_cancels() {
         )
     };
     let both = with(
-        klarna_ports::Gateways::none()
+        klarna_ports::ByRegion::none()
             .with(klarna_domain::Region::Eu, Arc::clone(&eu))
             .with(klarna_domain::Region::Na, Arc::clone(&na)),
     );
@@ -1156,7 +1156,7 @@ async fn a_cancel_whose_region_lost_its_account_still_cancels() {
         .await
         .unwrap();
     let eu_only =
-        with(klarna_ports::Gateways::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
+        with(klarna_ports::ByRegion::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
     let calls = (eu.calls().len(), na.calls().len());
     let p = eu_only.cancel(&id).await.unwrap();
     assert_eq!(p.kind(), StageKind::Cancelled);

@@ -63,6 +63,14 @@ struct Body<'a> {
 }
 
 impl ApiError {
+    /// Invalid input in `field` (a JSON path), for the reason `message`.
+    pub(crate) fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
     /// The status, the stable code and the field of the response.
     #[must_use]
     pub fn parts(&self) -> (StatusCode, &'static str, Option<String>) {

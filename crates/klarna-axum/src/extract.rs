@@ -72,14 +72,8 @@ impl FromRequestParts<Shared> for PaymentCapability {
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::InvalidInput {
-                field: "id".to_owned(),
-                message: "the path must name one payment".to_owned(),
-            })?;
-        let id = PaymentId::new(id).map_err(|e| ApiError::InvalidInput {
-            field: "id".to_owned(),
-            message: e.to_string(),
-        })?;
+            .map_err(|_| ApiError::invalid("id", "the path must name one payment"))?;
+        let id = PaymentId::new(id).map_err(|e| ApiError::invalid("id", e))?;
         let given = secret_header(&parts.headers).ok_or(ApiError::MissingSecret)?;
         if state.config.verify_payment_secret(&id, given) {
             Ok(Self(id))

@@ -144,19 +144,12 @@ pub(crate) struct OrderNotification {
     pub(crate) event_type: Option<String>,
 }
 
-fn invalid(field: String, message: impl ToString) -> ApiError {
-    ApiError::InvalidInput {
-        field,
-        message: message.to_string(),
-    }
-}
-
 fn cart_error(prefix: &str, e: &CartError) -> ApiError {
-    invalid(format!("{prefix}{}", e.field()), e.problem())
+    ApiError::invalid(format!("{prefix}{}", e.field()), e.problem())
 }
 
 fn merchant_error(e: &MerchantDataError) -> ApiError {
-    invalid(format!("merchant.{}", e.field()), e.problem())
+    ApiError::invalid(format!("merchant.{}", e.field()), e.problem())
 }
 
 impl LineJson {
@@ -167,7 +160,7 @@ impl LineJson {
             .discount(self.total_discount_amount);
         if let Some(kind) = self.kind {
             let k = LineKind::parse(&kind).ok_or_else(|| {
-                invalid(
+                ApiError::invalid(
                     at("type"),
                     "is not a Klarna order line type (`physical`, …)",
                 )
@@ -182,7 +175,7 @@ impl LineJson {
         }
         if let Some(s) = self.subscription {
             let interval = Interval::parse(&s.interval).ok_or_else(|| {
-                invalid(
+                ApiError::invalid(
                     at("subscription.interval"),
                     "must be DAY, WEEK, MONTH or YEAR",
                 )
@@ -226,7 +219,7 @@ impl CartInput {
             &self.purchase_currency,
             &self.locale,
         )
-        .map_err(|e| invalid(format!("cart.{}", e.field()), &e))?;
+        .map_err(|e| ApiError::invalid(format!("cart.{}", e.field()), &e))?;
         let lines = self
             .order_lines
             .into_iter()
@@ -244,7 +237,7 @@ impl StartPayment {
     /// [`ApiError::InvalidInput`] naming the field.
     pub(crate) fn into_purchase(self) -> Result<Purchase, ApiError> {
         let intent = Intent::parse(&self.intent).ok_or_else(|| {
-            invalid(
+            ApiError::invalid(
                 "intent".to_owned(),
                 "must be buy, tokenize or buy_and_tokenize",
             )

@@ -168,12 +168,8 @@ async fn complete(
     PaymentCapability(id): PaymentCapability,
     JsonBody(body): JsonBody<CompletePayment>,
 ) -> Result<Json<PaymentView>, ApiError> {
-    let token = AuthorizationToken::new(body.authorization_token.trim()).map_err(|e| {
-        ApiError::InvalidInput {
-            field: "authorization_token".to_owned(),
-            message: e.to_string(),
-        }
-    })?;
+    let token = AuthorizationToken::new(body.authorization_token.trim())
+        .map_err(|e| ApiError::invalid("authorization_token", e))?;
     // Exactly once: a second call answers what the first one made.
     let done = s.klarna.complete(&id, token).await?;
     let p = s.klarna.payment(&id).await?;
@@ -188,15 +184,10 @@ async fn authorization(
     _secret: CallbackSecret,
     JsonBody(body): JsonBody<AuthorizationCallback>,
 ) -> Result<StatusCode, ApiError> {
-    let session = SessionId::new(body.session_id).map_err(|e| ApiError::InvalidInput {
-        field: "session_id".to_owned(),
-        message: e.to_string(),
-    })?;
-    let token =
-        AuthorizationToken::new(body.authorization_token).map_err(|e| ApiError::InvalidInput {
-            field: "authorization_token".to_owned(),
-            message: e.to_string(),
-        })?;
+    let session =
+        SessionId::new(body.session_id).map_err(|e| ApiError::invalid("session_id", e))?;
+    let token = AuthorizationToken::new(body.authorization_token)
+        .map_err(|e| ApiError::invalid("authorization_token", e))?;
     match s
         .klarna
         .authorize(AuthorizedVia::Callback(&session), token)
@@ -223,10 +214,7 @@ async fn notification(
     _secret: CallbackSecret,
     JsonBody(body): JsonBody<OrderNotification>,
 ) -> Result<StatusCode, ApiError> {
-    let order = OrderId::new(body.order_id).map_err(|e| ApiError::InvalidInput {
-        field: "order_id".to_owned(),
-        message: e.to_string(),
-    })?;
+    let order = OrderId::new(body.order_id).map_err(|e| ApiError::invalid("order_id", e))?;
     let p = s.klarna.handle_fraud_notification(&order).await?;
     info!(payment = %p.id(), order = %order, event = body.event_type.as_deref().unwrap_or(""), stage = %p.kind(), "order notification handled");
     Ok(StatusCode::NO_CONTENT)

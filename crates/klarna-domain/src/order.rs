@@ -4,7 +4,8 @@ use crate::ids::{CaptureId, IdempotencyKey, OrderId, PaymentId, RefundId};
 use crate::market::Currency;
 use crate::money::Money;
 use crate::om::{
-    AuthorizationUpdate, CaptureRequest, MerchantReferences, RefundRequest, ShippingInfoUpdate,
+    AuthorizationUpdate, CaptureRequest, MerchantReferences, OmLine, RefundRequest, ShippingInfo,
+    ShippingInfoUpdate,
 };
 use crate::payment::PendingOp;
 use crate::time::{Timestamp, lifetimes};
@@ -101,7 +102,7 @@ impl OmOperation {
     }
 }
 
-/// A recorded capture.
+/// A recorded capture: what was sent, as Klarna accepted it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CaptureRecord {
     /// Klarna's id.
@@ -110,9 +111,30 @@ pub struct CaptureRecord {
     pub amount: i64,
     /// When.
     pub at: Timestamp,
+    /// The lines captured (what was shipped); empty for a capture of a bare amount.
+    pub lines: Vec<OmLine>,
+    /// Shipping info: the capture's own, then what [`OmOperation::AddShippingInfo`] appended.
+    pub shipping_info: Vec<ShippingInfo>,
+    /// The capture's `reference` (in settlement files).
+    pub reference: Option<String>,
 }
 
-/// A recorded refund.
+impl CaptureRecord {
+    /// The record of `request`, captured by Klarna as `id` at `at`.
+    #[must_use]
+    pub fn of(id: CaptureId, request: &CaptureRequest, at: Timestamp) -> Self {
+        Self {
+            id,
+            amount: request.amount().minor(),
+            at,
+            lines: request.order_lines().to_vec(),
+            shipping_info: request.shipping_info().to_vec(),
+            reference: request.reference().map(str::to_owned),
+        }
+    }
+}
+
+/// A recorded refund: what was sent, as Klarna accepted it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RefundRecord {
     /// Klarna's id.
@@ -121,6 +143,24 @@ pub struct RefundRecord {
     pub amount: i64,
     /// When.
     pub at: Timestamp,
+    /// The lines refunded (a return fee among them); empty for a refund of a bare amount.
+    pub lines: Vec<OmLine>,
+    /// The refund's `reference` (in settlement files).
+    pub reference: Option<String>,
+}
+
+impl RefundRecord {
+    /// The record of `request`, refunded by Klarna as `id` at `at`.
+    #[must_use]
+    pub fn of(id: RefundId, request: &RefundRequest, at: Timestamp) -> Self {
+        Self {
+            id,
+            amount: request.amount().minor(),
+            at,
+            lines: request.order_lines().to_vec(),
+            reference: request.reference().map(str::to_owned),
+        }
+    }
 }
 
 /// Why the ledger refuses an operation. Checked before any call to Klarna.
@@ -564,11 +604,7 @@ impl ManagedOrder {
         let p = self.pending.take().ok_or(LedgerError::NothingPending)?;
         match (p.operation, result) {
             (OmOperation::Capture(request), OmResult::Captured(id)) => {
-                self.captures.push(CaptureRecord {
-                    id,
-                    amount: request.amount().minor(),
-                    at: now,
-                });
+                self.captures.push(CaptureRecord::of(id, &request, now));
                 self.status = if self.captured() >= self.order_amount {
                     OrderStatus::Captured
                 } else {
@@ -576,11 +612,7 @@ impl ManagedOrder {
                 };
             }
             (OmOperation::Refund(request), OmResult::Refunded(id)) => {
-                self.refunds.push(RefundRecord {
-                    id,
-                    amount: request.amount().minor(),
-                    at: now,
-                });
+                self.refunds.push(RefundRecord::of(id, &request, now));
             }
             (OmOperation::Cancel, OmResult::Done) => self.status = OrderStatus::Cancelled,
             (OmOperation::ReleaseRemaining, OmResult::Done) => self.status = OrderStatus::Closed,
@@ -597,10 +629,13 @@ impl ManagedOrder {
                     self.status = OrderStatus::Captured;
                 }
             }
-            (
-                OmOperation::AddShippingInfo(_) | OmOperation::UpdateMerchantReferences(_),
-                OmResult::Done,
-            ) => {}
+            (OmOperation::AddShippingInfo(update), OmResult::Done) => {
+                // `begin` checked that the capture is ours; Klarna appends, so do we.
+                if let Some(c) = self.captures.iter_mut().find(|c| &c.id == update.capture()) {
+                    c.shipping_info.extend_from_slice(update.shipping_info());
+                }
+            }
+            (OmOperation::UpdateMerchantReferences(_), OmResult::Done) => {}
             (op, _) => {
                 // A result of the wrong kind: keep the operation pending so nothing is lost.
                 self.pending = Some(PendingOm {
@@ -856,6 +891,8 @@ mod tests {
             id: RefundId::new("r").unwrap(),
             amount: 1,
             at: T,
+            lines: Vec::new(),
+            reference: None,
         });
         assert!(ManagedOrder::restore(parts).is_err());
         assert!(ManagedOrder::restore(order().parts()).is_ok());

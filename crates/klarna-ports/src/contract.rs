@@ -805,6 +805,82 @@ pub async fn stores_managed_orders<S: PaymentStore>(s: S) {
             .unwrap()
             .is_empty()
     );
+    keeps_capture_and_refund_details(&s, back.value).await;
+}
+
+/// What a capture and a refund sent (lines, shipping info, references, shipping info added
+/// later) comes back from the store as it was recorded.
+async fn keeps_capture_and_refund_details<S: PaymentStore>(s: &S, o: ManagedOrder) {
+    use klarna_domain::{
+        Amount, CaptureRequest, RefundId, RefundRequest, ShippingInfo, ShippingInfoInput,
+        ShippingInfoUpdate,
+    };
+    let line = OrderLine::builder("Shoe", 1, 400).build().unwrap();
+    let info = |n: &str| {
+        ShippingInfo::new(ShippingInfoInput {
+            shipping_company: Some("PostNord SE".to_owned()),
+            tracking_number: Some(n.to_owned()),
+            ..ShippingInfoInput::default()
+        })
+        .unwrap()
+    };
+    let capture = CaptureRequest::builder(Amount::new(400).unwrap())
+        .lines([line.clone()])
+        .shipping_info(info("TRACK-1"))
+        .reference("cap-ref-1")
+        .build()
+        .unwrap();
+    let c2 = CaptureId::new("c-2").unwrap();
+    let mut o = o
+        .begin(
+            OmOperation::Capture(capture),
+            IdempotencyKey::new("cap-2").unwrap(),
+            T0,
+        )
+        .unwrap()
+        .complete(OmResult::Captured(c2.clone()), T0)
+        .unwrap();
+    o = o
+        .begin(
+            OmOperation::AddShippingInfo(
+                ShippingInfoUpdate::new(c2.clone(), vec![info("TRACK-2")]).unwrap(),
+            ),
+            IdempotencyKey::new("ship-1").unwrap(),
+            T0,
+        )
+        .unwrap()
+        .complete(OmResult::Done, T0)
+        .unwrap();
+    let refund = RefundRequest::builder(Amount::new(400).unwrap())
+        .lines([line])
+        .reference("ref-ref-1")
+        .build()
+        .unwrap();
+    o = o
+        .begin(
+            OmOperation::Refund(refund),
+            IdempotencyKey::new("ref-1").unwrap(),
+            T0,
+        )
+        .unwrap()
+        .complete(OmResult::Refunded(RefundId::new("r-1").unwrap()), T0)
+        .unwrap();
+    let id = o.order_id().clone();
+    let version = s.load_order(&id).await.unwrap().unwrap().version;
+    s.update_order(version, &o).await.unwrap();
+    let back = s.load_order(&id).await.unwrap().unwrap().value;
+    assert_eq!(back, o, "the ledger comes back whole");
+    let c = back.captures().iter().find(|c| c.id == c2).unwrap();
+    assert_eq!(
+        (c.lines.len(), c.shipping_info.len(), c.reference.as_deref()),
+        (1, 2, Some("cap-ref-1")),
+        "the capture keeps its lines, both shipping infos and its reference"
+    );
+    let r = back.refunds().first().unwrap();
+    assert_eq!(
+        (r.lines.len(), r.reference.as_deref()),
+        (1, Some("ref-ref-1"))
+    );
 }
 
 /// The installation id is made once: the same on every call, also for racing first callers.

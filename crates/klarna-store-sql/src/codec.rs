@@ -6,8 +6,9 @@ use klarna_domain::order::{
 use klarna_domain::payment::PendingOp;
 use klarna_domain::snapshot::PaymentSnapshot;
 use klarna_domain::{
-    AnyPayment, CaptureId, Currency, CustomerToken, CustomerTokenId, IdempotencyKey, ManagedOrder,
-    Market, OrderId, OrderStatus, PaymentId, RefundId, StageKind, Timestamp, TokenStatus,
+    AnyPayment, CaptureId, Currency, CustomerToken, CustomerTokenId, IdempotencyKey, LineInput,
+    ManagedOrder, Market, OmLine, OrderId, OrderStatus, PaymentId, RefundId, ShippingInfo,
+    ShippingInfoInput, StageKind, Timestamp, TokenStatus,
 };
 use klarna_ports::StoreError;
 use serde::{Deserialize, Serialize};
@@ -129,12 +130,29 @@ pub(crate) fn payment_from_row(
     Ok(p)
 }
 
-/// A capture or refund record.
+/// A capture or refund record. Records stored before lines were kept have none and load.
 #[derive(Serialize, Deserialize)]
 struct RecordData {
     id: String,
     amount: i64,
     at: Timestamp,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    lines: Vec<LineInput>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    shipping_info: Vec<ShippingInfoInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+}
+
+fn line_data(lines: &[OmLine]) -> Vec<LineInput> {
+    lines.iter().map(|l| l.fields().clone()).collect()
+}
+
+fn om_lines(lines: Vec<LineInput>) -> Result<Vec<OmLine>, String> {
+    lines
+        .into_iter()
+        .map(|l| OmLine::from_input(l).map_err(|e| e.to_string()))
+        .collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -213,6 +231,9 @@ pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
                 id: c.id.to_string(),
                 amount: c.amount,
                 at: c.at,
+                lines: line_data(&c.lines),
+                shipping_info: c.shipping_info.iter().map(|s| s.fields().clone()).collect(),
+                reference: c.reference.clone(),
             })
             .collect(),
         refunds: p
@@ -222,6 +243,9 @@ pub(crate) fn order_row(o: &ManagedOrder) -> Result<OrderRow, StoreError> {
                 id: r.id.to_string(),
                 amount: r.amount,
                 at: r.at,
+                lines: line_data(&r.lines),
+                shipping_info: Vec::new(),
+                reference: r.reference.clone(),
             })
             .collect(),
         pending: p.pending.as_ref().map(|pm| PendingData {
@@ -253,24 +277,33 @@ pub(crate) fn order_from_row(order_id: &str, data: &str) -> Result<ManagedOrder,
         .into_iter()
         .map(|c| {
             Ok(CaptureRecord {
-                id: CaptureId::new(c.id)?,
+                id: CaptureId::new(c.id).map_err(|e| e.to_string())?,
                 amount: c.amount,
                 at: c.at,
+                lines: om_lines(c.lines)?,
+                shipping_info: c
+                    .shipping_info
+                    .into_iter()
+                    .map(|s| ShippingInfo::new(s).map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()?,
+                reference: c.reference,
             })
         })
-        .collect::<Result<Vec<_>, klarna_domain::IdError>>()
+        .collect::<Result<Vec<_>, String>>()
         .map_err(|e| bad(&e))?;
     let refunds = d
         .refunds
         .into_iter()
         .map(|r| {
             Ok(RefundRecord {
-                id: RefundId::new(r.id)?,
+                id: RefundId::new(r.id).map_err(|e| e.to_string())?,
                 amount: r.amount,
                 at: r.at,
+                lines: om_lines(r.lines)?,
+                reference: r.reference,
             })
         })
-        .collect::<Result<Vec<_>, klarna_domain::IdError>>()
+        .collect::<Result<Vec<_>, String>>()
         .map_err(|e| bad(&e))?;
     let op_seq = d
         .op_seq

@@ -63,8 +63,14 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    /// Invalid input in `field` (a JSON path), for the reason `message`.
-    pub(crate) fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+    /// Invalid input in `field` (a JSON path, `cart.order_lines[0].unit_price`), for the
+    /// reason `message`: 400 `invalid_input`. What a [`KlarnaRoutes::cart_check`] or an
+    /// [`KlarnaRoutes::on_complete`] step answers to refuse.
+    ///
+    /// [`KlarnaRoutes::cart_check`]: crate::KlarnaRoutes::cart_check
+    /// [`KlarnaRoutes::on_complete`]: crate::KlarnaRoutes::on_complete
+    #[must_use]
+    pub fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Self::InvalidInput {
             field: field.into(),
             message: message.to_string(),

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_TYPE, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use klarna_payments::{Cart, Klarna, PaymentId};
+use klarna_payments::{Cart, Completed, Klarna, PaymentId};
 use serde::de::DeserializeOwned;
 
 use crate::{ApiError, PAYMENT_SECRET_HEADER, RoutesConfig};
@@ -15,12 +15,23 @@ use crate::{ApiError, PAYMENT_SECRET_HEADER, RoutesConfig};
 /// The merchant's check of a cart the browser sent (prices against the catalog).
 pub(crate) type CartCheck = Arc<dyn Fn(&Cart) -> Result<(), ApiError> + Send + Sync>;
 
+/// The merchant's step after a payment completed (a subscription's first charge).
+pub(crate) type OnComplete = Arc<
+    dyn Fn(
+            PaymentId,
+            Completed,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) klarna: Arc<Klarna>,
     pub(crate) config: Arc<RoutesConfig>,
     pub(crate) cart_check: Option<CartCheck>,
+    pub(crate) on_complete: Option<OnComplete>,
 }
 
 impl Shared {
@@ -35,6 +46,7 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("config", &self.config)
             .field("cart_check", &self.cart_check.is_some())
+            .field("on_complete", &self.on_complete.is_some())
             .finish_non_exhaustive()
     }
 }

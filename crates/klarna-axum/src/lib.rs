@@ -62,6 +62,12 @@
 //! The page then calls `POST /klarna/payments`, runs [`js::init`] and [`js::load`] with the
 //! answer, and [`js::authorize`] when the shopper clicks Buy; the snippet posts the token to
 //! `/klarna/payments/{id}/complete` with the secret. `examples/shop.rs` is a whole shop.
+//!
+//! A server-rendered shop that builds the cart from its own catalog may start the payment
+//! itself ([`Klarna::start_checkout`]) and render the page with
+//! [`RoutesConfig::payment_secret`]; the routes then complete it and take Klarna's callbacks
+//! (the demo shop, `crates/klarna-demo`, does this). [`KlarnaRoutes::on_complete`] runs the
+//! shop's next step (a subscription's first charge) when a payment completes.
 
 mod config;
 mod error;

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use klarna_payments::{
-    AnyPayment, AuthorizationToken, AuthorizedVia, Cart, Completed, Klarna, OrderId, ServiceError,
-    SessionId,
+    AnyPayment, AuthorizationToken, AuthorizedVia, Cart, Completed, Klarna, OrderId, PaymentId,
+    ServiceError, SessionId,
 };
 use serde::Serialize;
 use tower::limit::GlobalConcurrencyLimitLayer;
@@ -46,6 +46,7 @@ impl KlarnaRoutes {
                 klarna,
                 config: Arc::new(config),
                 cart_check: None,
+                on_complete: None,
             },
         }
     }
@@ -60,6 +61,25 @@ impl KlarnaRoutes {
         F: Fn(&Cart) -> Result<(), ApiError> + Send + Sync + 'static,
     {
         self.shared.cart_check = Some(Arc::new(check));
+        self
+    }
+
+    /// Runs `step` after `POST /payments/{id}/complete` completed a payment, before it
+    /// answers: the place for what the shop does next with what completing made (charge a
+    /// subscription's first period with the new customer token, send the confirmation).
+    ///
+    /// It runs on **every** successful call, a repeat included (the browser retried, the
+    /// shopper reloaded), with the same [`Completed`]: make it idempotent, for example by
+    /// charging under a payment id derived from the payment's. An error is the endpoint's
+    /// answer; the completion itself stays recorded, so the browser's retry completes nothing
+    /// twice and runs `step` again.
+    #[must_use]
+    pub fn on_complete<F, Fut>(mut self, step: F) -> Self
+    where
+        F: Fn(PaymentId, Completed) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ApiError>> + Send + 'static,
+    {
+        self.shared.on_complete = Some(Arc::new(move |id, done| Box::pin(step(id, done))));
         self
     }
 
@@ -172,6 +192,9 @@ async fn complete(
         .map_err(|e| ApiError::invalid("authorization_token", e))?;
     // Exactly once: a second call answers what the first one made.
     let done = s.klarna.complete(&id, token).await?;
+    if let Some(step) = &s.on_complete {
+        step(id.clone(), done.clone()).await?;
+    }
     let p = s.klarna.payment(&id).await?;
     Ok(Json(PaymentView::of(&p, Some(&done))))
 }

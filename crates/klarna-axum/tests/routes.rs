@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use klarna_axum::{KlarnaRoutes, PAYMENT_SECRET_HEADER, RoutesConfig};
+use klarna_axum::{ApiError, KlarnaRoutes, PAYMENT_SECRET_HEADER, RoutesConfig};
 use klarna_payments::simulator::{FraudDecision, ShopperDecision, Simulator};
 use klarna_payments::{
     AnyPayment, InMemoryStore, Klarna, KlarnaBuilder, PaymentId, SequentialKeys, StageKind,
@@ -771,4 +771,49 @@ async fn requests_beyond_the_in_flight_bound_wait_their_turn() {
         };
         assert_eq!(status, StatusCode::FORBIDDEN, "bound {bound}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_completion_step_runs_on_every_completion_and_its_error_is_the_answer() {
+    use std::sync::Mutex;
+
+    let mut f = fixture().await;
+    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let fail_first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (record, fail) = (seen.clone(), fail_first.clone());
+    f.routes = f.routes.on_complete(move |id, done| {
+        let (record, fail) = (record.clone(), fail.clone());
+        async move {
+            record
+                .lock()
+                .unwrap()
+                .push((id.to_string(), done.token().is_some()));
+            if fail.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                return Err(ApiError::invalid("subscription", "first charge refused"));
+            }
+            Ok(())
+        }
+    });
+    let started = start(&f, "tokenize", subscription_cart()).await;
+    let token = approve(&f, &started);
+    let (status, body) = complete(&f, &started, &token).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_input");
+    assert_eq!(body["field"], "subscription", "{body}");
+    // The completion is recorded even though the step failed: the retry completes nothing
+    // twice, and the step runs again with the same customer token.
+    let stored = payment(&f, &started).await;
+    assert_eq!(stored.kind(), klarna_payments::StageKind::Tokenized);
+    let (status, body) = complete(&f, &started, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = started["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(id.clone(), true), (id, true)],
+        "the step saw both calls, each with the customer token"
+    );
+    assert_eq!(
+        f.sim.stats().count("payments.create_customer_token"),
+        1,
+        "one customer token for the two calls"
+    );
 }

@@ -5,7 +5,7 @@
 //! token to the routes' complete endpoint with the payment secret, and announce the outcome as
 //! a `klarna:complete` event on `document` (`detail`: the endpoint's JSON and `ok`), or
 //! `klarna:declined` (`detail`: Klarna's answer, `show_form` and `error.invalid_fields`), or
-//! `klarna:finalize_required`.
+//! `klarna:finalize_required`; [`load`] announces `klarna:loaded` or `klarna:declined`.
 //!
 //! ```
 //! use klarna_axum::js;
@@ -48,13 +48,14 @@ pub fn init(client_token: &str) -> String {
 }
 
 /// `Klarna.Payments.load({container, payment_method_category}, {}, cb)`: renders the widget
-/// into `container` (a CSS selector). A `show_form: false` answer is announced as
-/// `klarna:declined`.
+/// into `container` (a CSS selector). The answer is announced as `klarna:loaded` (`show_form:
+/// true`, the shopper may authorize) or `klarna:declined` (`show_form: false`), `detail`
+/// Klarna's answer.
 #[must_use]
 pub fn load(container: &str, payment_method_category: &str) -> String {
     format!(
         "Klarna.Payments.load({{container: {}, payment_method_category: {}}}, {{}}, function (res) {{ \
-         if (!res.show_form) {{ document.dispatchEvent(new CustomEvent('klarna:declined', {{detail: res}})); }} }});",
+         document.dispatchEvent(new CustomEvent(res.show_form ? 'klarna:loaded' : 'klarna:declined', {{detail: res}})); }});",
         literal(container),
         literal(payment_method_category)
     )

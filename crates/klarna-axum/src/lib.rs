@@ -65,8 +65,9 @@
 //!
 //! A server-rendered shop that builds the cart from its own catalog may start the payment
 //! itself ([`Klarna::start_checkout`]) and render the page with
-//! [`RoutesConfig::payment_secret`]; the routes then complete it and take Klarna's callbacks
-//! (the demo shop, `crates/klarna-demo`, does this). [`KlarnaRoutes::on_complete`] runs the
+//! [`RoutesConfig::payment_secret`]; the routes then complete it and take Klarna's callbacks,
+//! and [`KlarnaRoutes::without_browser_start`] leaves `POST /payments` out (the demo shop,
+//! `crates/klarna-demo`, does this). [`KlarnaRoutes::on_complete`] runs the
 //! shop's next step (a subscription's first charge) when a payment completes.
 
 mod config;

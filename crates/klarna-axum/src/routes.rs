@@ -35,6 +35,7 @@ use crate::{ApiError, RoutesConfig};
 #[derive(Clone, Debug)]
 pub struct KlarnaRoutes {
     shared: Shared,
+    browser_start: bool,
 }
 
 impl KlarnaRoutes {
@@ -48,7 +49,18 @@ impl KlarnaRoutes {
                 cart_check: None,
                 on_complete: None,
             },
+            browser_start: true,
         }
+    }
+
+    /// Leaves `POST /payments` out of the router: for a shop that starts payments on its
+    /// server, from its own catalog ([`Klarna::start_checkout`], then
+    /// [`RoutesConfig::payment_secret`] into the page), so that no browser can open a Klarna
+    /// session with a cart of its own making. The other routes stay.
+    #[must_use]
+    pub fn without_browser_start(mut self) -> Self {
+        self.browser_start = false;
+        self
     }
 
     /// Checks every cart the browser sends (`POST /payments`, `PUT /payments/{id}/cart`)
@@ -94,8 +106,12 @@ impl KlarnaRoutes {
     pub fn router(&self) -> Router {
         let limit = self.shared.config.body_limit_bytes();
         let in_flight = self.shared.config.in_flight();
-        Router::new()
-            .route("/payments", post(start))
+        let router = if self.browser_start {
+            Router::new().route("/payments", post(start))
+        } else {
+            Router::new()
+        };
+        router
             .route("/payments/{id}/cart", put(update_cart))
             .route("/payments/{id}/complete", post(complete))
             .route("/callbacks/authorization", post(authorization))

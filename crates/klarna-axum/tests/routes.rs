@@ -817,3 +817,38 @@ async fn the_completion_step_runs_on_every_completion_and_its_error_is_the_answe
         "one customer token for the two calls"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_payment_completes_and_the_browser_cannot_start_one() {
+    use klarna_payments::{Cart, Intent, Market, OrderLine, Purchase};
+
+    let mut f = fixture().await;
+    f.routes = f.routes.without_browser_start();
+    let (status, _) = post(
+        &f,
+        "/payments",
+        &json!({"intent": "buy", "cart": cart()}),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no browser start");
+    assert_eq!(klarna_requests(&f), 0, "nothing reached Klarna");
+    // The shop starts the payment from its catalog and puts the secret into its page.
+    let market = Market::parse("SE", "SEK", "sv-SE").unwrap();
+    let line = OrderLine::builder("Shoe", 1, 50_000)
+        .tax_rate(2_500)
+        .build()
+        .unwrap();
+    let purchase = Purchase::new(Intent::Buy, Cart::new(market, vec![line]).unwrap()).unwrap();
+    let c = f.klarna.start_checkout(purchase).await.unwrap();
+    let started = json!({
+        "payment_id": c.payment_id.to_string(),
+        "session_id": c.session_id.to_string(),
+        "payment_secret": f.routes.config().payment_secret(&c.payment_id),
+    });
+    let token = approve(&f, &started);
+    let (status, done) = complete(&f, &started, &token).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["stage"], "ordered", "{done}");
+    assert_eq!(payment(&f, &started).await.kind(), StageKind::Ordered);
+}

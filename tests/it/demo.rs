@@ -70,6 +70,15 @@ struct ShopClient {
     operator: Option<String>,
 }
 
+/// The payment's secret in a checkout page (the Klarna snippets send it with the token).
+fn page_secret(page: &str) -> String {
+    page.split("\"x-payment-secret\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the checkout page carries the payment's secret")
+        .to_owned()
+}
+
 /// The value of cookie `name` among a response's `Set-Cookie` headers.
 fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
@@ -131,6 +140,40 @@ impl ShopClient {
         let mut form = form.to_vec();
         form.push(("csrf", &self.csrf));
         self.post_bare(path, &form)
+    }
+
+    /// What the checkout page's script does with Klarna's authorization token: posts it as
+    /// JSON, with the payment's secret from the page, to the Klarna routes' complete endpoint.
+    async fn complete(&self, pid: &klarna_payments::PaymentId, token: &str) -> reqwest::Response {
+        self.klarna("POST", &format!("/klarna/payments/{pid}/complete"), pid)
+            .await
+            .json(&serde_json::json!({ "authorization_token": token }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A request of the checkout page's script to the Klarna routes: same origin, with the
+    /// payment's secret the page carries.
+    async fn klarna(
+        &self,
+        method: &str,
+        path: &str,
+        pid: &klarna_payments::PaymentId,
+    ) -> reqwest::RequestBuilder {
+        let page = self
+            .get(&format!("/checkout/{pid}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let secret = page_secret(&page);
+        self.http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .header("x-payment-secret", secret)
     }
 
     /// Logs in with `token`: the status of `POST /admin/login`.
@@ -258,18 +301,10 @@ mod shop_input {
             .unwrap();
         assert!(advanced.status().is_success());
 
-        let r = browser
-            .post(
-                &format!("/payments/{pid}/complete"),
-                &[("authorization_token", token.as_str())],
-            )
-            .send()
-            .await
-            .unwrap();
+        let r = browser.complete(&pid, &token).await;
         assert_eq!(r.status(), 409);
-        let body = r.text().await.unwrap();
-        assert!(body.contains("authorize again"), "{body}");
-        assert!(body.contains("Nothing was charged"), "{body}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "reauthorize", "{body}");
 
         // Nothing lost: the payment is still payable and Klarna has no order.
         let p = shop.payments().payment(&pid).await.unwrap();
@@ -291,18 +326,15 @@ mod shop_input {
         assert_eq!(again.status(), 200);
 
         // An empty token and a forged callback change nothing either.
-        let r = browser
-            .post(
-                &format!("/payments/{pid}/complete"),
-                &[("authorization_token", "")],
-            )
-            .send()
-            .await
-            .unwrap();
+        let r = browser.complete(&pid, "").await;
         assert_eq!(r.status(), 400);
-        assert!(r.text().await.unwrap().contains("authorization_token"));
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["field"], "authorization_token", "{body}");
         let forged = http
-            .post(format!("{}/klarna/authorization?secret=guess", shop.url()))
+            .post(format!(
+                "{}/klarna/callbacks/authorization?secret=guess-guess-guess-guess-00",
+                shop.url()
+            ))
             .json(&serde_json::json!({"authorization_token": "x", "session_id": session.as_str()}))
             .send()
             .await
@@ -379,7 +411,7 @@ mod shop_security {
     use klarna_demo::{DemoError, ServeOptions, Shop, start_shop};
     use klarna_payments::{PaymentId, StageKind, StoreKey};
 
-    use super::ShopClient;
+    use super::{ShopClient, page_secret};
 
     fn sim_client() -> reqwest::Client {
         reqwest::Client::new()
@@ -436,15 +468,8 @@ mod shop_security {
             .await
             .unwrap();
         let token = auth["authorization_token"].as_str().unwrap();
-        let r = browser
-            .post(
-                &format!("/payments/{pid}/complete"),
-                &[("authorization_token", token)],
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let r = browser.complete(&pid, token).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         pid
     }
 
@@ -719,6 +744,165 @@ mod shop_security {
         let r = browser.post("/checkout", &[]).send().await.unwrap();
         assert_eq!(r.status(), 303);
         shop.shutdown().await;
+    }
+
+    /// The browser cannot open a Klarna session of its own (the shop starts payments from
+    /// its catalog), and a cart it sends back is held to the catalog: nothing reaches Klarna.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_klarna_routes_hold_the_browser_to_the_catalog() {
+        let shop = memory_shop(20).await;
+        let browser = ShopClient::new(&shop).await;
+        let r = browser.post("/checkout", &[]).send().await.unwrap();
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let before = sim_stats(&shop).await;
+        let start = browser
+            .klarna("POST", "/klarna/payments", &pid)
+            .await
+            .json(&serde_json::json!({"intent": "buy", "cart": {}}))
+            .send()
+            .await
+            .unwrap();
+        // No such route: the request falls through to the shop's own routes, whose CSRF
+        // layer refuses any POST without the form's token.
+        assert_eq!(start.status(), 403, "no browser start");
+        let cheap = serde_json::json!({"cart": {
+            "purchase_country": "SE", "purchase_currency": "SEK", "locale": "sv-SE",
+            "order_lines": [{"name": "Trail shoe", "quantity": 1, "unit_price": 100,
+                             "tax_rate": 2500, "reference": "shoe"}]
+        }});
+        let r = browser
+            .klarna("PUT", &format!("/klarna/payments/{pid}/cart"), &pid)
+            .await
+            .json(&cheap)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["field"], "cart.order_lines[0].unit_price", "{body}");
+        assert_eq!(sim_stats(&shop).await, before, "nothing reached Klarna");
+        assert_eq!(
+            shop.payments()
+                .payment(&pid)
+                .await
+                .unwrap()
+                .cart()
+                .total()
+                .minor(),
+            104_800,
+            "the cart is unchanged (a shoe and a pair of socks)"
+        );
+        shop.shutdown().await;
+    }
+
+    /// The secrets of the Klarna routes follow the store key: after a restart with the same
+    /// store, a checkout page carries the same payment secret, and Klarna's callback for a
+    /// payment made before the restart (at the URL the session was created with) is accepted,
+    /// once; a guessed secret is not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callbacks_and_checkout_pages_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = StoreKey::generate();
+        let options = || ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            store_url: Some(format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("shop.db").display()
+            )),
+            store_key: Some(StoreKey::from_hex(&key.expose_hex()).unwrap()),
+            ..ServeOptions::default()
+        };
+        let before = start_shop(options()).await.unwrap();
+        let browser = ShopClient::new(&before).await;
+        let r = browser.post("/checkout", &[]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let session = before
+            .payments()
+            .payment(&pid)
+            .await
+            .unwrap()
+            .session_id()
+            .unwrap()
+            .clone();
+        let page = browser
+            .get(&location)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let secret_before = page_secret(&page);
+        // The authorization callback URL Klarna holds for this session.
+        let read: serde_json::Value = sim_client()
+            .get(format!(
+                "{}/payments/v1/sessions/{session}",
+                before.simulator_url().unwrap()
+            ))
+            .basic_auth("sim_user", Some("sim_password"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = read["merchant_urls"]["authorization"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the session holds the callback URL: {read}"))
+            .to_owned();
+        let path = url
+            .strip_prefix(before.url())
+            .expect("the callback goes to the shop")
+            .to_owned();
+        assert!(
+            path.starts_with("/klarna/callbacks/authorization?secret="),
+            "{path}"
+        );
+        before.shutdown().await;
+
+        let after = start_shop(options()).await.unwrap();
+        let browser = ShopClient::new(&after).await;
+        let page = browser
+            .get(&location)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(page_secret(&page), secret_before, "the same payment secret");
+        let callback = |path: String| {
+            sim_client()
+                .post(format!("{}{path}", after.url()))
+                .json(&serde_json::json!({
+                    "authorization_token": "auth-token-from-before-the-restart",
+                    "session_id": session.as_str(),
+                }))
+                .send()
+        };
+        let forged = callback(
+            "/klarna/callbacks/authorization?secret=guess-guess-guess-guess-00".to_owned(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert_eq!(
+            after.payments().payment(&pid).await.unwrap().kind(),
+            StageKind::Open
+        );
+        for attempt in ["first", "replayed"] {
+            let r = callback(path.clone()).await.unwrap();
+            assert_eq!(r.status(), 204, "the {attempt} callback");
+            assert_eq!(
+                after.payments().payment(&pid).await.unwrap().kind(),
+                StageKind::Authorized,
+                "after the {attempt} callback"
+            );
+        }
+        after.shutdown().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

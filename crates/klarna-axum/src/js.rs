@@ -3,7 +3,9 @@
 //! Each function answers a statement to put inside `<script>` after Klarna's SDK loaded
 //! (`https://x.klarnacdn.net/kp/lib/v1/api.js`). [`authorize`] and [`finalize`] post the
 //! token to the routes' complete endpoint with the payment secret, and announce the outcome as
-//! a `klarna:complete` event on `document` (`detail`: the endpoint's JSON and `ok`), or
+//! a `klarna:complete` event on `document` (`detail`: the endpoint's JSON and `ok`; `ok:
+//! false` with `error: "unreachable"` when the endpoint could not be reached or did not answer
+//! JSON: the payment may have completed, and posting the token again is safe), or
 //! `klarna:declined` (`detail`: Klarna's answer, `show_form` and `error.invalid_fields`), or
 //! `klarna:finalize_required`; [`load`] announces `klarna:loaded` or `klarna:declined`.
 //!
@@ -81,7 +83,9 @@ fn callback(c: &Completion<'_>) -> String {
          headers: {{'Content-Type': 'application/json', {header}: {secret}}}, \
          body: JSON.stringify({{authorization_token: res.authorization_token}})}}) \
          .then(function (r) {{ return r.json().then(function (body) {{ \
-         document.dispatchEvent(new CustomEvent('klarna:complete', {{detail: {{ok: r.ok, body: body}}}})); }}); }}); \
+         document.dispatchEvent(new CustomEvent('klarna:complete', {{detail: {{ok: r.ok, body: body}}}})); }}); }}) \
+         .catch(function () {{ document.dispatchEvent(new CustomEvent('klarna:complete', {{detail: {{ok: false, \
+         body: {{error: 'unreachable', message: 'the shop did not answer'}}}}}})); }}); \
          }} else if (res.finalize_required) {{ \
          document.dispatchEvent(new CustomEvent('klarna:finalize_required', {{detail: res}})); \
          }} else {{ \

@@ -87,6 +87,17 @@ pub enum CatalogError {
     Market(#[from] klarna_payments::domain::MarketError),
 }
 
+/// The line of `quantity` units of `p`, at the catalog's price.
+fn cart_line(p: &Product, quantity: i64) -> Result<OrderLine, CartError> {
+    let mut b = OrderLine::builder(p.name, quantity, p.unit_price)
+        .tax_rate(p.tax_rate)
+        .reference(p.sku);
+    if p.subscription {
+        b = b.subscription(p.name, Interval::Month, 1);
+    }
+    b.build()
+}
+
 /// A cart from `(sku, quantity)` pairs; quantity 0 lines are left out.
 ///
 /// # Errors
@@ -104,16 +115,64 @@ pub fn cart(items: &[(&str, i64)]) -> Result<Cart, CatalogError> {
         if *quantity == 0 {
             continue;
         }
-        let mut b = OrderLine::builder(p.name, *quantity, p.unit_price)
-            .tax_rate(p.tax_rate)
-            .reference(p.sku);
-        if p.subscription {
-            b = b.subscription(p.name, Interval::Month, 1);
-        }
-        lines.push(b.build()?);
+        lines.push(cart_line(p, *quantity)?);
     }
     if lines.is_empty() {
         return Err(CatalogError::Empty);
     }
     Ok(Cart::new(market()?, lines)?)
+}
+
+/// A cart line that this catalog does not make, named by its JSON path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Mismatch {
+    /// `cart.order_lines[0].unit_price`.
+    pub field: String,
+    /// Why.
+    pub message: String,
+}
+
+/// Whether `cart` is one [`cart`] makes: the shop's market, and every line a product (by its
+/// `reference`, the SKU) at the catalog's name, price, tax and subscription. What the browser
+/// sends back to the Klarna routes is checked with it, so a changed price is refused.
+///
+/// # Errors
+/// The first [`Mismatch`].
+pub fn check(cart: &Cart) -> Result<(), Mismatch> {
+    let mismatch = |field: String, message: &str| Mismatch {
+        field,
+        message: message.to_owned(),
+    };
+    if market().ok() != Some(cart.market()) {
+        return Err(mismatch(
+            "cart.purchase_country".to_owned(),
+            "the shop sells in Sweden, in SEK, in Swedish only",
+        ));
+    }
+    for (i, line) in cart.lines().iter().enumerate() {
+        let at = |f: &str| format!("cart.order_lines[{i}].{f}");
+        let sku = line.fields().reference.as_deref().unwrap_or_default();
+        let Some(p) = product(sku) else {
+            return Err(mismatch(at("reference"), "not a product of this shop"));
+        };
+        let ours =
+            cart_line(p, line.quantity()).map_err(|e| mismatch(at("quantity"), &e.to_string()))?;
+        for (field, same) in [
+            ("name", ours.name() == line.name()),
+            ("unit_price", ours.unit_price() == line.unit_price()),
+            ("tax_rate", ours.tax_rate() == line.tax_rate()),
+            (
+                "total_discount_amount",
+                ours.total_discount_amount() == line.total_discount_amount(),
+            ),
+            ("subscription", ours.subscription() == line.subscription()),
+            ("type", ours.kind() == line.kind()),
+        ] {
+            if !same {
+                return Err(mismatch(at(field), "differs from the shop's catalog"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -44,6 +44,12 @@ impl OwnHosts {
         Self(Arc::new(Inner { hosts, origins }))
     }
 
+    /// The shop's own origins (`http://127.0.0.1:8080`, the public URL's), for the Klarna
+    /// routes' allowed origins.
+    pub(crate) fn origins(&self) -> &[String] {
+        &self.0.origins
+    }
+
     fn host(&self, host: &str) -> bool {
         let host = host.trim().to_ascii_lowercase();
         self.0.hosts.contains(&host)

@@ -30,8 +30,9 @@
 //! shop's (the bound address, `localhost:<port>`, the host of [`ServeOptions::public_url`]) with
 //! 421 and a non-`GET` whose `Origin` is another site's with 403; `csrf` gives every client a
 //! token in an HttpOnly, `SameSite=Strict` cookie, every form carries it in a hidden `csrf`
-//! field, and a `POST` without the matching field is 403 before any handler runs (Klarna's
-//! callbacks are exempt: they carry the callback secret); `admin_auth` puts every `/admin` route
+//! field, and a `POST` without the matching field is 403 before any handler runs (the Klarna
+//! routes under `/klarna` sit outside it: `klarna-axum` takes JSON only, checks the `Origin`
+//! and authenticates with the payment's or the callback secret); `admin_auth` puts every `/admin` route
 //! behind an operator session. Open checkouts are bounded per client address
 //! ([`ServeOptions::max_open_checkouts`]).
 //!
@@ -40,14 +41,12 @@
 //! | any | a foreign `Host` → 421; a `POST` with a foreign `Origin` or without the client's CSRF token → 403, nothing changed | |
 //! | `GET /` | cart and subscription | `qty-<sku>`, `checkout-button`, `subscribe-button` |
 //! | `POST /checkout`, `POST /subscribe` | open a session (intent `buy` / `tokenize`), redirect to the checkout | (a tampered `price-<sku>` or bad `qty-<sku>` → 400 page with `error`; more open checkouts than the bound from this client → 429, nothing started) |
-//! | `GET /checkout/{payment}` | Klarna's widget: `init` → `load` → `authorize` | `klarna-payments-container`, `klarna-status`, `authorize-button`, `klarna-error`, `simulate-decline`, `payment-id`, `cart-total` |
-//! | `POST /payments/{payment}/complete` | order (or customer token and first charge) from the `authorization_token` | (an expired or mismatching authorization → 409 page with `error`) |
+//! | `GET /checkout/{payment}` | Klarna's widget with `klarna-axum`'s snippets: `init` → `load` for the chosen category → `authorize` (Klarna's window: approve, decline, close, fix a field) → `finalize` when Klarna asks; the snippet posts the token with the payment's secret to `/klarna/payments/{payment}/complete`, then the page follows to the confirmation | `klarna-payments-container`, `klarna-status`, `authorize-button`, `category-<id>`, `klarna-error`, `klarna-review`, `finalize-button`, `payment-id`, `cart-total` |
+//! | `/klarna/…` | the routes of `klarna-axum` ([`klarna_axum::KlarnaRoutes`], without the browser's start: the shop starts payments from its catalog): `PUT /klarna/payments/{payment}/cart` (held to the catalog), `POST /klarna/payments/{payment}/complete` (order, or customer token and the first month's charge), `POST /klarna/callbacks/authorization?secret=…` and `/notification?secret=…` (the secret is `KLARNA_DEMO_CALLBACK_SECRET` or derived from the store key, so it survives a restart with the store, compared in constant time) | JSON errors `{error, field?, message}` |
 //! | `GET /payments/{payment}` | confirmation, subscription charges | `confirmation`, `payment-id`, `payment-stage`, `order-id`, `charge-again-button`, `charge-result` |
 //! | `POST /subscriptions/{payment}/charge` | charge the customer token for the next period only (`charge_id` = `{payment}-period-{n+1}` after n charges; the last one again is shown, not charged; any other → 400) | |
 //! | `GET /admin/login`, `POST /admin/login` | the operator's login: `token` = [`Shop::operator_token`] (printed at start, or `KLARNA_DEMO_ADMIN_TOKEN`), compared in constant time; sets an HttpOnly, `SameSite=Strict` session cookie (a wrong token → 403) | `admin-token`, `login-button`, `error` |
 //! | `GET /admin` | every payment with stage, amounts, Klarna ids | `admin-payments`, rows `payment-<id>`, `capture-<id>`, `refund-<id>`, `refund-amount-<id>`, `cancel-<id>`, `complete-<id>`, `message`, `error` (without an operator session: a redirect to `/admin/login`; every `POST /admin/…` → 403) |
-//! | `POST /klarna/authorization?secret=…` | Klarna's authorization callback (`merchant_urls.authorization`); the secret is `KLARNA_DEMO_CALLBACK_SECRET` or derived from the store key, so it survives a restart with the store, and is compared in constant time | |
-//! | `POST /klarna/notification?secret=…` | Klarna's fraud notification | |
 //!
 //! With `playground: true` and `KLARNA_USERNAME` / `KLARNA_PASSWORD` (and `KLARNA_REGION`) set,
 //! both target Klarna's playground instead. The shopper's step then needs a real browser:

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use klarna_axum::js;
 use klarna_payments::{AnyPayment, Cart, ManagedOrder};
 
 use crate::catalog::{PRODUCTS, sek};
@@ -34,21 +35,6 @@ pub(crate) fn query_encode(s: &str) -> String {
         }
     }
     out
-}
-
-/// A JavaScript string literal (JSON is valid JavaScript); `</` is broken up so the value
-/// cannot close the surrounding `<script>`.
-fn js_string(s: &str) -> String {
-    serde_json::to_string(s)
-        .unwrap_or_else(|_| "\"\"".to_owned())
-        .replace("</", "<\\/")
-}
-
-/// A JavaScript value (JSON) for a list of strings, escaped as [`js_string`] is.
-fn js_value(list: &[String]) -> String {
-    serde_json::to_string(list)
-        .unwrap_or_else(|_| "[]".to_owned())
-        .replace("</", "<\\/")
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#17120f}\
@@ -170,9 +156,8 @@ pub(crate) struct CheckoutView<'a> {
     /// The payment method categories Klarna offered for this session (at least one).
     pub(crate) categories: &'a [String],
     pub(crate) sdk_url: &'a str,
-    pub(crate) simulator: bool,
-    /// The client's CSRF token, for the form that posts the authorization.
-    pub(crate) csrf: &'a str,
+    /// The payment's secret for the Klarna routes' complete endpoint.
+    pub(crate) payment_secret: &'a str,
 }
 
 /// A shopper-facing name for a payment method category identifier Klarna offers.
@@ -181,18 +166,43 @@ fn category_label(identifier: &str) -> &str {
         "klarna" => "Pay later with Klarna",
         "pay_later" => "Pay later",
         "pay_now" => "Pay now (bank transfer)",
-        "pay_over_time" => "Pay over time",
+        "pay_over_time" => "Pay in parts or finance",
         "direct_debit" => "Direct debit",
         "direct_bank_transfer" => "Bank transfer",
         other => other,
     }
 }
 
+/// The calls of `klarna-axum`'s snippets for each category the session offers:
+/// `calls[category].load()`, `.authorize()`, `.finalize()`.
+fn klarna_calls(v: &CheckoutView<'_>, complete_url: &str) -> String {
+    let mut out = String::from("var calls={};");
+    for c in v.categories {
+        let completion = js::Completion {
+            complete_url,
+            payment_secret: v.payment_secret,
+            payment_method_category: c,
+        };
+        let _ = write!(
+            out,
+            "calls[{key}]={{load:function(){{{load}}},authorize:function(){{{authorize}}},finalize:function(){{{finalize}}}}};",
+            key = js::literal(c),
+            load = js::load("#klarna-payments-container", c),
+            authorize = js::authorize(&completion, &serde_json::json!({}), false),
+            finalize = js::finalize(&completion, &serde_json::json!({})),
+        );
+    }
+    out
+}
+
 /// The checkout page: loads Klarna's SDK the way Klarna's loader does (`async`, starting in
-/// `window.klarnaAsyncCallback`), `init` → `load` for the chosen category → `authorize` with
-/// `auto_finalize: false`; when Klarna answers `finalize_required`, the shopper reviews the order
-/// and confirms, which calls `finalize`; the `authorization_token` is then posted to the server.
-/// A fixable decline (`show_form: true`) names the fields to correct and lets the shopper retry.
+/// `window.klarnaAsyncCallback`), then `klarna-axum`'s snippets: `init` → `load` for the chosen
+/// category → `authorize` with `auto_finalize: false`; when Klarna answers
+/// `finalize_required`, the shopper reviews the order and confirms, which calls `finalize`.
+/// The snippet posts the `authorization_token` with the payment's secret to the Klarna
+/// routes (`/klarna/payments/{id}/complete`), and the page follows to the confirmation. A
+/// fixable decline names the fields to correct; a shopper who closes Klarna's window may
+/// simply try again.
 pub(crate) fn checkout(v: &CheckoutView<'_>) -> String {
     let mut body = format!(
         "<p class=\"muted\">Payment <code id=\"payment-id\">{pid}</code> · intent <code>{intent}</code></p>{cart}",
@@ -213,89 +223,79 @@ pub(crate) fn checkout(v: &CheckoutView<'_>) -> String {
         }
         body.push_str("</fieldset>");
     }
-    body.push_str(
-        "<div id=\"klarna-payments-container\" class=\"card\"></div><p id=\"klarna-status\" class=\"muted\">Loading Klarna…</p>\
-<p id=\"klarna-error\" class=\"err\" hidden></p>",
-    );
-    if v.simulator {
-        body.push_str("<p class=\"muted\"><label><input type=\"checkbox\" id=\"simulate-decline\"> simulate a declined shopper</label> \
-<label><input type=\"checkbox\" id=\"simulate-fixable\"> simulate a fixable decline (the e-mail address)</label></p>");
-    }
+    let complete_url = format!("/klarna/payments/{}/complete", v.payment_id);
     let _ = write!(
         body,
-        "<button id=\"authorize-button\" type=\"button\" disabled>Pay with Klarna</button>\
+        "<div id=\"klarna-payments-container\" class=\"card\"></div><p id=\"klarna-status\" class=\"muted\" role=\"status\">Loading Klarna…</p>\
+<p id=\"klarna-error\" class=\"err\" role=\"alert\" hidden></p>\
+<button id=\"authorize-button\" type=\"button\" disabled>Pay with Klarna</button>\
 <div id=\"klarna-review\" class=\"card\" hidden><p id=\"review-text\">Klarna approved your payment method. Check your order above, then confirm the purchase.</p>\
 <button id=\"finalize-button\" type=\"button\">Confirm and pay</button></div>\
-<form id=\"authorize-form\" method=\"post\" action=\"/payments/{pid}/complete\">{csrf}<input type=\"hidden\" name=\"authorization_token\" id=\"authorization-token\"></form>\
 <script>\
 (function(){{\
 var categories={categories};\
 var category=categories[0];\
+var done={done};\
+var phase='load';\
+{calls}\
 var button=document.getElementById('authorize-button');\
 var review=document.getElementById('klarna-review');\
 var confirmButton=document.getElementById('finalize-button');\
 var status=document.getElementById('klarna-status');\
 var error=document.getElementById('klarna-error');\
 function fail(text){{error.textContent=text;error.hidden=false;}}\
-function knobs(){{\
-var decline=document.getElementById('simulate-decline');\
-var fixable=document.getElementById('simulate-fixable');\
-window.KLARNA_SIM_DECLINE=!!(decline&&decline.checked);\
-window.KLARNA_SIM_INVALID_FIELDS=(fixable&&fixable.checked)?['billing_address.email']:[];\
-}}\
+function again(){{if(review.hidden){{button.disabled=false;}}else{{confirmButton.disabled=false;}}}}\
 function load(){{\
-button.disabled=true;review.hidden=true;status.textContent='Loading Klarna…';\
-try{{\
-Klarna.Payments.load({{container:'#klarna-payments-container',payment_method_category:category}},{{}},function(res){{\
-if(res.show_form){{status.textContent='Klarna is ready';button.disabled=false;}}else{{status.textContent='Klarna is not available for this purchase';}}\
+phase='load';button.disabled=true;review.hidden=true;status.textContent='Loading Klarna…';\
+try{{calls[category].load();}}catch(e){{fail('Klarna could not load: '+e.name);}}\
+}}\
+document.addEventListener('klarna:loaded',function(){{status.textContent='Klarna is ready';button.disabled=false;}});\
+document.addEventListener('klarna:finalize_required',function(){{\
+status.textContent='Approved: review your order, then confirm';review.hidden=false;confirmButton.disabled=false;\
 }});\
-}}catch(e){{fail('Klarna could not load: '+e.name);}}\
-}}\
-function answer(res){{\
-if(res.approved&&res.authorization_token){{\
-status.textContent='Approved, placing the order…';\
-document.getElementById('authorization-token').value=res.authorization_token;\
-document.getElementById('authorize-form').submit();\
-return;\
-}}\
-if(res.approved&&res.finalize_required){{\
-status.textContent='Approved: review your order, then confirm';\
-review.hidden=false;confirmButton.disabled=false;\
-return;\
-}}\
+document.addEventListener('klarna:complete',function(e){{\
+var d=e.detail||{{}};\
+if(d.ok){{status.textContent='Approved, order placed';window.location.assign(done);return;}}\
+if(d.body&&d.body.error==='reauthorize'){{fail('Klarna\'s approval has expired: please pay with Klarna again. Nothing was charged.');load();return;}}\
+fail('The payment could not be completed: '+((d.body&&d.body.message)||'try again')+'. Nothing was charged twice.');again();\
+}});\
+document.addEventListener('klarna:declined',function(e){{\
+var res=e.detail||{{}};\
+if(phase==='load'){{status.textContent='Klarna is not available for this purchase';return;}}\
 var fields=(res.error&&res.error.invalid_fields)||[];\
-if(res.show_form){{\
-fail('Klarna could not approve this payment. '+(fields.length?'Please correct '+fields.join(', ')+' and try again.':'Check your details and try again.'));\
-if(review.hidden){{button.disabled=false;}}else{{confirmButton.disabled=false;}}\
-}}else{{\
-review.hidden=true;\
+if(!res.show_form){{\
+review.hidden=true;button.disabled=true;\
 fail('Klarna declined this payment. Nothing was charged; please choose another way to pay.');\
+}}else if(fields.length){{\
+fail('Klarna could not approve this payment. Please correct '+fields.join(', ')+' and try again.');again();\
+}}else if(res.error&&res.error.message){{\
+fail('Klarna could not approve this payment: '+res.error.message+'.');again();\
+}}else{{\
+error.hidden=true;status.textContent='You closed Klarna. Nothing was charged; pay when you are ready.';again();\
 }}\
-}}\
+}});\
 window.klarnaAsyncCallback=function(){{\
-try{{Klarna.Payments.init({{client_token:{token}}});}}catch(e){{fail('Klarna could not start: '+e.name);return;}}\
+try{{{init}}}catch(e){{fail('Klarna could not start: '+e.name);return;}}\
 load();\
 }};\
 var radios=document.getElementsByName('klarna-category');\
 for(var i=0;i<radios.length;i++){{radios[i].addEventListener('change',function(){{category=this.value;error.hidden=true;load();}});}}\
 button.addEventListener('click',function(){{\
-button.disabled=true;error.hidden=true;knobs();\
-try{{Klarna.Payments.authorize({{payment_method_category:category,auto_finalize:false}},{{}},answer);}}\
-catch(e){{fail('Klarna could not authorize: '+e.name);button.disabled=false;}}\
+phase='authorize';button.disabled=true;error.hidden=true;\
+try{{calls[category].authorize();}}catch(e){{fail('Klarna could not authorize: '+e.name);button.disabled=false;}}\
 }});\
 confirmButton.addEventListener('click',function(){{\
-confirmButton.disabled=true;error.hidden=true;knobs();\
-try{{Klarna.Payments.finalize({{payment_method_category:category}},{{}},answer);}}\
-catch(e){{fail('Klarna could not finalize: '+e.name);confirmButton.disabled=false;}}\
+phase='finalize';confirmButton.disabled=true;error.hidden=true;\
+try{{calls[category].finalize();}}catch(e){{fail('Klarna could not finalize: '+e.name);confirmButton.disabled=false;}}\
 }});\
 }})();\
 </script>\
 <script src=\"{sdk}\" async></script>",
-        pid = esc(v.payment_id),
         sdk = esc(v.sdk_url),
-        categories = js_value(v.categories),
-        token = js_string(v.client_token),
-        csrf = csrf_field(v.csrf),
+        categories = js::literal(v.categories),
+        done = js::literal(&format!("/payments/{}", v.payment_id)),
+        calls = klarna_calls(v, &complete_url),
+        init = js::init(v.client_token),
     );
     layout("Checkout", &body)
 }
@@ -544,7 +544,7 @@ mod tests {
     use super::{CheckoutView, checkout};
     use crate::catalog;
 
-    fn page(categories: &[String], simulator: bool) -> String {
+    fn page(categories: &[String]) -> String {
         let cart = catalog::cart(&[("socks", 1)]).unwrap();
         checkout(&CheckoutView {
             payment_id: "pay-1",
@@ -553,24 +553,39 @@ mod tests {
             client_token: "a.b.c</script>",
             categories,
             sdk_url: "http://sim/sim/js/klarna-payments.js",
-            simulator,
-            csrf: "t0k3n",
+            payment_secret: "s3cr3t",
         })
     }
 
     #[test]
     fn the_checkout_offers_each_category_and_finalizes_when_klarna_asks() {
-        let html = page(&["klarna".to_owned(), "pay_now".to_owned()], true);
+        let html = page(&["klarna".to_owned(), "pay_now".to_owned()]);
         assert!(html.contains("id=\"category-klarna\" value=\"klarna\" checked"));
         assert!(html.contains("id=\"category-pay_now\" value=\"pay_now\">"));
         assert!(html.contains("var categories=[\"klarna\",\"pay_now\"];"));
-        assert!(html.contains("auto_finalize:false"));
-        assert!(html.contains("res.finalize_required"));
-        assert!(html.contains("Klarna.Payments.finalize({payment_method_category:category}"));
+        // klarna-axum's snippets, one set per category, posting to the Klarna routes with the
+        // payment's secret.
+        for c in ["klarna", "pay_now"] {
+            assert!(
+                html.contains(&format!("calls[\"{c}\"]={{load:function()")),
+                "{c}"
+            );
+            assert!(html.contains(&format!(
+                "Klarna.Payments.authorize({{payment_method_category: \"{c}\", auto_finalize: false}}"
+            )));
+            assert!(html.contains(&format!(
+                "Klarna.Payments.finalize({{payment_method_category: \"{c}\"}}"
+            )));
+        }
+        assert!(html.contains("fetch(\"/klarna/payments/pay-1/complete\""));
+        assert!(html.contains("\"x-payment-secret\": \"s3cr3t\""));
+        assert!(html.contains("klarna:finalize_required"));
         assert!(html.contains("id=\"finalize-button\""));
         assert!(html.contains("res.error.invalid_fields"));
-        assert!(html.contains("id=\"simulate-fixable\""));
-        assert!(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"t0k3n\">"));
+        assert!(
+            !html.contains("simulate-"),
+            "the shopper decides in Klarna's window"
+        );
         // Klarna's loader: the page starts Klarna in `klarnaAsyncCallback`, the SDK loads async
         // after it.
         let callback = html.find("window.klarnaAsyncCallback=function").unwrap();
@@ -585,12 +600,11 @@ mod tests {
     }
 
     #[test]
-    fn one_category_needs_no_choice_and_the_playground_has_no_shopper_knobs() {
-        let html = page(&["klarna".to_owned()], false);
+    fn one_category_needs_no_choice() {
+        let html = page(&["klarna".to_owned()]);
         assert!(!html.contains("klarna-categories"));
         assert!(html.contains("var categories=[\"klarna\"];"));
-        assert!(!html.contains("id=\"simulate-fixable\""));
-        assert!(!html.contains("id=\"simulate-decline\""));
+        assert!(!html.contains("calls[\"pay_now\"]"));
     }
 
     #[test]

@@ -47,9 +47,22 @@ pub(crate) fn callback_secret(store_key: &StoreKey) -> String {
     out
 }
 
+/// The key the Klarna routes sign each payment's secret with (`klarna-axum`'s capability
+/// key), derived from the store key like the callback secret, under another label: a
+/// checkout page rendered before a restart can still complete its payment after it.
+pub(crate) fn capability_key(store_key: &StoreKey) -> Vec<u8> {
+    keyed(
+        store_key.expose_hex().as_bytes(),
+        b"klarna-demo: capability key v1",
+    )
+    .finalize()
+    .into_bytes()
+    .to_vec()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{callback_secret, same};
+    use super::{callback_secret, capability_key, same};
     use klarna_payments::StoreKey;
 
     #[test]
@@ -66,5 +79,8 @@ mod tests {
             callback_secret(&key),
             callback_secret(&StoreKey::generate())
         );
+        assert_eq!(capability_key(&key), capability_key(&again));
+        assert_eq!(capability_key(&key).len(), 32);
+        assert_ne!(capability_key(&key), capability_key(&StoreKey::generate()));
     }
 }

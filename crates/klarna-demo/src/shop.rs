@@ -7,16 +7,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use klarna_axum::{ApiError, KlarnaRoutes, RoutesConfig};
 use klarna_payments::{
-    Amount, AnyPayment, AuthorizationToken, AuthorizedVia, ChargeRequest, Completed, Intent,
-    Klarna, MerchantData, MerchantUrls, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError,
-    SessionId, StageKind,
+    Amount, AnyPayment, Cart, ChargeRequest, Completed, CustomerTokenId, Intent, Klarna,
+    MerchantData, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError, StageKind,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -40,7 +40,8 @@ const KLARNA_SDK: &str = "https://x.klarnacdn.net/kp/lib/v1/api.js";
 struct Inner {
     backend: Backend,
     sdk_url: String,
-    callback_secret: String,
+    /// The Klarna routes' configuration: the payment secrets the checkout page carries.
+    routes: RoutesConfig,
     /// Payment method categories Klarna offered per payment (the widget must load one of them).
     categories: Mutex<HashMap<String, Vec<String>>>,
     /// The shop's order numbers: one per checkout started (`SO-SHOP-0001`, …).
@@ -148,42 +149,51 @@ pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
     let store = StoreConfig::new(options.store_url, options.store_key)?;
     // Klarna's callbacks carry no authentication: a secret in the URL is the documented way to
     // recognise them (API.md §1.10). It must outlive a restart (callbacks for payments made
-    // before it still arrive), so it is derived from the store key unless configured.
+    // before it still arrive), so it is derived from the store key unless configured; so is
+    // the key of the payment secrets the checkout pages carry.
     let secret = match std::env::var("KLARNA_DEMO_CALLBACK_SECRET") {
         Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
         _ => secret::callback_secret(store.key()),
     };
-    if !secret
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(DemoError::Config(
-            "KLARNA_DEMO_CALLBACK_SECRET: letters, digits, '-' and '_' only (it goes into a URL)"
-                .to_owned(),
-        ));
-    }
-    let urls = MerchantUrls {
-        authorization: Some(format!("{public}/klarna/authorization?secret={secret}")),
-        notification: Some(format!("{public}/klarna/notification?secret={secret}")),
-        confirmation: Some(format!("{public}/")),
-        push: None,
-    };
     let own = OwnHosts::new(addr, options.public_url.as_deref());
+    let config = RoutesConfig::new(secret::capability_key(store.key()), secret)
+        .and_then(|c| c.allowed_origins(own.origins().iter().cloned()))
+        .map_err(|e| {
+            DemoError::Config(format!("KLARNA_DEMO_CALLBACK_SECRET or --public-url: {e}"))
+        })?;
+    let mut urls = config.merchant_urls(&format!("{public}/klarna"));
+    urls.confirmation = Some(format!("{public}/"));
     let backend = backend::start(options.playground, store, urls).await?;
     let sdk_url = match &backend.sim {
         Some(sim) => format!("{}/sim/js/klarna-payments.js", sim.base_url()),
         None => KLARNA_SDK.to_owned(),
     };
+    // The shop starts payments on its server, from its catalog; the routes complete them
+    // (the first month of a subscription charged right after) and take Klarna's callbacks.
+    let service = backend.payments.clone();
+    let klarna_routes = KlarnaRoutes::new(Arc::new(backend.payments.clone()), config.clone())
+        .without_browser_start()
+        .cart_check(|cart| catalog::check(cart).map_err(|m| ApiError::invalid(m.field, m.message)))
+        .on_complete(move |id, done| {
+            let service = service.clone();
+            async move {
+                if let Completed::Token(token) = done {
+                    first_charge(&service, &id, token).await?;
+                }
+                Ok(())
+            }
+        })
+        .router();
     let app = App(Arc::new(Inner {
         backend,
         sdk_url,
-        callback_secret: secret,
+        routes: config,
         categories: Mutex::new(HashMap::new()),
         orders: std::sync::atomic::AtomicU32::new(0),
         operator: Arc::new(Operator::from_env()),
         open: OpenCheckouts::new(options.max_open_checkouts),
     }));
-    let router = router(app.clone(), own);
+    let router = router(app.clone(), own, klarna_routes);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
@@ -240,9 +250,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), DemoError> {
     Ok(())
 }
 
-/// The routes, in three layers that each stand alone: the `Host`/`Origin` guard around
-/// everything, CSRF tokens inside it, and the operator's login in front of the admin.
-fn router(app: App, own: OwnHosts) -> Router {
+/// The routes, in layers that each stand alone: the `Host`/`Origin` guard around everything;
+/// inside it the shop's pages and forms behind CSRF tokens (the operator's login in front of
+/// the admin), and the Klarna routes of `klarna-axum` under `/klarna`, which take JSON only
+/// and authenticate with the payment's secret or the callback secret instead.
+fn router(app: App, own: OwnHosts, klarna_routes: Router) -> Router {
     let admin = Router::new()
         .route("/admin", get(admin))
         .route("/admin/orders/{order}/capture", post(admin_capture))
@@ -264,14 +276,13 @@ fn router(app: App, own: OwnHosts) -> Router {
         .route("/subscribe", post(subscribe))
         .route("/checkout/{id}", get(checkout_page))
         .route("/payments/{id}", get(payment_page))
-        .route("/payments/{id}/complete", post(complete))
         .route("/subscriptions/{id}/charge", post(charge_again))
-        .route("/klarna/authorization", post(authorization_callback))
-        .route("/klarna/notification", post(notification_callback))
         .with_state(app.clone())
         .merge(admin)
         .merge(admin_auth::routes(app.0.operator.clone()))
         .layer(from_fn(csrf::protect))
+        // Nested after the CSRF layer, so outside it.
+        .nest("/klarna", klarna_routes)
         .layer(from_fn_with_state(own, guard::check))
 }
 
@@ -520,11 +531,7 @@ fn payment_id(id: &str) -> Result<PaymentId, Response> {
     })
 }
 
-async fn checkout_page(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    csrf: CsrfToken,
-) -> Response {
+async fn checkout_page(State(app): State<App>, Path(id): Path<String>) -> Response {
     let pid = match payment_id(&id) {
         Ok(p) => p,
         Err(r) => return r,
@@ -556,8 +563,7 @@ async fn checkout_page(
         client_token: session.client_token().expose_secret(),
         categories: &categories,
         sdk_url: &app.0.sdk_url,
-        simulator: app.simulator(),
-        csrf: csrf.as_str(),
+        payment_secret: &app.0.routes.payment_secret(&pid),
     }))
     .into_response()
 }
@@ -621,58 +627,36 @@ async fn payment_page(
     .into_response()
 }
 
-async fn complete(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let pid = match payment_id(&id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let retry = format!("/checkout/{pid}");
-    let Some(Ok(token)) = form
-        .get("authorization_token")
-        .map(|t| AuthorizationToken::new(t.trim()))
-    else {
-        return bad_request(
-            "Please authorize again",
-            "authorization_token: missing or empty. Nothing was charged.",
-            Some((&retry, "Back to the checkout")),
-        );
-    };
-    let done = match app.payments().complete(&pid, token).await {
-        Ok(done) => done,
-        Err(e) => return service_error(&e, Some(pid.as_str())),
-    };
-    // A subscription's first month is charged right away, with the token just created.
-    if let Completed::Token(token) = done
-        && let Err(r) = charge(&app, &pid, &format!("{pid}-period-1"), token).await
-    {
-        return r;
-    }
-    Redirect::to(&format!("/payments/{pid}")).into_response()
+/// The first month of a subscription, charged with the customer token its completion made.
+/// Idempotent (the charge's payment id is the period's), so the routes' repeat of a
+/// completion charges nothing twice.
+async fn first_charge(
+    service: &Klarna,
+    origin: &PaymentId,
+    token: CustomerTokenId,
+) -> Result<(), ApiError> {
+    let cart = catalog::cart(&[("coffee", 1)]).map_err(|e| ApiError::invalid("cart", e))?;
+    let id = PaymentId::new(format!("{origin}-period-1"))
+        .map_err(|e| ApiError::invalid("payment_id", e))?;
+    charge(service, id, token, cart).await?;
+    Ok(())
 }
 
+/// One month of the subscription, under the period's payment id.
 async fn charge(
-    app: &App,
-    origin: &PaymentId,
-    charge_id: &str,
-    token: klarna_payments::CustomerTokenId,
-) -> Result<PlacedOrder, Response> {
-    let cart = catalog::cart(&[("coffee", 1)])
-        .map_err(|e| bad_request("Cannot charge", &e.to_string(), None))?;
-    let id = PaymentId::new(charge_id)
-        .map_err(|e| bad_request("Cannot charge", &e.to_string(), None))?;
-    app.payments()
+    service: &Klarna,
+    payment_id: PaymentId,
+    token: CustomerTokenId,
+    cart: Cart,
+) -> Result<PlacedOrder, ServiceError> {
+    service
         .charge_customer_token(ChargeRequest {
             merchant: MerchantData::default(),
-            payment_id: id,
+            payment_id,
             token,
             cart,
         })
         .await
-        .map_err(|e| service_error(&e, Some(origin.as_str())))
 }
 
 async fn charge_again(
@@ -724,13 +708,18 @@ async fn charge_again(
             Some((&back, "Back")),
         );
     };
-    match charge(&app, &pid, &charge_id, token).await {
+    let (cart, id) = match (catalog::cart(&[("coffee", 1)]), PaymentId::new(&charge_id)) {
+        (Ok(cart), Ok(id)) => (cart, id),
+        (Err(e), _) => return bad_request("Cannot charge", &e.to_string(), Some((&back, "Back"))),
+        (_, Err(e)) => return bad_request("Cannot charge", &e.to_string(), Some((&back, "Back"))),
+    };
+    match charge(app.payments(), id, token, cart).await {
         Ok(_) => Redirect::to(&format!(
             "/payments/{pid}?charged={}",
             pages::query_encode(&charge_id)
         ))
         .into_response(),
-        Err(r) => r,
+        Err(e) => service_error(&e, Some(pid.as_str())),
     }
 }
 
@@ -923,81 +912,6 @@ async fn admin_complete_payment(State(app): State<App>, Path(id): Path<String>) 
     }
     .await;
     back_to_admin(result)
-}
-
-#[derive(Deserialize)]
-struct Secret {
-    secret: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct AuthorizationCallback {
-    authorization_token: String,
-    session_id: String,
-}
-
-/// Klarna's server-side copy of the authorization (API.md §1.10): any 2xx is success, and
-/// duplicates are harmless.
-async fn authorization_callback(
-    State(app): State<App>,
-    Query(q): Query<Secret>,
-    Json(body): Json<AuthorizationCallback>,
-) -> StatusCode {
-    if !q
-        .secret
-        .is_some_and(|s| secret::same(&app.0.callback_secret, &s))
-    {
-        return StatusCode::FORBIDDEN;
-    }
-    let (Ok(session), Ok(token)) = (
-        SessionId::new(body.session_id),
-        AuthorizationToken::new(body.authorization_token),
-    ) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    match app
-        .payments()
-        .authorize(AuthorizedVia::Callback(&session), token)
-        .await
-    {
-        Ok(_) => StatusCode::NO_CONTENT,
-        Err(ServiceError::NotFound(_)) => StatusCode::NOT_FOUND,
-        Err(e) => {
-            warn!(error = %e, "authorization callback not recorded");
-            // 2xx for refusals that a retry cannot change (e.g. the payment moved on).
-            StatusCode::NO_CONTENT
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Notification {
-    order_id: String,
-}
-
-/// Klarna's fraud notification: only a hint, the service re-reads the order.
-async fn notification_callback(
-    State(app): State<App>,
-    Query(q): Query<Secret>,
-    Json(body): Json<Notification>,
-) -> StatusCode {
-    if !q
-        .secret
-        .is_some_and(|s| secret::same(&app.0.callback_secret, &s))
-    {
-        return StatusCode::FORBIDDEN;
-    }
-    let Ok(order) = OrderId::new(body.order_id) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    match app.payments().handle_fraud_notification(&order).await {
-        Ok(_) => StatusCode::NO_CONTENT,
-        Err(ServiceError::NotFound(_)) => StatusCode::NOT_FOUND,
-        Err(e) => {
-            warn!(error = %e, "fraud notification not handled");
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-    }
 }
 
 #[cfg(test)]

@@ -746,6 +746,312 @@ mod shop_security {
         shop.shutdown().await;
     }
 
+    /// The admin's review queue: a create order whose answer was lost after Klarna made the
+    /// order goes to review (Klarna replays nothing on the Payments API); the operator's
+    /// resolutions are form posts behind the login and the CSRF token. A wrong order id is
+    /// refused with nothing written; the right one records the order; "no order" cancels.
+    /// The payments are driven into review by a second instance of the service on the same
+    /// store (a manual clock past the fence), as a second shop instance would.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_admin_resolves_the_review_queue() {
+        use std::sync::Arc;
+
+        use klarna_payments::{KlarnaBuilder, ManualClock, ServiceError, SystemClock};
+        use klarna_ports::Clock as _;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store_url = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
+        let key = StoreKey::generate();
+        let shop = start_shop(ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            store_url: Some(store_url.clone()),
+            store_key: Some(StoreKey::from_hex(&key.expose_hex()).unwrap()),
+            ..ServeOptions::default()
+        })
+        .await
+        .unwrap();
+        let sim = shop.simulator_url().unwrap().to_owned();
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let other = KlarnaBuilder::new()
+            .base_url(sim.clone())
+            .credentials("sim_user", "sim_password")
+            .store_url(store_url)
+            .store_key(&key)
+            .clock(clock.clone())
+            .build()
+            .await
+            .unwrap();
+        let mut browser = ShopClient::new(&shop).await;
+        let mut in_review = Vec::new();
+        for _ in 0..2 {
+            let r = browser.post("/checkout", &[]).send().await.unwrap();
+            let location = r.headers()["location"].to_str().unwrap().to_owned();
+            let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+            let session = other
+                .payment(&pid)
+                .await
+                .unwrap()
+                .session_id()
+                .unwrap()
+                .clone();
+            let auth: serde_json::Value = sim_client()
+                .post(format!("{sim}/sim/sessions/{session}/authorize"))
+                .json(&serde_json::json!({"approve": true}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = klarna_payments::AuthorizationToken::new(
+                auth["authorization_token"].as_str().unwrap(),
+            )
+            .unwrap();
+            let added = sim_client()
+                .post(format!("{sim}/sim/faults"))
+                .json(
+                    &serde_json::json!({"operation": "payments.create_order", "times": 1,
+                                          "fault": {"kind": "drop_after_effect"}}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert!(added.status().is_success());
+            let err = other.complete(&pid, token).await.unwrap_err();
+            assert!(
+                matches!(err, ServiceError::OutcomeUnknown { .. }),
+                "{err:?}"
+            );
+            in_review.push(pid);
+        }
+        clock.advance(klarna_domain::Span::minutes(3));
+        let report = other.reconcile_all().await.unwrap();
+        assert_eq!(report.needs_review, 2, "{report:?}");
+        let orders: serde_json::Value = sim_client()
+            .get(format!("{sim}/sim/orders"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // What Klarna holds as `merchant_reference1`: the shop's order number.
+        let mut refs = std::collections::HashMap::new();
+        for pid in &in_review {
+            let p = other.payment(pid).await.unwrap();
+            refs.insert(pid.clone(), p.merchant_reference1().to_owned());
+        }
+        let order_of = |pid: &PaymentId| {
+            orders
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["merchant_reference1"] == refs[pid].as_str())
+                .map(|o| o["order_id"].as_str().unwrap().to_owned())
+                .unwrap_or_else(|| panic!("Klarna holds the order of {pid}: {orders}"))
+        };
+        let (found, none) = (&in_review[0], &in_review[1]);
+
+        // Behind the login.
+        let r = browser
+            .post(
+                &format!("/admin/payments/{found}/resolve-order"),
+                &[("order_id", "x")],
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "no operator session");
+        assert_eq!(browser.login(shop.operator_token()).await, 303);
+        let admin = browser
+            .get("/admin")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for pid in [found, none] {
+            assert!(admin.contains(&format!("id=\"review-{pid}\"")), "{admin}");
+        }
+        assert!(
+            admin.contains("merchant_reference1"),
+            "the reason is shown: {admin}"
+        );
+        let resolve = |path: String, form: Vec<(&'static str, String)>| {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post(&path, &form).send()
+        };
+        // The other payment's order is not this payment's: refused, nothing written.
+        let r = resolve(
+            format!("/admin/payments/{found}/resolve-order"),
+            vec![("order_id", order_of(none))],
+        )
+        .await
+        .unwrap();
+        let err = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(err.starts_with("/admin?err="), "{err}");
+        assert_eq!(
+            shop.payments().payment(found).await.unwrap().kind(),
+            StageKind::NeedsReview
+        );
+        let r = resolve(
+            format!("/admin/payments/{found}/resolve-order"),
+            vec![("order_id", order_of(found))],
+        )
+        .await
+        .unwrap();
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/admin?msg="),
+            "{:?}",
+            r.headers()["location"]
+        );
+        let p = shop.payments().payment(found).await.unwrap();
+        assert_eq!(p.kind(), StageKind::Ordered);
+        assert_eq!(
+            p.order_id().map(|o| o.as_str().to_owned()),
+            Some(order_of(found))
+        );
+        // "No order" needs a reason.
+        let r = resolve(
+            format!("/admin/payments/{none}/resolve-none"),
+            vec![("reason", " ".to_owned())],
+        )
+        .await
+        .unwrap();
+        assert!(r.headers()["location"].to_str().unwrap().contains("reason"));
+        let r = resolve(
+            format!("/admin/payments/{none}/resolve-none"),
+            vec![("reason", "checked the portal".to_owned())],
+        )
+        .await
+        .unwrap();
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/admin?msg=")
+        );
+        assert_eq!(
+            shop.payments().payment(none).await.unwrap().kind(),
+            StageKind::Cancelled
+        );
+        let admin = browser
+            .get("/admin")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(admin.contains("id=\"review-empty\""), "{admin}");
+        shop.shutdown().await;
+    }
+
+    /// A capture from the admin sends the cart's lines and the shipping info typed in; more
+    /// shipping info is added later; the ledger shows both, and the refund's lines.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_admin_captures_with_lines_and_shipping_info() {
+        let shop = memory_shop(20).await;
+        let mut browser = ShopClient::new(&shop).await;
+        let pid = paid(&shop, &browser, "/checkout").await;
+        let order = shop
+            .payments()
+            .payment(&pid)
+            .await
+            .unwrap()
+            .order_id()
+            .unwrap()
+            .clone();
+        assert_eq!(browser.login(shop.operator_token()).await, 303);
+        let r = browser
+            .post(
+                &format!("/admin/orders/{order}/capture"),
+                &[
+                    ("shipping_company", "PostNord SE"),
+                    ("tracking_number", "PN-1"),
+                ],
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/admin?msg=")
+        );
+        let managed = shop.payments().order(&order).await.unwrap();
+        let capture = managed.captures().first().unwrap().clone();
+        assert_eq!(capture.lines.len(), 2, "the cart's two lines ship");
+        assert_eq!(capture.shipping_info.len(), 1);
+        let r = browser
+            .post(
+                &format!(
+                    "/admin/orders/{order}/captures/{}/shipping-info",
+                    capture.id
+                ),
+                &[("shipping_company", "DHL SE"), ("tracking_number", "DHL-2")],
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/admin?msg="),
+            "{:?}",
+            r.headers()["location"]
+        );
+        let r = browser
+            .post(
+                &format!("/admin/orders/{order}/refund"),
+                &[("amount", "149.00")],
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/admin?msg=")
+        );
+        let admin = browser
+            .get("/admin")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let ledger = admin
+            .split(&format!("id=\"ledger-{pid}\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("the order's ledger is shown: {admin}"));
+        let ledger = ledger.split("</tr>").next().unwrap();
+        for shown in [
+            "1 × Trail shoe",
+            "1 × Wool socks",
+            "PostNord SE PN-1",
+            "DHL SE DHL-2",
+            "Refund",
+        ] {
+            assert!(ledger.contains(shown), "{shown} in {ledger}");
+        }
+        assert_eq!(
+            shop.payments().order(&order).await.unwrap().captures()[0]
+                .shipping_info
+                .len(),
+            2
+        );
+        shop.shutdown().await;
+    }
+
     /// The browser cannot open a Klarna session of its own (the shop starts payments from
     /// its catalog), and a cart it sends back is held to the catalog: nothing reaches Klarna.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -417,6 +417,7 @@ fn utc(t: klarna_payments::domain::Timestamp) -> String {
 
 /// The admin page: every payment with stage, amounts and Klarna ids, and buttons.
 pub(crate) fn admin(
+    review: &[AnyPayment],
     rows: &[AdminRow],
     message: Option<&str>,
     error: Option<&str>,
@@ -430,6 +431,8 @@ pub(crate) fn admin(
     if let Some(e) = error {
         let _ = write!(body, "<p id=\"error\" class=\"err\">{}</p>", esc(e));
     }
+    review_queue(&mut body, review, &csrf);
+    body.push_str("<h2>Payments</h2>");
     body.push_str(
         "<table id=\"admin-payments\"><tr><th>payment</th><th>intent</th><th>stage</th><th>amount</th>\
 <th>Klarna order</th><th>order status</th><th>captured</th><th>refunded</th><th>actions</th></tr>",
@@ -467,6 +470,8 @@ pub(crate) fn admin(
                 let _ = write!(
                     actions,
                     "<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/capture\">{csrf}\
+<input id=\"capture-carrier-{pid}\" name=\"shipping_company\" size=\"10\" placeholder=\"carrier\" aria-label=\"shipping company\">\
+<input id=\"capture-tracking-{pid}\" name=\"tracking_number\" size=\"10\" placeholder=\"tracking no.\" aria-label=\"tracking number\">\
 <button id=\"capture-{pid}\" type=\"submit\">Capture {}</button></form> ",
                     m(o.remaining())
                 );
@@ -517,9 +522,129 @@ pub(crate) fn admin(
             order = p.order_id().map(|o| esc(o.as_str())).unwrap_or_default(),
             status = esc(&status),
         );
+        if let Some(o) = &r.order {
+            ledger(&mut body, p.id().as_str(), o, &csrf);
+        }
     }
     body.push_str("</table>");
     layout("Admin: payments", &body)
+}
+
+/// The payments in review, each with the two resolutions an operator may record once they
+/// looked the payment up at Klarna.
+fn review_queue(body: &mut String, review: &[AnyPayment], csrf: &str) {
+    body.push_str("<h2>Needs review</h2>");
+    if review.is_empty() {
+        body.push_str("<p id=\"review-empty\" class=\"muted\">Nothing needs review.</p>");
+        return;
+    }
+    body.push_str(
+        "<p class=\"muted\">Klarna may have acted on these, and the evidence could not decide how. \
+Find the order in Klarna's Merchant Portal by its reference (the order's <code>merchant_reference1</code>), then record \
+what you found: the order is checked with Klarna before anything is written.</p>\
+<table id=\"review-queue\"><tr><th>payment</th><th>reference at Klarna</th><th>amount</th><th>why</th><th>resolve</th></tr>",
+    );
+    for p in review {
+        let pid = esc(p.id().as_str());
+        let reason = match p {
+            AnyPayment::NeedsReview(r) => r.reason().to_owned(),
+            _ => String::new(),
+        };
+        let _ = write!(
+            body,
+            "<tr id=\"review-{pid}\"><td>{pid}</td><td class=\"reference\">{reference}</td><td class=\"money\">{amount}</td><td class=\"reason\">{reason}</td><td>\
+<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/resolve-order\">{csrf}\
+<input id=\"resolve-order-id-{pid}\" name=\"order_id\" size=\"20\" placeholder=\"Klarna order id\" aria-label=\"Klarna order id\">\
+<button id=\"resolve-order-{pid}\" type=\"submit\">This is its order</button></form> \
+<form class=\"inline\" method=\"post\" action=\"/admin/payments/{pid}/resolve-none\">{csrf}\
+<input id=\"resolve-reason-{pid}\" name=\"reason\" size=\"20\" placeholder=\"how you know\" aria-label=\"why there is no order\">\
+<button id=\"resolve-none-{pid}\" type=\"submit\">No order exists</button></form></td></tr>",
+            reference = esc(p.merchant_reference1()),
+            amount = p.cart().total(),
+            reason = esc(&reason),
+        );
+    }
+    body.push_str("</table>");
+}
+
+/// Lines as `2 × Wool socks, 1 × Trail shoe`.
+fn line_list(lines: &[klarna_payments::OmLine]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let f = l.fields();
+            format!("{} × {}", f.quantity, esc(&f.name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An order's captures (lines, shipping info, a form to add more) and refunds (lines), under
+/// its payment's row.
+fn ledger(body: &mut String, pid: &str, o: &ManagedOrder, csrf: &str) {
+    if o.captures().is_empty() && o.refunds().is_empty() {
+        return;
+    }
+    let m = |minor: i64| klarna_payments::Money::new(minor, o.currency()).to_string();
+    let pid = esc(pid);
+    let oid = esc(o.order_id().as_str());
+    let _ = write!(
+        body,
+        "<tr class=\"ledger\" id=\"ledger-{pid}\"><td colspan=\"9\"><ul>"
+    );
+    for c in o.captures() {
+        let cid = esc(c.id.as_str());
+        let lines = if c.lines.is_empty() {
+            "an amount, no lines".to_owned()
+        } else {
+            line_list(&c.lines)
+        };
+        let shipping = if c.shipping_info.is_empty() {
+            "no shipping info".to_owned()
+        } else {
+            c.shipping_info
+                .iter()
+                .map(|s| {
+                    let f = s.fields();
+                    format!(
+                        "{} {}",
+                        esc(f.shipping_company.as_deref().unwrap_or("carrier?")),
+                        esc(f
+                            .tracking_number
+                            .as_deref()
+                            .unwrap_or("(no tracking number)"))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let _ = write!(
+            body,
+            "<li class=\"capture\" id=\"capture-record-{cid}\">Capture <code>{cid}</code> {amount} at {at}: \
+<span class=\"lines\">{lines}</span> · shipped: <span class=\"shipping\">{shipping}</span> \
+<form class=\"inline\" method=\"post\" action=\"/admin/orders/{oid}/captures/{cid}/shipping-info\">{csrf}\
+<input id=\"ship-carrier-{cid}\" name=\"shipping_company\" size=\"10\" placeholder=\"carrier\" aria-label=\"shipping company\">\
+<input id=\"ship-tracking-{cid}\" name=\"tracking_number\" size=\"10\" placeholder=\"tracking no.\" aria-label=\"tracking number\">\
+<button id=\"ship-{cid}\" type=\"submit\">Add shipping info</button></form></li>",
+            amount = m(c.amount),
+            at = utc(c.at),
+        );
+    }
+    for r in o.refunds() {
+        let lines = if r.lines.is_empty() {
+            "an amount, no lines".to_owned()
+        } else {
+            line_list(&r.lines)
+        };
+        let _ = write!(
+            body,
+            "<li class=\"refund\" id=\"refund-record-{rid}\">Refund <code>{rid}</code> {amount} at {at}: <span class=\"lines\">{lines}</span></li>",
+            rid = esc(r.id.as_str()),
+            amount = m(r.amount),
+            at = utc(r.at),
+        );
+    }
+    body.push_str("</ul></td></tr>");
 }
 
 /// The operator's login: the token printed when the shop started.

@@ -15,8 +15,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use klarna_axum::{ApiError, KlarnaRoutes, RoutesConfig};
 use klarna_payments::{
-    Amount, AnyPayment, Cart, ChargeRequest, Completed, CustomerTokenId, Intent, Klarna,
-    MerchantData, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError, StageKind,
+    Amount, AnyPayment, CaptureId, CaptureRequest, Cart, ChargeRequest, Completed, CustomerTokenId,
+    Intent, Klarna, MerchantData, OrderId, PaymentId, PlacedOrder, Purchase, ServiceError,
+    ShippingInfo, ShippingInfoInput, ShippingInfoUpdate, StageKind,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -264,6 +265,18 @@ fn router(app: App, own: OwnHosts, klarna_routes: Router) -> Router {
         .route(
             "/admin/payments/{id}/complete",
             post(admin_complete_payment),
+        )
+        .route(
+            "/admin/payments/{id}/resolve-order",
+            post(admin_resolve_with_order),
+        )
+        .route(
+            "/admin/payments/{id}/resolve-none",
+            post(admin_resolve_no_order),
+        )
+        .route(
+            "/admin/orders/{order}/captures/{capture}/shipping-info",
+            post(admin_add_shipping_info),
         )
         .route_layer(from_fn_with_state(
             app.0.operator.clone(),
@@ -734,6 +747,14 @@ async fn admin(State(app): State<App>, Query(q): Query<AdminQuery>, csrf: CsrfTo
         Ok(l) => l,
         Err(e) => return service_error(&e, None),
     };
+    let review = match app
+        .payments()
+        .payments_in_stage(StageKind::NeedsReview, 100)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return service_error(&e, None),
+    };
     let mut rows = Vec::with_capacity(listed.len());
     for payment in listed {
         let order = match payment.order_id() {
@@ -743,6 +764,7 @@ async fn admin(State(app): State<App>, Query(q): Query<AdminQuery>, csrf: CsrfTo
         rows.push(AdminRow { payment, order });
     }
     Html(pages::admin(
+        &review,
         &rows,
         q.msg.as_deref(),
         q.err.as_deref(),
@@ -762,7 +784,34 @@ fn order_id(order: &str) -> Result<OrderId, String> {
     OrderId::new(order).map_err(|e| e.to_string())
 }
 
-async fn admin_capture(State(app): State<App>, Path(order): Path<String>) -> Response {
+/// Shipping info from the admin's `shipping_company` and `tracking_number` fields: `None`
+/// when both are empty.
+fn shipping_from_form(form: &HashMap<String, String>) -> Result<Option<ShippingInfo>, String> {
+    let field = |name: &str| {
+        form.get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let (company, tracking) = (field("shipping_company"), field("tracking_number"));
+    if company.is_none() && tracking.is_none() {
+        return Ok(None);
+    }
+    ShippingInfo::new(ShippingInfoInput {
+        shipping_company: company,
+        tracking_number: tracking,
+        ..ShippingInfoInput::default()
+    })
+    .map(Some)
+    .map_err(|e| format!("shipping info: {e}. Nothing was changed."))
+}
+
+/// Captures what remains of the order. The first capture of the whole order sends the cart's
+/// lines (what ships), with the shipping info the form gives.
+async fn admin_capture(
+    State(app): State<App>,
+    Path(order): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let result = async {
         let id = order_id(&order)?;
         let o = app.payments().order(&id).await.map_err(|e| e.to_string())?;
@@ -770,9 +819,22 @@ async fn admin_capture(State(app): State<App>, Path(order): Path<String>) -> Res
             format!("capture of order {id} failed: {e}. Nothing was changed.")
         };
         let amount = Amount::new(o.remaining()).map_err(|e| failed(&e))?;
+        let mut request = CaptureRequest::builder(amount);
+        if o.captured() == 0 && o.remaining() == o.order_amount() {
+            let p = app
+                .payments()
+                .payment(o.payment_id())
+                .await
+                .map_err(|e| failed(&e))?;
+            request = request.lines(p.cart().lines().iter().cloned());
+        }
+        if let Some(info) = shipping_from_form(&form)? {
+            request = request.shipping_info(info);
+        }
+        let request = request.build().map_err(|e| failed(&e))?;
         let c = app
             .payments()
-            .capture(&id, amount)
+            .capture(&id, request)
             .await
             .map_err(|e| failed(&e))?;
         Ok(format!(
@@ -780,6 +842,100 @@ async fn admin_capture(State(app): State<App>, Path(order): Path<String>) -> Res
             klarna_payments::Money::new(amount.minor(), c.order.currency()),
             c.capture_id,
             c.order.status().as_str()
+        ))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+/// Adds shipping info to a capture made earlier (a second parcel, a tracking number known
+/// later).
+async fn admin_add_shipping_info(
+    State(app): State<App>,
+    Path((order, capture)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let id = order_id(&order)?;
+        let capture = CaptureId::new(capture).map_err(|e| e.to_string())?;
+        let Some(info) = shipping_from_form(&form)? else {
+            return Err(
+                "shipping_company, tracking_number: give at least one. Nothing was changed."
+                    .to_owned(),
+            );
+        };
+        let update = ShippingInfoUpdate::new(capture.clone(), vec![info])
+            .map_err(|e| format!("shipping info: {e}. Nothing was changed."))?;
+        app.payments()
+            .add_shipping_info(&id, update)
+            .await
+            .map_err(|e| {
+                format!(
+                    "adding shipping info to capture {capture} failed: {e}. Nothing was changed."
+                )
+            })?;
+        Ok(format!(
+            "Shipping info added to capture {capture} of order {id}."
+        ))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+/// An operator found the payment's order at Klarna (Merchant Portal, by the payment id in
+/// `merchant_reference1`): checked with Order Management before anything is recorded.
+async fn admin_resolve_with_order(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let pid = PaymentId::new(id).map_err(|e| e.to_string())?;
+        let order = form
+            .get("order_id")
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+            .ok_or_else(|| "order_id: give Klarna's order id. Nothing was changed.".to_owned())?;
+        let order =
+            OrderId::new(order).map_err(|e| format!("order_id: {e}. Nothing was changed."))?;
+        let p = app
+            .payments()
+            .resolve_with_order(&pid, &order)
+            .await
+            .map_err(|e| format!("resolving payment {pid} failed: {e}. Nothing was changed."))?;
+        Ok(format!(
+            "Payment {pid} resolved with Klarna order {order}: it is {}.",
+            p.kind()
+        ))
+    }
+    .await;
+    back_to_admin(result)
+}
+
+/// An operator made sure no order exists at Klarna: the payment ends cancelled, the reason
+/// logged with it.
+async fn admin_resolve_no_order(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let pid = PaymentId::new(id).map_err(|e| e.to_string())?;
+        let reason = form
+            .get("reason")
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                "reason: say how you know there is no order. Nothing was changed.".to_owned()
+            })?;
+        let p = app
+            .payments()
+            .resolve_no_order(&pid, reason)
+            .await
+            .map_err(|e| format!("resolving payment {pid} failed: {e}. Nothing was changed."))?;
+        Ok(format!(
+            "Payment {pid} resolved without an order: it is {}.",
+            p.kind()
         ))
     }
     .await;

@@ -543,6 +543,62 @@ mod shop_security {
         );
         let managed = shop.payments().order(&order).await.unwrap();
         assert_eq!(managed.captured(), managed.order_amount());
+
+        // Logging out ends the session at the shop, not only in the browser: the old cookie
+        // no longer opens the admin.
+        let r = browser.post("/admin/logout", &[]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let cleared = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("klarna_demo_operator=;") && v.contains("Max-Age=0"));
+        assert!(cleared, "the cookie is cleared");
+        let r = browser.get("/admin").send().await.unwrap();
+        assert_eq!(r.status(), 303, "the old session is gone");
+        assert_eq!(r.headers()["location"], "/admin/login");
+        shop.shutdown().await;
+    }
+
+    /// Behind https (a tunnel, a proxy: the public URL), the shop's cookies are `Secure`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cookies_are_secure_behind_https() {
+        let shop = start_shop(ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            store_url: Some("memory:".to_owned()),
+            public_url: Some("https://shop.example".to_owned()),
+            ..ServeOptions::default()
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let home = http
+            .get(format!("{}/", shop.url()))
+            .header("host", "shop.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(home.status(), 200);
+        let csrf = home.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(csrf.contains("; Secure"), "{csrf}");
+        let token = super::set_cookie(&home, "klarna_demo_csrf").unwrap();
+        let login = http
+            .post(format!("{}/admin/login", shop.url()))
+            .header("host", "shop.example")
+            .header("origin", "https://shop.example")
+            .header("cookie", format!("klarna_demo_csrf={token}"))
+            .form(&[("token", shop.operator_token()), ("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 303);
+        let session = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(session.starts_with("klarna_demo_operator="), "{session}");
+        assert!(session.contains("; Secure"), "{session}");
         shop.shutdown().await;
     }
 

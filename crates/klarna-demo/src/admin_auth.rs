@@ -1,7 +1,8 @@
 //! The demo shop's admin login: an operator token (printed at start, or
 //! `KLARNA_DEMO_ADMIN_TOKEN`) exchanged at `POST /admin/login` for a random session id in an
-//! HttpOnly, `SameSite=Strict` cookie, kept in memory. Without a session `GET /admin…` redirects
-//! to the login and every other admin request answers 403.
+//! HttpOnly, `SameSite=Strict` cookie (`Secure` when the shop is reached over https), kept in
+//! memory; `POST /admin/logout` ends it. Without a session `GET /admin…` redirects to the login
+//! and every other admin request answers 403.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,7 +12,7 @@ use axum::extract::{Form, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::csrf::{self, CsrfToken};
 use crate::{pages, secret};
@@ -20,6 +21,8 @@ use crate::{pages, secret};
 const COOKIE: &str = "klarna_demo_operator";
 /// The login page (the one admin path open without a session).
 pub(crate) const LOGIN: &str = "/admin/login";
+/// Where the operator logs out.
+pub(crate) const LOGOUT: &str = "/admin/logout";
 /// Sessions kept at once; a login beyond it ends the oldest.
 const MAX_SESSIONS: usize = 64;
 
@@ -27,6 +30,8 @@ const MAX_SESSIONS: usize = 64;
 pub(crate) struct Operator {
     token: String,
     sessions: Mutex<VecDeque<String>>,
+    /// `; Secure` for the session cookie when the shop is reached over https.
+    secure: &'static str,
 }
 
 impl std::fmt::Debug for Operator {
@@ -36,8 +41,9 @@ impl std::fmt::Debug for Operator {
 }
 
 impl Operator {
-    /// `KLARNA_DEMO_ADMIN_TOKEN` when set and not empty, else a random token.
-    pub(crate) fn from_env() -> Self {
+    /// `KLARNA_DEMO_ADMIN_TOKEN` when set and not empty, else a random token. `https`: the
+    /// shop's public URL is https, so its cookies are `Secure`.
+    pub(crate) fn from_env(https: bool) -> Self {
         let token = match std::env::var("KLARNA_DEMO_ADMIN_TOKEN") {
             Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
             _ => secret::random_token(),
@@ -45,6 +51,7 @@ impl Operator {
         Self {
             token,
             sessions: Mutex::new(VecDeque::new()),
+            secure: if https { "; Secure" } else { "" },
         }
     }
 
@@ -62,6 +69,15 @@ impl Operator {
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .any(|s| secret::same(s, given))
+    }
+
+    fn close_session(&self, req: &Request) {
+        if let Some(given) = csrf::cookie(req.headers(), COOKIE) {
+            self.sessions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|s| !secret::same(s, given));
+        }
     }
 
     fn open_session(&self) -> String {
@@ -98,11 +114,25 @@ pub(crate) async fn require(
         .into_response()
 }
 
-/// `GET /admin/login` and `POST /admin/login`.
+/// `GET /admin/login`, `POST /admin/login` and `POST /admin/logout`.
 pub(crate) fn routes(operator: Arc<Operator>) -> Router {
     Router::new()
         .route(LOGIN, get(login_page).post(login))
+        .route(LOGOUT, post(logout))
         .with_state(operator)
+}
+
+/// Ends the operator's session (behind the CSRF layer like every form) and clears its cookie.
+async fn logout(State(operator): State<Arc<Operator>>, req: Request) -> Response {
+    operator.close_session(&req);
+    let mut response = Redirect::to(LOGIN).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{COOKIE}=; Path=/admin; Max-Age=0; HttpOnly; SameSite=Strict{}",
+        operator.secure
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
 }
 
 async fn login_page(csrf: CsrfToken) -> Html<String> {
@@ -128,7 +158,8 @@ async fn login(
     let id = operator.open_session();
     let mut response = Redirect::to("/admin").into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{COOKIE}={id}; Path=/admin; HttpOnly; SameSite=Strict"
+        "{COOKIE}={id}; Path=/admin; HttpOnly; SameSite=Strict{}",
+        operator.secure
     )) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -74,9 +74,15 @@ fn refused() -> Response {
         .into_response()
 }
 
+/// How the token's cookie is set: `Secure` when the shop is reached over https.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cookies {
+    pub(crate) https: bool,
+}
+
 /// The middleware: hands every request its token (a new one, with a `Set-Cookie`, for a client
 /// without one) and refuses a `POST` without the matching field.
-pub(crate) async fn protect(req: Request, next: Next) -> Response {
+pub(crate) async fn protect(State(cookies): State<Cookies>, req: Request, next: Next) -> Response {
     let existing = cookie(req.headers(), COOKIE)
         .filter(|t| well_formed(t))
         .map(str::to_owned);
@@ -113,7 +119,8 @@ pub(crate) async fn protect(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     if fresh
         && let Ok(v) = HeaderValue::from_str(&format!(
-            "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+            "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+            if cookies.https { "; Secure" } else { "" }
         ))
     {
         response.headers_mut().append(header::SET_COOKIE, v);

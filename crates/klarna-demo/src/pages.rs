@@ -431,6 +431,10 @@ pub(crate) fn admin(
     if let Some(e) = error {
         let _ = write!(body, "<p id=\"error\" class=\"err\">{}</p>", esc(e));
     }
+    let _ = write!(
+        body,
+        "<form class=\"inline\" method=\"post\" action=\"/admin/logout\">{csrf}<button id=\"logout-button\" type=\"submit\">Log out</button></form>"
+    );
     review_queue(&mut body, review, &csrf);
     body.push_str("<h2>Payments</h2>");
     body.push_str(

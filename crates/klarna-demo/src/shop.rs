@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use klarna_axum::{ApiError, KlarnaRoutes, RoutesConfig};
@@ -51,6 +51,8 @@ struct Inner {
     operator: Arc<Operator>,
     /// Open checkouts per client address.
     open: OpenCheckouts,
+    /// Reached over https (the public URL): cookies are `Secure`.
+    https: bool,
 }
 
 #[derive(Clone)]
@@ -157,6 +159,7 @@ pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
         _ => secret::callback_secret(store.key()),
     };
     let own = OwnHosts::new(addr, options.public_url.as_deref());
+    let https = public.starts_with("https://");
     let config = RoutesConfig::new(secret::capability_key(store.key()), secret)
         .and_then(|c| c.allowed_origins(own.origins().iter().cloned()))
         .map_err(|e| {
@@ -191,8 +194,9 @@ pub async fn start_shop(options: ServeOptions) -> Result<Shop, DemoError> {
         routes: config,
         categories: Mutex::new(HashMap::new()),
         orders: std::sync::atomic::AtomicU32::new(0),
-        operator: Arc::new(Operator::from_env()),
+        operator: Arc::new(Operator::from_env(https)),
         open: OpenCheckouts::new(options.max_open_checkouts),
+        https,
     }));
     let router = router(app.clone(), own, klarna_routes);
     let (tx, rx) = oneshot::channel::<()>();
@@ -293,7 +297,10 @@ fn router(app: App, own: OwnHosts, klarna_routes: Router) -> Router {
         .with_state(app.clone())
         .merge(admin)
         .merge(admin_auth::routes(app.0.operator.clone()))
-        .layer(from_fn(csrf::protect))
+        .layer(from_fn_with_state(
+            csrf::Cookies { https: app.0.https },
+            csrf::protect,
+        ))
         // Nested after the CSRF layer, so outside it.
         .nest("/klarna", klarna_routes)
         .layer(from_fn_with_state(own, guard::check))

@@ -63,7 +63,8 @@
 /// * **Pay** checks the e-mail first: empty or not `x@y.z`-shaped, nothing is sent, the error is
 ///   shown and focus moves to the input. Otherwise it POSTs `{approve: true,
 ///   payment_method_category: <the shopper's pick>, fraud_status, auto_finalize (authorize
-///   only), billing_address: data.billing_address with the e-mail, ...the rest of data}` to
+///   only), billing_address: data.billing_address (else the session's) with the e-mail, ...the
+///   rest of data}` to
 ///   `/sim/sessions/{session_id}/authorize` and hands on the answer, as in automation mode
 ///   below. A `400 BAD_VALUE` on `billing_address.email` keeps the dialog open with the input
 ///   marked the same way, for the shopper to fix and press Pay again; one on another shopper
@@ -253,15 +254,18 @@ pub(crate) const KLARNA_PAYMENTS_JS: &str = r##"/* Klarna Payments stand-in serv
   // ---- The shopper's dialog ------------------------------------------------------------
 
   var CSS = [
-    "#klarna-sim-backdrop{position:fixed;inset:0;z-index:2147483000;background:rgba(23,18,15,.6);display:flex;align-items:center;justify-content:center;padding:16px;box-sizing:border-box}",
-    "#klarna-sim-modal{box-sizing:border-box;width:100%;max-width:440px;max-height:calc(100vh - 32px);overflow:auto;background:#fff;color:#17120f;border-radius:16px;box-shadow:0 16px 48px rgba(0,0,0,.3);font:16px/1.45 -apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;text-align:left}",
+    "#klarna-sim-backdrop{position:fixed;inset:0;z-index:2147483000;background:rgba(23,18,15,.6);display:flex;overflow-y:auto;padding:16px;box-sizing:border-box}",
+    "#klarna-sim-modal{box-sizing:border-box;width:100%;max-width:440px;margin:auto;background:#fff;color:#17120f;border-radius:16px;box-shadow:0 16px 48px rgba(0,0,0,.3);font:16px/1.45 -apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;text-align:left}",
     "#klarna-sim-modal *{box-sizing:border-box;font-family:inherit}",
     "#klarna-sim-modal .ks-head{display:flex;align-items:center;justify-content:space-between;background:#FFB3C7;padding:12px 12px 12px 20px;border-radius:16px 16px 0 0}",
     "#klarna-sim-modal .ks-brand{font-weight:800;font-size:22px;letter-spacing:-.02em}",
     "#klarna-sim-modal .ks-body{margin:0;padding:4px 20px 20px}",
     "#klarna-sim-modal h2{font-size:22px;line-height:1.25;margin:16px 0 4px}",
     "#klarna-sim-modal h3,#klarna-sim-modal legend{font-size:14px;font-weight:700;text-transform:uppercase;letter-spacing:.04em;color:#4d4845;margin:18px 0 6px;padding:0}",
+    "#klarna-sim-modal legend{margin:0 0 6px}",
     "#klarna-sim-modal fieldset{border:0;margin:0;padding:0;min-width:0}",
+    "#klarna-sim-modal #klarna-sim-categories{margin-top:22px}",
+    "#klarna-sim-shopper{margin:0}",
     "#klarna-sim-modal ul{list-style:none;margin:0;padding:0}",
     "#klarna-sim-modal .klarna-sim-line{display:flex;gap:12px;justify-content:space-between;padding:8px 0;border-bottom:1px solid #ece9e6}",
     "#klarna-sim-modal .klarna-sim-line-quantity{color:#4d4845;margin-right:6px}",
@@ -276,7 +280,7 @@ pub(crate) const KLARNA_PAYMENTS_JS: &str = r##"/* Klarna Payments stand-in serv
     "#klarna-sim-modal .ks-option{display:flex;align-items:flex-start;gap:10px;padding:12px 14px;margin:8px 0 0;border:1px solid #d9d4d0;border-radius:10px;cursor:pointer}",
     "#klarna-sim-modal .ks-option.ks-selected{border:2px solid #17120f;padding:11px 13px}",
     "#klarna-sim-modal .ks-option input{margin:3px 0 0;width:18px;height:18px;accent-color:#17120f;flex:none}",
-    "#klarna-sim-modal .ks-plans{margin:4px 0 0 28px}",
+    "#klarna-sim-modal .ks-plans{margin:12px 0 0 28px}",
     "#klarna-sim-modal .ks-plans .ks-option{padding:10px 12px}",
     "#klarna-sim-modal .ks-plans .ks-option.ks-selected{padding:9px 11px}",
     "#klarna-sim-modal .ks-hint{display:block;color:#4d4845;font-size:14px}",
@@ -291,7 +295,7 @@ pub(crate) const KLARNA_PAYMENTS_JS: &str = r##"/* Klarna Payments stand-in serv
     "#klarna-sim-modal .ks-secondary{margin:8px 0 0;padding:10px 14px;border:1px solid #17120f;border-radius:8px;background:#fff;color:#17120f;font-weight:600}",
     "#klarna-sim-modal select{font-size:16px;padding:8px 10px;border:1px solid #8c8480;border-radius:8px;background:#fff;color:#17120f}",
     "#klarna-sim-modal :focus{outline:none}",
-    "#klarna-sim-modal :focus-visible,#klarna-sim-modal input:focus{outline:3px solid #17120f;outline-offset:2px;box-shadow:0 0 0 6px #FFB3C7}",
+    "#klarna-sim-modal :focus-visible,#klarna-sim-modal input[type=email]:focus{outline:3px solid #17120f;outline-offset:2px;box-shadow:0 0 0 6px #FFB3C7}",
     "#klarna-sim-modal .ks-close:focus-visible{box-shadow:0 0 0 6px #fff}"
   ].join("\n");
 
@@ -338,8 +342,9 @@ pub(crate) const KLARNA_PAYMENTS_JS: &str = r##"/* Klarna Payments stand-in serv
   // Opens the dialog for `mode` ("authorize", "reauthorize" or "finalize") once the session's
   // summary is in; `c` is the page's category.
   function openModal(mode, a, c) {
-    var opener = document.activeElement;
+    // Closing an earlier dialog first gives focus back to its opener, which is this one's too.
     if (state.modal) { state.modal.finish(abandoned()); }
+    var opener = document.activeElement;
     var ticket = ++state.ticket;
     summary(function (s) {
       if (ticket !== state.ticket) { done(a.cb, abandoned()); return; }
@@ -356,7 +361,8 @@ pub(crate) const KLARNA_PAYMENTS_JS: &str = r##"/* Klarna Payments stand-in serv
     var finalizing = mode === "finalize";
     var currency = str(s.purchase_currency);
     var data = a.data;
-    var lines = Array.isArray(data.order_lines) ? data.order_lines : (s.order_lines || []);
+    var lines = (Array.isArray(data.order_lines) ? data.order_lines : (s.order_lines || []))
+      .filter(function (l) { return l && typeof l === "object"; });
     var total = typeof data.order_amount === "number" ? data.order_amount : s.order_amount;
     var pageAddress = data.billing_address && typeof data.billing_address === "object" ? data.billing_address : {};
     var sessionAddress = s.billing_address || {};
@@ -412,7 +418,7 @@ pub(crate) const KLARNA_PAYMENTS_JS: &str = r##"/* Klarna Payments stand-in serv
     if (customer.type === "organization" && shopper("organization_name")) {
       name = shopper("organization_name") + (name ? " (" + name + ")" : "");
     }
-    you.appendChild(el("p", { id: "klarna-sim-shopper", "class": "ks-muted" }, name || "Guest shopper"));
+    you.appendChild(el("p", { id: "klarna-sim-shopper" }, name || "Guest shopper"));
     var email = null, emailError = null;
     if (!finalizing) {
       you.appendChild(el("label", { "for": "klarna-sim-email", "class": "ks-field-label" }, "E-mail address"));
@@ -580,8 +586,9 @@ pub(crate) const KLARNA_PAYMENTS_JS: &str = r##"/* Klarna Payments stand-in serv
       if (!address) { emailProblem("Enter your e-mail address."); return; }
       if (!EMAIL.test(address)) { emailProblem("Enter an e-mail address like name@example.com."); return; }
       emailFine();
-      var billing = {};
-      Object.keys(pageAddress).forEach(function (k) { billing[k] = pageAddress[k]; });
+      // Over the page's address, else the session's (whole, so the authorized address stays it).
+      var billing = {}, base = data.billing_address && typeof data.billing_address === "object" ? pageAddress : sessionAddress;
+      Object.keys(base).forEach(function (k) { billing[k] = base[k]; });
       billing.email = address;
       body.billing_address = billing;
       if (mode === "authorize" && typeof a.options.auto_finalize === "boolean") { body.auto_finalize = a.options.auto_finalize; }

@@ -380,7 +380,8 @@ const CUSTOMER_READ_FIELDS: &[&str] = &[
     "vat_id",
 ];
 
-const ADDRESS_FIELDS: &[&str] = &[
+/// The fields of an address P2 answers (and the shopper's summary, `GET /sim/sessions/{id}/summary`).
+pub(super) const ADDRESS_FIELDS: &[&str] = &[
     "attention",
     "city",
     "country",

@@ -8,7 +8,7 @@ use crate::clock::Millis;
 use crate::validate::{self, BadValue};
 
 use super::Engine;
-use super::payments::categories;
+use super::payments::{ADDRESS_FIELDS, categories};
 use super::reply::{Callback, Reply, bad_value, callback_body, random_uuid};
 use super::session::SessionBody;
 use super::state::{AUTHORIZATION_LIFE, Authorization, Closure, live_session, order_mut};
@@ -197,11 +197,8 @@ fn bad_category() -> Reply {
     bad_value(BadValue("payment_method_category".into()))
 }
 
-/// The shopper fields of `billing_address` the stand-in's dialog shows (`GET
-/// /sim/sessions/{id}/summary` answers these and nothing else of the address).
-const SUMMARY_ADDRESS_KEYS: &[&str] = &["given_name", "family_name", "organization_name", "email"];
-
-/// The fields of `customer` the summary answers (not the date of birth or a national id).
+/// The fields of `customer` the summary answers (not the date of birth or a national id: the
+/// dialog shows neither).
 const SUMMARY_CUSTOMER_KEYS: &[&str] = &["type"];
 
 /// The object at `key` of `m`, cut down to `keys` (`None` when absent or empty).
@@ -228,8 +225,8 @@ impl Engine {
     }
 
     /// What the stand-in's dialog shows of a session (`GET /sim/sessions/{id}/summary`): the
-    /// cart, the categories and the shopper's name and e-mail, for the holder of the session's
-    /// client token (`bearer`). `401 UNAUTHORIZED` without it or with another token, `404
+    /// cart, the categories, the billing address (as P2 shows it) and the customer's `type`, for
+    /// the holder of the session's client token (`bearer`). `401 UNAUTHORIZED` without it or with another token, `404
     /// NOT_FOUND` for an unknown or expired session.
     pub(crate) fn session_summary(
         &self,
@@ -288,7 +285,9 @@ impl Engine {
             "payment_method_categories": categories,
         });
         for (key, keys) in [
-            ("billing_address", SUMMARY_ADDRESS_KEYS),
+            // The whole address as P2 shows it: the dialog sends it back with the e-mail the
+            // shopper confirmed, so the authorized address is the session's, not a part of it.
+            ("billing_address", ADDRESS_FIELDS),
             ("customer", SUMMARY_CUSTOMER_KEYS),
         ] {
             if let (Some(v), Some(o)) = (picked(&m, key, keys), out.as_object_mut()) {

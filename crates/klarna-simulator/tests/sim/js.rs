@@ -121,7 +121,7 @@ fn session_with_shopper() -> Value {
     body["billing_address"] = serde_json::json!({
         "given_name": "Testperson-se", "family_name": "Approved", "email": "customer@email.se",
         "street_address": "Stårgatan 1", "postal_code": "12345", "city": "Ankeborg",
-        "phone": "+46765260000", "country": "SE"
+        "phone": "+46765260000", "country": "SE", "not_an_address_field": "kept out"
     });
     body["customer"] = serde_json::json!({"date_of_birth": "1970-01-01", "type": "person"});
     body
@@ -148,7 +148,7 @@ async fn session_and_token(ctx: &Ctx, body: &Value) -> (String, String) {
 }
 
 #[tokio::test]
-async fn the_summary_shows_the_token_holder_the_cart_the_categories_and_the_shopper_only() {
+async fn the_summary_shows_the_token_holder_the_cart_the_categories_and_the_shopper() {
     let ctx = Ctx::new().await;
     let (sid, token) = session_and_token(&ctx, &session_with_shopper()).await;
     let r = summary(&ctx, &sid, Some(&format!("Bearer {token}"))).await;
@@ -171,9 +171,12 @@ async fn the_summary_shows_the_token_holder_the_cart_the_categories_and_the_shop
                 {"identifier": "pay_now", "name": "Pay now (simulator)", "needs_finalize": true},
                 {"identifier": "pay_over_time", "name": "Pay in parts / financing (simulator)", "needs_finalize": false}
             ],
-            // Nothing else of the address (street, phone) or the customer (date of birth).
-            "billing_address": {"given_name": "Testperson-se", "family_name": "Approved",
-                                "email": "customer@email.se"},
+            // The address as P2 shows it; of the customer not the date of birth.
+            "billing_address": {
+                "given_name": "Testperson-se", "family_name": "Approved", "email": "customer@email.se",
+                "street_address": "Stårgatan 1", "postal_code": "12345", "city": "Ankeborg",
+                "phone": "+46765260000", "country": "SE"
+            },
             "customer": {"type": "person"}
         }),
         "{}",

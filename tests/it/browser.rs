@@ -116,6 +116,7 @@ async fn screenshot(c: &Client, name: &str) {
 const STAND_IN_CONTRACT: &str = r#"
 var sim = arguments[0], token = arguments[1], cart = arguments[2], done = arguments[arguments.length - 1];
 var out = {};
+window.KLARNA_SIM_HEADLESS = true;
 function attempt(name, call) {
   var got = null;
   try { call(function (r) { got = r; }); out[name] = { thrown: null, result: got }; }

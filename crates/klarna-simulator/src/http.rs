@@ -117,6 +117,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/sim/sessions/{id}/finalize",
             post(sim_finalize).options(preflight),
         )
+        .route(
+            "/sim/sessions/{id}/summary",
+            get(sim_summary).options(preflight),
+        )
         .route("/sim/clock/advance", post(sim_advance))
         .route("/sim/clock", get(sim_clock))
         .route(
@@ -333,11 +337,11 @@ fn cors(mut resp: Response) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
+        HeaderValue::from_static("GET, POST, OPTIONS"),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type"),
+        HeaderValue::from_static("authorization, content-type"),
     );
     resp
 }
@@ -374,6 +378,40 @@ async fn sim_finalize(
         Ok(v) => axum::Json(v).into_response(),
         Err(r) => to_response(r),
     })
+}
+
+/// `GET /sim/sessions/{id}/summary`: what the stand-in's dialog shows, for the holder of the
+/// session's client token (`Authorization: Bearer <client_token>`).
+async fn sim_summary(
+    State(sh): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let mut resp = match sh.engine.session_summary(&id, bearer) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(r) => {
+            let unauthorized = r.status == 401;
+            let mut resp = to_response(r);
+            if unauthorized {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"Klarna simulator\""),
+                );
+            }
+            resp
+        }
+    };
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    cors(resp)
 }
 
 /// The shopper step shared by the HTTP endpoint and [`crate::Simulator::authorize`].

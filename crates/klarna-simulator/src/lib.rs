@@ -118,8 +118,9 @@
 //!
 //! | endpoint | meaning |
 //! |---|---|
-//! | `POST /sim/sessions/{id}/authorize` | the shopper's `authorize()`, body [`ShopperDecision`] `{"approve": bool, "payment_method_category"?: "klarna"\|"pay_now", "auto_finalize"?: bool, "invalid_fields"?: [...], "billing_address"?, "shipping_address"?, "customer"?, "order_amount"?, "order_tax_amount"?, "order_lines"?, "fraud_status"?: "ACCEPTED"\|"PENDING"\|"REJECTED"}` → `200 {"approved": true, "show_form": true, "authorization_token": "...", "finalize_required": false}`; for `pay_now` with `auto_finalize: false` `{"approved": true, "show_form": true, "finalize_required": true}` (no token); a fixable decline `{"approved": false, "show_form": true, "error": {"invalid_fields": [...]}}`; a decline `{"approved": false, "show_form": false}`. A cart in the body updates the session (checked as P3 is). CORS-enabled for the JS stand-in |
+//! | `POST /sim/sessions/{id}/authorize` | the shopper's `authorize()`, body [`ShopperDecision`] `{"approve": bool, "payment_method_category"?: "klarna"\|"pay_now"\|"pay_over_time", "auto_finalize"?: bool, "invalid_fields"?: [...], "billing_address"?, "shipping_address"?, "customer"?, "order_amount"?, "order_tax_amount"?, "order_lines"?, "fraud_status"?: "ACCEPTED"\|"PENDING"\|"REJECTED"}` → `200 {"approved": true, "show_form": true, "authorization_token": "...", "finalize_required": false}`; for `pay_now` with `auto_finalize: false` `{"approved": true, "show_form": true, "finalize_required": true}` (no token); a fixable decline `{"approved": false, "show_form": true, "error": {"invalid_fields": [...]}}`; a decline `{"approved": false, "show_form": false}`. A cart in the body updates the session (checked as P3 is). CORS-enabled for the JS stand-in |
 //! | `POST /sim/sessions/{id}/finalize` | the shopper's `finalize()`, same body: issues the token an `authorize` left awaiting (`{"approved": true, "show_form": true, "authorization_token": "..."}`), or declines; `403 INVALID_OPERATION` when nothing awaits or after 60 minutes |
+//! | `GET /sim/sessions/{id}/summary` | what the JS stand-in's dialog shows, for the holder of the session's client token (`Authorization: Bearer <client_token>`; without it or with another session's `401 UNAUTHORIZED`, an unknown or expired session `404 NOT_FOUND`): `200 {"purchase_currency", "locale", "order_amount", "order_tax_amount", "order_lines": [{"name", "quantity", "total_amount"}], "payment_method_categories": [{"identifier", "name", "needs_finalize"}], "billing_address"?, "customer"?: {"type"}}` — the billing address as P2 shows it (the shopper's own, which the dialog prefills and sends back with the e-mail), of the customer only `type` (no date of birth or national id), no shipping address. `needs_finalize`: the category answers `finalize_required` with `auto_finalize: false`. CORS-enabled, `Cache-Control: no-store` |
 //! | `POST /sim/clock/advance` | body `{"seconds": N}` → `{"now": "<RFC 3339>"}` |
 //! | `GET /sim/clock` | `{"now": "<RFC 3339>"}` |
 //! | `POST /sim/faults` | add one [`FaultRule`], an array of them, or `{"rules"?: [...], "replay"?: "pessimistic"\|"optimistic"}` (the [`ReplayPolicy`] switch) → `{"rules": [...], "replay": "..."}` |
@@ -130,15 +131,16 @@
 //! | `GET /sim/orders/{id}` | one [`OrderSummary`] |
 //! | `POST /sim/orders/{id}/fraud` | body `{"decision": "ACCEPTED"\|"REJECTED"\|"STOPPED"}` resolves a `PENDING` order, `STOPPED` also stops an `ACCEPTED` open one, `ACCEPTED` lifts a stop (`204`), and notifies; otherwise `409 CONFLICT` |
 //! | `GET /sim/stats` | [`Stats`]: requests per operation name |
-//! | `GET /sim/js/klarna-payments.js` | the `window.Klarna.Payments` stand-in (`init`, `load`, `authorize`, `reauthorize`, `finalize`, Klarna's error names, `window.klarnaAsyncCallback`); set `window.KLARNA_SIM_DECLINE = true` to decline, `window.KLARNA_SIM_INVALID_FIELDS = ["billing_address.email"]` for a fixable decline, `window.KLARNA_SIM_FRAUD_STATUS = "PENDING"` for fraud review |
+//! | `GET /sim/js/klarna-payments.js` | the `window.Klarna.Payments` stand-in (`init`, `load`, `authorize`, `reauthorize`, `finalize`, Klarna's error names, `window.klarnaAsyncCallback`). `authorize`/`reauthorize` open a shopper's dialog (`#klarna-sim-modal`: the cart, the shopper, the categories, Pay, a "Simulator" section to decline or pick the fraud status, Close/Escape), `finalize` one to confirm. Automation mode, no dialog: `window.KLARNA_SIM_HEADLESS = true`, or set `window.KLARNA_SIM_DECLINE` (`true` declines), `window.KLARNA_SIM_INVALID_FIELDS = ["billing_address.email"]` (a fixable decline) or `window.KLARNA_SIM_FRAUD_STATUS = "PENDING"` (fraud review). Ids and answers: the stand-in's docs in `src/js.rs` |
 //! | `GET /sim/redirect/{order_id}` | the order's `redirect_url`: `302` to `merchant_urls.confirmation` |
 //!
 //! The `client_token` is JWT-shaped (`header.payload.signature`, base64url); its payload holds
 //! `session_id`, `base_url` and the session's `payment_method_categories` (identifiers), which
 //! is how the JS stand-in finds the session and checks categories.
 //!
-//! Every session offers two payment method categories: `klarna` (pay later, one step) and
-//! `pay_now`, which with `auto_finalize: false` needs `finalize()` (API.md §5, §11.10).
+//! Every session offers three payment method categories, in this order: `klarna` (pay later,
+//! one step), `pay_now`, which with `auto_finalize: false` needs `finalize()` (API.md §5,
+//! §11.10), and `pay_over_time` (pay in parts or finance, one step).
 //! [`ShopperDecision::in_category`], [`ShopperDecision::without_auto_finalize`],
 //! [`ShopperDecision::fixable`] and [`Simulator::finalize`] drive the same steps in-process.
 //!

@@ -380,7 +380,8 @@ const CUSTOMER_READ_FIELDS: &[&str] = &[
     "vat_id",
 ];
 
-const ADDRESS_FIELDS: &[&str] = &[
+/// The fields of an address P2 answers (and the shopper's summary, `GET /sim/sessions/{id}/summary`).
+pub(super) const ADDRESS_FIELDS: &[&str] = &[
     "attention",
     "city",
     "country",
@@ -526,7 +527,7 @@ pub(super) fn mismatches(
     out
 }
 
-pub(super) const PAYMENT_METHOD_CATEGORIES: &str = r#"[{"identifier":"klarna","name":"Pay with Klarna (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}},{"identifier":"pay_now","name":"Pay now (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}}]"#;
+pub(super) const PAYMENT_METHOD_CATEGORIES: &str = r#"[{"identifier":"klarna","name":"Pay with Klarna (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}},{"identifier":"pay_now","name":"Pay now (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}},{"identifier":"pay_over_time","name":"Pay in parts / financing (simulator)","asset_urls":{"descriptive":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg","standard":"https://x.klarnacdn.net/payment-method/assets/badges/generic/klarna.svg"}}]"#;
 
 pub(super) fn categories() -> Value {
     serde_json::from_str(PAYMENT_METHOD_CATEGORIES).unwrap_or(Value::Null)

@@ -8,6 +8,7 @@ use crate::clock::Millis;
 use crate::validate::{self, BadValue};
 
 use super::Engine;
+use super::payments::{ADDRESS_FIELDS, categories};
 use super::reply::{Callback, Reply, bad_value, callback_body, random_uuid};
 use super::session::SessionBody;
 use super::state::{AUTHORIZATION_LIFE, Authorization, Closure, live_session, order_mut};
@@ -19,9 +20,13 @@ use super::status::{FraudStatus, SessionStatus};
 ///
 /// Klarna does not say which categories need finalizing (API.md §5, §11.10: "mainly
 /// pay-now/direct-debit/bank-transfer"); the simulator makes its pay-now category need it and
-/// its pay-later one not, so a merchant's page meets both answers and must read
-/// `finalize_required` rather than assume either.
-pub(super) const CATEGORIES: &[(&str, bool)] = &[("klarna", false), ("pay_now", true)];
+/// its pay-later and pay-in-parts/financing ones not, so a merchant's page meets both answers
+/// and must read `finalize_required` rather than assume either.
+pub(super) const CATEGORIES: &[(&str, bool)] = &[
+    ("klarna", false),
+    ("pay_now", true),
+    ("pay_over_time", false),
+];
 
 /// The category a shopper step without one is taken for (the in-process shortcut; the JS
 /// stand-in always names one).
@@ -63,8 +68,9 @@ pub struct ShopperDecision {
     /// Fraud status the resulting order starts with: `ACCEPTED` (default), `PENDING`, `REJECTED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fraud_status: Option<String>,
-    /// The category the widget was loaded for (`options.payment_method_category`): `klarna`
-    /// (pay later) or `pay_now`. `None` means `klarna` for `authorize` and the awaiting one for
+    /// The category the shopper pays with (`options.payment_method_category`, or the one picked
+    /// in the stand-in's dialog): `klarna` (pay later), `pay_now` or `pay_over_time` (pay in
+    /// parts or finance). `None` means `klarna` for `authorize` and the awaiting one for
     /// `finalize`; any other value is `400 BAD_VALUE "Bad value: payment_method_category"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_category: Option<String>,
@@ -191,6 +197,20 @@ fn bad_category() -> Reply {
     bad_value(BadValue("payment_method_category".into()))
 }
 
+/// The fields of `customer` the summary answers (not the date of birth or a national id: the
+/// dialog shows neither).
+const SUMMARY_CUSTOMER_KEYS: &[&str] = &["type"];
+
+/// The object at `key` of `m`, cut down to `keys` (`None` when absent or empty).
+fn picked(m: &Map<String, Value>, key: &str, keys: &[&str]) -> Option<Value> {
+    let o = m.get(key)?.as_object()?;
+    let out: Map<String, Value> = keys
+        .iter()
+        .filter_map(|k| o.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
 impl Engine {
     /// The shopper's `authorize()`: approve or decline a session, issuing a new authorization
     /// token (which replaces any earlier one), or, for a category that needs it with
@@ -202,6 +222,79 @@ impl Engine {
         decision: &ShopperDecision,
     ) -> (Result<Value, Reply>, Option<Callback>) {
         self.shopper_step(session_id, decision, Step::Authorize)
+    }
+
+    /// What the stand-in's dialog shows of a session (`GET /sim/sessions/{id}/summary`): the
+    /// cart, the categories, the billing address (as P2 shows it) and the customer's `type`, for
+    /// the holder of the session's client token (`bearer`). `401 UNAUTHORIZED` without it or with another token, `404
+    /// NOT_FOUND` for an unknown or expired session.
+    pub(crate) fn session_summary(
+        &self,
+        session_id: &str,
+        bearer: Option<&str>,
+    ) -> Result<Value, Reply> {
+        let unauthorized = || {
+            Reply::error(
+                401,
+                "UNAUTHORIZED",
+                "The session's client token is required as a bearer token",
+            )
+        };
+        let bearer = bearer.ok_or_else(unauthorized)?;
+        let now = self.clock.now();
+        let st = self.lock();
+        let (sid, s) = live_session(&st, session_id, now)?;
+        if bearer != self.client_token(&sid) {
+            return Err(unauthorized());
+        }
+        let m = s.body.to_map();
+        let lines: Vec<Value> = m
+            .get("order_lines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                json!({
+                    "name": l.get("name").cloned().unwrap_or(Value::Null),
+                    "quantity": l.get("quantity").cloned().unwrap_or(Value::Null),
+                    "total_amount": l.get("total_amount").cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect();
+        let offered = categories();
+        let categories: Vec<Value> = offered
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                let id = c.get("identifier")?.as_str()?;
+                let needs_finalize = CATEGORIES.iter().any(|&(k, f)| k == id && f);
+                Some(json!({
+                    "identifier": id,
+                    "name": c.get("name").cloned().unwrap_or(Value::Null),
+                    "needs_finalize": needs_finalize,
+                }))
+            })
+            .collect();
+        let mut out = json!({
+            "purchase_currency": m.get("purchase_currency").cloned().unwrap_or(Value::Null),
+            "locale": m.get("locale").cloned().unwrap_or_else(|| Value::String("en-US".into())),
+            "order_amount": m.get("order_amount").cloned().unwrap_or(Value::Null),
+            "order_tax_amount": m.get("order_tax_amount").cloned().unwrap_or(Value::Null),
+            "order_lines": lines,
+            "payment_method_categories": categories,
+        });
+        for (key, keys) in [
+            // The whole address as P2 shows it: the dialog sends it back with the e-mail the
+            // shopper confirmed, so the authorized address is the session's, not a part of it.
+            ("billing_address", ADDRESS_FIELDS),
+            ("customer", SUMMARY_CUSTOMER_KEYS),
+        ] {
+            if let (Some(v), Some(o)) = (picked(&m, key, keys), out.as_object_mut()) {
+                o.insert(key.to_owned(), v);
+            }
+        }
+        Ok(out)
     }
 
     /// The shopper's `finalize()`: completes the authorization an `authorize` left awaiting it,
@@ -463,8 +556,7 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::CATEGORIES;
-    use crate::engine::payments::categories;
+    use super::{CATEGORIES, categories};
 
     #[test]
     fn the_categories_sessions_offer_are_the_ones_the_shopper_step_knows() {

@@ -28,7 +28,7 @@ fn deferred_pay_now() -> ShopperDecision {
 }
 
 #[tokio::test]
-async fn sessions_offer_a_pay_later_and_a_pay_now_category() {
+async fn sessions_offer_pay_later_pay_now_and_pay_over_time() {
     let ctx = Ctx::new().await;
     let r = ctx
         .post("/payments/v1/sessions", &session_body("buy"))
@@ -40,7 +40,56 @@ async fn sessions_offer_a_pay_later_and_a_pay_now_category() {
         .iter()
         .map(|c| c["identifier"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["klarna", "pay_now"]);
+    assert_eq!(ids, ["klarna", "pay_now", "pay_over_time"]);
+    let sid = r.body["session_id"].as_str().unwrap();
+    let read = ctx.get(&format!("/payments/v1/sessions/{sid}")).await;
+    assert_eq!(
+        read.body["payment_method_categories"], r.body["payment_method_categories"],
+        "P2 offers what P1 did"
+    );
+}
+
+#[tokio::test]
+async fn pay_over_time_authorizes_in_one_step_even_without_auto_finalize() {
+    let ctx = Ctx::new().await;
+    let body = session_body("buy");
+    for decision in [
+        ShopperDecision::approve().in_category("pay_over_time"),
+        ShopperDecision::approve()
+            .in_category("pay_over_time")
+            .without_auto_finalize(),
+    ] {
+        let sid = ctx.create_session(&body).await;
+        let out = ctx.sim.authorize(&sid, decision.clone()).unwrap();
+        assert!(out.approved && out.show_form, "{decision:?}");
+        assert!(!out.finalize_required, "{decision:?}");
+        let token = out
+            .authorization_token
+            .unwrap_or_else(|| panic!("a token at once: {decision:?}"));
+        let (status, code, _) = refused(ctx.sim.finalize(&sid, ShopperDecision::approve()));
+        assert_eq!(
+            (status, code.as_str()),
+            (403, "INVALID_OPERATION"),
+            "nothing awaits"
+        );
+        let r = ctx.create_order(&token, &order_body(&body)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // Over HTTP, as the stand-in posts it.
+    let sid = ctx.create_session(&body).await;
+    let r = ctx
+        .sim_post(
+            &format!("/sim/sessions/{sid}/authorize"),
+            &json!({"approve": true, "payment_method_category": "pay_over_time", "auto_finalize": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["finalize_required"], false, "{}", r.text);
+    assert!(
+        r.body["authorization_token"].as_str().is_some(),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]

@@ -1,94 +1,56 @@
-//! The demo shop in headless Chromium: the simulator's stand-in for Klarna's JS SDK against
-//! Klarna's documented behaviour, a declined then approved one-time purchase, a pay-now purchase
-//! that is fixably declined and then needs `finalize()`, a subscription with a second charge, an
-//! admin capture after the operator logs in (a wrong token refused), a form without its CSRF
-//! token refused; then the store is checked. Takes the screenshots in `docs/screenshots/`.
+//! The demo shop in headless Chromium, the shopper deciding in Klarna's window (the
+//! simulator's stand-in and its dialog): the stand-in against Klarna's documented SDK
+//! behaviour; a one-time purchase declined by Klarna, then the window closed, then paid in
+//! parts; a pay-now purchase whose e-mail the window refuses until fixed and which then needs
+//! `finalize()`; a fixable decline the page names; a subscription with a second charge; the
+//! admin refusing without the operator's login, then a capture; a form without its CSRF token
+//! refused; then the store is checked. Takes the screenshots in `docs/screenshots/` (the
+//! checkout with Klarna's window open, the admin).
 //!
-//! Needs Debian's `chromium` and `chromium-driver`. Without them the test fails when `CI` is
-//! set and prints a skip message otherwise.
+//! Needs Debian's `chromium` and `chromium-driver` ([`crate::chromium`]).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use klarna_demo::{ServeOptions, start_shop};
 use klarna_payments::{PaymentId, StageKind, StoreKey};
 
-/// How long any one page state may take to appear.
-const PATIENCE: Duration = Duration::from_secs(30);
+use crate::chromium::{Browser, PATIENCE, click, text};
 
-fn on_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// chromedriver, killed when the test ends however it ends.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Polls chromedriver's `/status` until it says ready, at most `PATIENCE`.
-async fn wait_until_ready(driver: &mut Driver, url: &str) {
-    let http = reqwest::Client::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        tick.tick().await;
-        if let Some(status) = driver.0.try_wait().expect("chromedriver status") {
-            panic!("chromedriver exited early: {status}");
-        }
-        if let Ok(r) = http.get(format!("{url}/status")).send().await
-            && let Ok(v) = r.json::<serde_json::Value>().await
-            && v.pointer("/value/ready") == Some(&serde_json::Value::Bool(true))
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "chromedriver not ready within {PATIENCE:?}"
-        );
-    }
-}
-
-async fn text(c: &Client, id: &str) -> String {
-    match c
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Id(id))
-        .await
-    {
-        Ok(e) => e.text().await.expect("element text"),
-        Err(e) => {
-            let page = c.source().await.unwrap_or_default();
-            panic!("#{id} never appeared ({e}); the page:\n{page}");
-        }
-    }
-}
-
-async fn click(c: &Client, id: &str) {
+/// Waits until Klarna's window (the stand-in's dialog) is open for the shopper.
+async fn klarna_window(c: &Client) {
     c.wait()
         .at_most(PATIENCE)
-        .for_element(Locator::Id(id))
+        .for_element(Locator::Css(
+            "#klarna-sim-modal[role='dialog'][aria-modal='true']",
+        ))
         .await
-        .unwrap_or_else(|e| panic!("#{id} never appeared: {e}"))
-        .click()
+        .expect("Klarna's window opens");
+}
+
+/// The shopper types an e-mail address into Klarna's window (the shop sends none) and pays.
+async fn shopper_pays(c: &Client) {
+    let email = c
+        .find(Locator::Id("klarna-sim-email"))
         .await
-        .unwrap_or_else(|e| panic!("clicking #{id}: {e}"));
+        .expect("the e-mail field");
+    email.clear().await.expect("clear");
+    email.send_keys("shopper@example.com").await.expect("type");
+    click(c, "klarna-sim-pay").await;
+}
+
+/// Waits until the page's error line (in the page from the start, hidden) shows `needle`.
+async fn page_error(c: &Client, needle: &str) -> String {
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(&format!(
+            "//p[@id='klarna-error' and not(@hidden) and contains(., \"{needle}\")]"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("the page's error names {needle:?}: {e}"))
+        .text()
+        .await
+        .expect("text")
 }
 
 /// Waits until Klarna's widget (here the simulator's stand-in) is loaded and ready.
@@ -270,18 +232,10 @@ async fn the_stand_in_behaves_like_klarnas_sdk(c: &Client, sim: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser() {
-    let (Some(chromium), Some(chromedriver)) = (
-        on_path(&["chromium", "chromium-browser", "google-chrome"]),
-        on_path(&["chromedriver"]),
-    ) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but chromium / chromedriver are missing: install Debian's `chromium` and `chromium-driver`"
-        );
-        eprintln!("skipping the browser test: chromium and chromedriver are not installed");
+    let Some(browser) = Browser::start("the browser test").await else {
         return;
     };
-
+    let c = &browser.c;
     let tmp = tempfile::tempdir().expect("temp dir");
     let shop = start_shop(ServeOptions {
         addr: "127.0.0.1:0".parse().expect("address"),
@@ -296,72 +250,35 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     .await
     .expect("the shop starts");
 
-    let port = free_port();
-    let mut driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let driver_url = format!("http://127.0.0.1:{port}");
-    wait_until_ready(&mut driver, &driver_url).await;
-
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".to_owned(),
-        serde_json::json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver_url)
-        .await
-        .expect("a browser session");
-
     // 0. The stand-in for Klarna's SDK, on its own.
     let sim = shop
         .simulator_url()
         .expect("the shop runs on the simulator");
-    the_stand_in_behaves_like_klarnas_sdk(&c, sim).await;
+    the_stand_in_behaves_like_klarnas_sdk(c, sim).await;
 
-    // 1. One-time purchase: one shoe and two pairs of socks. The shopper is declined first
-    //    (nothing lost: the same checkout still works), then approved.
+    // 1. One-time purchase: one shoe and two pairs of socks. Klarna's window (the stand-in's
+    //    dialog) shows the purchase; Klarna declines first (nothing lost: the same checkout
+    //    still works), then the shopper closes the window, then picks "pay in parts" and pays.
     c.goto(&format!("{}/", shop.url())).await.expect("the shop");
     let socks = c.find(Locator::Id("qty-socks")).await.expect("socks");
     socks.clear().await.expect("clear");
     socks.send_keys("2").await.expect("type");
-    click(&c, "checkout-button").await;
-    widget_ready(&c).await;
-    assert_eq!(text(&c, "cart-total").await, "1197.00 SEK");
-    let one_time = PaymentId::new(text(&c, "payment-id").await).expect("payment id");
-    screenshot(&c, "checkout.png").await;
-
-    click(&c, "simulate-decline").await;
-    click(&c, "authorize-button").await;
-    // The error line is in the page from the start, hidden: wait for the decline to show it.
-    let declined = c
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::XPath(
-            "//p[@id='klarna-error' and not(@hidden) and string-length(normalize-space()) > 0]",
-        ))
+    click(c, "checkout-button").await;
+    widget_ready(c).await;
+    assert_eq!(text(c, "cart-total").await, "1197.00 SEK");
+    let one_time = PaymentId::new(text(c, "payment-id").await).expect("payment id");
+    click(c, "authorize-button").await;
+    klarna_window(c).await;
+    assert_eq!(text(c, "klarna-sim-total").await, "1197.00 SEK");
+    let lines = c
+        .find_all(Locator::Css("#klarna-sim-modal .klarna-sim-line"))
         .await
-        .expect("the decline is shown")
-        .text()
-        .await
-        .expect("text");
-    assert!(declined.contains("declined"), "{declined}");
+        .expect("lines");
+    assert_eq!(lines.len(), 2, "the shoe and the socks");
+    screenshot(c, "checkout.png").await;
+    click(c, "klarna-sim-decline").await;
+    let declined = page_error(c, "declined").await;
+    assert!(declined.contains("Nothing was charged"), "{declined}");
     assert_eq!(
         shop.payments()
             .payment(&one_time)
@@ -372,24 +289,39 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         "a declined shopper leaves the payment open"
     );
     // Klarna's `show_form: false` removes the widget; the shopper comes back to the same
-    // checkout (the payment is still open) and is approved.
+    // checkout (the payment is still open), closes Klarna's window once, then pays.
     c.goto(&format!("{}/checkout/{one_time}", shop.url()))
         .await
         .expect("back to the checkout");
-    widget_ready(&c).await;
-    click(&c, "authorize-button").await;
-    assert_eq!(text(&c, "payment-stage").await, "ordered");
-    let order_id = text(&c, "order-id").await;
+    widget_ready(c).await;
+    click(c, "authorize-button").await;
+    klarna_window(c).await;
+    click(c, "klarna-sim-close").await;
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(
+            "//p[@id='klarna-status' and contains(., 'You closed Klarna')]",
+        ))
+        .await
+        .expect("closing Klarna's window is not a decline");
+    click(c, "authorize-button").await;
+    klarna_window(c).await;
+    click(c, "klarna-sim-category-pay_over_time").await;
+    click(c, "klarna-sim-plan-12").await;
+    shopper_pays(c).await;
+    assert_eq!(text(c, "payment-stage").await, "ordered");
+    let order_id = text(c, "order-id").await;
     assert!(!order_id.is_empty());
 
-    // 1b. Pay now, a multi-step checkout: the shopper picks the pay-now category, is declined
-    //     with a field to fix, then approved; Klarna answers `finalize_required`, so there is no
-    //     token until the shopper reviews the order and confirms (the page calls `finalize()`).
+    // 1b. Pay now, a multi-step checkout: the shopper picks the pay-now category on the page,
+    //     types an e-mail Klarna's window refuses and fixes it; Klarna answers
+    //     `finalize_required`, so there is no token until the shopper reviews the order and
+    //     confirms (the page calls `finalize()`, Klarna's window asks once more).
     c.goto(&format!("{}/", shop.url())).await.expect("the shop");
-    click(&c, "checkout-button").await;
-    widget_ready(&c).await;
-    let pay_now = PaymentId::new(text(&c, "payment-id").await).expect("payment id");
-    click(&c, "category-pay_now").await;
+    click(c, "checkout-button").await;
+    widget_ready(c).await;
+    let pay_now = PaymentId::new(text(c, "payment-id").await).expect("payment id");
+    click(c, "category-pay_now").await;
     c.wait()
         .at_most(PATIENCE)
         .for_element(Locator::Css(
@@ -397,23 +329,35 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         ))
         .await
         .expect("the widget is loaded for pay now");
-    widget_ready(&c).await;
-    click(&c, "simulate-fixable").await;
-    click(&c, "authorize-button").await;
-    let fixable = c
+    widget_ready(c).await;
+    click(c, "authorize-button").await;
+    klarna_window(c).await;
+    let email = c
+        .find(Locator::Id("klarna-sim-email"))
+        .await
+        .expect("the e-mail field");
+    email.clear().await.expect("clear");
+    email.send_keys("not-an-address").await.expect("type");
+    click(c, "klarna-sim-pay").await;
+    let refused = c
         .wait()
         .at_most(PATIENCE)
         .for_element(Locator::XPath(
-            "//p[@id='klarna-error' and not(@hidden) and contains(., 'billing_address.email')]",
+            "//p[@id='klarna-sim-email-error' and not(@hidden)]",
         ))
         .await
-        .expect("the fixable decline names the field")
+        .expect("the form error is shown at the field")
         .text()
         .await
         .expect("text");
-    assert!(fixable.contains("try again"), "{fixable}");
-    click(&c, "simulate-fixable").await;
-    click(&c, "authorize-button").await;
+    assert!(!refused.is_empty());
+    assert_eq!(
+        email.attr("aria-invalid").await.expect("attr").as_deref(),
+        Some("true")
+    );
+    email.clear().await.expect("clear");
+    email.send_keys("shopper@example.com").await.expect("type");
+    click(c, "klarna-sim-pay").await;
     c.wait()
         .at_most(PATIENCE)
         .for_element(Locator::XPath(
@@ -430,23 +374,63 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         StageKind::Open,
         "no authorization token before finalize"
     );
-    click(&c, "finalize-button").await;
-    assert_eq!(text(&c, "payment-stage").await, "ordered");
+    click(c, "finalize-button").await;
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css("#klarna-sim-modal[data-mode='confirm']"))
+        .await
+        .expect("Klarna's window asks to confirm");
+    click(c, "klarna-sim-confirm").await;
+    assert_eq!(text(c, "payment-stage").await, "ordered");
+
+    // 1c. A fixable decline: Klarna refuses a field the page sent (here the billing address
+    //     the stand-in steers with its automation global), the page names it, the shopper
+    //     tries again and pays.
+    c.goto(&format!("{}/", shop.url())).await.expect("the shop");
+    click(c, "checkout-button").await;
+    widget_ready(c).await;
+    let fixable = PaymentId::new(text(c, "payment-id").await).expect("payment id");
+    c.execute(
+        "window.KLARNA_SIM_INVALID_FIELDS = ['billing_address.postal_code'];",
+        vec![],
+    )
+    .await
+    .expect("steer the stand-in");
+    click(c, "authorize-button").await;
+    let named = page_error(c, "billing_address.postal_code").await;
+    assert!(named.contains("try again"), "{named}");
+    c.execute("delete window.KLARNA_SIM_INVALID_FIELDS;", vec![])
+        .await
+        .expect("the shopper fixed it");
+    click(c, "authorize-button").await;
+    klarna_window(c).await;
+    shopper_pays(c).await;
+    assert_eq!(text(c, "payment-stage").await, "ordered");
+    assert_eq!(
+        shop.payments()
+            .payment(&fixable)
+            .await
+            .expect("stored")
+            .kind(),
+        StageKind::Ordered
+    );
 
     // 2. Subscription: tokenize, the first month charged at once, then "charge again".
     c.goto(&format!("{}/", shop.url())).await.expect("the shop");
-    click(&c, "subscribe-button").await;
-    widget_ready(&c).await;
-    let subscription = PaymentId::new(text(&c, "payment-id").await).expect("payment id");
-    click(&c, "authorize-button").await;
-    assert_eq!(text(&c, "payment-stage").await, "tokenized");
+    click(c, "subscribe-button").await;
+    widget_ready(c).await;
+    let subscription = PaymentId::new(text(c, "payment-id").await).expect("payment id");
+    click(c, "authorize-button").await;
+    klarna_window(c).await;
+    shopper_pays(c).await;
+    assert_eq!(text(c, "payment-stage").await, "tokenized");
     let first = c
         .find_all(Locator::Css("tr.charge"))
         .await
         .expect("charges");
     assert_eq!(first.len(), 1, "the first month is charged");
-    click(&c, "charge-again-button").await;
-    let charged = text(&c, "charge-result").await;
+    click(c, "charge-again-button").await;
+    let charged = text(c, "charge-result").await;
     assert!(charged.contains("-period-2"), "{charged}");
     let charges = c
         .find_all(Locator::Css("tr.charge"))
@@ -470,8 +454,8 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         "redirected to the login"
     );
     login.send_keys("not-the-token").await.expect("type");
-    click(&c, "login-button").await;
-    let refused = text(&c, "error").await;
+    click(c, "login-button").await;
+    let refused = text(c, "error").await;
     assert!(refused.contains("not the operator token"), "{refused}");
     c.find(Locator::Id("admin-token"))
         .await
@@ -479,9 +463,9 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         .send_keys(shop.operator_token())
         .await
         .expect("type");
-    click(&c, "login-button").await;
-    click(&c, &format!("capture-{one_time}")).await;
-    let message = text(&c, "message").await;
+    click(c, "login-button").await;
+    click(c, &format!("capture-{one_time}")).await;
+    let message = text(c, "message").await;
     assert!(message.contains("Captured 1197.00 SEK"), "{message}");
     let status = c
         .find(Locator::Css(&format!("#payment-{one_time} .order-status")))
@@ -491,7 +475,7 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         .await
         .expect("status");
     assert_eq!(status, "CAPTURED");
-    screenshot(&c, "admin.png").await;
+    screenshot(c, "admin.png").await;
 
     // 3b. A form posted without its CSRF token is refused and changes nothing: the refund
     //     form of the captured order, its hidden token removed.
@@ -504,9 +488,9 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
     )
     .await
     .expect("post the form without its token");
-    let refused = text(&c, "error").await;
+    let refused = text(c, "error").await;
     assert!(refused.contains("CSRF"), "{refused}");
-    c.close().await.expect("close the browser");
+    c.clone().close().await.expect("close the browser");
 
     // 4. The store agrees with what the pages showed.
     let p = shop
@@ -557,6 +541,10 @@ async fn a_shopper_buys_subscribes_and_the_merchant_captures_in_a_real_browser()
         paid_now.cart().total().minor()
     );
     let all = shop.payments().payments(100).await.expect("list");
-    assert_eq!(all.len(), 5, "two purchases, one subscription, two charges");
+    assert_eq!(
+        all.len(),
+        6,
+        "three purchases, one subscription, two charges"
+    );
     shop.shutdown().await;
 }

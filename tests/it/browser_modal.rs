@@ -8,64 +8,12 @@
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test fails when `CI` is
 //! set and prints a skip message otherwise.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use klarna_simulator::Simulator;
 use serde_json::{Value, json};
 
-/// How long any one page state may take to appear.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-fn on_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// chromedriver, killed when the test ends however it ends.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Polls chromedriver's `/status` until it says ready, at most `PATIENCE`.
-async fn wait_until_ready(driver: &mut Driver, url: &str) {
-    let http = reqwest::Client::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        tick.tick().await;
-        if let Some(status) = driver.0.try_wait().expect("chromedriver status") {
-            panic!("chromedriver exited early: {status}");
-        }
-        if let Ok(r) = http.get(format!("{url}/status")).send().await
-            && let Ok(v) = r.json::<Value>().await
-            && v.pointer("/value/ready") == Some(&Value::Bool(true))
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "chromedriver not ready within {PATIENCE:?}"
-        );
-    }
-}
+use crate::chromium::{Browser, PATIENCE, click, text};
 
 /// A shop page on the simulator's origin with the stand-in loaded, started for `token` and
 /// loaded for every category. `call(method, options, data)` focuses `#buy` (the element focus
@@ -244,24 +192,6 @@ async fn press(c: &Client, keys: &str) {
         .expect("keys");
 }
 
-async fn click(c: &Client, id: &str) {
-    c.find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking #{id}: {e}"));
-}
-
-async fn text(c: &Client, id: &str) -> String {
-    c.find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
-        .text()
-        .await
-        .expect("text")
-}
-
 async fn displayed(c: &Client, id: &str) -> bool {
     c.find(Locator::Id(id))
         .await
@@ -322,19 +252,10 @@ async fn email_refused(c: &Client, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
-    let (Some(chromium), Some(chromedriver)) = (
-        on_path(&["chromium", "chromium-browser", "google-chrome"]),
-        on_path(&["chromedriver"]),
-    ) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but chromium / chromedriver are missing: install Debian's `chromium` and `chromium-driver`"
-        );
-        eprintln!(
-            "skipping the dialog's browser test: chromium and chromedriver are not installed"
-        );
+    let Some(browser) = Browser::start("the dialog's browser test").await else {
         return;
     };
+    let c = &browser.c;
     let sim = Simulator::start().await.expect("the simulator starts");
     let api = Api {
         sim: &sim,
@@ -344,37 +265,6 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
             .expect("a client"),
     };
 
-    let port = free_port();
-    let mut driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let driver_url = format!("http://127.0.0.1:{port}");
-    wait_until_ready(&mut driver, &driver_url).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver_url)
-        .await
-        .expect("a browser session");
     c.goto(&format!("{}/sim/clock", sim.base_url()))
         .await
         .expect("a page on the simulator");
@@ -382,15 +272,15 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
 
     // 1. authorize() opens the dialog with the session's cart and shopper.
     let (sid, token) = api.session().await;
-    page(&c, base, &token).await;
+    page(c, base, &token).await;
     open(
-        &c,
+        c,
         "authorize",
         json!({"payment_method_category": "klarna", "auto_finalize": false}),
     )
     .await;
     let dialog = js(
-        &c,
+        c,
         "var m = document.getElementById('klarna-sim-modal');\
          return [m.getAttribute('role'), m.getAttribute('aria-modal'),\
                  document.getElementById(m.getAttribute('aria-labelledby')).textContent,\
@@ -403,7 +293,7 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
         json!(["dialog", "true", "Complete your purchase", "authorize"])
     );
     let lines = js(
-        &c,
+        c,
         "return Array.prototype.map.call(document.querySelectorAll('.klarna-sim-line'), function (l) {\
            return ['quantity', 'name', 'amount'].map(function (k) {\
              return l.querySelector('.klarna-sim-line-' + k).textContent; }); });",
@@ -417,8 +307,8 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
             ["1 \u{d7}", "Standard delivery", "49.00 SEK"]
         ])
     );
-    assert_eq!(text(&c, "klarna-sim-total").await, "1747.00 SEK");
-    assert_eq!(text(&c, "klarna-sim-shopper").await, "Alice Andersson");
+    assert_eq!(text(c, "klarna-sim-total").await, "1747.00 SEK");
+    assert_eq!(text(c, "klarna-sim-shopper").await, "Alice Andersson");
     let email = c
         .find(Locator::Id("klarna-sim-email"))
         .await
@@ -429,7 +319,7 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
         "prefilled from the session"
     );
     let categories = js(
-        &c,
+        c,
         "return Array.prototype.map.call(document.querySelectorAll('input[name=klarna-sim-category]'), function (r) {\
            return [r.id, r.checked, r.labels[0].textContent]; });",
         vec![],
@@ -452,12 +342,12 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
         ])
     );
     assert!(
-        !displayed(&c, "klarna-sim-plan-3").await,
+        !displayed(c, "klarna-sim-plan-3").await,
         "plans only for pay_over_time"
     );
-    assert_eq!(text(&c, "klarna-sim-pay").await, "Pay");
+    assert_eq!(text(c, "klarna-sim-pay").await, "Pay");
     let covered = js(
-        &c,
+        c,
         "var b = document.getElementById('buy').getBoundingClientRect();\
          var at = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);\
          return document.getElementById('klarna-sim-backdrop').contains(at);",
@@ -467,11 +357,11 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
     assert_eq!(covered, true, "the backdrop covers the page's button");
 
     // Keyboard: focus starts on the checked category; Tab and Shift+Tab wrap inside.
-    assert_eq!(active(&c).await, "klarna-sim-category-klarna");
+    assert_eq!(active(c).await, "klarna-sim-category-klarna");
     let mut forward = Vec::new();
     for _ in 0..8 {
-        press(&c, &Key::Tab.to_string()).await;
-        forward.push(active(&c).await);
+        press(c, &Key::Tab.to_string()).await;
+        forward.push(active(c).await);
     }
     assert_eq!(
         forward,
@@ -488,8 +378,8 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
     );
     let mut backward = Vec::new();
     for _ in 0..5 {
-        press(&c, &(Key::Shift + &Key::Tab)).await;
-        backward.push(active(&c).await);
+        press(c, &(Key::Shift + &Key::Tab)).await;
+        backward.push(active(c).await);
     }
     assert_eq!(
         backward,
@@ -503,9 +393,9 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
     );
 
     // Escape: the shopper abandons; nothing is posted.
-    press(&c, &Key::Escape.to_string()).await;
+    press(c, &Key::Escape.to_string()).await;
     assert_eq!(
-        answer(&c).await,
+        answer(c).await,
         json!({"approved": false, "show_form": true})
     );
     let read = api.read(&sid).await;
@@ -513,24 +403,19 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
 
     // 2. An invalid e-mail is refused in the dialog, then by the simulator (over 99
     //    characters), then fixed and approved.
-    open(
-        &c,
-        "authorize",
-        json!({"payment_method_category": "klarna"}),
-    )
-    .await;
-    type_email(&c, "alice@example").await;
-    click(&c, "klarna-sim-pay").await;
-    email_refused(&c, "name@example.com").await;
-    type_email(&c, "").await;
-    click(&c, "klarna-sim-pay").await;
-    email_refused(&c, "Enter your e-mail address").await;
-    type_email(&c, &format!("{}@example.se", "a".repeat(100))).await;
-    click(&c, "klarna-sim-pay").await;
-    email_refused(&c, "cannot accept").await;
-    type_email(&c, "alice.andersson@example.se").await;
-    press(&c, &Key::Enter.to_string()).await;
-    let approved = answer(&c).await;
+    open(c, "authorize", json!({"payment_method_category": "klarna"})).await;
+    type_email(c, "alice@example").await;
+    click(c, "klarna-sim-pay").await;
+    email_refused(c, "name@example.com").await;
+    type_email(c, "").await;
+    click(c, "klarna-sim-pay").await;
+    email_refused(c, "Enter your e-mail address").await;
+    type_email(c, &format!("{}@example.se", "a".repeat(100))).await;
+    click(c, "klarna-sim-pay").await;
+    email_refused(c, "cannot accept").await;
+    type_email(c, "alice.andersson@example.se").await;
+    press(c, &Key::Enter.to_string()).await;
+    let approved = answer(c).await;
     assert_eq!(approved["approved"], true, "{approved}");
     assert_eq!(approved["show_form"], true, "{approved}");
     assert_eq!(approved["finalize_required"], false, "{approved}");
@@ -550,38 +435,33 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
     );
 
     // 3. The simulator's decline button.
-    open(
-        &c,
-        "authorize",
-        json!({"payment_method_category": "klarna"}),
-    )
-    .await;
-    click(&c, "klarna-sim-decline").await;
+    open(c, "authorize", json!({"payment_method_category": "klarna"})).await;
+    click(c, "klarna-sim-decline").await;
     assert_eq!(
-        answer(&c).await,
+        answer(c).await,
         json!({"approved": false, "show_form": false})
     );
 
     // 4. Pay now picked in the dialog: finalize_required; the page's finalize() (naming its own
     //    category) opens the confirm dialog; closed once, then confirmed with fraud PENDING.
     let (_, token) = api.session().await;
-    page(&c, base, &token).await;
+    page(c, base, &token).await;
     open(
-        &c,
+        c,
         "authorize",
         json!({"payment_method_category": "klarna", "auto_finalize": false}),
     )
     .await;
-    click(&c, "klarna-sim-category-pay_now").await;
-    assert_eq!(text(&c, "klarna-sim-pay").await, "Continue");
-    click(&c, "klarna-sim-pay").await;
+    click(c, "klarna-sim-category-pay_now").await;
+    assert_eq!(text(c, "klarna-sim-pay").await, "Continue");
+    click(c, "klarna-sim-pay").await;
     assert_eq!(
-        answer(&c).await,
+        answer(c).await,
         json!({"approved": true, "show_form": true, "finalize_required": true})
     );
-    open(&c, "finalize", json!({"payment_method_category": "klarna"})).await;
+    open(c, "finalize", json!({"payment_method_category": "klarna"})).await;
     let confirm = js(
-        &c,
+        c,
         "var m = document.getElementById('klarna-sim-modal');\
          return [document.getElementById(m.getAttribute('aria-labelledby')).textContent,\
                  m.getAttribute('data-mode'), document.activeElement.id,\
@@ -602,20 +482,20 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
             "1747.00 SEK"
         ])
     );
-    click(&c, "klarna-sim-close").await;
+    click(c, "klarna-sim-close").await;
     assert_eq!(
-        answer(&c).await,
+        answer(c).await,
         json!({"approved": false, "show_form": true})
     );
-    open(&c, "finalize", json!({"payment_method_category": "klarna"})).await;
+    open(c, "finalize", json!({"payment_method_category": "klarna"})).await;
     c.find(Locator::Id("klarna-sim-fraud"))
         .await
         .expect("fraud")
         .select_by_value("PENDING")
         .await
         .expect("select");
-    click(&c, "klarna-sim-confirm").await;
-    let finalized = answer(&c).await;
+    click(c, "klarna-sim-confirm").await;
+    let finalized = answer(c).await;
     assert_eq!(finalized["approved"], true, "{finalized}");
     let token = finalized["authorization_token"]
         .as_str()
@@ -629,17 +509,17 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
 
     // 5. Pay in parts: the plans show, and it is one step.
     let (_, token) = api.session().await;
-    page(&c, base, &token).await;
+    page(c, base, &token).await;
     open(
-        &c,
+        c,
         "authorize",
         json!({"payment_method_category": "klarna", "auto_finalize": false}),
     )
     .await;
-    click(&c, "klarna-sim-category-pay_over_time").await;
-    assert!(displayed(&c, "klarna-sim-plan-3").await);
+    click(c, "klarna-sim-category-pay_over_time").await;
+    assert!(displayed(c, "klarna-sim-plan-3").await);
     let plans = js(
-        &c,
+        c,
         "return ['3', '12'].map(function (p) { var r = document.getElementById('klarna-sim-plan-' + p);\
            return [r.checked, r.labels[0].querySelector('.ks-option-label').textContent]; });",
         vec![],
@@ -652,18 +532,18 @@ async fn the_stand_ins_dialog_lets_a_shopper_pay_fix_decline_and_close() {
             [false, "Financing, 12 months"]
         ])
     );
-    click(&c, "klarna-sim-plan-12").await;
+    click(c, "klarna-sim-plan-12").await;
     assert_eq!(
-        text(&c, "klarna-sim-pay").await,
+        text(c, "klarna-sim-pay").await,
         "Pay",
         "no finalize to come"
     );
-    click(&c, "klarna-sim-pay").await;
-    let parts = answer(&c).await;
+    click(c, "klarna-sim-pay").await;
+    let parts = answer(c).await;
     assert_eq!(parts["approved"], true, "{parts}");
     assert_eq!(parts["finalize_required"], false, "{parts}");
     assert!(parts["authorization_token"].is_string(), "{parts}");
 
-    c.close().await.expect("close the browser");
+    c.clone().close().await.expect("close the browser");
     sim.shutdown().await;
 }

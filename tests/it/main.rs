@@ -10,6 +10,7 @@ mod browser;
 mod browser_modal;
 mod canary;
 mod chaos;
+mod chromium;
 mod crash;
 mod crosscheck;
 mod demo;

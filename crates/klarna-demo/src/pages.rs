@@ -256,7 +256,7 @@ status.textContent='Approved: review your order, then confirm';review.hidden=fal
 document.addEventListener('klarna:complete',function(e){{\
 var d=e.detail||{{}};\
 if(d.ok){{status.textContent='Approved, order placed';window.location.assign(done);return;}}\
-if(d.body&&d.body.error==='reauthorize'){{fail('Klarna\'s approval has expired: please pay with Klarna again. Nothing was charged.');load();return;}}\
+if(d.body&&d.body.error==='reauthorize'){{fail('The approval from Klarna has expired: please pay with Klarna again. Nothing was charged.');load();return;}}\
 fail('The payment could not be completed: '+((d.body&&d.body.message)||'try again')+'. Nothing was charged twice.');again();\
 }});\
 document.addEventListener('klarna:declined',function(e){{\

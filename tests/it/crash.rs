@@ -59,7 +59,8 @@ enum Death {
     /// It aborts itself at a crash point.
     Abort(CrashPoint),
     /// The parent SIGKILLs it while Klarna holds its request (operation name), before the
-    /// effect: the simulator abandons the request when the connection goes.
+    /// effect: the simulator abandons the request when the connection goes. The parent kills
+    /// once the simulator reports the request held and restarts once it reports it abandoned.
     KilledInFlight(&'static str),
 }
 
@@ -331,27 +332,27 @@ impl Lane {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let before = match death {
+        let killed_in_flight = match death {
             Death::KilledInFlight(op) => {
                 // Klarna holds the request (far longer than the test) before acting on it.
                 self.sim
                     .add_fault(FaultRule::new(op, 1, Fault::Latency { ms: 60_000 }));
-                self.sim.stats().count(op)
+                Some((op, self.sim.stats()))
             }
-            Death::Abort(_) => 0,
+            Death::Abort(_) => None,
         };
         let mut child = cmd.spawn().expect("child starts");
-        if let Death::KilledInFlight(op) = death {
-            // Poll (bounded) the simulator's request counter — it offers no notification —
-            // until Klarna holds the request, then kill the child mid-call.
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while self.sim.stats().count(op) <= before {
-                assert!(Instant::now() < deadline, "the child never sent {op}");
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+        if let Some((op, before)) = &killed_in_flight {
+            // Until Klarna holds the request: the hold has begun, so the fault is taken and the
+            // effect not had. (The request counter is no such signal: it counts the request
+            // before the fault is taken, and a fault cleared in between lets the call through
+            // at once, with its effect.) Then kill the child mid-call.
+            self.stats_when(&format!("the child never had {op} held"), |s| {
+                s.held(op) > before.held(op)
+            })
+            .await;
             child.kill().expect("SIGKILL");
         }
-        let killed = matches!(death, Death::KilledInFlight(_));
         let out = tokio::task::spawn_blocking(move || child.wait_with_output())
             .await
             .expect("join")
@@ -361,27 +362,23 @@ impl Lane {
             "the child should have died at {death:?} (restart {restart:?}) but ended: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        if killed {
-            // Klarna notices the closed connection and abandons the request it held (for a
-            // keyed operation, its key is in flight until then): a restart happens later than
-            // that. Poll (bounded) the simulator's state, which offers no notification.
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while self.key_in_flight() {
-                assert!(
-                    Instant::now() < deadline,
-                    "the simulator never abandoned the killed request"
-                );
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+        if let Some((op, before)) = &killed_in_flight {
+            // Klarna notices the closed connection and abandons the request it held, before its
+            // effect (for a keyed operation, its key leaves flight first): a restart happens
+            // later than that. The simulator says so; nothing here assumes it from time.
+            self.stats_when("the simulator never abandoned the killed request", |s| {
+                s.abandoned(op) > before.abandoned(op)
+            })
+            .await;
         }
         self.sim.clear_faults();
     }
 
-    /// Whether a request with an idempotency key is still in flight at the simulator (read
-    /// from its state's `Debug`, the only place it shows; a locked state counts as in flight).
-    fn key_in_flight(&self) -> bool {
-        let state = format!("{:?}", self.sim.engine());
-        !state.contains("in_flight: {}")
+    /// Waits (bounded) until the lane's simulator counters satisfy `ready`.
+    async fn stats_when(&self, what: &str, ready: impl FnMut(&klarna_simulator::Stats) -> bool) {
+        tokio::time::timeout(Duration::from_secs(30), self.sim.stats_when(ready))
+            .await
+            .unwrap_or_else(|_| panic!("{what} (in 30 s)"));
     }
 
     fn tokens_at_klarna(&self) -> usize {

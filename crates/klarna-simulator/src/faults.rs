@@ -55,7 +55,10 @@ impl FaultRule {
 pub enum Fault {
     /// Wait `ms` milliseconds (real time) before handling the call normally. The wait is before
     /// the effect: if the client gives up meanwhile, the simulator normally notices the closed
-    /// connection and abandons the call (not promised either way).
+    /// connection and abandons the call (not promised either way). Both are counted: the hold
+    /// once begun ([`crate::Stats::held`]: the rule is used up, the effect not had), the
+    /// abandonment once the call's key left flight ([`crate::Stats::abandoned`]); wait for
+    /// them with [`crate::Simulator::stats_when`], not for time.
     Latency {
         /// Added delay in milliseconds.
         ms: u64,

@@ -243,10 +243,11 @@ async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         .map(str::to_owned);
     // A replayed key is in flight from here until the answer is out; a duplicate meanwhile is
     // answered 409 CONFLICT without using up a fault.
-    let in_flight = match sh.engine.enter_key(op, key.as_deref()) {
+    let mut in_flight = match sh.engine.enter_key(op, key.as_deref()) {
         Ok(marked) => InFlight {
             shared: Arc::clone(&sh),
             key: marked,
+            held: None,
         },
         Err(conflict) => return to_response(conflict),
     };
@@ -254,7 +255,7 @@ async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let mut after = After::Answer;
     match fault {
         None => {}
-        Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(Fault::Latency { ms }) => in_flight.hold(op, ms).await,
         Some(Fault::Status { status }) => return to_response(fault_reply(status)),
         Some(Fault::Refuse) => return to_response(refusal_reply(op.name())),
         Some(Fault::RateLimit { retry_after }) => {
@@ -305,17 +306,39 @@ enum After {
     Hold(u64),
 }
 
-/// A key marked in flight by [`Engine::enter_key`]; the mark is cleared when this is dropped
-/// (also when the handler is cancelled because the client went away).
+/// A call being handled: its key marked in flight by [`Engine::enter_key`], if any, and whether
+/// a `latency` fault holds it before its effect. The mark is cleared when this is dropped (also
+/// when the handler is dropped because the client went away).
 struct InFlight {
     shared: Arc<Shared>,
     key: Option<String>,
+    /// The operation, while a `latency` fault holds the call.
+    held: Option<Operation>,
+}
+
+impl InFlight {
+    /// Holds the call `ms` of real time before its effect, counted in [`crate::Stats::held`]
+    /// once the hold has begun. hyper drops the handler, and with it this hold, when it sees
+    /// the client's connection close (it reads on while a request is in progress): the call is
+    /// then abandoned before its effect, as [`Drop`] counts. Whether the call goes on is decided
+    /// on the handler's one task: either the hold ends and the effect follows without another
+    /// await, or the handler is dropped inside the hold; never both.
+    async fn hold(&mut self, op: Operation, ms: u64) {
+        self.held = Some(op);
+        self.shared.engine.count_held(op);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        self.held = None;
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some(k) = self.key.take() {
             self.shared.engine.leave_key(&k);
+        }
+        // After the key left flight: whoever waits for the count finds the key free.
+        if let Some(op) = self.held.take() {
+            self.shared.engine.count_abandoned(op);
         }
     }
 }

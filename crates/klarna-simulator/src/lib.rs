@@ -130,7 +130,7 @@
 //! | `GET /sim/orders` | every order as [`OrderSummary`] (amounts, status, `merchant_reference1/2`, [`OrderSource`]) |
 //! | `GET /sim/orders/{id}` | one [`OrderSummary`] |
 //! | `POST /sim/orders/{id}/fraud` | body `{"decision": "ACCEPTED"\|"REJECTED"\|"STOPPED"}` resolves a `PENDING` order, `STOPPED` also stops an `ACCEPTED` open one, `ACCEPTED` lifts a stop (`204`), and notifies; otherwise `409 CONFLICT` |
-//! | `GET /sim/stats` | [`Stats`]: requests per operation name |
+//! | `GET /sim/stats` | [`Stats`]: per operation name, requests, calls held by `latency` and held calls abandoned |
 //! | `GET /sim/js/klarna-payments.js` | the `window.Klarna.Payments` stand-in (`init`, `load`, `authorize`, `reauthorize`, `finalize`, Klarna's error names, `window.klarnaAsyncCallback`). `authorize`/`reauthorize` open a shopper's dialog (`#klarna-sim-modal`: the cart, the shopper, the categories, Pay, a "Simulator" section to decline or pick the fraud status, Close/Escape), `finalize` one to confirm. Automation mode, no dialog: `window.KLARNA_SIM_HEADLESS = true`, or set `window.KLARNA_SIM_DECLINE` (`true` declines), `window.KLARNA_SIM_INVALID_FIELDS = ["billing_address.email"]` (a fixable decline) or `window.KLARNA_SIM_FRAUD_STATUS = "PENDING"` (fraud review). Ids and answers: the stand-in's docs in `src/js.rs` |
 //! | `GET /sim/redirect/{order_id}` | the order's `redirect_url`: `302` to `merchant_urls.confirmation` |
 //!
@@ -164,7 +164,7 @@
 //!
 //! | fault | before or after the effect | what the client sees |
 //! |---|---|---|
-//! | `latency` | waits `ms` (real time), then handles the call normally | a slow answer; if the client gives up during the wait, the simulator normally notices the closed connection and abandons the call before its effect (not promised either way) |
+//! | `latency` | waits `ms` (real time), then handles the call normally | a slow answer; if the client gives up during the wait, the simulator normally notices the closed connection and abandons the call before its effect (not promised: a test waits for [`Stats::abandoned`], counted once the call's key left flight, not for time; [`Stats::held`] counts a hold once begun) |
 //! | `status` | instead of the effect | that status with a Klarna error body |
 //! | `rate_limit` | instead of the effect | `429` with `Retry-After` |
 //! | `refuse` | instead of the effect | `403` with the operation's documented refusal code (`CAPTURE_NOT_ALLOWED`, `REFUND_NOT_ALLOWED`, `CANCEL_NOT_ALLOWED`, else `NOT_ALLOWED`): e.g. Klarna's risk check declining to raise an authorization |
@@ -657,9 +657,16 @@ impl Simulator {
         self.shared.engine.order(order_id)
     }
 
-    /// Request counts per operation.
+    /// Request counts per operation, and the calls `latency` faults held and abandoned.
     pub fn stats(&self) -> Stats {
         self.shared.engine.stats()
+    }
+
+    /// Waits until the counters satisfy `ready` (checked now, then after every change) and
+    /// answers them: for a test to wait for a call to be held, or abandoned, rather than poll
+    /// or guess. It waits for ever if they never do: bound it with a timeout.
+    pub async fn stats_when(&self, ready: impl FnMut(&Stats) -> bool) -> Stats {
+        self.shared.engine.stats_when(ready).await
     }
 
     /// Stops serving and waits (up to 5 s) for the server task to end.

@@ -53,6 +53,7 @@ mod tokens;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::clock::{SimClock, format_time};
@@ -70,9 +71,35 @@ pub use state::{OrderSource, OrderSummary, Population, Stats};
 #[derive(Debug)]
 pub struct Engine {
     state: Mutex<State>,
-    stats: Mutex<HashMap<&'static str, u64>>,
+    /// The counters behind [`Stats`], on a watch so a test can wait for a change
+    /// ([`Engine::stats_when`]) instead of polling.
+    stats: watch::Sender<Counters>,
     clock: SimClock,
     base_url: String,
+}
+
+/// What [`Stats`] reports, per operation name.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: HashMap<&'static str, u64>,
+    held: HashMap<&'static str, u64>,
+    abandoned: HashMap<&'static str, u64>,
+}
+
+impl Counters {
+    fn to_stats(&self) -> Stats {
+        let owned =
+            |m: &HashMap<&'static str, u64>| m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        Stats {
+            requests: owned(&self.requests),
+            held: owned(&self.held),
+            abandoned: owned(&self.abandoned),
+        }
+    }
+}
+
+fn bump(counts: &mut HashMap<&'static str, u64>, op: Operation) {
+    *counts.entry(op.name()).or_insert(0) += 1;
 }
 
 impl Engine {
@@ -81,7 +108,7 @@ impl Engine {
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             state: Mutex::new(State::default()),
-            stats: Mutex::new(HashMap::new()),
+            stats: watch::Sender::new(Counters::default()),
             clock: SimClock::new(),
             base_url: base_url.into().trim_end_matches('/').to_owned(),
         }
@@ -104,15 +131,34 @@ impl Engine {
 
     /// Counts one request for an operation.
     pub(crate) fn count(&self, op: Operation) {
-        let mut s = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-        *s.entry(op.name()).or_insert(0) += 1;
+        self.stats.send_modify(|c| bump(&mut c.requests, op));
     }
 
-    /// Request counts per operation.
+    /// Counts one call of `op` held by a `latency` fault, before its effect.
+    pub(crate) fn count_held(&self, op: Operation) {
+        self.stats.send_modify(|c| bump(&mut c.held, op));
+    }
+
+    /// Counts one held call of `op` abandoned before its effect (its client went away during
+    /// the hold). The HTTP layer counts it once the call's key, if any, has left flight.
+    pub(crate) fn count_abandoned(&self, op: Operation) {
+        self.stats.send_modify(|c| bump(&mut c.abandoned, op));
+    }
+
+    /// Request counts per operation, and the calls held and abandoned.
     pub fn stats(&self) -> Stats {
-        let s = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-        Stats {
-            requests: s.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        self.stats.borrow().to_stats()
+    }
+
+    /// Waits until the counters satisfy `ready` (checked now, then after every change) and
+    /// answers them: a notification, not a poll. It waits for ever if they never do: bound it
+    /// with a timeout.
+    pub async fn stats_when(&self, mut ready: impl FnMut(&Stats) -> bool) -> Stats {
+        let mut rx = self.stats.subscribe();
+        // The engine owns the sender, so it outlives this wait: the channel never closes here.
+        match rx.wait_for(|c| ready(&c.to_stats())).await {
+            Ok(c) => c.to_stats(),
+            Err(_) => self.stats(),
         }
     }
 

@@ -109,17 +109,37 @@ pub struct OrderSummary {
     pub source: OrderSource,
 }
 
-/// Request counts per operation name (see [`Operation::name`](crate::Operation::name)).
+/// Counts per operation name (see [`Operation::name`](crate::Operation::name)): requests
+/// received, and the calls a `latency` fault held and of those, the ones abandoned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
-    /// Requests received per operation name, including faulted and refused ones.
+    /// Requests received per operation name, including faulted and refused ones (counted as
+    /// soon as routed, before the body is read and before any fault is taken).
     pub requests: BTreeMap<String, u64>,
+    /// Calls held by a `latency` fault, counted when the hold begins: the fault is taken and
+    /// the call has not had its effect.
+    #[serde(default)]
+    pub held: BTreeMap<String, u64>,
+    /// Held calls abandoned before their effect: the client's connection closed during the
+    /// hold (counted once the call's key, if any, is no longer in flight).
+    #[serde(default)]
+    pub abandoned: BTreeMap<String, u64>,
 }
 
 impl Stats {
     /// Requests seen for one operation name.
     pub fn count(&self, operation: &str) -> u64 {
         self.requests.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Calls of one operation held by a `latency` fault so far.
+    pub fn held(&self, operation: &str) -> u64 {
+        self.held.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Held calls of one operation abandoned before their effect so far.
+    pub fn abandoned(&self, operation: &str) -> u64 {
+        self.abandoned.get(operation).copied().unwrap_or(0)
     }
 }
 

@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use klarna_simulator::{Fault, FaultRule, ReplayPolicy, Simulator};
+use klarna_simulator::{Fault, FaultRule, ReplayPolicy, Simulator, Stats};
 use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
 
 use crate::common::*;
 
@@ -239,4 +241,68 @@ async fn stats_count_requests_per_operation() {
     assert_eq!(stats.count("orders.capture"), 0);
     let http = read(ctx.http.get(ctx.url("/sim/stats")).send().await.unwrap()).await;
     assert_eq!(http.body["requests"]["payments.create_session"], 2);
+}
+
+/// Sends a keyed capture of 100 on a raw connection, and answers the connection (no answer
+/// read): dropping it closes the connection, as a killed client's does.
+async fn capture_on_raw_connection(ctx: &Ctx, id: &str, key: &str) -> TcpStream {
+    use base64::Engine as _;
+    let body = r#"{"captured_amount":100}"#;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        ctx.sim.username(),
+        ctx.sim.password()
+    ));
+    let request = format!(
+        "POST /ordermanagement/v1/orders/{id}/captures HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\nKlarna-Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        ctx.sim.addr(),
+        body.len()
+    );
+    let mut conn = TcpStream::connect(ctx.sim.addr()).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    conn
+}
+
+/// Waits (bounded) for the simulator's counters to satisfy `ready`: a notification, not a poll.
+async fn stats_when(ctx: &Ctx, what: &str, ready: impl FnMut(&Stats) -> bool) -> Stats {
+    tokio::time::timeout(Duration::from_secs(10), ctx.sim.stats_when(ready))
+        .await
+        .unwrap_or_else(|_| panic!("never: {what}"))
+}
+
+#[tokio::test]
+async fn a_held_call_whose_client_leaves_is_abandoned_before_its_effect_and_counted() {
+    let ctx = Ctx::new().await;
+    let id = ctx.placed_order().await;
+    let op = "orders.capture";
+    // Held far longer than the test: only the client leaving can end the hold.
+    ctx.sim
+        .add_fault(FaultRule::new(op, 1, Fault::Latency { ms: 60_000 }));
+    let conn = capture_on_raw_connection(&ctx, &id, "cap-held").await;
+    let held = stats_when(&ctx, "the call is held", |s| s.held(op) == 1).await;
+    assert_eq!(held.abandoned(op), 0, "{held:?}");
+    // The fault was taken when the hold began: clearing the rules now changes nothing.
+    ctx.sim.clear_faults();
+    drop(conn);
+    let after = stats_when(&ctx, "the held call is abandoned", |s| s.abandoned(op) == 1).await;
+    assert_eq!((after.count(op), after.held(op)), (1, 1), "{after:?}");
+    // Abandoned before its effect: nothing captured, nothing recorded under the key, and the
+    // key already left flight (a request with it runs, neither 409 nor a replay).
+    assert_eq!(ctx.sim.order(&id).unwrap().captured_amount, 0);
+    let path = format!("/ordermanagement/v1/orders/{id}/captures");
+    let body = json!({"captured_amount": 100});
+    let again = ctx.post_key(&path, &body, "cap-held").await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(ctx.sim.order(&id).unwrap().captured_amount, 100);
+    // A hold that ends with its client still there goes on to its effect: held, not abandoned.
+    ctx.sim
+        .add_fault(FaultRule::new(op, 1, Fault::Latency { ms: 20 }));
+    let slow = ctx.post_key(&path, &body, "cap-slow").await;
+    assert_eq!(slow.status, 201, "{}", slow.text);
+    let stats = ctx.sim.stats();
+    assert_eq!((stats.held(op), stats.abandoned(op)), (2, 1), "{stats:?}");
+    assert_eq!(ctx.sim.order(&id).unwrap().captured_amount, 200);
+    let http = read(ctx.http.get(ctx.url("/sim/stats")).send().await.unwrap()).await;
+    assert_eq!(http.body["held"][op], 2);
+    assert_eq!(http.body["abandoned"][op], 1);
 }

@@ -82,6 +82,8 @@
 //! [`KlarnaBuilder::keys`] (see `examples/custom_store.rs` and `examples/custom_gateway.rs`).
 
 mod builder;
+#[cfg(feature = "http")]
+pub mod settlements;
 
 use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
 
@@ -120,6 +122,13 @@ pub use klarna_service::{
 pub use klarna_gateway_http as http;
 #[cfg(feature = "http")]
 pub use klarna_gateway_http::{Credentials, Environment, KlarnaGateway, UuidKeys};
+/// The Settlements API's inputs and the reconciliation report.
+#[cfg(feature = "http")]
+pub use klarna_gateway_http::{DateRange, KlarnaClient, Page, PayoutFilter, TransactionFilter};
+#[cfg(feature = "http")]
+pub use settlements::{
+    ReconcileOptions, SettlementError, SettlementReport, reconcile, settled_transactions,
+};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use klarna_store_sql::{SqlStore, StoreKey};

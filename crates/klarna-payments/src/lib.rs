@@ -51,6 +51,15 @@
 //! (`merchant_urls.authorization`) goes to [`PaymentService::authorize`] with
 //! [`AuthorizedVia::Callback`].
 //!
+//! # Settlements
+//!
+//! With `http`, [`settlements`] reconciles what the store recorded with what Klarna paid out:
+//! [`settled_transactions`] reads the transactions of the payouts in a [`DateRange`] through
+//! [`KlarnaClient`]'s paginated streams, and [`reconcile`] matches them to the managed orders'
+//! captures and refunds ([`ManagedOrder::captures`], [`ManagedOrder::refunds`]) into a
+//! [`SettlementReport`]: matched, unsettled after N days, awaiting, unknown to us, and the fees
+//! and totals of each payout. `docs/guide.md` ("Settlements") shows the client and the streams.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |

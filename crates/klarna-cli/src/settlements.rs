@@ -257,7 +257,13 @@ async fn execute(global: &Global, command: Settlements) -> Result<Output, Failur
 /// A stream that failed part way: how far it got is in the message; Klarna's answer decides
 /// the exit code.
 fn stream_failure(e: klarna_gateway_http::StreamError) -> Failure {
-    eprintln!("klarna: {e}; resume with --offset {}", e.offset);
+    // Klarna's refusal is one JSON object on stderr (CLI.md), so the progress line goes out
+    // only with the other failures.
+    let refused =
+        matches!(&e.source, klarna_gateway_http::KlarnaError::Api { status, .. } if *status < 500);
+    if !refused {
+        eprintln!("klarna: {e}; resume with --offset {}", e.offset);
+    }
     Failure::from(e.source)
 }
 

@@ -16,7 +16,9 @@
 //! * `FEE` transactions are Klarna's fees, summed per payout; every other type (commission,
 //!   holdback, …) is summed per payout under `other`, never matched;
 //! * ours that no transaction matched are **unsettled** once older than the threshold, and
-//!   **awaiting** before (Klarna pays out after a delay: a capture of today is in no payout).
+//!   **awaiting** before (Klarna pays out after a delay: a capture of today is in no payout);
+//!   with a range, only ours recorded in it are checked, but every transaction is matched
+//!   against all of ours.
 //!
 //! Amounts are compared as magnitudes: the Settlements document states no sign convention for
 //! returns and fees. A match with a different amount stays a match and is listed by
@@ -158,7 +160,9 @@ pub struct ReconcileOptions {
     pub now: Timestamp,
     /// Ours older than this without a payout are unsettled (younger: awaiting).
     pub older_than: Span,
-    /// Only our captures and refunds recorded in `[from, to)`; `None`: all.
+    /// Only our captures and refunds recorded in `[from, to)` must be settled (the others are
+    /// never unsettled or awaiting); `None`: all. Klarna's transactions are matched against
+    /// all of ours whatever the range, so a payout that straddles it reports nothing unknown.
     pub range: Option<(Timestamp, Timestamp)>,
 }
 
@@ -224,7 +228,7 @@ pub fn reconcile(
     let in_range = |at: Timestamp| options.range.is_none_or(|(from, to)| from <= at && at < to);
     let mut ours: Vec<LedgerItem> = Vec::new();
     for order in orders {
-        for c in order.captures().iter().filter(|c| in_range(c.at)) {
+        for c in order.captures() {
             ours.push(LedgerItem {
                 order_id: order.order_id().clone(),
                 kind: ItemKind::Capture,
@@ -234,7 +238,7 @@ pub fn reconcile(
                 reference: c.reference.clone(),
             });
         }
-        for r in order.refunds().iter().filter(|r| in_range(r.at)) {
+        for r in order.refunds() {
             ours.push(LedgerItem {
                 order_id: order.order_id().clone(),
                 kind: ItemKind::Refund,
@@ -319,7 +323,7 @@ pub fn reconcile(
         }
     }
     for (i, item) in ours.into_iter().enumerate() {
-        if taken.contains(&i) {
+        if taken.contains(&i) || !in_range(item.at) {
             continue;
         }
         if options.now.since(item.at) >= options.older_than {

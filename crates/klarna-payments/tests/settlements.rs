@@ -215,7 +215,7 @@ async fn captures_and_refunds_reconcile_against_the_payouts() {
     assert_eq!(strict.unsettled.len(), 1);
     assert!(strict.awaiting.is_empty());
 
-    // A range of the last hour leaves only C of ours: day 1's sales and return are unknown.
+    // A range of the last hour checks only C of ours; day 1's transactions still match ours.
     let last_hour = ReconcileOptions {
         range: Some((
             Timestamp::from_unix_millis(now.unix_millis() - 3_600_000),
@@ -224,9 +224,19 @@ async fn captures_and_refunds_reconcile_against_the_payouts() {
         ..ReconcileOptions::new(now, 1)
     };
     let narrow = reconcile(&orders, &transactions, &last_hour).unwrap();
-    assert!(narrow.matched.is_empty());
-    assert_eq!(narrow.unknown.len(), 4);
+    assert_eq!(narrow.matched.len(), 3);
+    assert_eq!(narrow.unknown.len(), 1);
     assert_eq!(narrow.awaiting.len(), 1);
+    let before_day_1 = ReconcileOptions {
+        range: Some((
+            Timestamp::EPOCH,
+            Timestamp::from_unix_millis(morning - DAY_MS),
+        )),
+        ..ReconcileOptions::new(now, 0)
+    };
+    let none_of_ours = reconcile(&orders, &transactions, &before_day_1).unwrap();
+    assert!(none_of_ours.unsettled.is_empty() && none_of_ours.awaiting.is_empty());
+    assert_eq!(none_of_ours.matched.len(), 3);
 }
 
 #[test]

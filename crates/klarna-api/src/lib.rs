@@ -1,4 +1,4 @@
-//! Klarna Payments, Customer Token and Order Management wire models (serde).
+//! Klarna Payments, Customer Token, Order Management and Settlements wire models (serde).
 //!
 //! This crate is pure data: one Rust type per JSON body that Klarna's merchant APIs accept or
 //! return (see `klarna/API.md` §0 for the operation map), with no validation and no I/O.
@@ -60,6 +60,7 @@ pub mod common;
 pub mod customer_token;
 pub mod order_management;
 pub mod payments;
+pub mod settlements;
 
 pub use callbacks::{AuthorizationCallback, FraudNotification, NotificationEventType};
 pub use common::{
@@ -83,6 +84,10 @@ pub use payments::{
     IntendedUse, Intent, MerchantSession, Order, PaymentMethodCategory,
     PaymentMethodCategoryIdentifier, SessionCreate, SessionOptions, SessionRead, SessionStatus,
     SessionUpdate,
+};
+pub use settlements::{
+    DetailedType, Pagination, Payout, PayoutCollection, PayoutSummary, SettlementType, Totals,
+    Transaction, TransactionCollection, TransactionType,
 };
 
 /// Placeholder used by hand-written `Debug` impls in place of secrets and personal data.

@@ -4,6 +4,8 @@
 //!   `klarna orders add-shipping-info ORDER_ID --body FILE`): bodies are parsed into the typed
 //!   wire models of `klarna-api` and validated locally (`klarna_cli::validate`) before
 //!   anything is sent;
+//! * `klarna settlements …`: the Settlements API's reads and the reconciliation report of the
+//!   store against Klarna's payouts;
 //! * `klarna sim`: the local Klarna simulator;
 //! * `klarna demo`: the end-to-end demo (`--serve`: the demo shop).
 //!
@@ -21,6 +23,7 @@
 mod api;
 mod demo;
 mod payments;
+mod settlements;
 mod sim;
 
 use std::process::ExitCode;
@@ -102,6 +105,10 @@ enum Command {
     /// reconcile, resolve a payment in review.
     #[command(subcommand)]
     Payments(payments::Payments),
+    /// Settlements API reads (payouts, payout, summary, transactions, report) and the
+    /// reconciliation report of the store against Klarna's payouts.
+    #[command(subcommand)]
+    Settlements(settlements::Settlements),
     /// Run the local Klarna simulator; prints its base URL on the first line of stdout.
     Sim(sim::SimArgs),
     /// The end-to-end demo: one-time, recurring, buy-and-tokenize and re-authorization, through
@@ -143,6 +150,7 @@ async fn main() -> ExitCode {
         }
         Command::Orders(c) => api::run(&cli.global, api::ApiCommand::Orders(c)).await,
         Command::Payments(c) => payments::run(&cli.global, c).await,
+        Command::Settlements(c) => settlements::run(&cli.global, c).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }

@@ -642,7 +642,7 @@ impl KlarnaClient {
             .http
             .request(op.method().to_reqwest(), url.clone())
             .header(AUTHORIZATION, self.auth.clone())
-            .header(ACCEPT, "application/json");
+            .header(ACCEPT, op.accept());
         if let Some(body) = body {
             request = request
                 .header(CONTENT_TYPE, "application/json")

@@ -1,5 +1,7 @@
 //! Klarna HTTP gateway: `KlarnaClient`, a typed reqwest client for every operation of
-//! Klarna's Payments, Customer Token and Order Management APIs (API.md §0), and
+//! Klarna's Payments, Customer Token and Order Management APIs (API.md §0) and of its
+//! Settlements API (payouts, transactions, reports, with paginated streams; `docs/klarna/
+//! settlements.md`), and
 //! [`KlarnaGateway`], the service's `PaymentGateway` port implemented on top of it (with
 //! [`UuidKeys`], the `IdempotencyKeys` port).
 //!
@@ -54,6 +56,7 @@ mod operation;
 mod ops;
 mod outcome;
 pub mod retry;
+mod settlements;
 
 pub use client::{
     CaptureCreated, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, KlarnaClient,
@@ -71,6 +74,10 @@ pub use klarna_domain::Region;
 pub use operation::{HttpMethod, Operation};
 pub use outcome::gateway_error;
 pub use retry::RetryConfig;
+pub use settlements::{
+    DEFAULT_PAGE_SIZE, DateRange, MAX_PAGE_SIZE, Page, PayoutFilter, Report, StreamError,
+    TransactionFilter,
+};
 
 /// The wire models this client speaks, re-exported for convenience.
 pub use klarna_api as api;

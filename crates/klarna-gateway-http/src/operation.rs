@@ -1,5 +1,5 @@
-//! The catalogue of Klarna operations (API.md §0): name, HTTP method, path template and
-//! whether a retry is safe. Errors and logs name operations through this type.
+//! The catalogue of Klarna operations (API.md §0, and S1–S8 of `docs/klarna/settlements.md`):
+//! name, HTTP method, path template, the media type answered and whether a retry is safe. Errors and logs name operations through this type.
 
 use std::fmt;
 
@@ -97,11 +97,27 @@ pub enum Operation {
     ExtendDueDate,
     /// O18 `POST …/orders/{order_id}/acknowledge`.
     AcknowledgeOrder,
+    /// S1 `GET /settlements/v1/payouts`.
+    ListPayouts,
+    /// S2 `GET /settlements/v1/payouts/{payment_reference}`.
+    GetPayout,
+    /// S3 `GET /settlements/v1/payouts/summary`.
+    PayoutsSummary,
+    /// S4 `GET /settlements/v1/transactions`.
+    ListTransactions,
+    /// S5 `GET /settlements/v1/reports/payout-with-transactions` (CSV).
+    PayoutReportCsv,
+    /// S6 `GET /settlements/v1/reports/payout` (PDF).
+    PayoutReportPdf,
+    /// S7 `GET /settlements/v1/reports/payouts-summary-with-transactions` (CSV).
+    SummaryReportCsv,
+    /// S8 `GET /settlements/v1/reports/payouts-summary` (PDF).
+    SummaryReportPdf,
 }
 
 impl Operation {
-    /// Every operation, in API.md §0 order.
-    pub const ALL: [Self; 27] = [
+    /// Every operation, in API.md §0 order, then the Settlements API's S1–S8.
+    pub const ALL: [Self; 35] = [
         Self::CreateSession,
         Self::ReadSession,
         Self::UpdateSession,
@@ -129,6 +145,14 @@ impl Operation {
         Self::GetExtendDueDateOptions,
         Self::ExtendDueDate,
         Self::AcknowledgeOrder,
+        Self::ListPayouts,
+        Self::GetPayout,
+        Self::PayoutsSummary,
+        Self::ListTransactions,
+        Self::PayoutReportCsv,
+        Self::PayoutReportPdf,
+        Self::SummaryReportCsv,
+        Self::SummaryReportPdf,
     ];
 
     /// Stable name used in logs and errors, e.g. `payments.create_order`.
@@ -164,6 +188,14 @@ impl Operation {
             Self::GetExtendDueDateOptions => "order_management.get_extend_due_date_options",
             Self::ExtendDueDate => "order_management.extend_due_date",
             Self::AcknowledgeOrder => "order_management.acknowledge",
+            Self::ListPayouts => "settlements.list_payouts",
+            Self::GetPayout => "settlements.get_payout",
+            Self::PayoutsSummary => "settlements.payouts_summary",
+            Self::ListTransactions => "settlements.list_transactions",
+            Self::PayoutReportCsv => "settlements.payout_report_csv",
+            Self::PayoutReportPdf => "settlements.payout_report_pdf",
+            Self::SummaryReportCsv => "settlements.summary_report_csv",
+            Self::SummaryReportPdf => "settlements.summary_report_pdf",
         }
     }
 
@@ -177,7 +209,15 @@ impl Operation {
             | Self::ListCaptures
             | Self::GetCapture
             | Self::GetRefund
-            | Self::GetExtendDueDateOptions => HttpMethod::Get,
+            | Self::GetExtendDueDateOptions
+            | Self::ListPayouts
+            | Self::GetPayout
+            | Self::PayoutsSummary
+            | Self::ListTransactions
+            | Self::PayoutReportCsv
+            | Self::PayoutReportPdf
+            | Self::SummaryReportCsv
+            | Self::SummaryReportPdf => HttpMethod::Get,
             Self::CancelAuthorization => HttpMethod::Delete,
             Self::CancelCustomerToken
             | Self::UpdateAuthorization
@@ -247,6 +287,25 @@ impl Operation {
                 "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date"
             }
             Self::AcknowledgeOrder => "/ordermanagement/v1/orders/{order_id}/acknowledge",
+            Self::ListPayouts => "/settlements/v1/payouts",
+            Self::GetPayout => "/settlements/v1/payouts/{payment_reference}",
+            Self::PayoutsSummary => "/settlements/v1/payouts/summary",
+            Self::ListTransactions => "/settlements/v1/transactions",
+            Self::PayoutReportCsv => "/settlements/v1/reports/payout-with-transactions",
+            Self::PayoutReportPdf => "/settlements/v1/reports/payout",
+            Self::SummaryReportCsv => "/settlements/v1/reports/payouts-summary-with-transactions",
+            Self::SummaryReportPdf => "/settlements/v1/reports/payouts-summary",
+        }
+    }
+
+    /// The media type the operation answers with, sent as `Accept`: JSON, except the
+    /// Settlements reports (CSV or PDF).
+    #[must_use]
+    pub fn accept(self) -> &'static str {
+        match self {
+            Self::PayoutReportCsv | Self::SummaryReportCsv => "text/csv",
+            Self::PayoutReportPdf | Self::SummaryReportPdf => "application/pdf",
+            _ => "application/json",
         }
     }
 

@@ -505,6 +505,13 @@ mod tests {
             (GetOrder, 302, None, Retry),
             (GetOrder, 418, None, InvalidRequest),
             (CreateOrder, 101, None, OutcomeUnknown),
+            // docs/klarna/settlements.md §3: reads, classified by status.
+            (ListPayouts, 400, Some("BAD_VALUE"), InvalidRequest),
+            (GetPayout, 404, Some("NOT_FOUND"), NotFound),
+            (PayoutReportCsv, 404, None, NotFound),
+            (ListTransactions, 401, None, Unauthorized),
+            (PayoutsSummary, 503, None, Retry),
+            (SummaryReportCsv, 429, None, Retry),
         ];
         for &(op, status, code, expected) in table {
             let mapped = gateway_error(op, &api_error(op, status, code));

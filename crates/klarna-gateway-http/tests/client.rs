@@ -17,8 +17,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use klarna_domain::TokenStatus;
 use klarna_gateway_http::{
-    Credentials, IdempotencyKey, KlarnaClient, KlarnaError, Operation, RetryConfig, Timeouts,
-    gateway_error,
+    Credentials, DateRange, IdempotencyKey, KlarnaClient, KlarnaError, Operation, Page,
+    PayoutFilter, Report, RetryConfig, Timeouts, TransactionFilter, gateway_error,
 };
 use klarna_ports::{ErrorAction, Refusal};
 use serde::de::DeserializeOwned;
@@ -35,6 +35,39 @@ const SESSION_ID: &str = "sess-1";
 const ORDER_ID: &str = "ord-1";
 const CAPTURE_ID: &str = "cap-1";
 const REFUND_ID: &str = "ref-1";
+const PAYMENT_REFERENCE: &str = "XISA93DJ";
+
+fn range() -> DateRange {
+    let day = |d| time::Date::from_calendar_date(2024, time::Month::May, d).unwrap();
+    DateRange::days(day(1), day(2)).unwrap()
+}
+
+fn payout() -> Value {
+    let totals: serde_json::Map<String, Value> = [
+        "commission_amount",
+        "repay_amount",
+        "sale_amount",
+        "holdback_amount",
+        "settlement_amount",
+        "reversal_amount",
+        "release_amount",
+        "return_amount",
+        "fee_amount",
+        "charge_amount",
+        "credit_amount",
+        "fee_refund_amount",
+        "tax_refund_amount",
+        "deposit_amount",
+        "opening_debt_balance_amount",
+        "closing_debt_balance_amount",
+    ]
+    .into_iter()
+    .map(|k| (k.to_owned(), json!(0)))
+    .collect();
+    json!({"totals": totals, "payment_reference": PAYMENT_REFERENCE,
+        "payout_date": "2024-05-02T00:00:00Z", "currency_code": "SEK",
+        "merchant_settlement_type": "NET", "merchant_id": "M1"})
+}
 
 fn basic_header() -> String {
     let raw = format!("{USERNAME}:{PASSWORD}");
@@ -224,6 +257,29 @@ async fn invoke(
                 .body
         ),
         AcknowledgeOrder => json!(client.acknowledge_order(ORDER_ID, key).await?.body),
+        ListPayouts => json!(
+            client
+                .payouts(&PayoutFilter::default(), Page::default())
+                .await?
+                .body
+        ),
+        GetPayout => json!(client.payout(PAYMENT_REFERENCE).await?.body),
+        PayoutsSummary => json!(client.payouts_summary(&range(), None).await?.body),
+        ListTransactions => json!(
+            client
+                .transactions(&TransactionFilter::All, Page::default())
+                .await?
+                .body
+        ),
+        PayoutReportCsv | PayoutReportPdf | SummaryReportCsv | SummaryReportPdf => {
+            let report = match op {
+                PayoutReportCsv => Report::PayoutCsv(PAYMENT_REFERENCE.into()),
+                PayoutReportPdf => Report::PayoutPdf(PAYMENT_REFERENCE.into()),
+                SummaryReportCsv => Report::SummaryCsv(range()),
+                _ => Report::SummaryPdf(range()),
+            };
+            json!(String::from_utf8_lossy(&client.report(&report).await?.body))
+        }
         other => panic!("no case for {other:?}"),
     };
     Ok(out)
@@ -454,6 +510,62 @@ fn cases() -> Vec<Case> {
             response: no_content(),
             expected: Value::Null,
         },
+        Case {
+            op: ListPayouts,
+            path: "/settlements/v1/payouts".into(),
+            request: None,
+            response: ok(json!({"payouts": [payout()], "pagination": {"count": 1}})),
+            expected: json!({"payouts": [payout()], "pagination": {"count": 1}}),
+        },
+        Case {
+            op: GetPayout,
+            path: format!("/settlements/v1/payouts/{PAYMENT_REFERENCE}"),
+            request: None,
+            response: ok(payout()),
+            expected: payout(),
+        },
+        Case {
+            op: PayoutsSummary,
+            path: "/settlements/v1/payouts/summary".into(),
+            request: None,
+            response: ok(json!([])),
+            expected: json!([]),
+        },
+        Case {
+            op: ListTransactions,
+            path: "/settlements/v1/transactions".into(),
+            request: None,
+            response: ok(json!({"transactions": [], "pagination": {"count": 0}})),
+            expected: json!({"transactions": [], "pagination": {"count": 0}}),
+        },
+        Case {
+            op: PayoutReportCsv,
+            path: "/settlements/v1/reports/payout-with-transactions".into(),
+            request: None,
+            response: ResponseTemplate::new(200).set_body_string("type,amount\nSALE,100\n"),
+            expected: json!("type,amount\nSALE,100\n"),
+        },
+        Case {
+            op: PayoutReportPdf,
+            path: "/settlements/v1/reports/payout".into(),
+            request: None,
+            response: ResponseTemplate::new(200).set_body_string("%PDF-1.4"),
+            expected: json!("%PDF-1.4"),
+        },
+        Case {
+            op: SummaryReportCsv,
+            path: "/settlements/v1/reports/payouts-summary-with-transactions".into(),
+            request: None,
+            response: ResponseTemplate::new(200).set_body_string("type\n"),
+            expected: json!("type\n"),
+        },
+        Case {
+            op: SummaryReportPdf,
+            path: "/settlements/v1/reports/payouts-summary".into(),
+            request: None,
+            response: ResponseTemplate::new(200).set_body_string("%PDF-1.4"),
+            expected: json!("%PDF-1.4"),
+        },
     ]
 }
 
@@ -467,7 +579,7 @@ fn assert_common_headers(request: &Request, op: Operation, has_body: bool) {
         Some(basic_header().as_str()),
         "{op}"
     );
-    assert_eq!(header(request, "accept"), Some("application/json"), "{op}");
+    assert_eq!(header(request, "accept"), Some(op.accept()), "{op}");
     let ua = header(request, "user-agent").unwrap_or_default();
     assert!(ua.starts_with("Library/klarna-gateway-http_"), "{op}: {ua}");
     assert!(

@@ -51,6 +51,15 @@
 //! (`merchant_urls.authorization`) goes to [`PaymentService::authorize`] with
 //! [`AuthorizedVia::Callback`].
 //!
+//! # Settlements
+//!
+//! With `http`, [`settlements`] reconciles what the store recorded with what Klarna paid out:
+//! [`settled_transactions`] reads the transactions of the payouts in a [`DateRange`] through
+//! [`KlarnaClient`]'s paginated streams, and [`reconcile`] matches them to the managed orders'
+//! captures and refunds ([`ManagedOrder::captures`], [`ManagedOrder::refunds`]) into a
+//! [`SettlementReport`]: matched, unsettled after N days, awaiting, unknown to us, and the fees
+//! and totals of each payout. `docs/guide.md` ("Settlements") shows the client and the streams.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -82,6 +91,8 @@
 //! [`KlarnaBuilder::keys`] (see `examples/custom_store.rs` and `examples/custom_gateway.rs`).
 
 mod builder;
+#[cfg(feature = "http")]
+pub mod settlements;
 
 use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
 
@@ -120,6 +131,13 @@ pub use klarna_service::{
 pub use klarna_gateway_http as http;
 #[cfg(feature = "http")]
 pub use klarna_gateway_http::{Credentials, Environment, KlarnaGateway, UuidKeys};
+/// The Settlements API's inputs and the reconciliation report.
+#[cfg(feature = "http")]
+pub use klarna_gateway_http::{DateRange, KlarnaClient, Page, PayoutFilter, TransactionFilter};
+#[cfg(feature = "http")]
+pub use settlements::{
+    ReconcileOptions, SettlementError, SettlementReport, reconcile, settled_transactions,
+};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use klarna_store_sql::{SqlStore, StoreKey};

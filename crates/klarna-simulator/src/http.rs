@@ -136,6 +136,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/sim/stats", get(sim_stats))
         .route("/sim/js/klarna-payments.js", get(sim_js))
         .route("/sim/redirect/{id}", get(sim_redirect))
+        .route("/settlements/v1/{*rest}", get(settlements))
         .fallback(klarna)
         .layer(axum::middleware::map_response(add_correlation_id))
         .with_state(shared)
@@ -294,6 +295,15 @@ async fn klarna(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     }
     drop(in_flight);
     to_response(reply)
+}
+
+/// The Settlements API (engine `settlements`): Basic auth, then the engine's answer. Its reads
+/// are outside [`Operation`], so faults and stats do not cover them.
+async fn settlements(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    if !sh.authorized(req.headers()) {
+        return to_response(Reply::error(401, "UNAUTHORIZED", "Bad credentials"));
+    }
+    to_response(sh.engine.settlements(req.uri().path(), req.uri().query()))
 }
 
 /// What happens to a call's answer after the effect.

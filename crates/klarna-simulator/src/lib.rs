@@ -101,6 +101,15 @@
 //!   request with the same idempotency key is still being processed") without running and
 //!   without being recorded, as Klarna's Order Management does. Only keys the policy replays
 //!   are marked: under the default, two concurrent P5 with one key both run.
+//! * **Settlements** (Settlements API v1, `/settlements/v1/...`, `docs/klarna/settlements.md`
+//!   §5, module [`settlements`]): captures and refunds recorded on UTC day `D` settle in the
+//!   payout dated `D+1T00:00:00Z`, which exists once the clock is at or past it (nothing
+//!   recorded today is settled); one payout per currency and day, `payment_reference`
+//!   `SIM-<CURRENCY>-<YYYYMMDD>`; per capture a `SALE` and two `FEE`s (2.9 % rounded half up
+//!   in integer arithmetic, and a fixed 1.00), per refund a `RETURN`; `settlement_amount =
+//!   sale − return − fee`. Filters, `size` (default 20, 1–500, else `400 BAD_VALUE`) and
+//!   `offset`, `404 NOT_FOUND` for an unknown payout, CSV reports (a header row and one row
+//!   per transaction) and a PDF placeholder. Faults and stats do not cover these reads.
 //! * **Clock**: simulator time = real time + an offset that only grows
 //!   ([`Simulator::advance_clock`], `POST /sim/clock/advance`).
 //! * **Memory**: expired state is evicted by a lazy sweep (at most once per simulated minute):
@@ -226,6 +235,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use engine::settlements;
 pub use engine::{
     Engine, FraudDecision, OrderSource, OrderSummary, Population, ReplayPolicy, Reply,
     ShopperDecision, Stats,

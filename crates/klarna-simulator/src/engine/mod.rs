@@ -18,6 +18,7 @@
 //! | `order_reads` | Order Management reads (O1, O3, O4, O6, O16) and the order's JSON |
 //! | `shopper` | the shopper's step and fraud-review resolution (the `/sim/...` side) |
 //! | `replay` | keyed replay: the table, the in-flight keys and the [`ReplayPolicy`] |
+//! | `settlements` | Settlements API S1–S8: payouts computed from the recorded captures and refunds as the clock passes each day's cut-off |
 //!
 //! Validation is not here: it is `crate::validate`, over JSON and independent of `klarna-domain`.
 //!
@@ -45,6 +46,7 @@ mod payments;
 mod replay;
 mod reply;
 mod session;
+pub mod settlements;
 mod shopper;
 mod state;
 mod status;

@@ -18,6 +18,7 @@ mod orders;
 mod payments;
 mod props;
 mod replay;
+mod settlements;
 mod shopper;
 mod tokens;
 mod validation;

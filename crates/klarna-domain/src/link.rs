@@ -15,7 +15,10 @@
 //! # Ok::<(), klarna_domain::LinkError>(())
 //! ```
 
-use crate::payment::Intent;
+use crate::decision::Decision;
+use crate::ids::HostedPageId;
+use crate::payment::{AnyPayment, Intent, LifecycleError};
+use crate::time::Timestamp;
 
 /// The longest merchant URL accepted (Klarna's limit on `merchant_urls.*` in Payments).
 pub const MAX_LINK_URL_LEN: usize = 2_000;
@@ -269,6 +272,35 @@ impl PaymentLinkRequest {
                     intent: intent.as_str(),
                 })
             }
+        }
+    }
+}
+
+impl AnyPayment {
+    /// Records the payment link Klarna made for an open payment's session (a later link
+    /// replaces an earlier one). The same link again is done; any other stage is refused
+    /// naming it, and an expired session is refused.
+    pub fn decide_link(self, page: HostedPageId, now: Timestamp) -> Decision<AnyPayment> {
+        match self {
+            Self::Open(p) if p.session().hosted_page() == Some(&page) => Decision::Done(p.into()),
+            Self::Open(p) => match p.with_hosted_page(page, now) {
+                Ok(p) => Decision::Next(p.into()),
+                Err(e) => Decision::Refused(e.error),
+            },
+            other @ (Self::Authorized(_)
+            | Self::OrderPending(_)
+            | Self::TokenPending(_)
+            | Self::FraudReview(_)
+            | Self::Ordered(_)
+            | Self::Stopped(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_)) => Decision::Refused(LifecycleError::WrongStage {
+                operation: "making a payment link",
+                stage: other.kind(),
+            }),
         }
     }
 }

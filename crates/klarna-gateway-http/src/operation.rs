@@ -97,11 +97,19 @@ pub enum Operation {
     ExtendDueDate,
     /// O18 `POST …/orders/{order_id}/acknowledge`.
     AcknowledgeOrder,
+    /// H1 `POST /hpp/v1/sessions` (`docs/klarna/hpp.md`).
+    CreateHppSession,
+    /// H2 `GET /hpp/v1/sessions/{session_id}`.
+    ReadHppSession,
+    /// H3 `DELETE /hpp/v1/sessions/{session_id}`.
+    DisableHppSession,
+    /// H4 `POST /hpp/v1/sessions/{session_id}/distribution`.
+    DistributeHppSession,
 }
 
 impl Operation {
     /// Every operation, in API.md §0 order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 31] = [
         Self::CreateSession,
         Self::ReadSession,
         Self::UpdateSession,
@@ -129,6 +137,10 @@ impl Operation {
         Self::GetExtendDueDateOptions,
         Self::ExtendDueDate,
         Self::AcknowledgeOrder,
+        Self::CreateHppSession,
+        Self::ReadHppSession,
+        Self::DisableHppSession,
+        Self::DistributeHppSession,
     ];
 
     /// Stable name used in logs and errors, e.g. `payments.create_order`.
@@ -164,6 +176,10 @@ impl Operation {
             Self::GetExtendDueDateOptions => "order_management.get_extend_due_date_options",
             Self::ExtendDueDate => "order_management.extend_due_date",
             Self::AcknowledgeOrder => "order_management.acknowledge",
+            Self::CreateHppSession => "hpp.create_session",
+            Self::ReadHppSession => "hpp.read_session",
+            Self::DisableHppSession => "hpp.disable_session",
+            Self::DistributeHppSession => "hpp.distribute_session",
         }
     }
 
@@ -177,8 +193,9 @@ impl Operation {
             | Self::ListCaptures
             | Self::GetCapture
             | Self::GetRefund
-            | Self::GetExtendDueDateOptions => HttpMethod::Get,
-            Self::CancelAuthorization => HttpMethod::Delete,
+            | Self::GetExtendDueDateOptions
+            | Self::ReadHppSession => HttpMethod::Get,
+            Self::CancelAuthorization | Self::DisableHppSession => HttpMethod::Delete,
             Self::CancelCustomerToken
             | Self::UpdateAuthorization
             | Self::UpdateMerchantReferences
@@ -197,7 +214,9 @@ impl Operation {
             | Self::AddShippingInfo
             | Self::AddCaptureShippingInfo
             | Self::TriggerSendOut
-            | Self::AcknowledgeOrder => HttpMethod::Post,
+            | Self::AcknowledgeOrder
+            | Self::CreateHppSession
+            | Self::DistributeHppSession => HttpMethod::Post,
         }
     }
 
@@ -247,6 +266,9 @@ impl Operation {
                 "/ordermanagement/v1/orders/{order_id}/captures/{capture_id}/extend-due-date"
             }
             Self::AcknowledgeOrder => "/ordermanagement/v1/orders/{order_id}/acknowledge",
+            Self::CreateHppSession => "/hpp/v1/sessions",
+            Self::ReadHppSession | Self::DisableHppSession => "/hpp/v1/sessions/{session_id}",
+            Self::DistributeHppSession => "/hpp/v1/sessions/{session_id}/distribution",
         }
     }
 
@@ -280,6 +302,9 @@ impl Operation {
                     | Self::CreateOrder
                     | Self::CreateCustomerToken
                     | Self::CancelCustomerToken
+                    | Self::CreateHppSession
+                    | Self::DisableHppSession
+                    | Self::DistributeHppSession
             )
     }
 
@@ -290,6 +315,8 @@ impl Operation {
     /// overwrites with the same data). False for P4, P5, P6 and T3: we send a key there too,
     /// but Klarna does not document honouring it, and a repeat after a success that was lost
     /// in transit answers with an error ("already consumed", 404) that would hide the success.
+    /// False for H1, H3 and H4 too (no key documented; a repeated H1 makes a second HPP session,
+    /// a repeated H4 a second message to the shopper).
     #[must_use]
     pub fn retry_safe(self) -> bool {
         !self.is_mutating()

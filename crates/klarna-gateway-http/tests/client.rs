@@ -35,6 +35,7 @@ const SESSION_ID: &str = "sess-1";
 const ORDER_ID: &str = "ord-1";
 const CAPTURE_ID: &str = "cap-1";
 const REFUND_ID: &str = "ref-1";
+const HPP_ID: &str = "hpp-1";
 
 fn basic_header() -> String {
     let raw = format!("{USERNAME}:{PASSWORD}");
@@ -224,6 +225,15 @@ async fn invoke(
                 .body
         ),
         AcknowledgeOrder => json!(client.acknowledge_order(ORDER_ID, key).await?.body),
+        CreateHppSession => json!(client.create_hpp_session(&typed(req()), key).await?.body),
+        ReadHppSession => json!(client.read_hpp_session(HPP_ID).await?.body),
+        DisableHppSession => json!(client.disable_hpp_session(HPP_ID, key).await?.body),
+        DistributeHppSession => json!(
+            client
+                .distribute_hpp_session(HPP_ID, &typed(req()), key)
+                .await?
+                .body
+        ),
         other => panic!("no case for {other:?}"),
     };
     Ok(out)
@@ -452,6 +462,35 @@ fn cases() -> Vec<Case> {
             path: om("/acknowledge"),
             request: None,
             response: no_content(),
+            expected: Value::Null,
+        },
+        Case {
+            op: CreateHppSession,
+            path: "/hpp/v1/sessions".into(),
+            request: Some(fixture("hpp/create_session.request.json")),
+            response: ResponseTemplate::new(201)
+                .set_body_json(fixture("hpp/create_session.response.json")),
+            expected: fixture("hpp/create_session.response.json"),
+        },
+        Case {
+            op: ReadHppSession,
+            path: format!("/hpp/v1/sessions/{HPP_ID}"),
+            request: None,
+            response: ok(fixture("hpp/read_session.response.json")),
+            expected: fixture("hpp/read_session.response.json"),
+        },
+        Case {
+            op: DisableHppSession,
+            path: format!("/hpp/v1/sessions/{HPP_ID}"),
+            request: None,
+            response: no_content(),
+            expected: Value::Null,
+        },
+        Case {
+            op: DistributeHppSession,
+            path: format!("/hpp/v1/sessions/{HPP_ID}/distribution"),
+            request: Some(fixture("hpp/distribution.request.json")),
+            response: ResponseTemplate::new(201),
             expected: Value::Null,
         },
     ]

@@ -321,11 +321,11 @@ pub enum HostedPageStatus {
     Completed,
     /// The shopper cancelled (final).
     Cancelled,
-    /// Klarna declined the shopper (final).
+    /// Klarna declined the shopper; the page stays open for another try.
     Failed,
     /// The merchant disabled the link (final).
     Disabled,
-    /// A system error (final).
+    /// A system error while paying; the page stays open.
     Error,
 }
 
@@ -361,13 +361,11 @@ impl HostedPageStatus {
             Self::Error => "ERROR",
         }
     }
-    /// Whether the page's status can change no more.
+    /// Whether the page's status can change no more (`COMPLETED`, `CANCELLED`, `DISABLED`;
+    /// Klarna keeps a `FAILED`, `ERROR` or `BACK` page open for another try).
     #[must_use]
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Completed | Self::Cancelled | Self::Failed | Self::Disabled | Self::Error
-        )
+        matches!(self, Self::Completed | Self::Cancelled | Self::Disabled)
     }
 }
 
@@ -444,5 +442,6 @@ mod tests {
         assert_eq!(HostedPageStatus::parse("SOMETHING_NEW"), None);
         assert!(HostedPageStatus::Completed.is_final());
         assert!(!HostedPageStatus::Back.is_final());
+        assert!(!HostedPageStatus::Failed.is_final(), "open for another try");
     }
 }

@@ -13,7 +13,7 @@
 //! * `NONE`: the page hands the authorization back; the service authorizes and completes the
 //!   payment as for the widget ([`PaymentService::complete`]: exactly once, with its key).
 //!
-//! A page that ended without a payment (cancelled, declined, disabled) leaves the payment
+//! A page that ended without a payment (cancelled, disabled) leaves the payment
 //! open: make a new link ([`PaymentService::link_payment`]) or cancel it.
 
 use klarna_domain::{
@@ -46,12 +46,13 @@ pub struct PaymentLink {
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum LinkOutcome {
-    /// The shopper has not finished (`WAITING`, `IN_PROGRESS`, `BACK`, `MANUAL_ID_CHECK`, a
-    /// status this version does not know, or `COMPLETED` without the order or authorization
-    /// yet): ask again later. Nothing was written.
+    /// The shopper has not finished (`WAITING`, `IN_PROGRESS`, `BACK`, `FAILED` and `ERROR`,
+    /// which Klarna keeps open for another try, `MANUAL_ID_CHECK`, a status this version does
+    /// not know, or `COMPLETED` without the order or authorization yet): ask again later.
+    /// Nothing was written.
     Waiting(Option<HostedPageStatus>),
-    /// The page ended without a payment (`CANCELLED`, `FAILED`, `DISABLED`, `ERROR`). The
-    /// payment stays open: make a new link, or cancel it.
+    /// The page ended without a payment (`CANCELLED`, `DISABLED`). The payment stays open:
+    /// make a new link, or cancel it.
     Ended(HostedPageStatus),
     /// Paid: the payment as it is now (ordered, in fraud review, tokenized, …).
     Paid(AnyPayment),

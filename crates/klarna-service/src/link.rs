@@ -55,7 +55,7 @@ pub enum LinkOutcome {
     /// make a new link, or cancel it.
     Ended(HostedPageStatus),
     /// Paid: the payment as it is now (ordered, in fraud review, tokenized, …).
-    Paid(AnyPayment),
+    Paid(Box<AnyPayment>),
 }
 
 /// A gateway error as the caller's: Klarna's refusal is an answer, anything else an outage
@@ -159,7 +159,7 @@ where
                 StageKind::Ordered
                 | StageKind::FraudReview
                 | StageKind::Stopped
-                | StageKind::Tokenized => Ok(LinkOutcome::Paid(stored.value)),
+                | StageKind::Tokenized => Ok(LinkOutcome::Paid(Box::new(stored.value))),
                 stage @ (StageKind::Open
                 | StageKind::Authorized
                 | StageKind::OrderPending
@@ -180,7 +180,7 @@ where
         match (status, state.order_id, state.authorization_token) {
             (Some(HostedPageStatus::Completed), Some(order), _) => {
                 let paid = self.record_link_order(id, &order).await?;
-                Ok(LinkOutcome::Paid(paid))
+                Ok(LinkOutcome::Paid(Box::new(paid)))
             }
             (Some(HostedPageStatus::Completed), None, Some(token)) => {
                 if matches!(stored.value, AnyPayment::Open(_)) {
@@ -188,7 +188,7 @@ where
                         .await?;
                 }
                 self.complete(id, token).await?;
-                Ok(LinkOutcome::Paid(self.payment(id).await?))
+                Ok(LinkOutcome::Paid(Box::new(self.payment(id).await?)))
             }
             (Some(s), _, _) if s.is_final() && s != HostedPageStatus::Completed => {
                 Ok(LinkOutcome::Ended(s))

@@ -478,6 +478,31 @@ impl PaymentGateway for CrashingGateway {
         let r = self.inner.extend_authorization_time(o, k).await;
         self.after(r)
     }
+
+    async fn create_hosted_page(
+        &self,
+        session: &SessionId,
+        link: &klarna_domain::PaymentLinkRequest,
+    ) -> Result<klarna_ports::HostedPage, GatewayError> {
+        let r = self.inner.create_hosted_page(session, link).await;
+        self.after(r)
+    }
+
+    async fn read_hosted_page(
+        &self,
+        page: &klarna_domain::HostedPageId,
+    ) -> Result<klarna_ports::HostedPageState, GatewayError> {
+        let r = self.inner.read_hosted_page(page).await;
+        self.after(r)
+    }
+
+    async fn disable_hosted_page(
+        &self,
+        page: &klarna_domain::HostedPageId,
+    ) -> Result<(), GatewayError> {
+        let r = self.inner.disable_hosted_page(page).await;
+        self.after(r)
+    }
 }
 
 /// The stage a payment has in the store.

@@ -269,6 +269,28 @@ impl PaymentGateway for Watched {
     ) -> Result<(), GatewayError> {
         self.inner.extend_authorization_time(o, k).await
     }
+
+    async fn create_hosted_page(
+        &self,
+        session: &SessionId,
+        link: &klarna_domain::PaymentLinkRequest,
+    ) -> Result<klarna_ports::HostedPage, GatewayError> {
+        self.inner.create_hosted_page(session, link).await
+    }
+
+    async fn read_hosted_page(
+        &self,
+        page: &klarna_domain::HostedPageId,
+    ) -> Result<klarna_ports::HostedPageState, GatewayError> {
+        self.inner.read_hosted_page(page).await
+    }
+
+    async fn disable_hosted_page(
+        &self,
+        page: &klarna_domain::HostedPageId,
+    ) -> Result<(), GatewayError> {
+        self.inner.disable_hosted_page(page).await
+    }
 }
 
 fn gateway(base: &str) -> KlarnaGateway {

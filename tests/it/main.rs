@@ -16,6 +16,7 @@ mod crosscheck;
 mod demo;
 mod exactly_once;
 mod gateway;
+mod links;
 mod merchant_data;
 mod order_management;
 mod stopped;

@@ -1,4 +1,4 @@
-//! Klarna Payments, Customer Token, Order Management and Settlements wire models (serde).
+//! Klarna Payments, Customer Token, Order Management, Settlements and Hosted Payment Page wire models (serde).
 //!
 //! This crate is pure data: one Rust type per JSON body that Klarna's merchant APIs accept or
 //! return (see `klarna/API.md` §0 for the operation map), with no validation and no I/O.
@@ -58,6 +58,7 @@ mod open_enum;
 pub mod callbacks;
 pub mod common;
 pub mod customer_token;
+pub mod hpp;
 pub mod order_management;
 pub mod payments;
 pub mod settlements;

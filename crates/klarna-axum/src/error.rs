@@ -124,6 +124,7 @@ fn service_parts(e: &ServiceError) -> (StatusCode, &'static str, Option<String>)
             "invalid_input",
             Some(format!("merchant.{}", m.field())),
         ),
+        ServiceError::Link(l) => (S::BAD_REQUEST, "invalid_input", Some(l.field())),
         ServiceError::CurrencyMismatch { .. } => (
             S::BAD_REQUEST,
             "invalid_input",

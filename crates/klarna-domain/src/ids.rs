@@ -169,6 +169,10 @@ opaque_id!(
     OrderId, "order_id"
 );
 opaque_id!(
+    /// Klarna's id of a Hosted Payment Page session (a payment link).
+    HostedPageId, "hosted_page_id"
+);
+opaque_id!(
     /// Klarna's id of a capture.
     CaptureId, "capture_id"
 );

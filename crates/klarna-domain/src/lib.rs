@@ -21,6 +21,7 @@ pub mod cart;
 pub mod decision;
 pub mod field;
 pub mod ids;
+pub mod link;
 pub mod market;
 pub mod merchant;
 pub mod money;
@@ -42,8 +43,11 @@ pub use cart::{
 pub use decision::{Attempt, Cancellation, Completed, Decision, Settled, TokenStep};
 pub use field::FieldPath;
 pub use ids::{
-    AuthorizationToken, CaptureId, ClientToken, CustomerTokenId, IdError, IdempotencyKey, OrderId,
-    PaymentId, RefundId, SessionId,
+    AuthorizationToken, CaptureId, ClientToken, CustomerTokenId, HostedPageId, IdError,
+    IdempotencyKey, OrderId, PaymentId, RefundId, SessionId,
+};
+pub use link::{
+    HostedPageStatus, LinkError, LinkUrls, MAX_LINK_URL_LEN, PaymentLinkRequest, PlaceOrderMode,
 };
 pub use market::{Country, Currency, Locale, Market, MarketError, Region, UnknownRegion};
 pub use merchant::{

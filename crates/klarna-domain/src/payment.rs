@@ -21,7 +21,8 @@ use std::fmt;
 use crate::cart::{Cart, CartError, CartFingerprint, Problem};
 use crate::field::FieldPath;
 use crate::ids::{
-    AuthorizationToken, ClientToken, CustomerTokenId, IdempotencyKey, OrderId, PaymentId, SessionId,
+    AuthorizationToken, ClientToken, CustomerTokenId, HostedPageId, IdempotencyKey, OrderId,
+    PaymentId, SessionId,
 };
 use crate::merchant::{MerchantData, MerchantDataError};
 use crate::time::{Timestamp, lifetimes};
@@ -192,6 +193,8 @@ pub struct Session {
     id: SessionId,
     client_token: ClientToken,
     expires_at: Timestamp,
+    /// The payment link (Hosted Payment Page session) that serves this session, if any.
+    hosted_page: Option<HostedPageId>,
 }
 
 impl Session {
@@ -202,7 +205,19 @@ impl Session {
             id,
             client_token,
             expires_at,
+            hosted_page: None,
         }
+    }
+    /// The same session, served by the payment link `page` (a Hosted Payment Page session).
+    #[must_use]
+    pub fn with_hosted_page(mut self, page: HostedPageId) -> Self {
+        self.hosted_page = Some(page);
+        self
+    }
+    /// The payment link that serves this session, if one was made.
+    #[must_use]
+    pub fn hosted_page(&self) -> Option<&HostedPageId> {
+        self.hosted_page.as_ref()
     }
     /// Klarna's session id.
     #[must_use]
@@ -780,6 +795,23 @@ impl Payment<Open> {
     #[must_use]
     pub fn session(&self) -> &Session {
         &self.stage.session
+    }
+
+    /// Records the payment link (Hosted Payment Page session) Klarna made for this session;
+    /// a later link replaces an earlier one.
+    ///
+    /// # Errors
+    /// [`LifecycleError::SessionExpired`] when the session has closed.
+    pub fn with_hosted_page(
+        mut self,
+        page: HostedPageId,
+        now: Timestamp,
+    ) -> Result<Self, TransitionFailed<Self>> {
+        if !self.stage.session.is_open(now) {
+            return self.fail(LifecycleError::SessionExpired);
+        }
+        self.stage.session = self.stage.session.clone().with_hosted_page(page);
+        Ok(self)
     }
 
     /// Replaces the cart (after Klarna accepted the session update).
@@ -1904,6 +1936,28 @@ impl AnyPayment {
         }
     }
 
+    /// The payment link (Hosted Payment Page session) serving the payment's session, while the
+    /// payment has its session.
+    #[must_use]
+    pub fn hosted_page(&self) -> Option<&HostedPageId> {
+        match self {
+            Self::Open(p) => p.session().hosted_page(),
+            Self::Authorized(p) => p.session().hosted_page(),
+            Self::TokenPending(p) => p.session().hosted_page(),
+            Self::OrderPending(p) => match p.source() {
+                OrderSource::Authorization { session, .. } => session.hosted_page(),
+                OrderSource::CustomerToken(_) => None,
+            },
+            Self::FraudReview(_)
+            | Self::Ordered(_)
+            | Self::Stopped(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_) => None,
+        }
+    }
     /// Klarna's session id, while the payment has one in play.
     #[must_use]
     pub fn session_id(&self) -> Option<&SessionId> {

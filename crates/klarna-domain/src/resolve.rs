@@ -23,8 +23,8 @@ use crate::decision::{Decision, Settled};
 use crate::ids::OrderId;
 use crate::order::{ManagedOrder, OrderStatus};
 use crate::payment::{
-    AnyPayment, CancelReason, Cancelled, FraudReview, FraudStatus, Intent, LifecycleError,
-    NeedsReview, Ordered, Payment, PlacedOrder, Stage, Tokenization,
+    AnyPayment, CancelReason, Cancelled, FraudReview, FraudStatus, Intent, LifecycleError, Ordered,
+    Payment, PlacedOrder, Stage, Tokenization,
 };
 use crate::time::{Timestamp, lifetimes};
 
@@ -80,7 +80,7 @@ fn moved<S: Stage, T: Stage>(p: Payment<S>, stage: T) -> Payment<T> {
 
 impl OrderEvidence {
     /// The first way this order does not fit `p`, if any.
-    fn mismatch(&self, p: &Payment<NeedsReview>) -> Option<ResolveMismatch> {
+    fn mismatch<S: Stage>(&self, p: &Payment<S>) -> Option<ResolveMismatch> {
         let differs = |field, ours: String, klarna: String| {
             Some(ResolveMismatch {
                 order_id: self.order_id.clone(),
@@ -294,10 +294,111 @@ impl AnyPayment {
     }
 }
 
+impl AnyPayment {
+    /// Klarna placed the order of an open (or authorized) one-time payment itself, through
+    /// its payment link (`PLACE_ORDER`), and `evidence` is what Order Management reports about
+    /// the order the link names. Checked as a review's resolution is (the payment's
+    /// `merchant_reference1`, the cart's total, untouched), then recorded the same way: the
+    /// payment becomes `Ordered` (`FraudReview` while Klarna's decision is pending or
+    /// unreported, `Stopped` if Klarna stopped it) with its managed order. The service never
+    /// places an order for such a payment, so none is placed twice.
+    ///
+    /// A payment already holding this order is done; a recurring intent, or any stage other
+    /// than open or authorized, is refused naming it.
+    ///
+    /// # Errors
+    /// [`ResolveMismatch`] when Klarna's order does not fit the payment.
+    pub fn decide_ordered_by_link(
+        self,
+        evidence: &OrderEvidence,
+        now: Timestamp,
+    ) -> Result<Decision<Settled>, ResolveMismatch> {
+        const OPERATION: &str = "recording the order a payment link placed";
+        if !matches!(self.intent(), Intent::Buy) {
+            return Ok(Decision::Refused(LifecycleError::IntentForbids {
+                intent: self.intent().as_str(),
+                operation: OPERATION,
+            }));
+        }
+        match self {
+            Self::Open(p) => placed_by_link(p, evidence, now),
+            Self::Authorized(p) => placed_by_link(p, evidence, now),
+            done @ (Self::Ordered(_) | Self::FraudReview(_) | Self::Stopped(_))
+                if done.order_id() == Some(&evidence.order_id) =>
+            {
+                Ok(Decision::Done(done))
+            }
+            other @ (Self::OrderPending(_)
+            | Self::TokenPending(_)
+            | Self::FraudReview(_)
+            | Self::Ordered(_)
+            | Self::Stopped(_)
+            | Self::Tokenized(_)
+            | Self::Cancelled(_)
+            | Self::Expired(_)
+            | Self::Refused(_)
+            | Self::NeedsReview(_)) => Ok(Decision::Refused(LifecycleError::WrongStage {
+                operation: OPERATION,
+                stage: other.kind(),
+            })),
+        }
+    }
+}
+
+/// The payment with the order its link placed, checked against Klarna's report.
+fn placed_by_link<S: Stage>(
+    p: Payment<S>,
+    evidence: &OrderEvidence,
+    now: Timestamp,
+) -> Result<Decision<Settled>, ResolveMismatch> {
+    if let Some(m) = evidence.mismatch(&p) {
+        return Err(m);
+    }
+    let managed = managed_order(&p, evidence, now);
+    let fraud_status = match evidence.fraud_status {
+        Some(f @ (FraudStatus::Accepted | FraudStatus::Rejected | FraudStatus::Stopped)) => f,
+        Some(FraudStatus::Pending) | None => FraudStatus::Pending,
+    };
+    let order = PlacedOrder::new(evidence.order_id.clone(), fraud_status, now);
+    let tokenization = Tokenization::NotRequested;
+    let payment: AnyPayment = match fraud_status {
+        FraudStatus::Pending => moved(
+            p,
+            FraudReview {
+                order,
+                tokenization,
+            },
+        )
+        .into(),
+        FraudStatus::Accepted | FraudStatus::Rejected => moved(
+            p,
+            Ordered {
+                order,
+                tokenization,
+            },
+        )
+        .into(),
+        FraudStatus::Stopped => moved(
+            p,
+            crate::payment::Stopped {
+                order,
+                tokenization,
+                stopped_at: now,
+            },
+        )
+        .into(),
+    };
+    Ok(Decision::Next(Settled {
+        payment,
+        order: Some(managed),
+        token: None,
+    }))
+}
+
 /// The managed order of a resolved payment: the cart's total, nothing captured, and Klarna's
 /// capture deadline (or the earliest it can be).
-fn managed_order(
-    p: &Payment<NeedsReview>,
+fn managed_order<S: Stage>(
+    p: &Payment<S>,
     evidence: &OrderEvidence,
     now: Timestamp,
 ) -> ManagedOrder {
@@ -593,5 +694,86 @@ mod tests {
                 stage: StageKind::Open,
             }))
         );
+    }
+
+    fn open(intent: Intent) -> AnyPayment {
+        let session = Session::new(
+            SessionId::new("s-1").unwrap(),
+            ClientToken::new("ct").unwrap(),
+            t(1_000_000),
+        )
+        .with_hosted_page(crate::HostedPageId::new("hpp-1").unwrap());
+        Payment::open(
+            PaymentId::new("pay-1").unwrap(),
+            intent,
+            cart(intent),
+            session,
+            t(0),
+        )
+        .into()
+    }
+
+    #[test]
+    fn an_order_a_link_placed_is_recorded_once_and_checked() {
+        let s = settled(open(Intent::Buy).decide_ordered_by_link(&evidence(), t(10)));
+        assert_eq!(s.payment.kind(), StageKind::Ordered);
+        assert_eq!(s.payment.order_id(), Some(&evidence().order_id));
+        let managed = s.order.expect("its managed order");
+        assert_eq!(managed.order_amount(), 10_000);
+        // The repeat (the success page and the status callback both report it) is done.
+        assert!(matches!(
+            s.payment.clone().decide_ordered_by_link(&evidence(), t(11)),
+            Ok(Decision::Done(_))
+        ));
+        // Pending fraud decision: do not ship yet.
+        let pending = OrderEvidence {
+            fraud_status: Some(FraudStatus::Pending),
+            ..evidence()
+        };
+        let s = settled(open(Intent::Buy).decide_ordered_by_link(&pending, t(10)));
+        assert_eq!(s.payment.kind(), StageKind::FraudReview);
+        // Another payment's order, or another amount, is refused naming the field.
+        let other = OrderEvidence {
+            merchant_reference1: Some("pay-2".to_owned()),
+            ..evidence()
+        };
+        let m = open(Intent::Buy)
+            .decide_ordered_by_link(&other, t(10))
+            .unwrap_err();
+        assert_eq!(m.field, "merchant_reference1");
+        let more = OrderEvidence {
+            order_amount: 20_000,
+            ..evidence()
+        };
+        let m = open(Intent::Buy)
+            .decide_ordered_by_link(&more, t(10))
+            .unwrap_err();
+        assert_eq!(m.field, "order_amount");
+        // Recurring intents make their token from the authorization: never by a link's order.
+        assert!(matches!(
+            open(Intent::Tokenize).decide_ordered_by_link(&evidence(), t(10)),
+            Ok(Decision::Refused(LifecycleError::IntentForbids { .. }))
+        ));
+        // A payment in review is the operator's to resolve.
+        assert!(matches!(
+            in_review(Intent::Buy).decide_ordered_by_link(&evidence(), t(10)),
+            Ok(Decision::Refused(LifecycleError::WrongStage { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_link_survives_the_store_and_follows_the_authorization() {
+        let p = open(Intent::Buy);
+        assert_eq!(p.hosted_page().map(|h| h.as_str()), Some("hpp-1"));
+        let back = p.snapshot().restore().unwrap();
+        assert_eq!(back, p);
+        let AnyPayment::Open(o) = p else {
+            panic!("open")
+        };
+        let authorized: AnyPayment = o
+            .authorize(AuthorizationToken::new("auth").unwrap(), t(1))
+            .unwrap()
+            .into();
+        assert_eq!(authorized.hosted_page().map(|h| h.as_str()), Some("hpp-1"));
     }
 }

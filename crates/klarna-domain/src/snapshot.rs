@@ -8,8 +8,8 @@ use std::fmt;
 
 use crate::cart::{Cart, CartError, CartFingerprint, LineInput};
 use crate::ids::{
-    AuthorizationToken, ClientToken, CustomerTokenId, IdError, IdempotencyKey, OrderId, PaymentId,
-    SessionId,
+    AuthorizationToken, ClientToken, CustomerTokenId, HostedPageId, IdError, IdempotencyKey,
+    OrderId, PaymentId, SessionId,
 };
 use crate::market::{Market, MarketError};
 use crate::merchant::{MerchantData, MerchantDataError, MerchantDataParts};
@@ -46,6 +46,12 @@ pub struct SessionSnapshot {
     pub client_token: SecretText,
     /// Expiry.
     pub expires_at: Timestamp,
+    /// The payment link serving the session (absent in payments stored before links).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub hosted_page: Option<String>,
 }
 
 /// A stored authorization.
@@ -258,6 +264,7 @@ fn session_snap(s: &Session) -> SessionSnapshot {
         id: s.id().to_string(),
         client_token: SecretText(s.client_token().expose_secret().to_owned()),
         expires_at: s.expires_at(),
+        hosted_page: s.hosted_page().map(ToString::to_string),
     }
 }
 fn auth_snap(a: &Authorization) -> AuthorizationSnapshot {
@@ -300,11 +307,15 @@ fn tok_snap(t: &Tokenization) -> TokenizationSnapshot {
 }
 
 fn session(s: SessionSnapshot) -> Result<Session, RestoreError> {
-    Ok(Session::new(
+    let session = Session::new(
         SessionId::new(s.id)?,
         ClientToken::new(s.client_token.0)?,
         s.expires_at,
-    ))
+    );
+    Ok(match s.hosted_page {
+        Some(page) => session.with_hosted_page(HostedPageId::new(page)?),
+        None => session,
+    })
 }
 fn auth(a: AuthorizationSnapshot) -> Result<Authorization, RestoreError> {
     Ok(Authorization::new(

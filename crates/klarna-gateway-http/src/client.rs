@@ -288,7 +288,7 @@ fn validate_deadline(deadline: Option<Duration>, timeouts: Timeouts) -> Result<(
 }
 
 /// Whether `url`'s host is a loopback address (`127.0.0.0/8`, `::1`) or `localhost`.
-fn is_loopback(url: &url::Url) -> bool {
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

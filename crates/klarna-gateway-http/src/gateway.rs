@@ -12,14 +12,15 @@ use async_trait::async_trait;
 use klarna_api as api;
 use klarna_domain::{
     AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, ClientToken,
-    CustomerTokenId, FraudStatus, IdempotencyKey, LineInput, LineKind, MerchantData,
-    MerchantReferences, OmLine, OrderId, OrderLine, OrderStatus, RefundId, RefundRequest,
-    SessionId, ShippingInfo, ShippingInfoUpdate, Timestamp, TokenStatus,
+    CustomerTokenId, FraudStatus, HostedPageId, HostedPageStatus, IdempotencyKey, LineInput,
+    LineKind, MerchantData, MerchantReferences, OmLine, OrderId, OrderLine, OrderStatus,
+    PaymentLinkRequest, RefundId, RefundRequest, SessionId, ShippingInfo, ShippingInfoUpdate,
+    Timestamp, TokenStatus,
 };
 use klarna_ports::{
-    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
-    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, RemoteOrder, SessionProgress,
-    SessionState,
+    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, HostedPage,
+    HostedPageState, MerchantUrls, NewSession, OrderPlaced, PaymentGateway, PlaceOrder,
+    RemoteOrder, SessionProgress, SessionState,
 };
 
 use crate::client::KlarnaClient;
@@ -727,6 +728,76 @@ impl PaymentGateway for KlarnaGateway {
         let op = Operation::ExtendAuthorizationTime;
         self.client
             .extend_authorization_time(order.as_str(), Some(idempotency_key.clone()))
+            .await
+            .map_err(|e| gateway_error(op, &e))?;
+        Ok(())
+    }
+
+    async fn create_hosted_page(
+        &self,
+        session: &SessionId,
+        link: &PaymentLinkRequest,
+    ) -> Result<HostedPage, GatewayError> {
+        let op = Operation::CreateHppSession;
+        let urls = link.urls();
+        let body = api::hpp::SessionCreationRequest {
+            payment_session_url: self
+                .client
+                .payment_session_url(session.as_str())
+                .map_err(|e| gateway_error(op, &e))?,
+            merchant_urls: Some(api::hpp::MerchantUrls {
+                success: Some(urls.success_url().to_owned()),
+                cancel: urls.cancel_url().map(ToOwned::to_owned),
+                back: urls.back_url().map(ToOwned::to_owned),
+                failure: urls.failure_url().map(ToOwned::to_owned),
+                error: urls.error_url().map(ToOwned::to_owned),
+                status_update: urls.status_update_url().map(ToOwned::to_owned),
+            }),
+            options: Some(api::hpp::Options {
+                place_order_mode: Some(api::hpp::PlaceOrderMode::from(link.mode().as_str())),
+                ..api::hpp::Options::default()
+            }),
+            profile_id: None,
+        };
+        let created = self
+            .client
+            .create_hpp_session(&body, None)
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        Ok(HostedPage {
+            id: HostedPageId::new(created.session_id).map_err(|_| malformed(op, "session_id"))?,
+            redirect_url: created
+                .redirect_url
+                .ok_or_else(|| malformed(op, "redirect_url"))?,
+            expires_at: created.expires_at.as_deref().and_then(parse_timestamp),
+        })
+    }
+
+    async fn read_hosted_page(&self, page: &HostedPageId) -> Result<HostedPageState, GatewayError> {
+        let op = Operation::ReadHppSession;
+        let read = self
+            .client
+            .read_hpp_session(page.as_str())
+            .await
+            .map_err(|e| gateway_error(op, &e))?
+            .body;
+        Ok(HostedPageState {
+            status: read
+                .status
+                .as_ref()
+                .and_then(|s| HostedPageStatus::parse(s.as_str())),
+            authorization_token: read
+                .authorization_token
+                .and_then(|t| AuthorizationToken::new(t).ok()),
+            order_id: read.order_id.and_then(|o| OrderId::new(o).ok()),
+        })
+    }
+
+    async fn disable_hosted_page(&self, page: &HostedPageId) -> Result<(), GatewayError> {
+        let op = Operation::DisableHppSession;
+        self.client
+            .disable_hpp_session(page.as_str(), None)
             .await
             .map_err(|e| gateway_error(op, &e))?;
         Ok(())

@@ -51,6 +51,7 @@ mod client;
 mod config;
 mod error;
 pub mod gateway;
+pub mod hpp;
 mod keys;
 mod operation;
 mod ops;

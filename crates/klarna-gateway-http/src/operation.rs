@@ -113,11 +113,20 @@ pub enum Operation {
     SummaryReportCsv,
     /// S8 `GET /settlements/v1/reports/payouts-summary` (PDF).
     SummaryReportPdf,
+    /// H1 `POST /hpp/v1/sessions` (`docs/klarna/hpp.md`).
+    CreateHppSession,
+    /// H2 `GET /hpp/v1/sessions/{session_id}`.
+    ReadHppSession,
+    /// H3 `DELETE /hpp/v1/sessions/{session_id}`.
+    DisableHppSession,
+    /// H4 `POST /hpp/v1/sessions/{session_id}/distribution`.
+    DistributeHppSession,
 }
 
 impl Operation {
-    /// Every operation, in API.md §0 order, then the Settlements API's S1–S8.
-    pub const ALL: [Self; 35] = [
+    /// Every operation, in API.md §0 order, then the Settlements API's S1–S8, then the Hosted
+    /// Payment Page's H1–H4.
+    pub const ALL: [Self; 39] = [
         Self::CreateSession,
         Self::ReadSession,
         Self::UpdateSession,
@@ -153,6 +162,10 @@ impl Operation {
         Self::PayoutReportPdf,
         Self::SummaryReportCsv,
         Self::SummaryReportPdf,
+        Self::CreateHppSession,
+        Self::ReadHppSession,
+        Self::DisableHppSession,
+        Self::DistributeHppSession,
     ];
 
     /// Stable name used in logs and errors, e.g. `payments.create_order`.
@@ -196,6 +209,10 @@ impl Operation {
             Self::PayoutReportPdf => "settlements.payout_report_pdf",
             Self::SummaryReportCsv => "settlements.summary_report_csv",
             Self::SummaryReportPdf => "settlements.summary_report_pdf",
+            Self::CreateHppSession => "hpp.create_session",
+            Self::ReadHppSession => "hpp.read_session",
+            Self::DisableHppSession => "hpp.disable_session",
+            Self::DistributeHppSession => "hpp.distribute_session",
         }
     }
 
@@ -217,8 +234,9 @@ impl Operation {
             | Self::PayoutReportCsv
             | Self::PayoutReportPdf
             | Self::SummaryReportCsv
-            | Self::SummaryReportPdf => HttpMethod::Get,
-            Self::CancelAuthorization => HttpMethod::Delete,
+            | Self::SummaryReportPdf
+            | Self::ReadHppSession => HttpMethod::Get,
+            Self::CancelAuthorization | Self::DisableHppSession => HttpMethod::Delete,
             Self::CancelCustomerToken
             | Self::UpdateAuthorization
             | Self::UpdateMerchantReferences
@@ -237,7 +255,9 @@ impl Operation {
             | Self::AddShippingInfo
             | Self::AddCaptureShippingInfo
             | Self::TriggerSendOut
-            | Self::AcknowledgeOrder => HttpMethod::Post,
+            | Self::AcknowledgeOrder
+            | Self::CreateHppSession
+            | Self::DistributeHppSession => HttpMethod::Post,
         }
     }
 
@@ -295,6 +315,9 @@ impl Operation {
             Self::PayoutReportPdf => "/settlements/v1/reports/payout",
             Self::SummaryReportCsv => "/settlements/v1/reports/payouts-summary-with-transactions",
             Self::SummaryReportPdf => "/settlements/v1/reports/payouts-summary",
+            Self::CreateHppSession => "/hpp/v1/sessions",
+            Self::ReadHppSession | Self::DisableHppSession => "/hpp/v1/sessions/{session_id}",
+            Self::DistributeHppSession => "/hpp/v1/sessions/{session_id}/distribution",
         }
     }
 
@@ -339,6 +362,9 @@ impl Operation {
                     | Self::CreateOrder
                     | Self::CreateCustomerToken
                     | Self::CancelCustomerToken
+                    | Self::CreateHppSession
+                    | Self::DisableHppSession
+                    | Self::DistributeHppSession
             )
     }
 
@@ -349,6 +375,8 @@ impl Operation {
     /// overwrites with the same data). False for P4, P5, P6 and T3: we send a key there too,
     /// but Klarna does not document honouring it, and a repeat after a success that was lost
     /// in transit answers with an error ("already consumed", 404) that would hide the success.
+    /// False for H1, H3 and H4 too (no key documented; a repeated H1 makes a second HPP session,
+    /// a repeated H4 a second message to the shopper).
     #[must_use]
     pub fn retry_safe(self) -> bool {
         !self.is_mutating()

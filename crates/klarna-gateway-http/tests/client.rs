@@ -69,6 +69,8 @@ fn payout() -> Value {
         "merchant_settlement_type": "NET", "merchant_id": "M1"})
 }
 
+const HPP_ID: &str = "hpp-1";
+
 fn basic_header() -> String {
     let raw = format!("{USERNAME}:{PASSWORD}");
     format!(
@@ -280,6 +282,16 @@ async fn invoke(
             };
             json!(String::from_utf8_lossy(&client.report(&report).await?.body))
         }
+
+        CreateHppSession => json!(client.create_hpp_session(&typed(req()), key).await?.body),
+        ReadHppSession => json!(client.read_hpp_session(HPP_ID).await?.body),
+        DisableHppSession => json!(client.disable_hpp_session(HPP_ID, key).await?.body),
+        DistributeHppSession => json!(
+            client
+                .distribute_hpp_session(HPP_ID, &typed(req()), key)
+                .await?
+                .body
+        ),
         other => panic!("no case for {other:?}"),
     };
     Ok(out)
@@ -565,6 +577,35 @@ fn cases() -> Vec<Case> {
             request: None,
             response: ResponseTemplate::new(200).set_body_string("%PDF-1.4"),
             expected: json!("%PDF-1.4"),
+        },
+        Case {
+            op: CreateHppSession,
+            path: "/hpp/v1/sessions".into(),
+            request: Some(fixture("hpp/create_session.request.json")),
+            response: ResponseTemplate::new(201)
+                .set_body_json(fixture("hpp/create_session.response.json")),
+            expected: fixture("hpp/create_session.response.json"),
+        },
+        Case {
+            op: ReadHppSession,
+            path: format!("/hpp/v1/sessions/{HPP_ID}"),
+            request: None,
+            response: ok(fixture("hpp/read_session.response.json")),
+            expected: fixture("hpp/read_session.response.json"),
+        },
+        Case {
+            op: DisableHppSession,
+            path: format!("/hpp/v1/sessions/{HPP_ID}"),
+            request: None,
+            response: no_content(),
+            expected: Value::Null,
+        },
+        Case {
+            op: DistributeHppSession,
+            path: format!("/hpp/v1/sessions/{HPP_ID}/distribution"),
+            request: Some(fixture("hpp/distribution.request.json")),
+            response: ResponseTemplate::new(201),
+            expected: Value::Null,
         },
     ]
 }

@@ -216,6 +216,34 @@ impl<G: PaymentGateway> PaymentGateway for TimedGateway<G> {
         )
         .await
     }
+
+    async fn create_hosted_page(
+        &self,
+        session: &SessionId,
+        link: &klarna_payments::PaymentLinkRequest,
+    ) -> Result<klarna_payments::HostedPage, GatewayError> {
+        self.timed(
+            "create_hosted_page",
+            self.inner.create_hosted_page(session, link),
+        )
+        .await
+    }
+
+    async fn read_hosted_page(
+        &self,
+        page: &klarna_payments::HostedPageId,
+    ) -> Result<klarna_payments::HostedPageState, GatewayError> {
+        self.timed("read_hosted_page", self.inner.read_hosted_page(page))
+            .await
+    }
+
+    async fn disable_hosted_page(
+        &self,
+        page: &klarna_payments::HostedPageId,
+    ) -> Result<(), GatewayError> {
+        self.timed("disable_hosted_page", self.inner.disable_hosted_page(page))
+            .await
+    }
 }
 
 #[tokio::main]

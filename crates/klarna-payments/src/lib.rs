@@ -118,12 +118,17 @@ pub use klarna_domain::{
     AuthorizationUpdate, CaptureRequest, MerchantReferences, OmLine, OmRequestError, RefundRequest,
     ShippingInfo, ShippingInfoInput, ShippingInfoUpdate, ShippingMethod,
 };
+/// Payment links (Klarna's Hosted Payment Page).
+pub use klarna_domain::{
+    HostedPageId, HostedPageStatus, LinkError, LinkUrls, PaymentLinkRequest, PlaceOrderMode,
+};
 pub use klarna_ports::{
-    GatewayError, ManualClock, MerchantUrls, SequentialKeys, StoreError, SystemClock, Versioned,
+    GatewayError, HostedPage, HostedPageState, ManualClock, MerchantUrls, SequentialKeys,
+    StoreError, SystemClock, Versioned,
 };
 pub use klarna_service::{
-    AuthorizedVia, Capture, ChargeRequest, Checkout, PaymentService, ReconcileReport, RecordId,
-    Refund, ServiceConfig, ServiceError,
+    AuthorizedVia, Capture, ChargeRequest, Checkout, LinkOutcome, PaymentLink, PaymentService,
+    ReconcileReport, RecordId, Refund, ServiceConfig, ServiceError,
 };
 
 /// The low-level typed HTTP client and Klarna's wire models.

@@ -18,13 +18,15 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use klarna_domain::{
     AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, ClientToken,
-    CustomerTokenId, FraudStatus, IdempotencyKey, MerchantReferences, OrderId, OrderStatus,
-    RefundId, RefundRequest, SessionId, ShippingInfoUpdate, TokenStatus,
+    CustomerTokenId, FraudStatus, HostedPageId, HostedPageStatus, IdempotencyKey,
+    MerchantReferences, OrderId, OrderStatus, PaymentLinkRequest, PlaceOrderMode, RefundId,
+    RefundRequest, SessionId, ShippingInfoUpdate, TokenStatus,
 };
 
 use crate::gateway::{
-    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, NewSession,
-    OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionProgress, SessionState,
+    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, HostedPage,
+    HostedPageState, NewSession, OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder,
+    SessionProgress, SessionState,
 };
 
 /// What happens to one call.
@@ -78,8 +80,19 @@ pub struct FakeOrder {
     pub merchant_reference2: Option<String>,
 }
 
+/// A payment link at the fake.
+#[derive(Clone, Debug)]
+struct FakePage {
+    session: String,
+    mode: PlaceOrderMode,
+    status: HostedPageStatus,
+    authorization: Option<String>,
+    order: Option<OrderId>,
+}
+
 #[derive(Clone, Debug)]
 enum Answer {
+    Page(HostedPage),
     Order(OrderPlaced),
     Token(CustomerTokenId),
     Capture(CaptureId),
@@ -92,6 +105,10 @@ enum Answer {
 struct State {
     seq: u64,
     sessions: HashMap<String, (Cart, bool)>,
+    /// Each session's `merchant_reference1` (the order number, else the payment id).
+    references: HashMap<String, String>,
+    /// Payment links by id.
+    pages: HashMap<String, FakePage>,
     /// authorization token → (session, used for order, used for token)
     authorizations: HashMap<String, (String, bool, bool)>,
     orders: Vec<FakeOrder>,
@@ -186,6 +203,62 @@ impl FakeKlarna {
         s.authorizations
             .insert(token.clone(), (session.to_string(), false, false));
         AuthorizationToken::new(token).expect("valid token")
+    }
+
+    /// Shopper step on a payment link: pays on the hosted page. `PLACE_ORDER`: the fake places
+    /// the order itself (the authorization is consumed, the read names the order); `NONE`:
+    /// the read hands the authorization token back. The page is `COMPLETED` either way.
+    ///
+    /// # Panics
+    /// When the page does not exist or is already final (a test bug).
+    pub fn pay_link(&self, page: &HostedPageId) {
+        let mut s = self.lock();
+        let p = s
+            .pages
+            .get(page.as_str())
+            .cloned()
+            .expect("fake: unknown page");
+        assert!(!p.status.is_final(), "fake: page {page} is {}", p.status);
+        s.seq += 1;
+        let token = format!("fake-auth-{}", s.seq);
+        let order = match p.mode {
+            PlaceOrderMode::None => {
+                s.authorizations
+                    .insert(token.clone(), (p.session.clone(), false, false));
+                None
+            }
+            _ => {
+                s.authorizations
+                    .insert(token.clone(), (p.session.clone(), true, false));
+                if let Some(entry) = s.sessions.get_mut(&p.session) {
+                    entry.1 = true;
+                }
+                let reference = s.references.get(&p.session).cloned().unwrap_or_default();
+                let amount = s
+                    .sessions
+                    .get(&p.session)
+                    .map_or(0, |(c, _)| c.total().minor());
+                Some(Self::new_order(&mut s, reference, amount, token.clone()).order_id)
+            }
+        };
+        if let Some(entry) = s.pages.get_mut(page.as_str()) {
+            entry.status = HostedPageStatus::Completed;
+            entry.authorization = Some(token);
+            entry.order = order;
+        }
+    }
+
+    /// Shopper step on a payment link that does not pay: `status` (`CANCELLED`, `BACK`,
+    /// `FAILED`, `IN_PROGRESS`, …).
+    ///
+    /// # Panics
+    /// When the page does not exist (a test bug).
+    pub fn set_link_status(&self, page: &HostedPageId, status: HostedPageStatus) {
+        self.lock()
+            .pages
+            .get_mut(page.as_str())
+            .expect("fake: unknown page")
+            .status = status;
     }
 
     /// Every order created, in order.
@@ -359,6 +432,11 @@ impl PaymentGateway for FakeKlarna {
         s.seq += 1;
         let id = format!("fake-session-{}", s.seq);
         s.sessions.insert(id.clone(), (request.cart.clone(), false));
+        let reference = request
+            .merchant
+            .order_number()
+            .map_or_else(|| request.payment_id.to_string(), ToOwned::to_owned);
+        s.references.insert(id.clone(), reference);
         Ok(CreatedSession {
             session_id: SessionId::new(id.clone()).expect("valid id"),
             client_token: ClientToken::new(format!("client-{id}")).expect("valid token"),
@@ -778,5 +856,75 @@ impl PaymentGateway for FakeKlarna {
             }
         })
         .await
+    }
+
+    async fn create_hosted_page(
+        &self,
+        session: &SessionId,
+        link: &PaymentLinkRequest,
+    ) -> Result<HostedPage, GatewayError> {
+        const OP: &str = "hpp.create_session";
+        let session = session.to_string();
+        let mode = link.mode();
+        match self.run(OP, None, |s| {
+            if !s.sessions.contains_key(&session) {
+                return Answer::Refused(refused(OP, 404, ErrorAction::NotFound, "NOT_FOUND"));
+            }
+            s.seq += 1;
+            let id = format!("fake-hpp-{}", s.seq);
+            s.pages.insert(
+                id.clone(),
+                FakePage {
+                    session: session.clone(),
+                    mode,
+                    status: HostedPageStatus::Waiting,
+                    authorization: None,
+                    order: None,
+                },
+            );
+            Answer::Page(HostedPage {
+                id: HostedPageId::new(id.clone()).expect("valid id"),
+                redirect_url: format!("https://fake.klarna.example/hpp/{id}"),
+                expires_at: None,
+            })
+        })? {
+            Answer::Page(p) => Ok(p),
+            _ => Err(unexpected(OP)),
+        }
+    }
+
+    async fn read_hosted_page(&self, page: &HostedPageId) -> Result<HostedPageState, GatewayError> {
+        const OP: &str = "hpp.read_session";
+        let mut s = self.lock();
+        s.calls.push((OP, None));
+        let p = s
+            .pages
+            .get(page.as_str())
+            .ok_or_else(|| refused(OP, 404, ErrorAction::NotFound, "NOT_FOUND"))?;
+        Ok(HostedPageState {
+            status: Some(p.status),
+            authorization_token: p
+                .authorization
+                .as_deref()
+                .filter(|_| p.order.is_none())
+                .map(|t| AuthorizationToken::new(t).expect("valid token")),
+            order_id: p.order.clone(),
+        })
+    }
+
+    async fn disable_hosted_page(&self, page: &HostedPageId) -> Result<(), GatewayError> {
+        const OP: &str = "hpp.disable_session";
+        let mut s = self.lock();
+        s.calls.push((OP, None));
+        match s.pages.get_mut(page.as_str()) {
+            None => Err(refused(OP, 404, ErrorAction::NotFound, "NOT_FOUND")),
+            Some(p) if p.status == HostedPageStatus::Completed => {
+                Err(refused(OP, 400, NOT_ALLOWED, "BAD_VALUE"))
+            }
+            Some(p) => {
+                p.status = HostedPageStatus::Disabled;
+                Ok(())
+            }
+        }
     }
 }

@@ -5,9 +5,9 @@ use std::fmt;
 use async_trait::async_trait;
 use klarna_domain::{
     AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, ClientToken,
-    CustomerTokenId, FraudStatus, IdempotencyKey, Intent, Market, MerchantData, MerchantReferences,
-    OrderId, OrderStatus, PaymentId, RefundId, RefundRequest, SessionId, ShippingInfoUpdate,
-    Timestamp, TokenStatus,
+    CustomerTokenId, FraudStatus, HostedPageId, HostedPageStatus, IdempotencyKey, Intent, Market,
+    MerchantData, MerchantReferences, OrderId, OrderStatus, PaymentId, PaymentLinkRequest,
+    RefundId, RefundRequest, SessionId, ShippingInfoUpdate, Timestamp, TokenStatus,
 };
 
 /// The merchant's callback URLs for a session (API.md §1.10, §2.10).
@@ -129,6 +129,28 @@ pub struct OrderPlaced {
     pub fraud_status: FraudStatus,
     /// Where to send the shopper's browser, when given.
     pub redirect_url: Option<String>,
+}
+
+/// A payment link Klarna made (HPP's create session): the page the shopper opens.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct HostedPage {
+    /// Klarna's id of the hosted page session.
+    pub id: HostedPageId,
+    /// The page to send the shopper to (by e-mail, SMS, a QR code, a redirect).
+    pub redirect_url: String,
+    /// When the page stops taking payments (Klarna's: an hour before the session's end).
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What a payment link reports (HPP's read session).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct HostedPageState {
+    /// The page's status; `None` for one this version does not know (treated as not final).
+    pub status: Option<HostedPageStatus>,
+    /// The authorization the shopper gave on the page (`NONE`: the merchant places the order).
+    pub authorization_token: Option<AuthorizationToken>,
+    /// The order Klarna placed (`PLACE_ORDER`).
+    pub order_id: Option<OrderId>,
 }
 
 /// An order as Order Management reports it (O1): the evidence for reconciliation.
@@ -452,4 +474,16 @@ pub trait PaymentGateway: Send + Sync {
         order: &OrderId,
         key: &IdempotencyKey,
     ) -> Result<(), GatewayError>;
+    /// H1: makes a payment link (a Hosted Payment Page session) for a payment session. Klarna
+    /// takes no idempotency key here: a repeat makes a second page for the same session,
+    /// which can authorize nothing the first could not (one session, one order).
+    async fn create_hosted_page(
+        &self,
+        session: &SessionId,
+        link: &PaymentLinkRequest,
+    ) -> Result<HostedPage, GatewayError>;
+    /// H2: reads a payment link.
+    async fn read_hosted_page(&self, page: &HostedPageId) -> Result<HostedPageState, GatewayError>;
+    /// H3: disables a payment link (refused by Klarna once it completed).
+    async fn disable_hosted_page(&self, page: &HostedPageId) -> Result<(), GatewayError>;
 }

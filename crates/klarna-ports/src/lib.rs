@@ -23,9 +23,9 @@ pub mod forward;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gateway::{
-    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, MerchantUrls,
-    NewSession, OrderPlaced, PaymentGateway, PlaceOrder, Refusal, RemoteOrder, SessionProgress,
-    SessionState,
+    ChargeToken, CreateCustomerToken, CreatedSession, ErrorAction, GatewayError, HostedPage,
+    HostedPageState, MerchantUrls, NewSession, OrderPlaced, PaymentGateway, PlaceOrder, Refusal,
+    RemoteOrder, SessionProgress, SessionState,
 };
 pub use keys::{IdempotencyKeys, SequentialKeys};
 pub use regions::ByRegion;

@@ -10,8 +10,8 @@ use klarna_domain::order::LedgerError;
 use klarna_domain::payment::LifecycleError;
 use klarna_domain::token::TokenNotChargeable;
 use klarna_domain::{
-    CartError, Currency, MerchantDataError, OrderId, PaymentId, Region, ResolveMismatch, SessionId,
-    StageKind,
+    CartError, Currency, LinkError, MerchantDataError, OrderId, PaymentId, Region, ResolveMismatch,
+    SessionId, StageKind,
 };
 use klarna_ports::{GatewayError, StoreError};
 
@@ -54,6 +54,9 @@ pub enum ServiceError {
     /// Invalid merchant data (the error names the field); nothing was sent.
     #[error(transparent)]
     MerchantData(#[from] MerchantDataError),
+    /// The payment link is invalid or does not fit the payment (checked before any call).
+    #[error(transparent)]
+    Link(#[from] LinkError),
     /// A token charge in another currency than the token's (field `purchase_currency`).
     #[error("purchase_currency: the token charges {token}, the cart is in {cart}")]
     CurrencyMismatch {

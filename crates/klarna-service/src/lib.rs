@@ -24,6 +24,7 @@
 mod checkout;
 mod error;
 mod fraud_poll;
+mod link;
 mod notifications;
 mod operator;
 mod orders;
@@ -39,6 +40,7 @@ use klarna_ports::{ByRegion, Clock, IdempotencyKeys, MerchantUrls, PaymentGatewa
 pub use checkout::{AuthorizedVia, Checkout};
 pub use error::{RecordId, ServiceError};
 pub use fraud_poll::FraudPollReport;
+pub use link::{LinkOutcome, PaymentLink};
 pub use orders::{Capture, Refund};
 pub use reconcile::ReconcileReport;
 pub use recurring::ChargeRequest;

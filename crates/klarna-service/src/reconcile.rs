@@ -30,6 +30,9 @@ pub struct ReconcileReport {
     /// (accepted or rejected), because no notification had resolved them
     /// ([`PaymentService::poll_fraud_reviews`]).
     pub fraud_resolved: usize,
+    /// Open payments whose payment link the pass found paid and recorded (the shop missed the
+    /// shopper's return and Klarna's callback).
+    pub links_paid: usize,
 }
 
 impl<G, S, C, K> PaymentService<G, S, C, K>
@@ -116,6 +119,7 @@ where
             }
         }
         report.fraud_resolved = self.poll_fraud_reviews(limit).await?.resolved;
+        report.links_paid = self.sweep_payment_links(limit).await?;
         if report.examined > 0 {
             info!(?report, "reconciler pass");
         }
@@ -148,6 +152,7 @@ where
             total.needs_review += r.needs_review;
             total.too_young += r.too_young;
             total.fraud_resolved += r.fraud_resolved;
+            total.links_paid += r.links_paid;
             total.still_pending = r.still_pending;
             if r.resolved == 0 && r.needs_review == 0 {
                 break;

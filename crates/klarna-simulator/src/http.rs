@@ -62,7 +62,7 @@ impl Shared {
         self.faults.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
         let Some(v) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -137,6 +137,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/sim/js/klarna-payments.js", get(sim_js))
         .route("/sim/redirect/{id}", get(sim_redirect))
         .route("/settlements/v1/{*rest}", get(settlements))
+        .merge(crate::hpp_page::routes())
         .fallback(klarna)
         .layer(axum::middleware::map_response(add_correlation_id))
         .with_state(shared)

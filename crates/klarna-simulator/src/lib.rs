@@ -142,6 +142,38 @@
 //! | `GET /sim/stats` | [`Stats`]: per operation name, requests, calls held by `latency` and held calls abandoned |
 //! | `GET /sim/js/klarna-payments.js` | the `window.Klarna.Payments` stand-in (`init`, `load`, `authorize`, `reauthorize`, `finalize`, Klarna's error names, `window.klarnaAsyncCallback`). `authorize`/`reauthorize` open a shopper's dialog (`#klarna-sim-modal`: the cart, the shopper, the categories, Pay, a "Simulator" section to decline or pick the fraud status, Close/Escape), `finalize` one to confirm. Automation mode, no dialog: `window.KLARNA_SIM_HEADLESS = true`, or set `window.KLARNA_SIM_DECLINE` (`true` declines), `window.KLARNA_SIM_INVALID_FIELDS = ["billing_address.email"]` (a fixable decline) or `window.KLARNA_SIM_FRAUD_STATUS = "PENDING"` (fraud review). Ids and answers: the stand-in's docs in `src/js.rs` |
 //! | `GET /sim/redirect/{order_id}` | the order's `redirect_url`: `302` to `merchant_urls.confirmation` |
+//! | `GET /sim/hpp/{id}` | an HPP session as [`HppSessionState`]: `{"session_id", "payment_session_id", "status", "place_order_mode", "expires_at", "expired", "order_id", "authorized", "distributions": [{"method", "contact_information", "at"}]}` (`404` unknown) |
+//!
+//! # Hosted Payment Page (`docs/klarna/hpp.md`)
+//!
+//! Klarna's HPP API v1, with Basic auth like every Klarna path (HPP calls are not counted in
+//! [`Stats`] and not subject to fault rules; `Klarna-Idempotency-Key` is ignored there):
+//!
+//! | endpoint | answer |
+//! |---|---|
+//! | `POST /hpp/v1/sessions` | `201 {"session_id", "redirect_url": "{base}/hpp/pay/{id}", "session_url": "{base}/hpp/v1/sessions/{id}", "distribution_url": "…/distribution", "qr_code_url": "{base}/hpp/pay/{id}/qr", "expires_at"}` (KP session expiry − 1 h). `payment_session_url` must be `{base}/payments/v1/sessions/{kp_id}` of this simulator (else `400 BAD_VALUE "Bad value: payment_session_url"`, also for a KP session already `complete`); an unknown or expired KP session (or one expiring within the hour) is `404 NOT_FOUND "Payment session has expired"`; `merchant_urls.*` must be absolute http(s) URLs (`400 BAD_VALUE "Bad value: merchant_urls.success"`), `options.place_order_mode` one of `NONE` (the default), `PLACE_ORDER`, `CAPTURE_ORDER` |
+//! | `GET /hpp/v1/sessions/{id}` | `200 {"session_id", "status", "updated_at", "expires_at", "authorization_token"?, "order_id"?}`; `404 NOT_FOUND` past `expires_at`, whatever the status |
+//! | `DELETE /hpp/v1/sessions/{id}` | `204`, status `DISABLED` (again: `204`); `400 BAD_REQUEST` when `COMPLETED` or `CANCELLED` or while a payment runs; `404` past expiry |
+//! | `POST /hpp/v1/sessions/{id}/distribution` | `{"method": "email"\|"sms"\|"token", "contact_information": {...}}` → `201`, recorded (nothing is sent; see `GET /sim/hpp/{id}`); `400 MISSING_CONTACT_DATA "Missing contact data: contact_information.email"` (or `.phone`, `.phone_country`, `.access_id`), `400 CONSTRAINT_VIOLATION` for a malformed e-mail, phone, country or method, `400 BAD_REQUEST` once final, `404` past expiry |
+//!
+//! The hosted page (no authentication, plain HTML, no script or external assets, every session
+//! value escaped as text; `Content-Security-Policy: default-src 'none'`):
+//!
+//! | endpoint | meaning |
+//! |---|---|
+//! | `GET /hpp/pay/{id}` | the page: title (`options.page_title`), `#hpp-status`, the lines and `#hpp-total` (`"1747.00 SEK"`), buttons `#hpp-pay`, `#hpp-cancel`, `#hpp-back` and, in a "Simulator" section, `#hpp-decline`. Opening it moves `WAITING`, `BACK`, `FAILED` or `ERROR` to `IN_PROGRESS`. A final session shows `#hpp-closed` and no buttons; an expired one `#hpp-expired` (`404`) |
+//! | `POST /hpp/pay/{id}/pay` | the shopper's approving step on the KP session (the same as `POST /sim/sessions/{id}/authorize` with `{"approve": true}`, including its authorization callback), then by `place_order_mode`: `NONE` → `COMPLETED` with `authorization_token`; `PLACE_ORDER` → the engine's P5 with the authorized data (the order carries the session's `merchant_reference1` etc.; the token is consumed) → `COMPLETED` with `order_id`; `CAPTURE_ORDER` → the same with `auto_capture` (captured fully when fraud status is `ACCEPTED`). `303` to `merchant_urls.success` with `{{session_id}}`, `{{authorization_token}}` and `{{order_id}}` replaced (percent-encoded), or to the result page. If the KP session refuses (expired, completed elsewhere) or P5 does: `ERROR` → `error` URL |
+//! | `POST /hpp/pay/{id}/decline` | "Simulate a decline": a declining shopper step → `FAILED` (not final: Pay again works) → `failure` URL |
+//! | `POST /hpp/pay/{id}/cancel` | `CANCELLED` (final) → `cancel` URL |
+//! | `POST /hpp/pay/{id}/back` | `BACK` (not final) → `back` URL |
+//! | `GET /hpp/pay/{id}/result` | the simulator's result page (no merchant URL for the outcome): `#hpp-result` with `data-status`, `#hpp-order` when an order was placed |
+//! | `GET /hpp/pay/{id}/qr` | an SVG placeholder for `qr_code_url` (not a real QR code) |
+//!
+//! An action on a final or busy session changes nothing and shows the page again (`409`); on an
+//! expired one, `404`. Every status change POSTs `merchant_urls.status_update` (placeholders
+//! filled) with `{"event_id": "<uuid>", "session": {"session_id", "status", "updated_at",
+//! "expires_at", "authorization_token"?, "order_id"?}}`, spawned, up to 3 attempts (as the other
+//! callbacks); creation sends none.
 //!
 //! The `client_token` is JWT-shaped (`header.payload.signature`, base64url); its payload holds
 //! `session_id`, `base_url` and the session's `payment_method_categories` (identifiers), which
@@ -220,6 +252,7 @@
 mod clock;
 mod engine;
 mod faults;
+mod hpp_page;
 mod http;
 mod js;
 mod listener;
@@ -237,8 +270,8 @@ use tokio::task::JoinHandle;
 
 pub use engine::settlements;
 pub use engine::{
-    Engine, FraudDecision, OrderSource, OrderSummary, Population, ReplayPolicy, Reply,
-    ShopperDecision, Stats,
+    Engine, FraudDecision, HppSessionState, OrderSource, OrderSummary, Population, ReplayPolicy,
+    Reply, ShopperDecision, Stats,
 };
 pub use faults::{Fault, FaultRule};
 pub use ops::Operation;
@@ -665,6 +698,12 @@ impl Simulator {
     /// One order by id.
     pub fn order(&self, order_id: &str) -> Option<OrderSummary> {
         self.shared.engine.order(order_id)
+    }
+
+    /// One Hosted Payment Page session's state (status, mode, order, recorded distributions),
+    /// as `GET /sim/hpp/{id}` answers it; `None` for an unknown id.
+    pub fn hpp_session(&self, hpp_session_id: &str) -> Option<HppSessionState> {
+        self.shared.engine.hpp_session(hpp_session_id)
     }
 
     /// Request counts per operation, and the calls `latency` faults held and abandoned.

@@ -39,6 +39,7 @@
 //! * **Settlements**: a new family module `settlements` reading the captures and refunds of
 //!   `state`, routed the same way.
 
+mod hpp;
 mod json;
 mod order_reads;
 mod orders;
@@ -61,6 +62,8 @@ use uuid::Uuid;
 use crate::clock::{SimClock, format_time};
 use crate::ops::Operation;
 
+pub use hpp::HppSessionState;
+pub(crate) use hpp::{HppStatus, PageAction, PageView};
 use json::parse_id;
 pub use replay::ReplayPolicy;
 pub use reply::Reply;

@@ -305,6 +305,8 @@ pub(super) struct State {
     pub(super) authorizations: HashMap<Uuid, Authorization>,
     pub(super) tokens: HashMap<Uuid, CustomerToken>,
     pub(super) orders: HashMap<Uuid, Order>,
+    /// Hosted Payment Page sessions (`super::hpp`), kept like orders (not swept).
+    pub(super) hpp: HashMap<Uuid, super::hpp::HppSession>,
     pub(super) replay: ReplayTable,
     /// Which operations `replay` serves (switchable at run time).
     pub(super) policy: ReplayPolicy,

@@ -12,6 +12,7 @@ mod callbacks;
 mod common;
 mod connections;
 mod faults;
+mod hpp;
 mod idempotency;
 mod js;
 mod orders;

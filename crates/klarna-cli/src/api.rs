@@ -217,7 +217,7 @@ pub(crate) enum ApiCommand {
 
 /// Why a command did not succeed.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// Bad usage or configuration: nothing sent.
     Usage(String),
     /// The body is invalid: nothing sent.
@@ -253,7 +253,7 @@ pub(crate) async fn run(global: &Global, command: ApiCommand) -> ExitCode {
     }
 }
 
-fn print_json(value: &Value) -> ExitCode {
+pub(crate) fn print_json(value: &Value) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_owned());
     if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
@@ -262,7 +262,7 @@ fn print_json(value: &Value) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn report(failure: &Failure) -> ExitCode {
+pub(crate) fn report(failure: &Failure) -> ExitCode {
     match failure {
         Failure::Usage(message) => {
             eprintln!("klarna: {message}");
@@ -325,7 +325,7 @@ fn klarna_failure(e: &KlarnaError, key: Option<&IdempotencyKey>) -> ExitCode {
     }
 }
 
-fn client(global: &Global) -> Result<KlarnaClient, Failure> {
+pub(crate) fn client(global: &Global) -> Result<KlarnaClient, Failure> {
     let (Some(username), Some(password)) = (
         std::env::var("KLARNA_USERNAME")
             .ok()
@@ -358,7 +358,7 @@ fn client(global: &Global) -> Result<KlarnaClient, Failure> {
 }
 
 /// Reads and parses a `--body` argument (`-` = standard input).
-fn body<T: DeserializeOwned>(source: &str) -> Result<T, Failure> {
+pub(crate) fn body<T: DeserializeOwned>(source: &str) -> Result<T, Failure> {
     let text = if source == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -382,7 +382,7 @@ fn body<T: DeserializeOwned>(source: &str) -> Result<T, Failure> {
     })
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Value, Failure> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Value, Failure> {
     serde_json::to_value(value)
         .map_err(|e| Failure::Usage(format!("cannot print the response: {e}")))
 }

@@ -20,6 +20,7 @@
 
 mod api;
 mod demo;
+mod hpp;
 mod payments;
 mod sim;
 
@@ -98,6 +99,9 @@ enum Command {
     /// Order Management (O1–O13).
     #[command(subcommand)]
     Orders(api::Orders),
+    /// Hosted Payment Page sessions (H1–H4): pay by link, telesales, kiosks.
+    #[command(subcommand)]
+    Hpp(hpp::Hpp),
     /// The operator's commands over the payment store (KLARNA_STORE_URL): list, show,
     /// reconcile, resolve a payment in review.
     #[command(subcommand)]
@@ -142,6 +146,7 @@ async fn main() -> ExitCode {
             api::run(&cli.global, api::ApiCommand::CustomerTokens(c)).await
         }
         Command::Orders(c) => api::run(&cli.global, api::ApiCommand::Orders(c)).await,
+        Command::Hpp(c) => hpp::run(&cli.global, c).await,
         Command::Payments(c) => payments::run(&cli.global, c).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Demo(args) => demo::run(args).await,

@@ -128,9 +128,10 @@ pub(crate) struct HppSession {
     paying: bool,
 }
 
-/// A shopper's action on the hosted page.
+/// A shopper's action on the hosted page (its buttons; [`crate::Simulator::hpp_act`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PageAction {
+#[non_exhaustive]
+pub enum HppPageAction {
     /// Pay: an approving shopper step.
     Pay,
     /// "Simulate a decline": a declining shopper step.
@@ -555,7 +556,7 @@ impl Engine {
     pub(crate) fn hpp_action(
         &self,
         id: &str,
-        action: PageAction,
+        action: HppPageAction,
     ) -> Result<ActionOutcome, Option<PageView>> {
         let now = self.clock.now();
         let uuid = parse_id(id).ok_or(None)?;
@@ -569,8 +570,8 @@ impl Engine {
                 return Err(view);
             }
             match action {
-                PageAction::Cancel | PageAction::Back => {
-                    let (status, name) = if action == PageAction::Cancel {
+                HppPageAction::Cancel | HppPageAction::Back => {
+                    let (status, name) = if action == HppPageAction::Cancel {
                         (HppStatus::Cancelled, "cancel")
                     } else {
                         (HppStatus::Back, "back")
@@ -581,7 +582,7 @@ impl Engine {
                         callbacks: cb.into_iter().collect(),
                     });
                 }
-                PageAction::Pay | PageAction::Decline => {
+                HppPageAction::Pay | HppPageAction::Decline => {
                     s.paying = true;
                     s.kp_session
                 }
@@ -589,7 +590,7 @@ impl Engine {
         };
         // The same shopper step as `POST /sim/sessions/{id}/authorize`, outside the lock (it
         // takes it itself).
-        let decision = if action == PageAction::Pay {
+        let decision = if action == HppPageAction::Pay {
             ShopperDecision::approve()
         } else {
             ShopperDecision::decline()

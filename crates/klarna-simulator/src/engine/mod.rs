@@ -59,8 +59,9 @@ use uuid::Uuid;
 use crate::clock::{SimClock, format_time};
 use crate::ops::Operation;
 
+pub use hpp::HppPageAction;
 pub use hpp::HppSessionState;
-pub(crate) use hpp::{HppStatus, PageAction, PageView};
+pub(crate) use hpp::{HppStatus, PageView};
 use json::parse_id;
 pub use replay::ReplayPolicy;
 pub use reply::Reply;

@@ -110,8 +110,8 @@ impl std::fmt::Debug for Distribution {
     }
 }
 
-/// One HPP session.
-#[derive(Debug)]
+/// One HPP session. `Debug` shows neither the merchant URLs (a `status_update` URL carries the
+/// merchant's secret) nor the authorization token.
 pub(crate) struct HppSession {
     kp_session: Uuid,
     status: HppStatus,
@@ -126,6 +126,23 @@ pub(crate) struct HppSession {
     distributions: Vec<Distribution>,
     /// A Pay is running (between the shopper step and the order): a second one is refused.
     paying: bool,
+}
+
+impl std::fmt::Debug for HppSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HppSession")
+            .field("kp_session", &self.kp_session)
+            .field("status", &self.status)
+            .field("updated_at", &self.updated_at)
+            .field("expires_at", &self.expires_at)
+            .field("mode", &self.mode)
+            .field("urls", &self.urls.keys().collect::<Vec<_>>())
+            .field("authorized", &self.authorization_token.is_some())
+            .field("order_id", &self.order_id)
+            .field("distributions", &self.distributions)
+            .field("paying", &self.paying)
+            .finish()
+    }
 }
 
 /// A shopper's action on the hosted page (its buttons; [`crate::Simulator::hpp_act`]).

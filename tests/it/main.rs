@@ -7,6 +7,7 @@
     reason = "test code: a panic is a failed test"
 )]
 mod browser;
+mod browser_hpp;
 mod browser_modal;
 mod canary;
 mod chaos;

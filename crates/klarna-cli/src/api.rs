@@ -358,7 +358,7 @@ pub(crate) fn client(global: &Global) -> Result<KlarnaClient, Failure> {
 }
 
 /// Reads and parses a `--body` argument (`-` = standard input).
-fn body<T: DeserializeOwned>(source: &str) -> Result<T, Failure> {
+pub(crate) fn body<T: DeserializeOwned>(source: &str) -> Result<T, Failure> {
     let text = if source == "-" {
         let mut text = String::new();
         std::io::stdin()

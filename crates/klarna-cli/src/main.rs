@@ -22,6 +22,7 @@
 
 mod api;
 mod demo;
+mod hpp;
 mod payments;
 mod settlements;
 mod sim;
@@ -101,6 +102,9 @@ enum Command {
     /// Order Management (O1–O13).
     #[command(subcommand)]
     Orders(api::Orders),
+    /// Hosted Payment Page sessions (H1–H4): pay by link, telesales, kiosks.
+    #[command(subcommand)]
+    Hpp(hpp::Hpp),
     /// The operator's commands over the payment store (KLARNA_STORE_URL): list, show,
     /// reconcile, resolve a payment in review.
     #[command(subcommand)]
@@ -149,6 +153,7 @@ async fn main() -> ExitCode {
             api::run(&cli.global, api::ApiCommand::CustomerTokens(c)).await
         }
         Command::Orders(c) => api::run(&cli.global, api::ApiCommand::Orders(c)).await,
+        Command::Hpp(c) => hpp::run(&cli.global, c).await,
         Command::Payments(c) => payments::run(&cli.global, c).await,
         Command::Settlements(c) => settlements::run(&cli.global, c).await,
         Command::Sim(args) => sim::run(args).await,

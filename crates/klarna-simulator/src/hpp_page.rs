@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::engine::{HppStatus, PageAction, PageView, Reply};
+use crate::engine::{HppPageAction, HppStatus, PageView, Reply};
 use crate::http::{BODY_LIMIT, Shared, to_response};
 
 /// The routes, merged into the simulator's router.
@@ -264,7 +264,7 @@ async fn page(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Response
     }
 }
 
-async fn act(sh: &Shared, id: &str, action: PageAction) -> Response {
+async fn act(sh: &Shared, id: &str, action: HppPageAction) -> Response {
     match sh.engine.hpp_action(id, action) {
         Ok(outcome) => {
             for cb in outcome.callbacks {
@@ -291,19 +291,19 @@ async fn act(sh: &Shared, id: &str, action: PageAction) -> Response {
 }
 
 async fn pay(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    act(&sh, &id, PageAction::Pay).await
+    act(&sh, &id, HppPageAction::Pay).await
 }
 
 async fn decline(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    act(&sh, &id, PageAction::Decline).await
+    act(&sh, &id, HppPageAction::Decline).await
 }
 
 async fn cancel(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    act(&sh, &id, PageAction::Cancel).await
+    act(&sh, &id, HppPageAction::Cancel).await
 }
 
 async fn back(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    act(&sh, &id, PageAction::Back).await
+    act(&sh, &id, HppPageAction::Back).await
 }
 
 /// The simulator's result page, where the browser goes when the session has no merchant URL

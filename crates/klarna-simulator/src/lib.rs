@@ -270,8 +270,8 @@ use tokio::task::JoinHandle;
 
 pub use engine::settlements;
 pub use engine::{
-    Engine, FraudDecision, HppSessionState, OrderSource, OrderSummary, Population, ReplayPolicy,
-    Reply, ShopperDecision, Stats,
+    Engine, FraudDecision, HppPageAction, HppSessionState, OrderSource, OrderSummary, Population,
+    ReplayPolicy, Reply, ShopperDecision, Stats,
 };
 pub use faults::{Fault, FaultRule};
 pub use ops::Operation;
@@ -704,6 +704,54 @@ impl Simulator {
     /// as `GET /sim/hpp/{id}` answers it; `None` for an unknown id.
     pub fn hpp_session(&self, hpp_session_id: &str) -> Option<HppSessionState> {
         self.shared.engine.hpp_session(hpp_session_id)
+    }
+
+    /// The shopper opens the hosted page of an HPP session (as `GET /hpp/pay/{id}`): `WAITING`,
+    /// `BACK`, `FAILED` or `ERROR` move to `IN_PROGRESS`, with the status callback. `false` for
+    /// an unknown id.
+    pub fn hpp_open(&self, hpp_session_id: &str) -> bool {
+        match self.shared.engine.hpp_open(hpp_session_id) {
+            Some((_, callback)) => {
+                if let Some(cb) = callback {
+                    self.shared.spawn_callback(cb);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The shopper presses a button of the hosted page (as `POST /hpp/pay/{id}/pay`, …), with
+    /// the callbacks it owes. Answers where the browser would be sent: the merchant URL of the
+    /// outcome with its placeholders filled, or `None` for the simulator's result page.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Refused`] (`409 CONFLICT`) when the session is final or a payment is running,
+    /// (`404 NOT_FOUND`) when it is unknown or expired; nothing changes then.
+    pub fn hpp_act(
+        &self,
+        hpp_session_id: &str,
+        action: HppPageAction,
+    ) -> Result<Option<String>, SimError> {
+        match self.shared.engine.hpp_action(hpp_session_id, action) {
+            Ok(outcome) => {
+                for cb in outcome.callbacks {
+                    self.shared.spawn_callback(cb);
+                }
+                Ok(outcome.redirect)
+            }
+            Err(Some(view)) if !view.expired => Err(SimError::Refused {
+                status: 409,
+                code: "CONFLICT".to_owned(),
+                message: "The HPP session is closed or a payment is running".to_owned(),
+            }),
+            Err(_) => Err(SimError::Refused {
+                status: 404,
+                code: "NOT_FOUND".to_owned(),
+                message: "HPP session has expired or could not be found".to_owned(),
+            }),
+        }
     }
 
     /// Request counts per operation, and the calls `latency` faults held and abandoned.

@@ -492,3 +492,84 @@ fn the_strict_check_fails_on_an_undocumented_field() {
         true,
     );
 }
+
+/// The Hosted Payment Page's answers (H1, H2 before and after payment) and the bodies
+/// `klarna-api` sends (H1, H4) against Klarna's HPP document; the `status_update` callback's
+/// `session` against the read's schema (Kustom's page says it is the same structure).
+#[tokio::test]
+async fn hosted_payment_page_answers_and_bodies_validate_against_klarnas_hpp_schemas() {
+    let spec = load("hpp-v1.yml", "");
+    let s = Simulator::start().await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let send = |req: reqwest::RequestBuilder| async {
+        let r = req
+            .basic_auth(s.username(), Some(s.password()))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (status, kp) = send(
+        http.post(format!("{}/payments/v1/sessions", s.base_url()))
+            .json(&fixture("create_session.request.json")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let kp = kp["session_id"].as_str().unwrap();
+    let create = api::hpp::SessionCreationRequest {
+        payment_session_url: format!("{}/payments/v1/sessions/{kp}", s.base_url()),
+        merchant_urls: Some(api::hpp::MerchantUrls {
+            success: Some("https://shop.example/ok?hpp={{session_id}}".into()),
+            status_update: Some("https://shop.example/status".into()),
+            ..Default::default()
+        }),
+        options: Some(api::hpp::Options {
+            place_order_mode: Some(api::hpp::PlaceOrderMode::PlaceOrder),
+            ..Default::default()
+        }),
+        profile_id: None,
+    };
+    let body = serde_json::to_value(&create).unwrap();
+    spec.request("post", "/hpp/v1/sessions", &body);
+    spec.request(
+        "post",
+        "/hpp/v1/sessions",
+        &wire::<api::hpp::SessionCreationRequest>(&fixture("hpp/create_session.request.json")),
+    );
+    for d in [
+        api::hpp::DistributionRequest::email("a@b.se"),
+        api::hpp::DistributionRequest::sms("07000212345", "SE"),
+    ] {
+        spec.request(
+            "post",
+            "/hpp/v1/sessions/{session_id}/distribution",
+            &serde_json::to_value(&d).unwrap(),
+        );
+    }
+
+    let (status, created) = send(
+        http.post(format!("{}/hpp/v1/sessions", s.base_url()))
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    spec.answer("post", "/hpp/v1/sessions", 201, &created);
+    let id = created["session_id"].as_str().unwrap();
+    let read_url = format!("{}/hpp/v1/sessions/{id}", s.base_url());
+    let (status, waiting) = send(http.get(&read_url)).await;
+    assert_eq!(status, 200);
+    spec.answer("get", "/hpp/v1/sessions/{session_id}", 200, &waiting);
+    s.hpp_act(id, klarna_simulator::HppPageAction::Pay).unwrap();
+    let (_, completed) = send(http.get(&read_url)).await;
+    assert_eq!(completed["status"], "COMPLETED");
+    assert!(completed["order_id"].is_string());
+    spec.answer("get", "/hpp/v1/sessions/{session_id}", 200, &completed);
+    let schema = json!({"$ref": "#/components/schemas/SessionResponseV1"});
+    let update = serde_json::to_value(api::hpp::StatusUpdate {
+        event_id: "e-1".into(),
+        session: serde_json::from_value(completed.clone()).unwrap(),
+    })
+    .unwrap();
+    spec.check("status_update.session", &schema, &update["session"], true);
+}

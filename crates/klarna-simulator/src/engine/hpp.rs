@@ -110,8 +110,8 @@ impl std::fmt::Debug for Distribution {
     }
 }
 
-/// One HPP session.
-#[derive(Debug)]
+/// One HPP session. `Debug` shows neither the merchant URLs (a `status_update` URL carries the
+/// merchant's secret) nor the authorization token.
 pub(crate) struct HppSession {
     kp_session: Uuid,
     status: HppStatus,
@@ -128,9 +128,27 @@ pub(crate) struct HppSession {
     paying: bool,
 }
 
-/// A shopper's action on the hosted page.
+impl std::fmt::Debug for HppSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HppSession")
+            .field("kp_session", &self.kp_session)
+            .field("status", &self.status)
+            .field("updated_at", &self.updated_at)
+            .field("expires_at", &self.expires_at)
+            .field("mode", &self.mode)
+            .field("urls", &self.urls.keys().collect::<Vec<_>>())
+            .field("authorized", &self.authorization_token.is_some())
+            .field("order_id", &self.order_id)
+            .field("distributions", &self.distributions)
+            .field("paying", &self.paying)
+            .finish()
+    }
+}
+
+/// A shopper's action on the hosted page (its buttons; [`crate::Simulator::hpp_act`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PageAction {
+#[non_exhaustive]
+pub enum HppPageAction {
     /// Pay: an approving shopper step.
     Pay,
     /// "Simulate a decline": a declining shopper step.
@@ -555,7 +573,7 @@ impl Engine {
     pub(crate) fn hpp_action(
         &self,
         id: &str,
-        action: PageAction,
+        action: HppPageAction,
     ) -> Result<ActionOutcome, Option<PageView>> {
         let now = self.clock.now();
         let uuid = parse_id(id).ok_or(None)?;
@@ -569,8 +587,8 @@ impl Engine {
                 return Err(view);
             }
             match action {
-                PageAction::Cancel | PageAction::Back => {
-                    let (status, name) = if action == PageAction::Cancel {
+                HppPageAction::Cancel | HppPageAction::Back => {
+                    let (status, name) = if action == HppPageAction::Cancel {
                         (HppStatus::Cancelled, "cancel")
                     } else {
                         (HppStatus::Back, "back")
@@ -581,7 +599,7 @@ impl Engine {
                         callbacks: cb.into_iter().collect(),
                     });
                 }
-                PageAction::Pay | PageAction::Decline => {
+                HppPageAction::Pay | HppPageAction::Decline => {
                     s.paying = true;
                     s.kp_session
                 }
@@ -589,7 +607,7 @@ impl Engine {
         };
         // The same shopper step as `POST /sim/sessions/{id}/authorize`, outside the lock (it
         // takes it itself).
-        let decision = if action == PageAction::Pay {
+        let decision = if action == HppPageAction::Pay {
             ShopperDecision::approve()
         } else {
             ShopperDecision::decline()

@@ -19,6 +19,7 @@
 //! | `shopper` | the shopper's step and fraud-review resolution (the `/sim/...` side) |
 //! | `replay` | keyed replay: the table, the in-flight keys and the [`ReplayPolicy`] |
 //! | `settlements` | Settlements API S1–S8: payouts computed from the recorded captures and refunds as the clock passes each day's cut-off |
+//! | `hpp` | the Hosted Payment Page API (H1–H4) and the hosted page's shopper actions (routed by `crate::hpp_page`, not by `dispatch`) |
 //!
 //! Validation is not here: it is `crate::validate`, over JSON and independent of `klarna-domain`.
 //!
@@ -34,8 +35,10 @@
 //!
 //! * **Stricter answers**: the family module of the operation (e.g. `payments` for P5's
 //!   answer), with any new request rule in `crate::validate`.
-//! * **Hosted Payment Page**: a new family module `hpp` next to `payments` (its sessions in
-//!   `state`), with its operations added to `crate::ops::Operation` and routed in `dispatch`.
+//! * **Hosted Payment Page**: done as the family module `hpp` (its sessions in `state`), served
+//!   by its own routes (`crate::hpp_page`) rather than through `crate::ops::Operation` and
+//!   `dispatch`, because a disable and the page's actions owe callbacks `dispatch` cannot
+//!   return; so HPP calls are not counted in [`Stats`] nor subject to fault rules yet.
 //! * **Settlements**: a new family module `settlements` reading the captures and refunds of
 //!   `state`, routed the same way.
 
@@ -62,8 +65,9 @@ use uuid::Uuid;
 use crate::clock::{SimClock, format_time};
 use crate::ops::Operation;
 
+pub use hpp::HppPageAction;
 pub use hpp::HppSessionState;
-pub(crate) use hpp::{HppStatus, PageAction, PageView};
+pub(crate) use hpp::{HppStatus, PageView};
 use json::parse_id;
 pub use replay::ReplayPolicy;
 pub use reply::Reply;

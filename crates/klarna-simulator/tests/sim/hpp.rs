@@ -491,8 +491,10 @@ async fn distribution_is_validated_and_recorded_not_sent() {
         recorded["status"], "WAITING",
         "distribution is no status change"
     );
-    // Personal data stays out of the engine's Debug.
-    assert!(!format!("{:?}", ctx.sim.engine()).contains("shopper@example.com"));
+    // Personal data and the merchant's URLs stay out of the engine's Debug.
+    let debug = format!("{:?}", ctx.sim.engine());
+    assert!(!debug.contains("shopper@example.com") && !debug.contains("07000212345"));
+    assert!(!debug.contains("shop.example/ok"), "merchant URLs shown");
     let unknown = ctx
         .post(
             "/hpp/v1/sessions/00000000-0000-4000-8000-000000000000/distribution",
@@ -567,4 +569,27 @@ async fn every_status_change_posts_the_status_update_url() {
     let disabled = next(&mut rx).await;
     assert_eq!(disabled["session"]["session_id"], other.as_str());
     assert_eq!(disabled["session"]["status"], "DISABLED");
+}
+
+#[tokio::test]
+async fn the_pages_buttons_work_in_process_too() {
+    let ctx = Ctx::new().await;
+    let (_, id, _) = hpp(&ctx, Some("NONE"), urls()).await;
+    assert!(ctx.sim.hpp_open(&id));
+    assert!(!ctx.sim.hpp_open("00000000-0000-4000-8000-000000000000"));
+    assert_eq!(ctx.sim.hpp_session(&id).unwrap().status, "IN_PROGRESS");
+    let landed = ctx
+        .sim
+        .hpp_act(&id, klarna_simulator::HppPageAction::Cancel)
+        .unwrap();
+    assert_eq!(landed, Some(format!("{SHOP}/cancel?hpp={id}")));
+    match ctx.sim.hpp_act(&id, klarna_simulator::HppPageAction::Pay) {
+        Err(klarna_simulator::SimError::Refused { status, .. }) => assert_eq!(status, 409),
+        other => panic!("a cancelled session pays: {other:?}"),
+    }
+    ctx.sim.advance_clock(Duration::from_secs(48 * 3600));
+    match ctx.sim.hpp_act(&id, klarna_simulator::HppPageAction::Back) {
+        Err(klarna_simulator::SimError::Refused { status, .. }) => assert_eq!(status, 404),
+        other => panic!("an expired session acts: {other:?}"),
+    }
 }

@@ -5,14 +5,9 @@
 //! `COMPLETED` with the one order the simulator holds; a second session is cancelled and lands on
 //! the cancel URL, `CANCELLED`, no second order.
 //!
-//! Needs Debian's `chromium` and `chromium-driver`. Without them the test fails when `CI` is set
-//! and prints a skip message otherwise.
+//! Needs Debian's `chromium` and `chromium-driver` ([`crate::chromium`]).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use klarna_api::hpp::{MerchantUrls, Options, PlaceOrderMode, SessionCreationRequest};
 use klarna_gateway_http::{Credentials, KlarnaClient};
 use klarna_simulator::Simulator;
@@ -20,55 +15,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// How long any one page state may take to appear.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-fn on_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// chromedriver, killed when the test ends however it ends.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Polls chromedriver's `/status` until it says ready, at most `PATIENCE`.
-async fn wait_until_ready(driver: &mut Driver, url: &str) {
-    let http = reqwest::Client::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        tick.tick().await;
-        if let Some(status) = driver.0.try_wait().expect("chromedriver status") {
-            panic!("chromedriver exited early: {status}");
-        }
-        if let Ok(r) = http.get(format!("{url}/status")).send().await
-            && let Ok(v) = r.json::<Value>().await
-            && v.pointer("/value/ready") == Some(&Value::Bool(true))
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "chromedriver not ready within {PATIENCE:?}"
-        );
-    }
-}
+use crate::chromium::{Browser, PATIENCE, click, text};
 
 /// 2 × 89 900 − 10 000 and a delivery, SEK, with the shop's order number.
 fn session_body() -> Value {
@@ -129,15 +76,6 @@ async fn hpp_session(client: &KlarnaClient, shop: &str) -> (String, String) {
     )
 }
 
-async fn text(c: &Client, id: &str) -> String {
-    c.find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
-        .text()
-        .await
-        .expect("text")
-}
-
 /// Opens the hosted page, checks what it shows, clicks `button` and waits for the shop's page.
 async fn pay_or_cancel(c: &Client, redirect_url: &str, button: &str) -> String {
     c.goto(redirect_url).await.expect("the hosted page");
@@ -154,12 +92,7 @@ async fn pay_or_cancel(c: &Client, redirect_url: &str, button: &str) -> String {
             .await
             .unwrap_or_else(|e| panic!("#{id} on the page: {e}"));
     }
-    c.find(Locator::Id(button))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("click");
+    click(c, button).await;
     c.wait()
         .at_most(PATIENCE)
         .for_element(Locator::Id("landed"))
@@ -170,19 +103,10 @@ async fn pay_or_cancel(c: &Client, redirect_url: &str, button: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hosted_page_pays_and_cancels_in_a_browser() {
-    let (Some(chromium), Some(chromedriver)) = (
-        on_path(&["chromium", "chromium-browser", "google-chrome"]),
-        on_path(&["chromedriver"]),
-    ) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but chromium / chromedriver are missing: install Debian's `chromium` and `chromium-driver`"
-        );
-        eprintln!(
-            "skipping the hosted page's browser test: chromium and chromedriver are not installed"
-        );
+    let Some(browser) = Browser::start("the hosted page's browser test").await else {
         return;
     };
+    let c = &browser.c;
     let sim = Simulator::start().await.expect("the simulator starts");
     let client = KlarnaClient::builder(Credentials::new(sim.username(), sim.password()))
         .base_url(sim.base_url())
@@ -201,41 +125,9 @@ async fn the_hosted_page_pays_and_cancels_in_a_browser() {
             .await;
     }
 
-    let port = free_port();
-    let mut driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let driver_url = format!("http://127.0.0.1:{port}");
-    wait_until_ready(&mut driver, &driver_url).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver_url)
-        .await
-        .expect("a browser session");
-
     // 1. Pay: the success URL with both placeholders filled, COMPLETED, exactly one order.
     let (hpp, redirect) = hpp_session(&client, &shop.uri()).await;
-    let landed = pay_or_cancel(&c, &redirect, "hpp-pay").await;
+    let landed = pay_or_cancel(c, &redirect, "hpp-pay").await;
     let read = client.read_hpp_session(&hpp).await.expect("H2").body;
     assert_eq!(
         read.status,
@@ -269,13 +161,13 @@ async fn the_hosted_page_pays_and_cancels_in_a_browser() {
 
     // 2. Cancel: the cancel URL, CANCELLED, still one order.
     let (hpp, redirect) = hpp_session(&client, &shop.uri()).await;
-    let landed = pay_or_cancel(&c, &redirect, "hpp-cancel").await;
+    let landed = pay_or_cancel(c, &redirect, "hpp-cancel").await;
     assert_eq!(landed, format!("{}/cancel?hpp={hpp}", shop.uri()));
     let read = client.read_hpp_session(&hpp).await.expect("H2").body;
     assert_eq!(read.status, Some(klarna_api::hpp::HppStatus::Cancelled));
     assert!(read.authorization_token.is_none() && read.order_id.is_none());
     assert_eq!(sim.orders().len(), 1, "no order for a cancelled session");
 
-    c.close().await.expect("close the browser");
+    c.clone().close().await.expect("close the browser");
     sim.shutdown().await;
 }

@@ -205,48 +205,7 @@ impl AnyPayment {
                 }));
             }
         };
-        if let Some(m) = evidence.mismatch(&p) {
-            return Err(m);
-        }
-        let managed = managed_order(&p, evidence, now);
-        let fraud_status = match evidence.fraud_status {
-            Some(f @ (FraudStatus::Accepted | FraudStatus::Rejected | FraudStatus::Stopped)) => f,
-            Some(FraudStatus::Pending) | None => FraudStatus::Pending,
-        };
-        let order = PlacedOrder::new(evidence.order_id.clone(), fraud_status, now);
-        let payment: AnyPayment = match fraud_status {
-            FraudStatus::Pending => moved(
-                p,
-                FraudReview {
-                    order,
-                    tokenization,
-                },
-            )
-            .into(),
-            FraudStatus::Accepted | FraudStatus::Rejected => moved(
-                p,
-                Ordered {
-                    order,
-                    tokenization,
-                },
-            )
-            .into(),
-            // Klarna stopped the order the operator found: nothing ships.
-            FraudStatus::Stopped => moved(
-                p,
-                crate::payment::Stopped {
-                    order,
-                    tokenization,
-                    stopped_at: now,
-                },
-            )
-            .into(),
-        };
-        Ok(Decision::Next(Settled {
-            payment,
-            order: Some(managed),
-            token: None,
-        }))
+        ordered_by_evidence(p, evidence, tokenization, now)
     }
 
     /// The operator made sure that no order exists for a payment in review (`--no-order`):
@@ -321,8 +280,10 @@ impl AnyPayment {
             }));
         }
         match self {
-            Self::Open(p) => placed_by_link(p, evidence, now),
-            Self::Authorized(p) => placed_by_link(p, evidence, now),
+            Self::Open(p) => ordered_by_evidence(p, evidence, Tokenization::NotRequested, now),
+            Self::Authorized(p) => {
+                ordered_by_evidence(p, evidence, Tokenization::NotRequested, now)
+            }
             done @ (Self::Ordered(_) | Self::FraudReview(_) | Self::Stopped(_))
                 if done.order_id() == Some(&evidence.order_id) =>
             {
@@ -345,10 +306,14 @@ impl AnyPayment {
     }
 }
 
-/// The payment with the order its link placed, checked against Klarna's report.
-fn placed_by_link<S: Stage>(
+/// The payment with the order `evidence` reports, checked against it first: `Ordered` with
+/// Klarna's fraud decision (`FraudReview` while it is pending or unreported: do not ship yet;
+/// `Stopped` when Klarna stopped it), and its managed order, as when a create-order call
+/// settles. A review's resolution and a payment link's order are recorded through it.
+fn ordered_by_evidence<S: Stage>(
     p: Payment<S>,
     evidence: &OrderEvidence,
+    tokenization: Tokenization,
     now: Timestamp,
 ) -> Result<Decision<Settled>, ResolveMismatch> {
     if let Some(m) = evidence.mismatch(&p) {
@@ -360,7 +325,6 @@ fn placed_by_link<S: Stage>(
         Some(FraudStatus::Pending) | None => FraudStatus::Pending,
     };
     let order = PlacedOrder::new(evidence.order_id.clone(), fraud_status, now);
-    let tokenization = Tokenization::NotRequested;
     let payment: AnyPayment = match fraud_status {
         FraudStatus::Pending => moved(
             p,
@@ -378,6 +342,7 @@ fn placed_by_link<S: Stage>(
             },
         )
         .into(),
+        // Klarna stopped the order: nothing ships.
         FraudStatus::Stopped => moved(
             p,
             crate::payment::Stopped {

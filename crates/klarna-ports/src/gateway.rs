@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use klarna_domain::{
     AuthorizationToken, AuthorizationUpdate, CaptureId, CaptureRequest, Cart, ClientToken,
     CustomerTokenId, FraudStatus, HostedPageId, HostedPageStatus, IdempotencyKey, Intent, Market,
-    MerchantData, MerchantReferences, OrderId, OrderStatus, PaymentId, PaymentLinkRequest,
-    RefundId, RefundRequest, SessionId, ShippingInfoUpdate, Timestamp, TokenStatus,
+    MerchantData, MerchantReferences, OrderEvidence, OrderId, OrderStatus, PaymentId,
+    PaymentLinkRequest, RefundId, RefundRequest, SessionId, ShippingInfoUpdate, Timestamp,
+    TokenStatus,
 };
 
 /// The merchant's callback URLs for a session (API.md §1.10, §2.10).
@@ -176,6 +177,24 @@ pub struct RemoteOrder {
     pub refunds: Vec<(RefundId, i64)>,
     /// Capture deadline, when reported.
     pub expires_at: Option<Timestamp>,
+}
+
+impl RemoteOrder {
+    /// What the order says, as the evidence a resolution or a payment link's order is checked
+    /// against.
+    #[must_use]
+    pub fn evidence(self) -> OrderEvidence {
+        OrderEvidence {
+            order_id: self.order_id,
+            merchant_reference1: self.merchant_reference1,
+            order_amount: self.order_amount,
+            status: self.status,
+            fraud_status: self.fraud_status,
+            captured_amount: self.captured_amount,
+            refunded_amount: self.refunded_amount,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// Why Klarna refused an operation it understood: the few reasons the service acts on

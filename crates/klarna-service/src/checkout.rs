@@ -156,13 +156,10 @@ where
         let gateway = self.gateway(stored.value.cart().market().region())?;
         // Nothing is written unless Klarna took the new cart. Klarna's refusal (the session is
         // gone or completed there) is an answer, not an outage.
-        gateway.update_session(&session, &cart).await.map_err(|e| {
-            if e.action.is_refusal() {
-                ServiceError::Refused(e)
-            } else {
-                ServiceError::Unavailable(e)
-            }
-        })?;
+        gateway
+            .update_session(&session, &cart)
+            .await
+            .map_err(crate::step::refused_or_unavailable)?;
         let stepped = self
             .step::<Payments, _>(id, Some(stored), |p, now| {
                 decided(

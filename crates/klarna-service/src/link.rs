@@ -17,14 +17,14 @@
 //! open: make a new link ([`PaymentService::link_payment`]) or cancel it.
 
 use klarna_domain::{
-    AnyPayment, HostedPageId, HostedPageStatus, OrderEvidence, OrderId, PaymentId,
-    PaymentLinkRequest, Purchase, SessionId, StageKind, Timestamp,
+    AnyPayment, HostedPageId, HostedPageStatus, OrderId, PaymentId, PaymentLinkRequest, Purchase,
+    SessionId, StageKind, Timestamp,
 };
-use klarna_ports::{Alongside, Clock, GatewayError, IdempotencyKeys, PaymentGateway, PaymentStore};
+use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
 use tracing::info;
 
 use crate::checkout::AuthorizedVia;
-use crate::step::{Payments, Plan, decided};
+use crate::step::{Payments, Plan, decided, refused_or_unavailable};
 use crate::{PaymentService, ServiceError};
 
 /// A payment link made for a payment.
@@ -56,16 +56,6 @@ pub enum LinkOutcome {
     Ended(HostedPageStatus),
     /// Paid: the payment as it is now (ordered, in fraud review, tokenized, …).
     Paid(Box<AnyPayment>),
-}
-
-/// A gateway error as the caller's: Klarna's refusal is an answer, anything else an outage
-/// (nothing was written, so trying again is safe).
-fn answer(e: GatewayError) -> ServiceError {
-    if e.action.is_refusal() {
-        ServiceError::Refused(e)
-    } else {
-        ServiceError::Unavailable(e)
-    }
 }
 
 impl<G, S, C, K> PaymentService<G, S, C, K>
@@ -120,7 +110,7 @@ where
         let page = gateway
             .create_hosted_page(&session, link)
             .await
-            .map_err(answer)?;
+            .map_err(refused_or_unavailable)?;
         let hosted = page.id.clone();
         self.step::<Payments, _>(id, Some(stored), |p, now| {
             decided(
@@ -175,7 +165,10 @@ where
             };
         };
         let gateway = self.gateway(stored.value.cart().market().region())?;
-        let state = gateway.read_hosted_page(&page).await.map_err(answer)?;
+        let state = gateway
+            .read_hosted_page(&page)
+            .await
+            .map_err(refused_or_unavailable)?;
         let status = state.status;
         match (status, state.order_id, state.authorization_token) {
             (Some(HostedPageStatus::Completed), Some(order), _) => {
@@ -205,44 +198,18 @@ where
     ) -> Result<AnyPayment, ServiceError> {
         let stored = self.fetch::<Payments>(id).await?;
         let gateway = self.gateway(stored.value.cart().market().region())?;
-        let remote = gateway.read_order(order).await.map_err(answer)?;
-        let evidence = OrderEvidence {
-            order_id: order.clone(),
-            merchant_reference1: remote.merchant_reference1,
-            order_amount: remote.order_amount,
-            status: remote.status,
-            fraud_status: remote.fraud_status,
-            captured_amount: remote.captured_amount,
-            refunded_amount: remote.refunded_amount,
-            expires_at: remote.expires_at,
-        };
-        let stepped = self
-            .step::<Payments, _>(id, Some(stored), |p, now| {
-                let decision = p.decide_ordered_by_link(&evidence, now).map_err(|m| {
-                    ServiceError::OrderMismatch {
-                        payment_id: id.clone(),
-                        mismatch: m,
-                    }
-                })?;
-                decided(
-                    id,
-                    decision,
-                    |s| {
-                        Ok(Plan::Write {
-                            value: s.payment.clone(),
-                            with: Alongside {
-                                order: s.order,
-                                token: s.token,
-                            },
-                            output: s.payment,
-                        })
-                    },
-                    |p| p,
-                )
+        let remote = gateway
+            .read_order(order)
+            .await
+            .map_err(refused_or_unavailable)?;
+        let evidence = remote.evidence();
+        let recorded = self
+            .record_order(id, Some(stored), |p, now| {
+                p.decide_ordered_by_link(&evidence, now)
             })
             .await?;
-        info!(payment = %id, %order, stage = %stepped.output.kind(), "the order a payment link placed is recorded");
-        Ok(stepped.output)
+        info!(payment = %id, %order, stage = %recorded.kind(), "the order a payment link placed is recorded");
+        Ok(recorded)
     }
 
     /// The reconciler's sweep of open payments with a link: each is settled as the success

@@ -17,11 +17,13 @@
 //! set, retry a lost race), so a resolution racing another one, or the reconciler, is decided
 //! once; repeating a resolution that is already recorded answers the payment unchanged.
 
-use klarna_domain::{AnyPayment, OrderEvidence, OrderId, PaymentId, ResolveMismatch, StageKind};
-use klarna_ports::{Alongside, Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
+use klarna_domain::{
+    AnyPayment, Decision, OrderId, PaymentId, ResolveMismatch, Settled, StageKind, Timestamp,
+};
+use klarna_ports::{Alongside, Clock, IdempotencyKeys, PaymentGateway, PaymentStore, Versioned};
 use tracing::{info, warn};
 
-use crate::step::{Payments, Plan, decided};
+use crate::step::{Payments, Plan, decided, refused_or_unavailable};
 use crate::{PaymentService, ServiceError};
 
 impl<G, S, C, K> PaymentService<G, S, C, K>
@@ -71,13 +73,10 @@ where
         // Fail on an unknown payment before asking Klarna anything.
         let stored = self.fetch::<Payments>(id).await?;
         let gateway = self.gateway(stored.value.cart().market().region())?;
-        let remote = gateway.read_order(order).await.map_err(|e| {
-            if e.action.is_refusal() {
-                ServiceError::Refused(e)
-            } else {
-                ServiceError::Unavailable(e)
-            }
-        })?;
+        let remote = gateway
+            .read_order(order)
+            .await
+            .map_err(refused_or_unavailable)?;
         if &remote.order_id != order {
             return Err(ServiceError::OrderMismatch {
                 payment_id: id.clone(),
@@ -89,23 +88,30 @@ where
                 },
             });
         }
-        let evidence = OrderEvidence {
-            order_id: remote.order_id,
-            merchant_reference1: remote.merchant_reference1,
-            order_amount: remote.order_amount,
-            status: remote.status,
-            fraud_status: remote.fraud_status,
-            captured_amount: remote.captured_amount,
-            refunded_amount: remote.refunded_amount,
-            expires_at: remote.expires_at,
-        };
+        let evidence = remote.evidence();
         let stepped = self
-            .step::<Payments, _>(id, None, |p, now| {
-                let decision = p.decide_resolve_with_order(&evidence, now).map_err(|m| {
-                    ServiceError::OrderMismatch {
-                        payment_id: id.clone(),
-                        mismatch: m,
-                    }
+            .record_order(id, None, |p, now| {
+                p.decide_resolve_with_order(&evidence, now)
+            })
+            .await?;
+        info!(payment = %id, %order, stage = %stepped.kind(), "review resolved by an operator with Klarna's order");
+        Ok(stepped)
+    }
+
+    /// Records the order Klarna reports through `decide` (a review's resolution, a payment
+    /// link's order): one compare-and-set writes the payment with its managed order; an order
+    /// that does not fit is [`ServiceError::OrderMismatch`], nothing written.
+    pub(crate) async fn record_order(
+        &self,
+        id: &PaymentId,
+        known: Option<Versioned<AnyPayment>>,
+        decide: impl Fn(AnyPayment, Timestamp) -> Result<Decision<Settled>, ResolveMismatch>,
+    ) -> Result<AnyPayment, ServiceError> {
+        let stepped = self
+            .step::<Payments, _>(id, known, |p, now| {
+                let decision = decide(p, now).map_err(|m| ServiceError::OrderMismatch {
+                    payment_id: id.clone(),
+                    mismatch: m,
                 })?;
                 decided(
                     id,
@@ -124,7 +130,6 @@ where
                 )
             })
             .await?;
-        info!(payment = %id, %order, stage = %stepped.output.kind(), "review resolved by an operator with Klarna's order");
         Ok(stepped.output)
     }
 

@@ -392,6 +392,18 @@ pub(crate) fn decided<T, O>(
     }
 }
 
+/// A gateway error of a call that changes nothing at Klarna on its own (a read, a session
+/// update, a link), as the caller's: Klarna's refusal is an answer ([`ServiceError::Refused`]),
+/// anything else an outage ([`ServiceError::Unavailable`]: nothing was written, trying again is
+/// safe).
+pub(crate) fn refused_or_unavailable(e: GatewayError) -> ServiceError {
+    if e.action.is_refusal() {
+        ServiceError::Refused(e)
+    } else {
+        ServiceError::Unavailable(e)
+    }
+}
+
 /// A lifecycle refusal as the caller's error: a wrong stage names the payment.
 pub(crate) fn refused(id: &PaymentId, e: LifecycleError) -> ServiceError {
     if let LifecycleError::WrongStage { operation, stage } = e {

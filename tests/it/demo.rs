@@ -176,6 +176,15 @@ impl ShopClient {
             .header("x-payment-secret", secret)
     }
 
+    /// Posts a form that starts a checkout (`/checkout`, `/subscribe`): the payment the shop
+    /// started, from its redirect to `/checkout/{payment}`.
+    async fn start(&self, path: &str, form: &[(&str, &str)]) -> klarna_payments::PaymentId {
+        let r = self.post(path, form).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{path}");
+        let location = r.headers()["location"].to_str().unwrap();
+        klarna_payments::PaymentId::new(location.trim_start_matches("/checkout/")).unwrap()
+    }
+
     /// Logs in with `token`: the status of `POST /admin/login`.
     async fn login(&mut self, token: &str) -> reqwest::StatusCode {
         let r = self
@@ -260,15 +269,12 @@ mod shop_input {
         let sim = shop.simulator_url().unwrap().to_owned();
         let http = client();
         let browser = ShopClient::new(&shop).await;
-        let r = browser
-            .post("/checkout", &[("qty-shoe", "1")])
+        let pid = browser.start("/checkout", &[("qty-shoe", "1")]).await;
+        let page = browser
+            .get(&format!("/checkout/{pid}"))
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 303);
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
-        let page = browser.get(&location).send().await.unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("authorize-button"));
 
@@ -353,14 +359,9 @@ mod shop_input {
         let sim = shop.simulator_url().unwrap().to_owned();
         let http = client();
         let mut browser = ShopClient::new(&shop).await;
-        let r = browser
-            .post("/subscribe", &[("price-coffee", "19900")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let pid = browser
+            .start("/subscribe", &[("price-coffee", "19900")])
+            .await;
         let session = shop
             .payments()
             .payment(&pid)
@@ -443,10 +444,7 @@ mod shop_security {
     /// Starts a checkout (`/checkout` or `/subscribe`) and has the shopper approve it at the
     /// simulator; completes it through the shop's form. The payment id.
     async fn paid(shop: &Shop, browser: &ShopClient, path: &str) -> PaymentId {
-        let r = browser.post(path, &[]).send().await.unwrap();
-        assert_eq!(r.status(), 303, "{path}");
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let pid = browser.start(path, &[]).await;
         let session = shop
             .payments()
             .payment(&pid)
@@ -840,9 +838,7 @@ mod shop_security {
         let mut browser = ShopClient::new(&shop).await;
         let mut in_review = Vec::new();
         for _ in 0..2 {
-            let r = browser.post("/checkout", &[]).send().await.unwrap();
-            let location = r.headers()["location"].to_str().unwrap().to_owned();
-            let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+            let pid = browser.start("/checkout", &[]).await;
             let session = other
                 .payment(&pid)
                 .await
@@ -1114,9 +1110,7 @@ mod shop_security {
     async fn the_klarna_routes_hold_the_browser_to_the_catalog() {
         let shop = memory_shop(20).await;
         let browser = ShopClient::new(&shop).await;
-        let r = browser.post("/checkout", &[]).send().await.unwrap();
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let pid = browser.start("/checkout", &[]).await;
         let before = sim_stats(&shop).await;
         let start = browser
             .klarna("POST", "/klarna/payments", &pid)
@@ -1177,10 +1171,8 @@ mod shop_security {
         };
         let before = start_shop(options()).await.unwrap();
         let browser = ShopClient::new(&before).await;
-        let r = browser.post("/checkout", &[]).send().await.unwrap();
-        assert_eq!(r.status(), 303);
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let pid = PaymentId::new(location.trim_start_matches("/checkout/")).unwrap();
+        let pid = browser.start("/checkout", &[]).await;
+        let location = format!("/checkout/{pid}");
         let session = before
             .payments()
             .payment(&pid)

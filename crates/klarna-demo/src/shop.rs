@@ -791,14 +791,15 @@ fn order_id(order: &str) -> Result<OrderId, String> {
     OrderId::new(order).map_err(|e| e.to_string())
 }
 
+/// The form's field `name`, trimmed, when it is not empty.
+fn filled<'f>(form: &'f HashMap<String, String>, name: &str) -> Option<&'f str> {
+    form.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
 /// Shipping info from the admin's `shipping_company` and `tracking_number` fields: `None`
 /// when both are empty.
 fn shipping_from_form(form: &HashMap<String, String>) -> Result<Option<ShippingInfo>, String> {
-    let field = |name: &str| {
-        form.get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let field = |name| filled(form, name).map(str::to_owned);
     let (company, tracking) = (field("shipping_company"), field("tracking_number"));
     if company.is_none() && tracking.is_none() {
         return Ok(None);
@@ -898,10 +899,7 @@ async fn admin_resolve_with_order(
 ) -> Response {
     let result = async {
         let pid = PaymentId::new(id).map_err(|e| e.to_string())?;
-        let order = form
-            .get("order_id")
-            .map(|o| o.trim())
-            .filter(|o| !o.is_empty())
+        let order = filled(&form, "order_id")
             .ok_or_else(|| "order_id: give Klarna's order id. Nothing was changed.".to_owned())?;
         let order =
             OrderId::new(order).map_err(|e| format!("order_id: {e}. Nothing was changed."))?;
@@ -928,13 +926,9 @@ async fn admin_resolve_no_order(
 ) -> Response {
     let result = async {
         let pid = PaymentId::new(id).map_err(|e| e.to_string())?;
-        let reason = form
-            .get("reason")
-            .map(|r| r.trim())
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                "reason: say how you know there is no order. Nothing was changed.".to_owned()
-            })?;
+        let reason = filled(&form, "reason").ok_or_else(|| {
+            "reason: say how you know there is no order. Nothing was changed.".to_owned()
+        })?;
         let p = app
             .payments()
             .resolve_no_order(&pid, reason)

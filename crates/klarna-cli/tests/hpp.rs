@@ -9,27 +9,12 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use klarna_simulator::{HppPageAction, Simulator};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_klarna");
+mod support;
 
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
+use support::Out;
 
 /// Runs `klarna --base-url <sim> ARGS` with the simulator's credentials; `stdin` is piped in.
 async fn klarna(sim: &Simulator, args: &[&str], stdin: Option<String>) -> Out {
@@ -40,34 +25,11 @@ async fn klarna(sim: &Simulator, args: &[&str], stdin: Option<String>) -> Out {
 async fn run(base: &str, args: &[&str], stdin: Option<String>) -> Out {
     let mut all = vec!["--base-url".to_owned(), base.to_owned()];
     all.extend(args.iter().map(|a| (*a).to_owned()));
-    let (user, password) = ("sim_user".to_owned(), "sim_password".to_owned());
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(BIN)
-            .args(&all)
-            .env_remove("KLARNA_BASE_URL")
-            .env_remove("RUST_LOG")
-            .env("KLARNA_USERNAME", user)
-            .env("KLARNA_PASSWORD", password)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            let mut input = child.stdin.take().unwrap();
-            if let Some(text) = stdin {
-                input.write_all(text.as_bytes()).unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    })
-    .await
-    .unwrap()
+    let envs = vec![
+        ("KLARNA_USERNAME", "sim_user".to_owned()),
+        ("KLARNA_PASSWORD", "sim_password".to_owned()),
+    ];
+    support::run(all, envs, stdin).await
 }
 
 fn session_body() -> Value {

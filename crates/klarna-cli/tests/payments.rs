@@ -12,8 +12,6 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use std::process::{Command, Stdio};
-
 use klarna_domain::{
     AuthorizationToken, Cart, ClientToken, IdempotencyKey, Intent, Market, OrderLine, Payment,
     PaymentId, Session, SessionId, Span, Timestamp,
@@ -23,25 +21,9 @@ use klarna_payments::{SqlStore, StoreKey};
 use klarna_simulator::{ShopperDecision, Simulator};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_klarna");
+mod support;
 
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-    fn error(&self, code: i32) -> Value {
-        assert_eq!(self.code, code, "{self:?}");
-        serde_json::from_str(self.stderr.trim()).unwrap_or_else(|e| panic!("{e}: {}", self.stderr))
-    }
-}
+use support::{Out, run};
 
 /// The store and Klarna the commands run against.
 struct Env {
@@ -76,7 +58,7 @@ impl Env {
             ("KLARNA_USERNAME", self.sim.username().to_owned()),
             ("KLARNA_PASSWORD", self.sim.password().to_owned()),
         ];
-        run(all, envs).await
+        run(all, envs, None).await
     }
 
     async fn store(&self) -> SqlStore {
@@ -146,56 +128,8 @@ impl Env {
             ("KLARNA_USERNAME", self.sim.username().to_owned()),
             ("KLARNA_PASSWORD", self.sim.password().to_owned()),
         ];
-        run_stdin(all, envs, Some(body.to_string())).await
+        run(all, envs, Some(body.to_string())).await
     }
-}
-
-async fn run(args: Vec<String>, envs: Vec<(&'static str, String)>) -> Out {
-    run_stdin(args, envs, None).await
-}
-
-async fn run_stdin(
-    args: Vec<String>,
-    envs: Vec<(&'static str, String)>,
-    stdin: Option<String>,
-) -> Out {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write as _;
-        let mut cmd = Command::new(BIN);
-        cmd.args(&args);
-        for var in [
-            "KLARNA_BASE_URL",
-            "KLARNA_REGION",
-            "KLARNA_PRODUCTION",
-            "KLARNA_STORE_URL",
-            "KLARNA_STORE_KEY",
-            "KLARNA_KEY_NAMESPACE",
-            "KLARNA_USERNAME",
-            "KLARNA_PASSWORD",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.envs(envs)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        {
-            let mut input = child.stdin.take().unwrap();
-            if let Some(text) = stdin {
-                input.write_all(text.as_bytes()).unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    })
-    .await
-    .unwrap()
 }
 
 /// One line of `quantity` × 5 000 öre at 25 % VAT (total = `amount`, a multiple of 5 000).
@@ -392,6 +326,7 @@ async fn usage_errors_exit_2_and_name_what_is_missing() {
             ("KLARNA_USERNAME", env.sim.username().to_owned()),
             ("KLARNA_PASSWORD", env.sim.password().to_owned()),
         ],
+        None,
     )
     .await;
     let e = out.error(2);

@@ -9,7 +9,6 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use klarna_payments::{
@@ -20,21 +19,9 @@ use klarna_simulator::settlements::{FIXED_FEE, percentage_fee};
 use klarna_simulator::{ShopperDecision, Simulator};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_klarna");
+mod support;
 
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
+use support::{Out, run};
 
 struct Env {
     sim: Simulator,
@@ -66,31 +53,7 @@ impl Env {
             ("KLARNA_USERNAME", self.sim.username().to_owned()),
             ("KLARNA_PASSWORD", self.sim.password().to_owned()),
         ];
-        tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new(BIN);
-            cmd.args(&all);
-            for var in [
-                "KLARNA_BASE_URL",
-                "KLARNA_REGION",
-                "KLARNA_PRODUCTION",
-                "KLARNA_STORE_URL",
-                "KLARNA_STORE_KEY",
-                "KLARNA_KEY_NAMESPACE",
-                "KLARNA_USERNAME",
-                "KLARNA_PASSWORD",
-                "RUST_LOG",
-            ] {
-                cmd.env_remove(var);
-            }
-            let out = cmd.envs(envs).stdin(Stdio::null()).output().unwrap();
-            Out {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8(out.stdout).unwrap(),
-                stderr: String::from_utf8(out.stderr).unwrap(),
-            }
-        })
-        .await
-        .unwrap()
+        run(all, envs, None).await
     }
 
     async fn service(&self) -> Klarna {

@@ -937,27 +937,52 @@ async fn the_reconcilers_order_read_applies_a_stop() {
     assert_eq!((o.captured(), o.pending()), (0, None));
 }
 
+/// An EU and a North American account over one store and clock: `service(true)` serves both
+/// regions, `service(false)` the EU one only (a configuration that lost the NA account).
+struct TwoRegions {
+    eu: Arc<FakeKlarna>,
+    na: Arc<FakeKlarna>,
+    store: Arc<InMemoryStore>,
+    clock: Arc<ManualClock>,
+}
+
+impl TwoRegions {
+    fn new(eu: FakeKlarna, na: FakeKlarna) -> Self {
+        Self {
+            eu: Arc::new(eu),
+            na: Arc::new(na),
+            store: Arc::new(InMemoryStore::new()),
+            clock: Arc::new(ManualClock::new(Timestamp::from_unix_millis(
+                1_700_000_000_000,
+            ))),
+        }
+    }
+
+    fn service(&self, with_na: bool) -> Svc {
+        let mut regions =
+            klarna_ports::ByRegion::none().with(klarna_domain::Region::Eu, Arc::clone(&self.eu));
+        if with_na {
+            regions = regions.with(klarna_domain::Region::Na, Arc::clone(&self.na));
+        }
+        PaymentService::regional(
+            regions,
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::new(SequentialKeys::new("pay")),
+            ServiceConfig::default(),
+        )
+    }
+}
+
 /// One service, one Klarna account per region (API.md §11.9): a Swedish payment and its
 /// capture go to the EU account, an American subscription, its token and its charge to the
 /// North American one; a purchase in Australia, where no account is configured, is refused
 /// before any call and nothing is stored.
 #[tokio::test]
 async fn each_payment_is_served_by_its_regions_account_and_a_region_without_one_is_refused() {
-    let eu = Arc::new(FakeKlarna::new());
-    let na = Arc::new(FakeKlarna::new());
-    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
-        1_700_000_000_000,
-    )));
-    let store = Arc::new(InMemoryStore::new());
-    let svc = PaymentService::regional(
-        klarna_ports::ByRegion::none()
-            .with(klarna_domain::Region::Eu, Arc::clone(&eu))
-            .with(klarna_domain::Region::Na, Arc::clone(&na)),
-        Arc::clone(&store),
-        clock,
-        Arc::new(SequentialKeys::new("pay")),
-        ServiceConfig::default(),
-    );
+    let regions = TwoRegions::new(FakeKlarna::new(), FakeKlarna::new());
+    let (eu, na) = (Arc::clone(&regions.eu), Arc::clone(&regions.na));
+    let svc = regions.service(true);
     assert_eq!(
         svc.regions(),
         [klarna_domain::Region::Eu, klarna_domain::Region::Na]
@@ -1029,34 +1054,20 @@ async fn each_payment_is_served_by_its_regions_account_and_a_region_without_one_
 /// resolves it.
 #[tokio::test]
 async fn a_pending_operation_of_a_region_without_an_account_is_sent_nowhere() {
-    let eu = Arc::new(FakeKlarna::optimistic());
-    let na = Arc::new(FakeKlarna::optimistic());
-    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
-        1_700_000_000_000,
-    )));
-    let store = Arc::new(InMemoryStore::new());
-    let with = |regions: klarna_ports::ByRegion<Arc<FakeKlarna>>| {
-        PaymentService::regional(
-            regions,
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            Arc::new(SequentialKeys::new("pay")),
-            ServiceConfig::default(),
-        )
-    };
-    let both = with(
-        klarna_ports::ByRegion::none()
-            .with(klarna_domain::Region::Eu, Arc::clone(&eu))
-            .with(klarna_domain::Region::Na, Arc::clone(&na)),
+    let regions = TwoRegions::new(FakeKlarna::optimistic(), FakeKlarna::optimistic());
+    let (eu, na, clock) = (
+        Arc::clone(&regions.eu),
+        Arc::clone(&regions.na),
+        Arc::clone(&regions.clock),
     );
+    let both = regions.service(true);
     let (id, token) = checkout(&both, &na, Intent::Buy, subscription_cart(1_000)).await;
     na.script([Fault::LostResponse]);
     let err = both.complete(&id, token).await.unwrap_err();
     assert!(matches!(err, ServiceError::OutcomeUnknown { .. }), "{err}");
     clock.advance(Span::minutes(3));
 
-    let eu_only =
-        with(klarna_ports::ByRegion::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
+    let eu_only = regions.service(false);
     let (eu_calls, na_calls) = (eu.calls().len(), na.calls().len());
     eu_only.reconcile(10).await.unwrap();
     assert_eq!(
@@ -1131,32 +1142,14 @@ async fn a_token_charge_over_the_token_apis_line_limits_is_refused_before_any_ca
 /// the cancel still answers the cancelled payment and nothing is sent anywhere.
 #[tokio::test]
 async fn a_cancel_whose_region_lost_its_account_still_cancels() {
-    let na = Arc::new(FakeKlarna::new());
-    let eu = Arc::new(FakeKlarna::new());
-    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
-        1_700_000_000_000,
-    )));
-    let store = Arc::new(InMemoryStore::new());
-    let with = |regions: klarna_ports::ByRegion<Arc<FakeKlarna>>| {
-        PaymentService::regional(
-            regions,
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            Arc::new(SequentialKeys::new("pay")),
-            ServiceConfig::default(),
-        )
-    };
-    let both = with(
-        klarna_ports::ByRegion::none()
-            .with(klarna_domain::Region::Eu, Arc::clone(&eu))
-            .with(klarna_domain::Region::Na, Arc::clone(&na)),
-    );
+    let regions = TwoRegions::new(FakeKlarna::new(), FakeKlarna::new());
+    let (eu, na) = (Arc::clone(&regions.eu), Arc::clone(&regions.na));
+    let both = regions.service(true);
     let (id, token) = checkout(&both, &na, Intent::Buy, subscription_cart(1_000)).await;
     both.authorize(AuthorizedVia::Browser(&id), token)
         .await
         .unwrap();
-    let eu_only =
-        with(klarna_ports::ByRegion::none().with(klarna_domain::Region::Eu, Arc::clone(&eu)));
+    let eu_only = regions.service(false);
     let calls = (eu.calls().len(), na.calls().len());
     let p = eu_only.cancel(&id).await.unwrap();
     assert_eq!(p.kind(), StageKind::Cancelled);

@@ -20,7 +20,7 @@ use klarna_domain::{
     AnyPayment, HostedPageId, HostedPageStatus, OrderId, PaymentId, PaymentLinkRequest, Purchase,
     SessionId, StageKind, Timestamp,
 };
-use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore};
+use klarna_ports::{Clock, IdempotencyKeys, PaymentGateway, PaymentStore, Versioned};
 use tracing::info;
 
 use crate::checkout::AuthorizedVia;
@@ -144,6 +144,15 @@ where
     /// `NONE`; store errors.
     pub async fn settle_payment_link(&self, id: &PaymentId) -> Result<LinkOutcome, ServiceError> {
         let stored = self.fetch::<Payments>(id).await?;
+        self.settle_link(stored).await
+    }
+
+    /// [`Self::settle_payment_link`] for a payment just read from the store.
+    async fn settle_link(
+        &self,
+        stored: Versioned<AnyPayment>,
+    ) -> Result<LinkOutcome, ServiceError> {
+        let id = &stored.value.id().clone();
         let Some(page) = stored.value.hosted_page().cloned() else {
             return match stored.value.kind() {
                 StageKind::Ordered
@@ -172,7 +181,7 @@ where
         let status = state.status;
         match (status, state.order_id, state.authorization_token) {
             (Some(HostedPageStatus::Completed), Some(order), _) => {
-                let paid = self.record_link_order(id, &order).await?;
+                let paid = self.record_link_order(stored, &order).await?;
                 Ok(LinkOutcome::Paid(Box::new(paid)))
             }
             (Some(HostedPageStatus::Completed), None, Some(token)) => {
@@ -193,10 +202,10 @@ where
     /// The order a `PLACE_ORDER` link placed: read from Order Management and recorded.
     async fn record_link_order(
         &self,
-        id: &PaymentId,
+        stored: Versioned<AnyPayment>,
         order: &OrderId,
     ) -> Result<AnyPayment, ServiceError> {
-        let stored = self.fetch::<Payments>(id).await?;
+        let id = &stored.value.id().clone();
         let gateway = self.gateway(stored.value.cart().market().region())?;
         let remote = gateway
             .read_order(order)
@@ -223,11 +232,12 @@ where
                 if p.value.hosted_page().is_none() {
                     continue;
                 }
-                match self.settle_payment_link(p.value.id()).await {
+                let id = p.value.id().clone();
+                match self.settle_link(p).await {
                     Ok(LinkOutcome::Paid(_)) => paid += 1,
                     Ok(LinkOutcome::Waiting(_) | LinkOutcome::Ended(_)) => {}
                     Err(e) => {
-                        tracing::warn!(payment = %p.value.id(), error = %e, "payment link not settled; tried again on the next pass");
+                        tracing::warn!(payment = %id, error = %e, "payment link not settled; tried again on the next pass");
                     }
                 }
             }

@@ -50,9 +50,19 @@ where
     /// Order Management, a read of the order. Anything evidence cannot decide goes to
     /// `NeedsReview`.
     ///
+    /// Then the payments in fraud review are polled and the open payment links settled.
+    ///
     /// # Errors
     /// Store errors while claiming; per-record failures are counted, not returned.
     pub async fn reconcile(&self, limit: usize) -> Result<ReconcileReport, ServiceError> {
+        let mut report = self.reconcile_in_doubt(limit).await?;
+        report.links_paid = self.sweep_payment_links(limit).await?;
+        Ok(report)
+    }
+
+    /// The pass without the sweep of payment links: in-doubt payments and orders, then the
+    /// fraud poll.
+    async fn reconcile_in_doubt(&self, limit: usize) -> Result<ReconcileReport, ServiceError> {
         let mut report = ReconcileReport::default();
         let lease = self.claim_lease();
         // One record at a time: each claim's lease covers the work on that record (a replay
@@ -119,7 +129,6 @@ where
             }
         }
         report.fraud_resolved = self.poll_fraud_reviews(limit).await?.resolved;
-        report.links_paid = self.sweep_payment_links(limit).await?;
         if report.examined > 0 {
             info!(?report, "reconciler pass");
         }
@@ -139,25 +148,27 @@ where
         now >= op.fence() && now.since(op.started_at()) >= self.config.reconcile_grace
     }
 
-    /// Reconciles until nothing in doubt is left that evidence can resolve now (bounded).
+    /// Reconciles until nothing in doubt is left that evidence can resolve now (bounded), then
+    /// settles the open payment links once (each is a read at Klarna: not once per round).
     ///
     /// # Errors
     /// As [`Self::reconcile`].
     pub async fn reconcile_all(&self) -> Result<ReconcileReport, ServiceError> {
+        const LIMIT: usize = 1_000;
         let mut total = ReconcileReport::default();
         for _ in 0..16 {
-            let r = self.reconcile(1_000).await?;
+            let r = self.reconcile_in_doubt(LIMIT).await?;
             total.examined += r.examined;
             total.resolved += r.resolved;
             total.needs_review += r.needs_review;
             total.too_young += r.too_young;
             total.fraud_resolved += r.fraud_resolved;
-            total.links_paid += r.links_paid;
             total.still_pending = r.still_pending;
             if r.resolved == 0 && r.needs_review == 0 {
                 break;
             }
         }
+        total.links_paid = self.sweep_payment_links(LIMIT).await?;
         Ok(total)
     }
 

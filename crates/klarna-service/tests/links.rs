@@ -21,6 +21,11 @@ use klarna_store_memory::InMemoryStore;
 type Svc = PaymentService<FakeKlarna, InMemoryStore, ManualClock, SequentialKeys>;
 
 fn service() -> (Svc, Arc<FakeKlarna>) {
+    let (svc, fake, _) = service_with_clock();
+    (svc, fake)
+}
+
+fn service_with_clock() -> (Svc, Arc<FakeKlarna>, Arc<ManualClock>) {
     let fake = Arc::new(FakeKlarna::new());
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
         1_700_000_000_000,
@@ -28,11 +33,11 @@ fn service() -> (Svc, Arc<FakeKlarna>) {
     let svc = PaymentService::new(
         Arc::clone(&fake),
         Arc::new(InMemoryStore::new()),
-        clock,
+        Arc::clone(&clock),
         Arc::new(SequentialKeys::new("pay")),
         ServiceConfig::default(),
     );
-    (svc, fake)
+    (svc, fake, clock)
 }
 
 fn purchase(intent: Intent) -> Purchase {
@@ -210,4 +215,31 @@ async fn a_lost_link_answer_leaves_the_payment_open_and_linkable() {
         LinkOutcome::Paid(_)
     ));
     assert_eq!(fake.orders().len(), 1);
+}
+
+#[tokio::test]
+async fn the_reconciler_reads_each_open_link_once_however_many_rounds_it_takes() {
+    let (svc, fake, clock) = service_with_clock();
+    let l = svc
+        .start_payment_link(purchase(Intent::Buy), &link(PlaceOrderMode::PlaceOrder))
+        .await
+        .unwrap();
+    // An order in doubt elsewhere makes `reconcile_all` go round more than once.
+    let c = svc.start_checkout(purchase(Intent::Buy)).await.unwrap();
+    let token = fake.authorize(&c.session_id);
+    fake.script([Fault::LostResponse]);
+    assert!(svc.complete(&c.payment_id, token).await.is_err());
+    clock.advance(klarna_domain::Span::minutes(3));
+    let report = svc.reconcile_all().await.unwrap();
+    assert!(report.resolved + report.needs_review > 0, "{report:?}");
+    let reads = fake
+        .calls()
+        .iter()
+        .filter(|(op, _)| *op == "hpp.read_session")
+        .count();
+    assert_eq!(reads, 1, "one read of the waiting link: {report:?}");
+    assert_eq!(
+        svc.payment(&l.payment_id).await.unwrap().kind(),
+        StageKind::Open
+    );
 }
